@@ -53,7 +53,6 @@ setuptools.setup(
         "Development Status :: 3 - Alpha",
         "Intended Audience :: Developers",
         "Intended Audience :: Science/Research",
-        "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",
         "Framework :: Jupyter",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
