@@ -17,4 +17,11 @@ d = { 'settings': { 'branch': 'main',
                               'ctml_nb.core.read_json': ('core.html#read_json', 'ctml_nb/core.py'),
                               'ctml_nb.core.to_jsonable': ('core.html#to_jsonable', 'ctml_nb/core.py'),
                               'ctml_nb.core.write_json': ('core.html#write_json', 'ctml_nb/core.py')},
-            'ctml_nb.datasets': {'ctml_nb.datasets.load_elec2': ('datasets.html#load_elec2', 'ctml_nb/datasets.py')}}}
+            'ctml_nb.datasets': { 'ctml_nb.datasets.DriftTruth': ('datasets.html#drifttruth', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.DriftTruth.__init__': ('datasets.html#drifttruth.__init__', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.DriftTruth.__reduce__': ('datasets.html#drifttruth.__reduce__', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.DriftTruth.__repr__': ('datasets.html#drifttruth.__repr__', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.DriftTruth.to_dict': ('datasets.html#drifttruth.to_dict', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets._draw_side': ('datasets.html#_draw_side', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.load_elec2': ('datasets.html#load_elec2', 'ctml_nb/datasets.py'),
+                                  'ctml_nb.datasets.make_drift_pair': ('datasets.html#make_drift_pair', 'ctml_nb/datasets.py')}}}
