@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _memory import peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_memory.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
@@ -47,26 +48,6 @@ CASES = {
 }
 MARK = "@@RESULT@@"
 
-# ------------------------------------------------------------------------------------------------------ memory probes
-def _rss_kb()->int:
-    "Current resident set size of this process, in kB"
-    with open("/proc/self/statm") as f: pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-
-def _reset_peak()->bool:
-    "Reset the kernel's high-water RSS of this process (Linux >= 4.0); False when not possible"
-    try:
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")
-        return True
-    except OSError: return False
-
-def _peak_kb(reset_ok:bool)->int:
-    "High-water RSS since the last reset (VmHWM), or over the process lifetime (ru_maxrss) when reset failed"
-    if reset_ok:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"): return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 # ------------------------------------------------------------------------------------------------------------- cases
 # Each `_prepare_*` runs once in the worker before timing (imports, reading the data); it returns the callable timed.
@@ -272,7 +253,8 @@ def main(argv=None):
               + (f"   Evidently {r['version']}" if case == "evidently" else ""))
     med = {c: r.get("median") for c, r in results.items()}
 
-    print("\nTargets on median wall time (issue 2; issue's own measurements: scipy loop 1.3 s, Evidently 19.1 s, numpy PSI 0.35 s)")
+    print("\nTargets on median wall time (issue 2; the issue measured on this machine: scipy loop "
+          f"{ISSUE_FIGURES['scipy']} s, Evidently {ISSUE_FIGURES['evidently']} s, numpy PSI pass {ISSUE_FIGURES['psi']} s)")
     def target(label, num, den, factor):
         if med.get(num) is None or med.get(den) is None:
             print(f"  {label:55} n/a ({'; '.join(results[c]['error'] for c in (num, den) if 'error' in results[c])})")

@@ -33,26 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_memory.py
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MB = 1536  # 1.5 GB
 MARK = "@@RESULT@@"
 
-def _rss_kb()->int:
-    with open("/proc/self/statm") as f: pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-
-def _reset_peak()->bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")
-        return True
-    except OSError: return False
-
-def _peak_kb(reset_ok:bool)->int:
-    if reset_ok:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"): return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 class Step:
     "Context manager timing a step and recording the peak RSS reached during it"
