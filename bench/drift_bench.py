@@ -46,7 +46,7 @@ CASES = {
     "psi": "(d) numpy PSI pass",
     "evidently": "(e) Evidently DataDriftPreset",
 }
-MARK = "@@RESULT@@"
+MARK, TICK = "@@RESULT@@", "@@TICK@@"
 
 
 # ------------------------------------------------------------------------------------------------------------- cases
@@ -135,8 +135,9 @@ def _prepare_evidently(data_dir, ref, cur):
 PREPARE = {"ctml_full": _prepare_ctml_full, "ctml_profile": _prepare_ctml_profile, "scipy": _prepare_scipy,
            "psi": _prepare_psi, "evidently": _prepare_evidently}
 
-def worker(case:str, data_dir:Path, repeats:int, warmup:int):
-    "Run one case in this (fresh) process and print its figures as JSON after `MARK`"
+def worker(case:str, data_dir:Path, warmup:int):
+    """Run one case in this (fresh) process: read the data, prepare, warm up, print READY; then time one run per
+    `go` line read from stdin (printing its times after `TICK`) until `stop`, then print the summary after `MARK`"""
     sys.path.insert(0, str(ROOT))
     ref, cur = _read(data_dir)
     run = PREPARE[case](data_dir, ref, cur)
@@ -145,11 +146,14 @@ def worker(case:str, data_dir:Path, repeats:int, warmup:int):
     t0 = time.perf_counter()
     for _ in range(warmup): out = run()
     cold = time.perf_counter() - t0
+    print("READY", flush=True)
     times, cpu = [], []
-    for _ in range(repeats):
+    for line in sys.stdin:
+        if line.strip() != "go": break
         t, c = time.perf_counter(), time.process_time()
         out = run()
         times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+        print(TICK + json.dumps([times[-1], cpu[-1]]), flush=True)
     peak = _peak_kb(reset_ok)
     print(MARK + json.dumps({"case": case, "times": times, "median": statistics.median(times), "min": min(times),
                              "cpu": cpu, "cpu_median": statistics.median(cpu),
@@ -176,16 +180,52 @@ def setup_evidently():
                          check=True)
     print(f"Evidently {out.stdout.strip()} installed in {EVIDENTLY_VENV}")
 
-def run_case(python:Path|str, case:str, data_dir:Path, repeats:int, warmup:int)->dict:
-    "Run `case` in a fresh subprocess of `python`; return its figures or {'error': ...}"
-    cmd = [str(python), str(Path(__file__).resolve()), "--worker", case, "--data", str(data_dir),
-           "--repeats", str(repeats), "--warmup", str(warmup)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARK): return json.loads(line[len(MARK):])
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    return {"case": case, "error": f"exit {proc.returncode}: {tail[0]}"}
+class Worker:
+    "One case in its own subprocess of `python`, driven one timed run at a time"
+    def __init__(self, python:Path|str, case:str, data_dir:Path, warmup:int):
+        self.case, self.error = case, None
+        cmd = [str(python), str(Path(__file__).resolve()), "--worker", case, "--data", str(data_dir),
+               "--warmup", str(warmup)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def _expect(self, prefix:str)->str|None:
+        "The next stdout line starting with `prefix` (its remainder), or None when the worker died"
+        for line in self.proc.stdout:
+            if line.startswith(prefix): return line[len(prefix):].strip()
+        return None
+
+    def _fail(self):
+        self.proc.wait()
+        tail = self.proc.stderr.read().strip().splitlines()[-1:] or ["no output"]
+        self.error = f"exit {self.proc.returncode}: {tail[0]}"
+
+    def ready(self)->bool:
+        if self.error is None and self._expect("READY") is None: self._fail()
+        return self.error is None
+
+    def once(self):
+        "Time one run (the worker prints its figures; they are collected by `finish`)"
+        if self.error: return
+        self.proc.stdin.write("go\n"); self.proc.stdin.flush()
+        if self._expect(TICK) is None: self._fail()
+
+    def finish(self)->dict:
+        if self.error: return {"case": self.case, "error": self.error}
+        self.proc.stdin.write("stop\n"); self.proc.stdin.flush()
+        res = self._expect(MARK)
+        if res is None: self._fail(); return {"case": self.case, "error": self.error}
+        self.proc.wait()
+        return json.loads(res)
+
+def run_cases(python:Path|str, cases:list, data_dir:Path, repeats:int, warmup:int)->dict:
+    """Start one worker per case, then time round-robin (run 1 of every case, run 2 of every case, ...): the cases
+    see the same background load, one at a time"""
+    workers = [Worker(python, c, data_dir, warmup) for c in cases]
+    live = [w for w in workers if w.ready()]
+    for r in range(repeats):
+        for w in (live if r % 2 == 0 else live[::-1]): w.once()
+    return {w.case: w.finish() for w in workers}
 
 def _verdict(flagged, truth, negligible)->str:
     flagged = set(flagged)
@@ -201,7 +241,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=200_000, help="rows per side of the synthetic pair")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeats", type=int, default=5, help="timed runs per case (median reported)")
+    ap.add_argument("--repeats", type=int, default=7, help="timed runs per case, round-robin (median reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per case before timing")
     ap.add_argument("--evidently-repeats", type=int, default=1, help="timed Evidently runs (about 20-40 s each)")
     ap.add_argument("--evidently-python", help="python of an environment with Evidently "
@@ -212,7 +252,7 @@ def main(argv=None):
     ap.add_argument("--worker", choices=list(CASES), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.worker: return worker(a.worker, Path(a.data), a.repeats, a.warmup)
+    if a.worker: return worker(a.worker, Path(a.data), a.warmup)
     if a.setup_evidently: return setup_evidently()
 
     sys.path.insert(0, str(ROOT))
@@ -232,13 +272,17 @@ def main(argv=None):
         ev_py = None if a.no_evidently else evidently_python(a.evidently_python)
         print(f"data written to {data_dir}; each case runs in its own subprocess", flush=True)
         for case in CASES:
-            print(f"running {CASES[case]} ...", flush=True)
             if case.startswith("ctml") and ctml_missing: results[case] = {"case": case, "error": ctml_missing}
-            elif case == "evidently" and ev_py is None:
-                results[case] = {"case": case, "error": "skipped (--no-evidently)" if a.no_evidently else
-                                 "not installed (run: python bench/drift_bench.py --setup-evidently)"}
-            elif case == "evidently": results[case] = run_case(ev_py, case, data_dir, a.evidently_repeats, 0)
-            else: results[case] = run_case(sys.executable, case, data_dir, a.repeats, a.warmup)
+        local = [c for c in CASES if c != "evidently" and c not in results]
+        print(f"timing {', '.join(local)} round-robin, {a.repeats} runs each ...", flush=True)
+        results.update(run_cases(sys.executable, local, data_dir, a.repeats, a.warmup))
+        if ev_py is None:
+            results["evidently"] = {"case": "evidently", "error": "skipped (--no-evidently)" if a.no_evidently else
+                                    "not installed (run: python bench/drift_bench.py --setup-evidently)"}
+        else:
+            print(f"timing evidently with {ev_py}, {a.evidently_repeats} run(s) ...", flush=True)
+            results.update(run_cases(ev_py, ["evidently"], data_dir, a.evidently_repeats, 0))
+        results = {c: results[c] for c in CASES}
     load_end = os.getloadavg()
 
     print(f"\nDrift benchmark: make_drift_pair({a.rows:,}, seed={a.seed}), {a.rows:,} + {a.rows:,} rows, "
