@@ -121,3 +121,15 @@ def test_parquet_row_groups(ref_cur, tmp_path):
         next(read_parquet_batches(tmp_path / "missing.parquet"))
     with pytest.raises(InputError, match=r"\['zz'\] are not in"):
         next(read_parquet_batches(tmp_path / "ref.parquet", columns=["zz"]))
+
+
+def test_non_string_column_names_and_settings(tmp_path):
+    g = np.random.default_rng(0)
+    ref = pd.DataFrame({0: g.normal(size=500), 1: g.normal(size=500)})
+    cur = pd.DataFrame({0: g.normal(1.0, 1.0, 500), 1: g.normal(size=500)})
+    det = DriftDetector(thresholds={0: 0.5}, column_weights={0: 2, 1: 1}).fit(ref)
+    report = det.test(cur)
+    assert report.drifted == ["0"] and report.share == pytest.approx(2 / 3)
+    assert report.to_frame()["threshold"].tolist() == [0.5, 0.1]
+    loaded = DriftDetector.from_profile(det.profile_.save(tmp_path / "p.json"), thresholds={0: 0.5})
+    assert loaded.test(cur).drifted == ["0"]
