@@ -266,8 +266,8 @@ def main(argv=None):
         try:
             from ctml_nb.drift import DriftDetector
             DriftDetector().fit(ref).profile_.save(data_dir / "profile.json")
-            ctml_missing = None
-        except ImportError as e: ctml_missing = f"ctml_nb.drift not importable ({e})"
+            profile_kb, ctml_missing = (data_dir / "profile.json").stat().st_size / 1024, None
+        except ImportError as e: profile_kb, ctml_missing = None, f"ctml_nb.drift not importable ({e})"
         del ref, cur
         ev_py = None if a.no_evidently else evidently_python(a.evidently_python)
         print(f"data written to {data_dir}; each case runs in its own subprocess", flush=True)
@@ -287,7 +287,7 @@ def main(argv=None):
 
     print(f"\nDrift benchmark: make_drift_pair({a.rows:,}, seed={a.seed}), {a.rows:,} + {a.rows:,} rows, "
           f"20 numeric + 5 categorical columns; {os.cpu_count()} CPUs; load average {load_start[0]:.2f} at start, "
-          f"{load_end[0]:.2f} at end")
+          f"{load_end[0]:.2f} at end" + (f"; stored profile {profile_kb:.0f} kB of JSON" if profile_kb else ""))
     print(f"{'case':34} {'median s':>9} {'min s':>7} {'CPU s':>7} {'runs':>5} {'peak RSS MB':>12} {'extra MB':>9}")
     for case, label in CASES.items():
         r = results[case]
