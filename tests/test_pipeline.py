@@ -1,0 +1,145 @@
+"""The packaged templates through real papermill kernels: full, skipped, failed cycles and a user's changed copy.
+
+Failure modes on minimal templates (timeouts, overlapping cycles, ...) are in `test_pipeline_runner.py`; here the
+real steps run on a small slice of the bundled Elec2 data.
+"""
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from ctml_nb.cli import EXIT_USAGE, main
+from ctml_nb.config import config_path, load_config
+from ctml_nb.demo import demo_data
+from ctml_nb.registry import ModelRegistry
+from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
+CONFIG = """\
+name: elec2
+data: {source: live.csv, target: target, time_column: timestamp}
+model:
+  factory: sklearn.ensemble:RandomForestClassifier
+  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
+triggers:
+  - {kind: performance, params: {metric: accuracy, floor: FLOOR, min_rows: 20}}
+strategy: {kind: full, params: {window: 14D}}
+promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2}}
+timeout: 300
+"""
+
+
+def _project(tmp_path, floor=0.0, templates=None, accept_any=False):
+    cfg = CONFIG.replace("FLOOR", str(floor))
+    if accept_any:  # a gate that promotes any challenger: the crash test needs a promotion to undo
+        cfg = cfg.replace("n_boot: 200,", "n_boot: 200, min_delta: -1.0, test: none,")
+    if templates: cfg += f"templates: {templates}\n"
+    (tmp_path / "pipeline.yaml").write_text(cfg)
+    return tmp_path / "pipeline.yaml"
+
+
+def _live(tmp_path, days, corrupt=False):
+    df = demo_data().iloc[:days * 48].copy()
+    if corrupt: df.loc[df.index[-48:], "nswdemand"] = np.nan
+    df.to_csv(tmp_path / "live.csv", index=False)
+
+
+def _champion(cfg):
+    try: return ModelRegistry(config_path(cfg, "registry")).resolve("elec2", "champion")
+    except Exception: return None
+
+
+def test_story_full_skipped_failed_recovered(tmp_path):
+    cfg = _project(tmp_path)
+    _live(tmp_path, 14)
+    first = run_cycle(cfg, progress=False)
+    assert first.status == "succeeded", first.reason
+    assert first.reason.startswith("version 1 promoted")
+    assert (first.model_before, first.model_after) == (None, 1)
+    assert [s["step"] for s in first.steps] == ["check", "retrain", "evaluate", "promote"]
+    assert all(Path(s["notebook"]).exists() for s in first.steps)
+    assert first.trigger["retrain"] and first.trigger["fired"] == ["on_demand"]
+    assert first.gate["promote"] and first.gate["baseline"] is None
+    assert set(first.snapshots) == {"batch", "train", "test"}
+    on_disk = json.loads((Path(first.run_dir) / "run.json").read_text())
+    assert on_disk["status"] == "succeeded" and on_disk["watermark"] == "1997-05-18T23:30:00"
+    mv = ModelRegistry(tmp_path / "registry").get_version("elec2", "champion")
+    assert mv.run_id == first.run_id and mv.data_snapshots["train"] == first.snapshots["train"] and mv.has_schema
+    nb = nbformat.read(first.steps[0]["notebook"], as_version=4)
+    assert "| run | `%s` |" % first.run_id in json.dumps(nb)  # the run header
+
+    _live(tmp_path, 15)  # one more day; the floor is 0: nothing fires
+    skipped = run_cycle(cfg, progress=False)
+    assert (skipped.status, len(skipped.steps)) == ("skipped", 1), skipped.reason
+    assert skipped.reason.startswith("no trigger fired") and "accuracy" in skipped.reason
+    assert skipped.model_after == 1
+
+    _live(tmp_path, 16, corrupt=True)  # a sensor outage in the new day
+    failed = run_cycle(cfg, progress=False)
+    assert failed.status == "failed"
+    assert "Data validation failed" in failed.reason and "nswdemand" in failed.reason
+    assert (failed.model_before, failed.model_after) == (1, 1)
+    assert Path(failed.steps[0]["notebook"]).exists()
+
+    _live(tmp_path, 16)  # repaired: the next cycle processes the same day again
+    again = run_cycle(cfg, progress=False)
+    assert again.status == "skipped", again.reason
+    assert again.values["check"]["batch_rows"] == 48
+    assert list(read_index(tmp_path / "runs")["status"]) == ["succeeded", "skipped", "failed", "skipped"]
+
+
+def _seed_champion(tmp_path):
+    "A registry with a champion trained by a first cycle"
+    cfg = _project(tmp_path)
+    _live(tmp_path, 14)
+    assert run_cycle(cfg, progress=False).status == "succeeded"
+    _live(tmp_path, 15)
+    return cfg
+
+
+def _copy_templates(tmp_path, step, code):
+    "A user's copy of the packaged templates with `code` appended to one step"
+    dst = tmp_path / "my_templates"
+    shutil.copytree(TEMPLATES, dst)
+    path = next(dst.glob(f"*_{step}.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, path)
+    return dst
+
+
+def test_crash_after_promotion_restores_the_champion_and_kill_keeps_it(tmp_path):
+    cfg = _seed_champion(tmp_path)
+    tpl = _copy_templates(tmp_path, "promote", "raise RuntimeError('crash after the promotion')")
+    cfg = _project(tmp_path, templates=str(tpl), accept_any=True)
+    request_retrain(load_config(cfg), "test: force a retrain", requested_by="pytest")
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and "crash after the promotion" in rec.reason
+    assert rec.values["promote"]["promotion"]["version"] == 2  # the step promoted version 2, then crashed ...
+    assert "restored to 1" in rec.reason  # ... and the runner put the champion back
+    assert (rec.model_before, rec.model_after) == (1, 1)
+    assert _champion(load_config(cfg)) == 1
+    assert (tmp_path / "runs" / "elec2.retrain-request.json").exists()  # a failed cycle leaves the request pending
+
+    tpl2 = _copy_templates(tmp_path / "k", "evaluate", "import os; os._exit(1)")
+    cfg = _project(tmp_path, templates=str(tpl2))
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and "kernel died" in rec.reason
+    assert rec.steps[-1]["step"] == "evaluate"
+    assert "This step failed" in nbformat.read(rec.steps[-1]["notebook"], as_version=4).cells[0].source
+    assert _champion(load_config(cfg)) == 1
+
+
+def test_bad_config_and_bad_parameter(tmp_path, capsys):
+    cfg = _project(tmp_path)
+    _live(tmp_path, 3)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(cfg.read_text().replace("kind: performance", "kind: perfromance"))
+    assert main(["run", "--config", str(bad)]) == EXIT_USAGE
+    assert "triggers[0].kind: expected one of" in capsys.readouterr().err
+    assert main(["run", "--config", str(cfg), "-p", "retrain.test_fraction", "high"]) == EXIT_USAGE
+    assert "parameter 'test_fraction': expected float" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/run.json"))
