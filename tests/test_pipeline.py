@@ -143,3 +143,34 @@ def test_bad_config_and_bad_parameter(tmp_path, capsys):
     assert main(["run", "--config", str(cfg), "-p", "retrain.test_fraction", "high"]) == EXIT_USAGE
     assert "parameter 'test_fraction': expected float" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/run.json"))
+
+
+def test_cli_registry_and_drift_without_kernels(tmp_path, capsys):
+    from sklearn.dummy import DummyClassifier
+    from ctml_nb.cli import EXIT_ERROR, EXIT_FAILED, EXIT_OK
+    cfg = _project(tmp_path)
+    reg = ModelRegistry(tmp_path / "registry")
+    for _ in range(2): reg.register(DummyClassifier().fit([[0], [1]], [0, 1]), "elec2", metrics={"accuracy": 0.5})
+    assert main(["registry", "promote", "1", "--config", str(cfg)]) == EXIT_OK
+    assert main(["registry", "promote", "2", "--config", str(cfg), "--reason", "better"]) == EXIT_OK
+    assert main(["registry", "list", "--config", str(cfg)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "version 2 is now champion" in out and "metrics.accuracy" in out
+    assert main(["registry", "rollback", "--config", str(cfg), "--reason", "bad feedback"]) == EXIT_OK
+    assert "champion is now version 1" in capsys.readouterr().out
+    assert reg.resolve("elec2", "champion") == 1
+    assert main(["registry", "promote", "9", "--config", str(cfg)]) == EXIT_ERROR
+    assert "has no version 9" in capsys.readouterr().err
+
+    data = demo_data()
+    feats = ["nswprice", "nswdemand"]
+    data.iloc[:1000][feats].to_csv(tmp_path / "ref.csv", index=False)
+    data.iloc[10000:11000][feats].to_parquet(tmp_path / "cur.parquet")
+    html = tmp_path / "drift.html"
+    assert main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.parquet"), "--html", str(html)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "nswprice" in out and "dataset drift" in out and html.exists()
+    code = main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.parquet"), "--fail-on-drift"])
+    assert code == (EXIT_FAILED if "dataset drift: True" in capsys.readouterr().out else EXIT_OK)
+    assert main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "missing.csv")]) == EXIT_ERROR
+    assert "File not found" in capsys.readouterr().err
