@@ -199,3 +199,15 @@ def test_schedule_bounded(project, capsys):
     out = capsys.readouterr().out
     assert "[cycle 1]" in out and "[cycle 2]" in out
     assert len(read_index(project.parent / "runs")) == 2
+
+
+def test_unreadable_champion_fails_the_cycle_before_any_kernel(project):
+    from ctml_nb.core import IntegrityError
+
+    def broken(cfg):
+        raise IntegrityError("models/toy/versions/1/model.joblib does not match its SHA-256")
+    rec = run_cycle(project, progress=False, champion=broken)
+    assert rec.status == "failed" and "cannot read the champion" in rec.reason and "SHA-256" in rec.reason
+    assert rec.steps == []
+    assert RunRecord.load(rec.run_dir).status == "failed"
+    assert list(read_index(project.parent / "runs")["status"]) == ["failed"]
