@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_memory.py
+from _benchutil import code_version, peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_benchutil.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
@@ -287,7 +287,8 @@ def main(argv=None):
 
     print(f"\nDrift benchmark: make_drift_pair({a.rows:,}, seed={a.seed}), {a.rows:,} + {a.rows:,} rows, "
           f"20 numeric + 5 categorical columns; {os.cpu_count()} CPUs; load average {load_start[0]:.2f} at start, "
-          f"{load_end[0]:.2f} at end" + (f"; stored profile {profile_kb:.0f} kB of JSON" if profile_kb else ""))
+          f"{load_end[0]:.2f} at end" + (f"; stored profile {profile_kb:.0f} kB of JSON" if profile_kb else "")
+          + f"; ctml-nb {code_version(ROOT)}")
     print(f"{'case':34} {'median s':>9} {'min s':>7} {'CPU s':>7} {'runs':>5} {'peak RSS MB':>12} {'extra MB':>9}")
     for case, label in CASES.items():
         r = results[case]
@@ -324,7 +325,7 @@ def main(argv=None):
         print(f"  {label:34} {v}")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"rows": a.rows, "seed": a.seed, "load_average": [load_start, load_end],
+        Path(a.json).write_text(json.dumps({"code": code_version(ROOT), "rows": a.rows, "seed": a.seed, "load_average": [load_start, load_end],
                                             "results": results, "checks": checks}, indent=1))
         print(f"\nfigures saved to {a.json}")
     return 0 if all(v is not False for v in checks.values()) else 1

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_memory.py
+from _benchutil import code_version, peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_benchutil.py
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MB = 1536  # 1.5 GB
@@ -123,7 +123,8 @@ def main(argv=None):
 
     print(f"\nChunked drift benchmark: {a.rows:,} rows x 20 numeric columns per file, row groups of {a.row_group:,} "
           f"({res['n_batches']} batches); parquet {sizes['reference']:.0f} MB + {sizes['current']:.0f} MB; "
-          f"{os.cpu_count()} CPUs; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end")
+          f"{os.cpu_count()} CPUs; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end; "
+          f"ctml-nb {code_version(ROOT)}")
     print(f"{'step':58} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12}")
     print(f"{'1. generate + write parquet (driver process)':58} {gen['generate']['seconds']:8.1f} "
           f"{gen['generate']['cpu_seconds']:7.1f} {gen['generate']['peak_mb']:12.0f}")
@@ -147,7 +148,7 @@ def main(argv=None):
           f"{'PASS' if ok_merge else 'FAIL'}")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"rows": a.rows, "row_group": a.row_group, "load_average": [load_start, load_end],
+        Path(a.json).write_text(json.dumps({"code": code_version(ROOT), "rows": a.rows, "row_group": a.row_group, "load_average": [load_start, load_end],
                                             "generate": gen["generate"], "parquet_mb": sizes, **res}, indent=1))
         print(f"\nfigures saved to {a.json}")
     return 0 if ok_mem and ok_rows and ok_verdict and ok_merge else 1

@@ -1,4 +1,4 @@
-"""Memory probes shared by the benchmarks (Linux): current RSS, and the peak RSS of a section of a process."""
+"""Helpers shared by the benchmarks: memory probes (Linux: current RSS, peak RSS of a section of a process) and the code version measured."""
 from __future__ import annotations
 
 import os
@@ -24,3 +24,14 @@ def peak_kb(reset_ok:bool)->int:
             for line in f:
                 if line.startswith("VmHWM:"): return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def code_version(root)->str:
+    "`git` commit of the checkout at `root`, marked `+changes` when ctml_nb/ differs from it (`unknown` outside git)"
+    import subprocess
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "ctml_nb"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError): return "unknown"
+    return head + (" +changes in ctml_nb/" if dirty else "")
