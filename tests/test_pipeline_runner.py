@@ -211,3 +211,13 @@ def test_unreadable_champion_fails_the_cycle_before_any_kernel(project):
     assert rec.steps == []
     assert RunRecord.load(rec.run_dir).status == "failed"
     assert list(read_index(project.parent / "runs")["status"]) == ["failed"]
+
+
+def test_cli_retrain_request(project, capsys):
+    assert main(["retrain", "--config", str(project), "--reason", "new labels for March"]) == EXIT_OK
+    assert main(["retrain", "--config", str(project), "--reason", "and April"]) == EXIT_OK
+    req = json.loads((project.parent / "runs" / "toy.retrain-request.json").read_text())
+    assert [r["reason"] for r in req["requests"]] == ["new labels for March", "and April"]
+    assert "the next `ctml run` will retrain" in capsys.readouterr().out
+    assert main(["retrain", "--config", str(project)]) == EXIT_USAGE  # --reason is required
+    assert main(["retrain", "--config", str(project), "--reason", "  "]) == 4
