@@ -61,7 +61,7 @@ def report(name:str, cmp, seconds:float)->dict:
     t = cmp.to_frame()
     ref = REFERENCE[name]
     t["ref_accuracy"] = [ref.get(p, (None, None))[0] for p in t["policy"]]
-    t["ref_retrains"] = [ref.get(p, (None, None))[1] for p in t["policy"]]
+    t["ref_retrains"] = pd.array([ref.get(p, (None, None))[1] for p in t["policy"]], dtype="Int64")
     cols = ["policy", "metric", "ref_accuracy", "retrains", "ref_retrains", "train_rows", "fit_seconds", "no_change",
             "kappa_temporal", "run_seconds"]
     print(f"\n== {name}: {SETUP[name]['batch_size']}-row batches, forest on the last {SETUP[name]['window']:,} rows "
