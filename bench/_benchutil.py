@@ -25,13 +25,16 @@ def peak_kb(reset_ok:bool)->int:
                 if line.startswith("VmHWM:"): return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-def code_version(root)->str:
-    "`git` commit of the checkout at `root`, marked `+changes` when ctml_nb/ differs from it (`unknown` outside git)"
+DRIFT_MODULES = ("ctml_nb/core.py", "ctml_nb/datasets.py", "ctml_nb/stats.py", "ctml_nb/profile.py",
+                 "ctml_nb/drift.py", "ctml_nb/drift_report.py")
+
+def code_version(root, paths=DRIFT_MODULES)->str:
+    "`git` commit of the checkout at `root`, marked when one of `paths` differs from it (`unknown` outside git)"
     import subprocess
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "ctml_nb"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", *paths], capture_output=True,
+                               text=True, check=True).stdout.split()[1::2]
     except (OSError, subprocess.CalledProcessError): return "unknown"
-    return head + (" +changes in ctml_nb/" if dirty else "")
+    return head + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
