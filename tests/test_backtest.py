@@ -88,6 +88,11 @@ def test_incremental_and_finetune_policies_run_and_never_touch_the_model():
     assert r.summary()["retrains"] == 17
     assert {e["retrain"]["rows"] for e in r.events} == {100}   # only the rows not learnt yet
     assert not hasattr(sgd[-1], "coef_")                       # the model passed in was never fitted
+    # with labels 3 batches late, firings before any new label retrain nothing; then each update sees one batch
+    d = backtest(df, "y", sgd, Policy("late", IntervalTrigger(rows=1), Incremental()), batch_size=50,
+                 initial_rows=200, label_delay=3, progress=False)
+    assert [e["batch"] for e in d.events][:2] == [3, 4] and {e["retrain"]["rows"] for e in d.events} == {50}
+    assert "retrain skipped: no labelled rows" in d.to_frame().loc[0, "reasons"]
     from sklearn.ensemble import RandomForestClassifier
     rf = RandomForestClassifier(5, random_state=0)
     f = backtest(df, "y", rf, Policy("grow", IntervalTrigger(rows=500), FineTune(add=2)), batch_size=100,
