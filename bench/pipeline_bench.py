@@ -97,6 +97,7 @@ def main():
     print(f"{'case':<48}{'seconds':>9}  target")
     print(f"{'skipped cycle (1 notebook)':<48}{med['skipped']:>9.1f}  <= 5 s")
     print(f"{'bare papermill notebook x1 (same imports)':<48}{med['bare_skip']:>9.1f}")
+    print(f"{'skipped cycle / bare notebook':<48}{med['skipped'] / med['bare_skip']:>9.2f}x")
     print(f"{f'full cycle ({n} notebooks)':<48}{med['full']:>9.1f}")
     print(f"{'  of which model fitting':<48}{med['fit']:>9.1f}")
     print(f"{f'bare papermill notebooks x{n} (same imports)':<48}{med['bare_full']:>9.1f}")

@@ -221,3 +221,22 @@ def test_cli_retrain_request(project, capsys):
     assert "the next `ctml run` will retrain" in capsys.readouterr().out
     assert main(["retrain", "--config", str(project)]) == EXIT_USAGE  # --reason is required
     assert main(["retrain", "--config", str(project), "--reason", "  "]) == 4
+
+
+def test_killed_runner_is_recorded_by_the_next_cycle(project):
+    code = ("from ctml_nb.runner import run_cycle; "
+            f"run_cycle({str(project)!r}, parameters={{'work': {{'mode': 'sleep', 'seconds': 5.0}}}}, "
+            "progress=False, champion=None)")
+    runner = subprocess.Popen([str(PY), "-c", code])
+    deadline = time.time() + 90
+    while not list((project.parent / "runs").glob("*/01_check.ipynb")) and time.time() < deadline:
+        time.sleep(0.2)
+    runner.kill()  # SIGKILL: the runner cannot write its record
+    runner.wait()
+    time.sleep(6)  # let the orphaned kernel's sleep end
+    rec = _run(project)
+    assert rec.status == "succeeded"
+    idx = read_index(project.parent / "runs")
+    assert list(idx["status"]) == ["failed", "succeeded"]
+    assert "runner stopped before finishing" in idx["reason"].iloc[0]
+    assert RunRecord.load(idx["run_dir"].iloc[0]).status == "failed"
