@@ -109,8 +109,9 @@ def test_report_of_a_real_run(tmp_path, browser):
     page.locator("details.ctml-notebook summary").first.click()
     assert code.is_visible()
     page.locator("details.ctml-notebook summary").first.click()
+    page.evaluate("window.scrollTo(0, 0)")
     png = tmp_path / "report.png"
-    page.screenshot(path=str(png), full_page=False)
+    page.screenshot(path=str(png), full_page=False)  # what a reader sees first
     assert png.stat().st_size > 10_000
     _keep(png, "report.png")
 
