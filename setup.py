@@ -18,8 +18,7 @@ extras = {
     "dev": dev_requirements,
     # Optional extras: heavy or specialised libraries, imported lazily by the modules that use them
     "river": ["river>=0.21"],
-    "validation": ["pandera>=0.20"],
-    "skops": ["skops>=0.9"],
+    "skops": ["skops>=0.10"],
     "browser": ["playwright>=1.40"],
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})

@@ -26,10 +26,10 @@ DEFAULT_SEVERITY = {"missing_column": "error", "extra_column": "warning", "dtype
                     "range": "warning", "categories": "warning", "row_count": "error"}
 
 def _pandera():
-    "Import `pandera.pandas` lazily, naming the extra that provides it"
+    "Import `pandera.pandas` lazily (pandera is a ctml-nb requirement; this keeps `import ctml_nb` light)"
     try: import pandera.pandas as pa
     except ImportError:
-        raise ImportError('Data validation needs pandera: pip install "ctml-nb[validation]"') from None
+        raise ImportError('Data validation needs pandera (>= 0.24), a ctml-nb requirement: pip install "pandera>=0.24"') from None
     return pa
 
 def dtype_kind(s:pd.Series)->str:
