@@ -240,9 +240,11 @@ class DataDriftTrigger(Trigger):
             missing = [c for c in cols if c not in X.columns]
             if missing: raise InputError(f"{self.label}: column(s) {', '.join(map(repr, missing))} not in "
                                          f"`state.X_recent` (columns: {', '.join(map(str, X.columns[:20]))})")
-        if len(X) < self.min_rows:
+        need = max(self.min_rows, getattr(self._live_detector(), "min_rows", 0))  # the detector's own minimum too
+        if len(X) < need:
+            whose = "min_rows" if need == self.min_rows else "the detector's min_rows"
             return self._decide(state, False, None, {"rows": len(X)},
-                                notes=[f"only {len(X)} recent rows < min_rows {self.min_rows}: not tested yet"])
+                                notes=[f"only {len(X)} recent rows < {whose} {need}: not tested yet"])
         rep = self.last_report_ = self._live_detector().test(X)
         drifted, ds = _drifted_columns(rep), bool(rep.dataset_drift)
         ev = {"rows": len(X), "dataset_drift": ds, "share": float(rep.share), "drifted": drifted}
