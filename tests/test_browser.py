@@ -127,6 +127,7 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(tmp_path):
     "JupyterLab on a free loopback port with a token, serving a copy of the drift tutorial; stopped afterwards"
+    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (it comes with the dev extra)")
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(ROOT / "nbs" / "50_tutorial_drift.ipynb", root / "tutorial.ipynb")
