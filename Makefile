@@ -8,12 +8,12 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install test demo sync-check nbtest pytest bench clean help
+.PHONY: install test demo sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
 	@echo "make demo   create .venv, install, run the demo on the bundled data"
 	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest"
-	@echo "make bench  run the benchmarks in bench/"
+	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,17 @@ sync-check: install
 nbtest: install
 	$(BIN)/nbdev_test --n_workers 2
 
-pytest: install
+# Debian's Chromium for the browser tests, where this machine allows it (root with apt-get); elsewhere the
+# browser tests are skipped with their reason. Playwright drives it through `executable_path`: no browser download.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "browser tests: using /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser tests: installing Debian's chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "browser tests: chromium could not be installed, they will be skipped"; \
+	else echo "browser tests: no /usr/bin/chromium and no root apt-get, they will be skipped"; fi
+
+pytest: install browser
 	$(BIN)/python -m pytest -q tests
 
 test: sync-check nbtest pytest
@@ -49,8 +59,12 @@ test: sync-check nbtest pytest
 demo: install
 	$(BIN)/ctml demo --out $(DEMO_OUT)
 
-bench: install
-	$(BIN)/python bench/drift_bench.py
+bench-evidently: install
+	@[ -x bench/.venv-evidently/bin/python ] || $(BIN)/python bench/drift_bench.py --setup-evidently
+
+BENCHES := drift_bench drift_chunked_bench trigger_bench evaluation_bench pipeline_bench policy_bench
+bench: install bench-evidently
+	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) _docs _proc *.egg-info
+	rm -rf $(VENV) bench/.venv-evidently $(DEMO_OUT) _docs _proc *.egg-info
