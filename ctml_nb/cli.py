@@ -115,31 +115,9 @@ def write_report(
     out:str|Path|None=None,    # Folder of the HTML files (default: `run_dir/report`)
     no_input:bool=False,       # Hide code cells, keep outputs
 )->Path:                       # The `index.html` written
-    "HTML report of a run: one page per executed notebook and an index"
-    import html as _html
-    from nbconvert import HTMLExporter
-    from ctml_nb.core import atomic_write
-    run_dir = Path(run_dir); rec = RunRecord.load(run_dir)
-    out = Path(out) if out else run_dir/"report"
-    exporter = HTMLExporter(exclude_input=no_input, exclude_input_prompt=no_input, exclude_output_prompt=no_input)
-    links = []
-    for s in rec.steps:
-        nb = Path(s["notebook"])
-        if not nb.exists(): nb = run_dir/nb.name
-        if not nb.exists(): links.append(f"<li>{_html.escape(s['step'])}: notebook missing</li>"); continue
-        body, _ = exporter.from_filename(str(nb))
-        page = out/f"{nb.stem}.html"
-        atomic_write(page, body)
-        err = f" <b style='color:red'>{_html.escape(s['error'])}</b>" if s.get("error") else ""
-        links.append(f"<li><a href='{page.name}'>{_html.escape(s['step'])}</a>: {s['status']}, {s['seconds']:.1f} s{err}</li>")
-    color = {"failed": "red", "skipped": "gray", "succeeded": "green"}.get(rec.status, "black")
-    index = (f"<!doctype html><html><head><meta charset='utf-8'><title>ctml run {rec.run_id}</title></head><body>"
-             f"<h1>Run {rec.run_id} ({_html.escape(rec.pipeline)})</h1>"
-             f"<p style='color:{color};font-size:1.3em'><b>{rec.status}</b>: {_html.escape(rec.reason)}</p>"
-             f"<p>champion before: {rec.model_before}, after: {rec.model_after}; started {rec.started}, "
-             f"{rec.seconds} s</p><ol>{''.join(links)}</ol>"
-             f"<h2>Record</h2><pre>{_html.escape(json.dumps(rec.to_dict(), indent=1))}</pre></body></html>")
-    return atomic_write(out/"index.html", index)
+    "HTML report of a run: `index.html` (run header, decisions and plots first, the notebooks folded below) and one page per executed notebook"
+    from ctml_nb.reports import write_run_report
+    return write_run_report(run_dir, out, no_input)
 
 def cmd_report(args)->int:
     "Report of one run"
