@@ -1,7 +1,8 @@
 """What a person sees, checked in a real browser: headless Chromium (Debian's `chromium`) driven by Playwright.
 
-(a) The HTML report of a real pipeline cycle (the packaged templates, run by papermill on Elec2 in a temporary
-    folder): the run header, the decision text and the plots are present and visible; the code is folded below.
+(a) The HTML report (`ctml report last --html`) of a real pipeline cycle (the packaged templates, run by papermill
+    on Elec2 in a temporary folder): the run header, the decision text and the plots are present and visible; the
+    code is folded below.
 (b) JupyterLab on a free loopback port with a token: the drift tutorial is opened and run, and the drift explorer
     widget renders.
 
@@ -76,15 +77,18 @@ def _real_run(tmp_path: Path) -> Path:
                    "triggers:\n  - {kind: drift}\ntimeout: 300\n")
     rec = run_cycle(cfg, progress=False)
     assert rec.status == "succeeded", rec.reason
-    return Path(rec.run_dir)
+    return cfg, Path(rec.run_dir)
 
 
-def test_report_of_a_real_run(tmp_path, browser):
-    from ctml_nb.reports import write_run_report
+def test_report_of_a_real_run(tmp_path, browser, capsys):
+    from ctml_nb.cli import EXIT_OK, main
     from ctml_nb.runner import RunRecord
-    run_dir = _real_run(tmp_path)
+    cfg, run_dir = _real_run(tmp_path)
     rec = RunRecord.load(run_dir)
-    index = write_run_report(run_dir, tmp_path / "report")
+    capsys.readouterr()
+    assert main(["report", "last", "--html", "--config", str(cfg), "--out", str(tmp_path / "report")]) == EXIT_OK
+    index = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert index == tmp_path / "report" / "index.html"
     page = browser.new_page()
     page.goto(index.as_uri())
     header = page.locator(".ctml-run-header")
