@@ -17,9 +17,10 @@ from .config import (COMPONENTS, ComponentSpec, PipelineConfig, config_path, fea
 from .core import InputError, PipelineError, RegistryError, read_json
 
 # %% auto #0
-__all__ = ['Context', 'open_context', 'champion', 'new_batch', 'build_component', 'build_trigger', 'pending_requests',
-           'training_marks', 'model_state', 'reference_detector', 'new_model', 'build_strategy', 'build_policy',
-           'split_holdout', 'retrain_candidate', 'promote_candidate']
+__all__ = ['TRIGGER_STATE', 'Context', 'open_context', 'champion', 'new_batch', 'build_component', 'build_trigger',
+           'pending_requests', 'training_marks', 'model_state', 'save_trigger_state', 'restore_trigger_state',
+           'reference_detector', 'new_model', 'build_strategy', 'build_policy', 'split_holdout', 'retrain_candidate',
+           'promote_candidate']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -152,6 +153,59 @@ def model_state(
             if at: history.append(pd.Timestamp(at) if tcol else int(t["trained_rows_seen"]))
         kw["retrain_history"] = history
     return ModelState(**kw)
+
+# %% ../nbs/33_pipeline.ipynb #31d61bbb
+TRIGGER_STATE = "trigger_state.joblib"  # File in a run folder holding the streaming detectors' state
+_STREAM_ATTRS = ("detector_", "_pristine_", "n_fed_", "_trained_marker_")
+
+def _trigger_nodes(trigger):
+    "`trigger` and every trigger inside it (combinations and vetoes), depth first"
+    yield trigger
+    for t in getattr(trigger, "triggers", None) or (): yield from _trigger_nodes(t)
+    if getattr(trigger, "trigger", None) is not None: yield from _trigger_nodes(trigger.trigger)
+
+def _streaming(trigger)->dict:
+    "{label: trigger} of the performance triggers that feed a streaming detector"
+    from ctml_nb.drift_triggers import PerformanceTrigger
+    return {t.label: t for t in _trigger_nodes(trigger) if isinstance(t, PerformanceTrigger) and t.detector is not None}
+
+def save_trigger_state(
+    ctx:Context,  # Step context
+    run_id:str,   # This cycle's run
+    trigger,      # The trigger this cycle checked
+)->Path|None:     # The file written, or None when no trigger keeps streaming state
+    "Keep the streaming detectors' state after this cycle's check in its run folder"
+    import io, joblib
+    from ctml_nb.core import atomic_write
+    state = {label: {a: getattr(t, a) for a in _STREAM_ATTRS if hasattr(t, a)} for label, t in _streaming(trigger).items()}
+    state = {label: s for label, s in state.items() if s}
+    if not state: return None
+    buf = io.BytesIO(); joblib.dump(state, buf)
+    return atomic_write(config_path(ctx.cfg, "runs")/run_id/TRIGGER_STATE, buf.getvalue())
+
+def restore_trigger_state(
+    ctx:Context,  # Step context
+    trigger,      # This cycle's freshly built trigger (`build_trigger`)
+)->list:          # Notes for the decision: what was restored, or why a detector starts fresh
+    "Give `trigger`'s streaming detectors the state the last good cycle saved"
+    import joblib
+    from ctml_nb.runner import read_index
+    live = _streaming(trigger)
+    if not live: return []
+    runs = config_path(ctx.cfg, "runs")
+    idx = read_index(runs, ctx.cfg.name)
+    ok = idx[idx["status"].isin(["succeeded", "skipped"])] if len(idx) else idx
+    path = runs/str(ok["run_id"].iloc[-1])/TRIGGER_STATE if len(ok) else None
+    if path is None or not path.exists():
+        return ["streaming detector(s) start fresh: no earlier good cycle saved their state"]
+    saved, notes = joblib.load(path), []
+    for label, t in live.items():
+        if label not in saved:
+            notes.append(f"{label}: no saved detector state (new or changed trigger): its detector starts fresh")
+            continue
+        for a, v in saved[label].items(): setattr(t, a, v)
+        notes.append(f"{label}: detector state restored from run {path.parent.name} ({getattr(t, 'n_fed_', 0)} values seen)")
+    return notes
 
 # %% ../nbs/33_pipeline.ipynb #bf6dadea
 def reference_detector(

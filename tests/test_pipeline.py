@@ -174,3 +174,22 @@ def test_cli_registry_and_drift_without_kernels(tmp_path, capsys):
     assert code == (EXIT_FAILED if "dataset drift: True" in capsys.readouterr().out else EXIT_OK)
     assert main(["drift", str(tmp_path / "ref.csv"), str(tmp_path / "missing.csv")]) == EXIT_ERROR
     assert "File not found" in capsys.readouterr().err
+
+
+def test_streaming_detector_carries_on_across_cycles(tmp_path):
+    "An ADWIN on the error stream sees every good cycle's errors, not only the last batch's (each step is a new kernel)"
+    cfg = _project(tmp_path)
+    text = cfg.read_text().replace("floor: 0.0, min_rows: 20", "detector: adwin, min_rows: 20")
+    cfg.write_text(text)
+    _live(tmp_path, 14)
+    assert run_cycle(cfg, progress=False).status == "succeeded"   # first model, on request
+    _live(tmp_path, 15)
+    second = run_cycle(cfg, progress=False)
+    assert second.status == "skipped", second.reason
+    run_dir = Path(second.run_dir)
+    assert (run_dir / "trigger_state.joblib").exists()
+    _live(tmp_path, 16)
+    third = run_cycle(cfg, progress=False)
+    notes = " ".join(third.trigger["notes"])
+    assert f"detector state restored from run {second.run_id} (48 values seen)" in notes, notes
+    assert third.trigger["evidence"]  # the numbers behind the decision are still recorded
