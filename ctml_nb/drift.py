@@ -5,6 +5,7 @@
 # %% ../nbs/04_drift.ipynb #88062ef2
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,8 +24,8 @@ from .stats import (adjust_pvalues, chi_square_from_counts, hellinger_from_count
 _all_ = ["DriftReport", "ReferenceProfile"]  # re-exported: `from ctml_nb.drift import *` gives the whole drift API
 
 # %% auto #0
-__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'MERGE_EVERY', 'DriftDetector', 'read_parquet_batches',
-           'DriftReport', 'ReferenceProfile']
+__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'MERGE_EVERY', 'DriftDetector', 'redecide',
+           'read_parquet_batches', 'DriftReport', 'ReferenceProfile']
 
 # %% ../nbs/04_drift.ipynb #1f45f216
 NUMERIC_TESTS = {"wasserstein": 0.1, "psi": 0.1, "ks": None, "jensen_shannon": 0.1, "hellinger": 0.1,
@@ -358,7 +359,7 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     if self.columns is None:
         rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it",
                            infer_kind(current[by_name[c]])[0]) for c in by_name if c not in self.profile_.columns]
-    return _finish(self, rows, len(current))
+    return _finish(self, rows, len(current), self.profile_.n_rows)
 
 def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
     "Test current data given as an iterable of DataFrames (e.g. `read_parquet_batches`), one chunk in memory at a time"
@@ -394,9 +395,9 @@ def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
             cur = merge_columns(prof[name], self.n_quantiles, self.max_categories)
             rows.append(_test_column(self, name, ref, prof=cur, notes=sorted(notes[name])))
     rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it", k) for c, k in added.items()]
-    return _finish(self, rows, n_rows)
+    return _finish(self, rows, n_rows, self.profile_.n_rows)
 
-def _finish(self:DriftDetector, rows:list, n_cur_rows:int)->DriftReport:
+def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->DriftReport:
     "Correct p-values, decide drift per column and for the dataset"
     tested = [r for r in rows if r["reason"] is None]
     if not tested:
@@ -416,9 +417,33 @@ def _finish(self:DriftDetector, rows:list, n_cur_rows:int)->DriftReport:
     if total <= 0: raise InputError("`column_weights` are all 0 for the tested columns: the dataset share is undefined.")
     share = sum(weight[r["column"]] for r in tested if r["drift"]) / total
     return DriftReport(rows, share, share >= self.dataset_drift_share, self.alpha, self.correction,
-                       self.dataset_drift_share, self.profile_.n_rows, n_cur_rows)
+                       self.dataset_drift_share, n_ref_rows, n_cur_rows)
 
 DriftDetector.test, DriftDetector.test_batches = _test, _test_batches
+
+# %% ../nbs/04_drift.ipynb #0b918ac6
+def redecide(
+    report,                       # A `DriftReport`
+    alpha:float|None=None,        # New significance level (default: the report's)
+    correction:str|None=None,     # "bh", "bonferroni" or "none" (default: the report's)
+    thresholds:dict|None=None,    # Column -> new effect threshold (None: significance only)
+    dataset_drift_share:float|None=None, # New dataset-drift share (default: the report's)
+):                                # A new `DriftReport`; `report` is not changed
+    "The drift decision re-made from a report's stored statistics with other settings"
+    names = {r["column"] for r in report.rows}
+    lacking = sorted(set(thresholds or {}) - names)
+    if lacking: raise InputError(f"thresholds: column(s) {lacking} are not in the report")
+    det = DriftDetector(alpha=report.alpha if alpha is None else alpha,
+                        correction=report.correction if correction is None else correction,
+                        dataset_drift_share=report.dataset_drift_share if dataset_drift_share is None else dataset_drift_share)
+    _check_params(det)
+    for c, t in (thresholds or {}).items():
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not (math.isfinite(t) and t >= 0)):
+            raise InputError(f"thresholds[{c!r}] must be a number >= 0 or None, got {t!r}")
+    rows = copy.deepcopy(report.rows)
+    for r in rows:
+        if r["column"] in (thresholds or {}) and r["reason"] is None: r["threshold"] = thresholds[r["column"]]
+    return _finish(det, rows, report.n_cur_rows, report.n_ref_rows)
 
 # %% ../nbs/04_drift.ipynb #1f4566fa
 def read_parquet_batches(

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import html
 import io
 import math
@@ -19,7 +18,7 @@ import pandas as pd
 from .core import InputError
 
 # %% auto #0
-__all__ = ['drift_report_from_dict', 'redecide', 'flips', 'DriftExplorer', 'RunBrowser', 'PolicyExplorer']
+__all__ = ['drift_report_from_dict', 'flips', 'DriftExplorer', 'RunBrowser', 'PolicyExplorer']
 
 # %% ../nbs/41_widgets.ipynb #948386f3
 def _png(fig, dpi:int=80)->str:
@@ -48,6 +47,8 @@ class _View:
         return bundle
 
 # %% ../nbs/41_widgets.ipynb #5d6131aa
+from .drift import redecide  # the explorer re-decides with the drift module's own rule
+
 def drift_report_from_dict(
     d:dict,  # `DriftReport.to_dict(details=True)` (e.g. a run's recorded drift)
 ):           # A `DriftReport`
@@ -62,32 +63,6 @@ def drift_report_from_dict(
         rows.append(r)
     return DriftReport(rows, d["share"], d["dataset_drift"], d["alpha"], d["correction"], d["dataset_drift_share"],
                        d["n_ref_rows"], d["n_cur_rows"])
-
-def redecide(
-    report,                       # A `DriftReport`
-    alpha:float|None=None,        # New significance level (default: the report's)
-    correction:str|None=None,     # "bh", "bonferroni" or "none" (default: the report's)
-    thresholds:dict|None=None,    # Column -> new effect threshold (None: significance only)
-    dataset_drift_share:float|None=None, # New dataset-drift share (default: the report's)
-):                                # A new `DriftReport`; `report` is not changed
-    "The drift decision re-made from a report's stored statistics with other settings"
-    from ctml_nb.drift import DriftDetector, _finish
-    names = {r["column"] for r in report.rows}
-    lacking = sorted(set(thresholds or {}) - names)
-    if lacking: raise InputError(f"thresholds: column(s) {lacking} are not in the report")
-    det = DriftDetector(alpha=report.alpha if alpha is None else alpha,
-                        correction=report.correction if correction is None else correction,
-                        dataset_drift_share=report.dataset_drift_share if dataset_drift_share is None else dataset_drift_share)
-    from ctml_nb.drift import _check_params
-    _check_params(det)
-    for c, t in (thresholds or {}).items():
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not (math.isfinite(t) and t >= 0)):
-            raise InputError(f"thresholds[{c!r}] must be a number >= 0 or None, got {t!r}")
-    rows = copy.deepcopy(report.rows)
-    for r in rows:
-        if r["column"] in (thresholds or {}) and r["reason"] is None: r["threshold"] = thresholds[r["column"]]
-    det.profile_ = SimpleNamespace(n_rows=report.n_ref_rows)  # all `_finish` reads of the profile
-    return _finish(det, rows, report.n_cur_rows)
 
 def flips(
     before,  # `DriftReport`
