@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,8 @@ import nbformat
 from .core import InputError, atomic_write, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_MIME', 'BANNER_TAG', 'record_bundle', 'record', 'read_records', 'library_versions', 'RunHeader',
-           'audit_notebook', 'mark_failed', 'StepResult', 'execute_step']
+__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'record_bundle', 'record', 'read_records', 'library_versions',
+           'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'execute_step']
 
 # %% ../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -156,6 +158,20 @@ class StepResult:
                 "seconds": round(self.seconds, 3), "error": self.error}
     __repr__ = lambda self: f"StepResult(step={self.step!r}, status={self.status!r}, seconds={self.seconds:.1f})"
 
+# %% ../nbs/31_steps.ipynb #1b0e8196
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # Jupyter's own backend: figures become outputs
+
+@contextmanager
+def kernel_env(**env:str):
+    "Set environment variables for the kernels started inside the block, then restore the runner's own"
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
 # %% ../nbs/31_steps.ipynb #845235bc
 def execute_step(
     template:str|Path,      # Template notebook
@@ -177,10 +193,11 @@ def execute_step(
     output.parent.mkdir(parents=True, exist_ok=True)
     t0, error, banner = time.perf_counter(), None, False
     try:
-        pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
-                            execution_timeout=timeout, start_timeout=start_timeout, progress_bar=False,
-                            cwd=str(cwd or output.parent),
-                            extra_arguments=[f"--IPKernelApp.log_level={kernel_log_level}"])
+        with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
+            pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
+                                execution_timeout=timeout, start_timeout=start_timeout, progress_bar=False,
+                                cwd=str(cwd or output.parent),
+                                extra_arguments=[f"--IPKernelApp.log_level={kernel_log_level}"])
     except PapermillExecutionError as e:
         error = f"cell raised {e.ename}: {e.evalue}"  # papermill saved the notebook with its own banner
     except CellTimeoutError:
