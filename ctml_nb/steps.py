@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from .core import InputError, atomic_write, read_json, to_jsonable
 
 # %% auto #0
@@ -61,6 +59,7 @@ def read_records(
     nb,  # Executed notebook (`nbformat.NotebookNode`) or its path
 )->dict: # {name: value}
     "Values recorded with `record` in an executed notebook"
+    import nbformat  # not at module level: a kernel importing `record` would load jsonschema (> 1 s)
     if not isinstance(nb, nbformat.NotebookNode): nb = nbformat.read(str(nb), as_version=4)
     out = {}
     for cell in nb.cells:
@@ -110,6 +109,7 @@ def audit_notebook(
     nb,  # Executed notebook or its path
 )->str|None: # None when every code cell ran without error, else the reason
     "Why an executed notebook did not complete, judged from its cells alone"
+    import nbformat
     if not isinstance(nb, nbformat.NotebookNode): nb = nbformat.read(str(nb), as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code": continue
@@ -129,6 +129,7 @@ def mark_failed(
 ):
     "Add a visible failure banner and papermill failure metadata to an executed notebook"
     path = Path(path)
+    import nbformat
     nb = nbformat.read(str(path), as_version=4)
     nb.cells = [c for c in nb.cells if BANNER_TAG not in c.metadata.get("tags", [])]
     started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
@@ -185,6 +186,7 @@ def execute_step(
     kernel_log_level:str="ERROR", # Log level of the kernel process itself (its own stderr, not the cells' outputs)
 )->StepResult:
     "Run one template with papermill; detect exceptions, timeouts, dead kernels and cells that never ran"
+    import nbformat
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
