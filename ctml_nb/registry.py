@@ -62,17 +62,34 @@ def _dumps(model, fmt:str, compress:int)->bytes:
     if fmt == "skops": return _skops().dumps(model, compression=8 if compress else 0)
     buf = io.BytesIO(); joblib.dump(model, buf, compress=compress); return buf.getvalue()
 
-def _read_checked(path:Path, sha256:str, size:int)->bytes:
-    "Bytes of `path`, or `IntegrityError` if it is missing, truncated or modified"
+def _read_checked(path:Path, sha256:str, size:int, what:str="Model file")->bytes:
+    "Bytes of `path`, or `IntegrityError` naming `what` and the file if it is missing, truncated or modified"
     try: data = path.read_bytes()
-    except FileNotFoundError: raise IntegrityError(f"Model file {path} is missing: restore it from a backup.") from None
+    except FileNotFoundError: raise IntegrityError(f"{what} {path} is missing: restore it from a backup.") from None
     if len(data) < size:
-        raise IntegrityError(f"Model file {path} is truncated ({len(data)} of {size} bytes): restore it from a backup "
+        raise IntegrityError(f"{what} {path} is truncated ({len(data)} of {size} bytes): restore it from a backup "
                              "or register the model again.")
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError(f"Model file {path} does not match its recorded SHA-256 {sha256[:12]}...: it was modified "
+        raise IntegrityError(f"{what} {path} does not match its recorded SHA-256 {sha256[:12]}...: it was modified "
                              "after registration; do not load it.")
     return data
+
+def _artifact_blobs(artifacts)->dict:
+    "Name -> bytes of the `artifacts` given to `register`, checked before anything is written"
+    if artifacts is None: return {}
+    if not isinstance(artifacts, dict):
+        raise InputError(f"`artifacts` must be a dict of name -> bytes, str or Path, got {type(artifacts).__name__}.")
+    out = {}
+    for k, v in artifacts.items():
+        check_name(k, "artifacts")   # the name becomes a file name
+        if isinstance(v, str): v = v.encode("utf-8")
+        elif isinstance(v, Path):
+            try: v = v.read_bytes()
+            except OSError as e: raise InputError(f"`artifacts[{k!r}]`: cannot read {v} ({e.strerror}).") from None
+        elif isinstance(v, (bytes, bytearray, memoryview)): v = bytes(v)
+        else: raise InputError(f"`artifacts[{k!r}]` must be bytes, str (stored as UTF-8) or a Path, got {type(v).__name__}.")
+        out[k] = v
+    return out
 
 def _loads(data:bytes, fmt:str, path:Path, trusted:list|None):
     "Deserialise checked bytes"
@@ -110,6 +127,7 @@ class ModelVersion:
     environment: dict = field(default_factory=dict)
     description: str|None = None
     has_schema: bool = False
+    artifacts: dict = field(default_factory=dict)  # Artifact name -> {"file", "sha256", "size"} (`register(artifacts=)`)
     aliases: list = field(default_factory=list)  # Current aliases (read time, not stored)
 
     def to_dict(self)->dict: return to_jsonable(asdict(self))
@@ -120,6 +138,7 @@ class ModelVersion:
                 ("data", ", ".join(f"{k}: {v[:12]}" for k, v in self.data_snapshots.items()) or "-"),
                 ("parent", f"{self.parent['name']} v{self.parent['version']}" if self.parent else "-"),
                 ("run", self.run_id or "-"), ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
+                ("artifacts", ", ".join(self.artifacts) or "-"),
                 ("file", f"{self.file} ({self.size:,} bytes, sha256 {self.sha256[:12]})")]
         body = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
         return f"<table><caption>{escape(self.name)} version {self.version}</caption>{body}</table>"
@@ -217,6 +236,19 @@ class ModelRegistry:
         path = Path(self.root)/mv.file
         return _loads(_read_checked(path, mv.sha256, mv.size), mv.format, path, trusted)
 
+    def load_artifact(self,
+                      name:str,                  # Model name
+                      version_or_alias:int|str,  # Version number, 'latest' or an alias
+                      artifact:str,              # Name given in `register(..., artifacts={name: ...})`
+                     )->bytes:
+        "The bytes of an artifact stored with a version, checked against its recorded SHA-256"
+        mv = self.get_version(name, version_or_alias)
+        if artifact not in mv.artifacts:
+            raise RegistryError(f"{name} version {mv.version} has no artifact {artifact!r}: its artifacts are "
+                                f"{sorted(mv.artifacts)} (store them with `register(..., artifacts={{name: ...}})`).")
+        a = mv.artifacts[artifact]
+        return _read_checked(Path(self.root)/a["file"], a["sha256"], a["size"], f"Artifact {artifact!r} file")
+
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
         "The data schema saved with a version"
         mv = self.get_version(name, version_or_alias)
@@ -294,8 +326,9 @@ class ModelRegistry:
                  description:str|None=None,
                  format:str="joblib",          # joblib, or skops for models shared with untrusted parties
                  compress:int=3,               # joblib compression level (0-9); skops: 0 disables zip compression
+                 artifacts:dict|None=None,     # Name -> bytes, str (UTF-8 text) or Path: small files kept and verified with the model
                 )->ModelVersion:
-        "Store `model` as the next version of `name`; the file is verified before the version becomes visible"
+        "Store `model` as the next version of `name`; its files are verified before the version becomes visible"
         check_name(name)
         if format not in FORMATS: raise InputError(f"`format` {format!r} is not supported: use one of {list(FORMATS)}.")
         if schema is not None and not isinstance(schema, DataSchema): raise InputError(f"`schema` must be a DataSchema, got {type(schema).__name__}.")
@@ -306,8 +339,9 @@ class ModelRegistry:
                 "parent": self._parent_ref(parent, name), "run_id": None if run_id is None else str(run_id),
                 "code": _lenient_json({"path": code} if isinstance(code, str) else code), "environment": environment(model),
                 "description": description, "has_schema": schema is not None}
+        blobs = _artifact_blobs(artifacts)
         data = _dumps(model, format, compress)
-        meta.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        meta.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data), artifacts={})
         with self._locked():
             vs = self._committed(name)
             v = (vs[-1] if vs else 0) + 1
@@ -316,6 +350,10 @@ class ModelRegistry:
             path = atomic_write(vdir/FORMATS[format], data)
             _read_checked(path, meta["sha256"], meta["size"])
             if schema is not None: schema.save(vdir/"schema.json")
+            for a, b in blobs.items():
+                rec = {"file": (vdir/"artifacts"/a).relative_to(self.root).as_posix(), "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+                _read_checked(atomic_write(vdir/"artifacts"/a, b), rec["sha256"], rec["size"], f"Artifact {a!r} file")
+                meta["artifacts"][a] = rec
             meta.update(version=v, created_at=_now(), file=path.relative_to(self.root).as_posix())
             write_json(vdir/"version.json", meta)  # the commit point
         return self.get_version(name, v)

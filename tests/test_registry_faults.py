@@ -89,6 +89,25 @@ def test_model_file_appended_or_deleted_is_refused(tmp_path):
         reg.load("m", 2)
 
 
+def test_damaged_or_missing_artifact_is_refused_and_reported(tmp_path):
+    reg, _, _ = _registry_with_two_versions(tmp_path / "reg")
+    X, y = _data(1)
+    mv = reg.register(LogisticRegression().fit(X, y), "m", artifacts={"drift_profile": '{"n": 1}', "card": b"ok"})
+    assert sorted(mv.artifacts) == ["card", "drift_profile"] and reg.get_version("m", 1).artifacts == {}
+    f = tmp_path / "reg" / mv.artifacts["drift_profile"]["file"]
+    raw = bytearray(f.read_bytes()); raw[3] ^= 0x01; f.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityError, match=f"Artifact 'drift_profile' file {f} does not match its recorded SHA-256"):
+        reg.load_artifact("m", 3, "drift_profile")
+    assert reg.load_artifact("m", "latest", "card") == b"ok" and reg.load("m", 3) is not None  # the rest is usable
+    report = reg.verify("m").set_index(["version", "item"])["ok"]
+    assert not report[(3, "artifact:drift_profile")] and report[(3, "artifact:card")] and report[(3, "model")]
+    f.unlink()
+    with pytest.raises(IntegrityError, match=f"Artifact 'drift_profile' file {f} is missing"):
+        reg.load_artifact("m", 3, "drift_profile")
+    with pytest.raises(RegistryError, match="m version 1 has no artifact 'drift_profile'"):
+        reg.load_artifact("m", 1, "drift_profile")
+
+
 def test_tampered_snapshot_is_refused(tmp_path):
     reg, X, _ = _registry_with_two_versions(tmp_path / "reg")
     sid = reg.get_version("m", 1).data_snapshots["train"]
@@ -201,7 +220,8 @@ rng = np.random.default_rng(1)
 X = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"]); y = (X["b"] > 0).astype(int)
 if action == "register":
     reg.register(LogisticRegression().fit(X, y), "m", metrics={"acc": 0.9}, schema=infer_schema(X),
-                 data_snapshot={"train": X.assign(y=y)}, parent=2, run_id="r3")
+                 data_snapshot={"train": X.assign(y=y)}, parent=2, run_id="r3",
+                 artifacts={"drift_profile": '{"format": "test"}'})
 else:
     reg.promote("m", 2, reason="crash test")
 print("finished without being killed")
@@ -211,6 +231,7 @@ KILL_POINTS = {  # where the writer is killed: (regex on the temporary file's na
     "snapshot parquet": (r"^\.[0-9a-f]{64}\.parquet\.", "register"),
     "model file": (r"^\.model\.joblib\.", "register"),
     "schema": (r"^\.schema\.json\.", "register"),
+    "artifact": (r"^\.drift_profile\.", "register"),
     "version metadata": (r"^\.version\.json\.", "register"),
     "alias file": (r"^\.aliases\.json\.", "promote"),
 }
