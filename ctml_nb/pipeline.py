@@ -14,13 +14,13 @@ import pandas as pd
 
 from .config import (COMPONENTS, ComponentSpec, PipelineConfig, config_path, feature_columns, load_source,
                             resolve_ref)
-from .core import InputError, PipelineError, RegistryError, read_json
+from .core import InputError, PipelineError, RegistryError, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['TRIGGER_STATE', 'Context', 'open_context', 'champion', 'new_batch', 'build_component', 'build_trigger',
-           'pending_requests', 'training_marks', 'model_state', 'save_trigger_state', 'restore_trigger_state',
-           'reference_detector', 'new_model', 'build_strategy', 'build_policy', 'split_holdout', 'retrain_candidate',
-           'promote_candidate']
+__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'Context', 'open_context', 'champion', 'new_batch', 'build_component',
+           'build_trigger', 'pending_requests', 'training_marks', 'model_state', 'save_trigger_state',
+           'restore_trigger_state', 'fit_reference', 'reference_detector', 'new_model', 'build_strategy',
+           'build_policy', 'split_holdout', 'retrain_candidate', 'promote_candidate']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -208,16 +208,50 @@ def restore_trigger_state(
     return notes
 
 # %% ../nbs/33_pipeline.ipynb #bf6dadea
-def reference_detector(
-    ctx:Context,  # Step context
-    mv,           # Champion's `ModelVersion` (None: no detector)
-    **params,     # `DriftDetector` parameters
-):
-    "A `DriftDetector` fitted on the champion's training snapshot (its lineage), or None"
-    if mv is None or "train" not in mv.data_snapshots: return None
+DRIFT_PROFILE = "drift_profile"  # Registry artifact: the drift reference profile of a version's training rows
+
+def fit_reference(
+    cfg:PipelineConfig,   # Parsed pipeline
+    train:pd.DataFrame,   # Rows the model was trained on
+    **params,             # `DriftDetector` parameters
+):                        # Fitted `DriftDetector`
+    "A `DriftDetector` fitted on a model's training rows (the pipeline's feature columns)"
     from ctml_nb.drift import DriftDetector
-    train = ctx.registry.load_snapshot(mv.data_snapshots["train"])
-    return DriftDetector(**params).fit(train[feature_columns(ctx.cfg, train)])
+    return DriftDetector(**params).fit(train[feature_columns(cfg, train)])
+
+def _stored_reference(ctx:Context, mv, params:dict)->tuple:
+    "(detector on the drift profile stored with `mv`, None), or (None, why that profile cannot serve)"
+    from ctml_nb.drift import DriftDetector
+    from ctml_nb.profile import ReferenceProfile
+    if DRIFT_PROFILE not in mv.artifacts: return None, f"version {mv.version} was registered without a stored drift profile"
+    prof = ReferenceProfile.from_dict(json.loads(ctx.registry.load_artifact(ctx.name, mv.version, DRIFT_PROFILE)))
+    det = DriftDetector(**params)
+    if (det.n_quantiles, det.max_categories) != (prof.n_quantiles, prof.max_categories):
+        return None, (f"the profile stored with version {mv.version} has n_quantiles={prof.n_quantiles}, max_categories="
+                      f"{prof.max_categories}; the detector asks for {det.n_quantiles}, {det.max_categories}")
+    if det.columns is not None and not isinstance(det.columns, str): cols = [str(c) for c in det.columns]
+    elif ctx.cfg.data.features: cols = list(ctx.cfg.data.features)
+    elif "train" in mv.data_snapshots:  # the snapshot's manifest names its columns; its data is not read
+        cols = feature_columns(ctx.cfg, pd.DataFrame(columns=ctx.registry.snapshots.info(mv.data_snapshots["train"]).columns))
+    else: cols = list(prof.columns)
+    missing = [c for c in cols if c not in prof.columns]
+    if missing: return None, f"the profile stored with version {mv.version} lacks column(s) {missing[:10]} the check now uses"
+    prof = ReferenceProfile({c: prof.columns[c] for c in cols}, prof.n_quantiles, prof.max_categories)
+    return DriftDetector.from_profile(prof, **params), None
+
+def reference_detector(
+    ctx:Context,           # Step context
+    mv,                    # Champion's `ModelVersion` (None: no detector)
+    notes:list|None=None,  # Gets a sentence when the training snapshot had to be refitted, and why
+    **params,              # `DriftDetector` parameters
+):
+    "A `DriftDetector` for the champion: the drift profile stored with it, else refitted on its training snapshot; or None"
+    if mv is None: return None
+    det, why = _stored_reference(ctx, mv, params)
+    if det is not None: return det
+    if "train" not in mv.data_snapshots: return None
+    if notes is not None: notes.append(f"drift reference refitted on the training snapshot: {why}")
+    return fit_reference(ctx.cfg, ctx.registry.load_snapshot(mv.data_snapshots["train"]), **params)
 
 def new_model(cfg:PipelineConfig):
     "A fresh, unfitted estimator from the config's model factory"
@@ -279,8 +313,12 @@ def promote_candidate(
     "Register and promote the challenger, then check the deployed copy; roll back if it fails"
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     metrics = {gate["metric"]: gate["candidate"]} if gate.get("candidate") is not None else {}
+    train = snapshots.get("train")
+    if train is not None and not isinstance(train, pd.DataFrame): train = reg.load_snapshot(getattr(train, "id", train))
+    profile = None if train is None else fit_reference(cfg, train).profile_   # what `reference_detector` refits
+    artifacts = None if profile is None else {DRIFT_PROFILE: json.dumps(to_jsonable(profile.to_dict()), indent=1, allow_nan=False)}
     mv = reg.register(candidate, name, metrics=metrics, params=getattr(candidate, "get_params", dict)(),
-                      data_snapshot=snapshots, parent=parent, tags=tags, run_id=run_id, schema=schema,
+                      data_snapshot=snapshots, parent=parent, tags=tags, run_id=run_id, schema=schema, artifacts=artifacts,
                       code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
     reg.promote(name, mv.version, reason=gate.get("reason"), evidence=gate)
     X = test[feature_columns(cfg, test)]

@@ -14,6 +14,7 @@ import pytest
 from ctml_nb.cli import EXIT_USAGE, main
 from ctml_nb.config import config_path, load_config
 from ctml_nb.demo import demo_data
+from ctml_nb.pipeline import DRIFT_PROFILE, fit_reference, open_context, reference_detector
 from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
 
@@ -71,11 +72,26 @@ def test_story_full_skipped_failed_recovered(tmp_path):
     nb = nbformat.read(first.steps[0]["notebook"], as_version=4)
     assert "| run | `%s` |" % first.run_id in json.dumps(nb)  # the run header
 
+    # the champion carries its drift reference profile, which gives the report a refit on its training rows gives
+    reg = ModelRegistry(tmp_path / "registry")
+    assert list(mv.artifacts) == [DRIFT_PROFILE]
+    ctx = open_context(load_config(cfg))
+    day = demo_data().iloc[14 * 48:16 * 48]
+    day = day.assign(nswdemand=day["nswdemand"] * 1.3)
+    stored = reference_detector(ctx, mv).test(day)
+    assert stored.to_dict() == fit_reference(ctx.cfg, reg.load_snapshot(mv.data_snapshots["train"])).test(day).to_dict()
+    assert "nswdemand" in stored.drifted
+    train_file = Path(reg.snapshots.info(mv.data_snapshots["train"]).path)
+    train_file.rename(train_file.with_suffix(".away"))  # so the next check cannot read the training data
+
     _live(tmp_path, 15)  # one more day; the floor is 0: nothing fires
     skipped = run_cycle(cfg, progress=False)
     assert (skipped.status, len(skipped.steps)) == ("skipped", 1), skipped.reason
     assert skipped.reason.startswith("no trigger fired") and "accuracy" in skipped.reason
     assert skipped.model_after == 1
+    check_nb = json.dumps(nbformat.read(skipped.steps[0]["notebook"], as_version=4))
+    assert "Reference: the drift profile stored with version 1" in check_nb and "reference refitted" not in check_nb
+    train_file.with_suffix(".away").rename(train_file)
 
     _live(tmp_path, 16, corrupt=True)  # a sensor outage in the new day
     failed = run_cycle(cfg, progress=False)
