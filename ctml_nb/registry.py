@@ -278,7 +278,7 @@ class ModelRegistry:
         return lineage(self, name, version_or_alias)
 
     def verify(self, name:str|None=None, snapshots:bool=False)->pd.DataFrame:
-        "Check every model file (and with `snapshots=True` every referenced snapshot); one row per item, never raises"
+        "Check every model file and artifact (and with `snapshots=True` every referenced snapshot); one row per item, never raises"
         from ctml_nb.lineage import verify_registry
         return verify_registry(self, name, snapshots)
 
