@@ -197,19 +197,34 @@ class DataDriftTrigger(Trigger):
         columns=None,             # Fire on drift in any of these columns instead of on dataset drift
         min_rows:int=100,         # Rows of `state.X_recent` needed before testing
         drift_params:dict|None=None,  # With a profile or path: `DriftDetector` parameters (e.g. `{"alpha": 0.01}`)
+        refit:bool=True,          # On `on_new_model`, refit the reference on the new model's training rows
         name:str|None=None,       # Label in decisions (default: "data_drift" or "data_drift(columns=...)")
     ):
-        self.detector, self.columns, self.min_rows, self.drift_params, self.name = \
-            detector, columns, min_rows, drift_params, name
+        self.detector, self.columns, self.min_rows, self.drift_params, self.refit, self.name = \
+            detector, columns, min_rows, drift_params, refit, name
 
     def _from_profile(self)->bool: return isinstance(self.detector, (str, Path, ReferenceProfile))
 
     def _live_detector(self):
+        if hasattr(self, "detector_"): return self.detector_
         if not self._from_profile(): return self.detector
         if not hasattr(self, "detector_"):
             from ctml_nb.drift import DriftDetector
             self.detector_ = DriftDetector.from_profile(self.detector, **(self.drift_params or {}))
         return self.detector_
+
+    def on_new_model(self, X_train, y_train=None):
+        "Refit the reference on the rows a new model was trained on (with the same drift parameters); returns self"
+        if not self.refit: return self
+        if not isinstance(X_train, pd.DataFrame):
+            raise InputError(f"{self.label}: `X_train` must be a pandas DataFrame, got {type(X_train).__name__}")
+        if self._from_profile(): params = dict(self.drift_params or {})
+        elif callable(getattr(self.detector, "get_params", None)): params = self.detector.get_params()
+        else: raise InputError(f"{self.label}: cannot refit a {type(self.detector).__name__} (it has no get_params); "
+                               "pass refit=False to keep its reference")
+        from ctml_nb.drift import DriftDetector
+        self.detector_ = DriftDetector(**params).fit(X_train)
+        return self
 
     def _cols(self)->list|None:
         return None if self.columns is None else [self.columns] if isinstance(self.columns, str) else list(self.columns)
@@ -229,6 +244,7 @@ class DataDriftTrigger(Trigger):
         if cols is not None and (not cols or not all(isinstance(c, str) and c for c in cols)):
             raise InputError(f"`columns` must be a column name or a non-empty list of names, got {self.columns!r}")
         check_count(self.min_rows, "min_rows")
+        if not isinstance(self.refit, bool): raise InputError(f"`refit` must be True or False, got {self.refit!r}")
         return super().validate()
 
     def _check(self, state):

@@ -157,6 +157,10 @@ class Trigger:
         "Forget any streaming state (detectors); stateless triggers have none. Returns self"
         return self
 
+    def on_new_model(self, X_train, y_train=None):
+        "Hear that a new model went live, trained on `X_train` (a backtest calls this); returns self"
+        return self
+
     def check(self, state:ModelState)->TriggerDecision:
         "Decide whether to retrain given `state`; never mutates `state`"
         if not isinstance(state, ModelState):
@@ -355,6 +359,10 @@ class _Combination(Trigger):
 
     def reset(self):
         for t in self.triggers: t.reset()
+        return self
+
+    def on_new_model(self, X_train, y_train=None):
+        for t in self.triggers: t.on_new_model(X_train, y_train)
         return self
 
 class AnyOf(_Combination):

@@ -38,6 +38,9 @@ class _Veto(Trigger):
     def reset(self):
         self.trigger.reset(); return self
 
+    def on_new_model(self, X_train, y_train=None):
+        self.trigger.on_new_model(X_train, y_train); return self
+
     def _validate_trigger(self):
         if not isinstance(self.trigger, Trigger):
             raise InputError(f"{type(self).__name__}: `trigger` must be a Trigger, got {type(self.trigger).__name__}")
