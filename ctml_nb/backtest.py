@@ -172,6 +172,20 @@ def _baseline(mode, f, y, pred, lo, hi, recent):
     return float(f(y[lo:cut], pred[lo:cut]))
 
 # %% ../nbs/13_backtest.ipynb #ba63f7d3
+def _check_requests(requests, n_batches:int)->dict:
+    "{batch: [requests]} from `backtest`'s `requests`, checked"
+    if requests is None: return {}
+    if not isinstance(requests, dict):
+        raise InputError(f"`requests` must be a dict of batch number -> request(s), got {type(requests).__name__}")
+    out = {}
+    for b, r in requests.items():
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b < n_batches:
+            raise InputError(f"`requests` key {b!r} is not a batch number in [0, {n_batches - 1}]")
+        rs = list(r) if isinstance(r, (list, tuple)) else [r]
+        if not rs: raise InputError(f"`requests[{b}]` is empty: give a reason (e.g. 'new labels for March')")
+        out[int(b)] = rs
+    return out
+
 def backtest(
     data:pd.DataFrame,             # Labelled rows in time order (features, `target`, optional `time_column`)
     target:str,                    # Label column
@@ -182,6 +196,7 @@ def backtest(
     initial_rows:int|None=None,    # Or an exact number of initial rows
     time_column:str|None=None,     # Column of row times (state.now, time windows and cooldowns); not a feature
     label_delay:int=0,             # Labels of a batch arrive this many batches after it is scored
+    requests:dict|None=None,       # Batch number -> on-demand request(s) (reason, dict, RetrainRequest or a list) to replay
     metric="accuracy",             # Name in `ctml_nb.drift_triggers.METRICS` or callable(y_true, y_pred)
     recent_rows:int|None=None,     # Window of recent rows in the state (default: max(batch_size, 30))
     baseline="running",            # "running", "first", a number, or callable(model, X_train, y_train) -> float
@@ -198,6 +213,7 @@ def backtest(
             or isinstance(baseline, (int, float)) and not isinstance(baseline, bool)):
         raise InputError(f"`baseline` must be 'running', 'first', a number or a callable, got {baseline!r}")
     trigger = copy.deepcopy(policy.trigger)
+    reqs = _check_requests(requests, len(range(n0, len(data), batch_size)))
     strategy = copy.deepcopy(policy.strategy) if policy.strategy is not None else FullRetrain()
     recent = recent_rows or max(batch_size, 30)
     gate_rows = gate_rows or recent
@@ -210,6 +226,7 @@ def backtest(
     t0 = time.perf_counter()
     live = clone(model).fit(X.iloc[:n0], y[:n0])
     init_seconds = time.perf_counter() - t0
+    if trigger is not None: trigger.on_new_model(X.iloc[:n0], y[:n0])
     base_value = float(baseline(live, X.iloc[:n0], y[:n0])) if callable(baseline) else baseline
     cur = dict(version=0, since=n0, trained_to=n0, train_rows=n0, rows_seen=0,
                at=times[n0 - 1] if times is not None else None)
@@ -239,7 +256,7 @@ def backtest(
                            X_recent=X.iloc[max(n0, e - recent):e], y_true=y[lo:new_lab], y_pred=pred[lo:new_lab],
                            errors=errs,
                            baseline_metric=_baseline(base_value, f, y, pred, cur["since"], new_lab, recent),
-                           retrain_history=list(history))
+                           retrain_history=list(history), requests=reqs.get(len(records), []))
         d = trigger.check(state) if trigger is not None else None
         none = d is None  # (a TriggerDecision is falsy when it does not retrain)
         rec.update(retrained=False, promoted=False, fired="" if none else "; ".join(d.fired),
@@ -263,6 +280,7 @@ def backtest(
                                "gate": None if gd is None else getattr(gd, "to_dict", lambda: repr(gd))()})
                 if promote:
                     live = res.model; cache = np.empty(0, dtype=pred.dtype)
+                    if trigger is not None: trigger.on_new_model(X.iloc[end - res.rows:end], y[end - res.rows:end])
                     cur.update(version=cur["version"] + 1, since=e, trained_to=end, train_rows=res.rows,
                                rows_seen=e - n0, at=times[e - 1] if times is not None else None)
                     history.append(times[e - 1] if times is not None else e - n0)
