@@ -1,6 +1,7 @@
 """Retraining-policy benchmark: the baselines and ctml-nb's default policy, side by side, on elec2 and weather.
 
 Usage:  python bench/policy_bench.py [DATA_DIR] [--n-jobs 2] [--datasets elec2,weather] [--json out.json]
+                                     [--seed 0] [--model-param min_samples_leaf=20 ...]
 
 DATA_DIR holds elec2.csv and weather.csv (default: ../shared/data relative to the repository). The setup is the one
 of DATA_DIR/README.md: prequential replay; the first 10% of rows train the initial model; a random forest of 50 trees
@@ -48,9 +49,9 @@ def policies_for(name:str)->list:
     return pols + [default_policy(strategy)]
 
 
-def run(name:str, path:Path, n_jobs:int)->tuple:
+def run(name:str, path:Path, n_jobs:int, seed:int=0, model_params:dict|None=None)->tuple:
     data = pd.read_csv(path)
-    model = RandomForestClassifier(n_estimators=50, random_state=0, n_jobs=1)
+    model = RandomForestClassifier(n_estimators=50, random_state=seed, n_jobs=1).set_params(**(model_params or {}))
     t0 = time.perf_counter()
     cmp = compare_policies(data, "target", model, policies_for(name), n_jobs=n_jobs, progress=False,
                            batch_size=SETUP[name]["batch_size"], initial_fraction=0.1)
@@ -90,7 +91,21 @@ def main(argv=None)->int:
     ap.add_argument("--n-jobs", type=int, default=2, help="policies replayed in parallel (processes; default 2)")
     ap.add_argument("--datasets", default="elec2,weather", help="comma-separated subset of elec2,weather")
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--seed", type=int, default=0, help="random_state of the forests (default 0)")
+    ap.add_argument("--model-param", action="append", default=[], metavar="NAME=VALUE",
+                    help="change a forest parameter for every policy, e.g. min_samples_leaf=20 (repeatable; "
+                         "the reference figures are for the defaults)")
     a = ap.parse_args(argv)
+    params = {}
+    for kv in a.model_param:
+        k, sep, v = kv.partition("=")
+        if not sep or not k: ap.error(f"--model-param {kv!r}: write NAME=VALUE, e.g. min_samples_leaf=20")
+        try: params[k] = json.loads(v)
+        except json.JSONDecodeError: params[k] = v
+    bad = sorted(set(params) - set(RandomForestClassifier().get_params()))
+    if bad: ap.error(f"--model-param: RandomForestClassifier has no parameter(s) {bad}")
+    if a.seed != 0 or params: print(f"forest: random_state={a.seed}" + "".join(f", {k}={v!r}" for k, v in params.items())
+                                    + " (the reference figures are for random_state=0 and the defaults)")
     names = [n.strip() for n in a.datasets.split(",") if n.strip()]
     bad = [n for n in names if n not in SETUP]
     if bad: ap.error(f"unknown dataset(s) {bad}: choose from {list(SETUP)}")
@@ -102,7 +117,7 @@ def main(argv=None)->int:
         return 2
     out = []
     for n in names:
-        cmp, sec = run(n, paths[n], a.n_jobs)
+        cmp, sec = run(n, paths[n], a.n_jobs, a.seed, params)
         out.append(report(n, cmp, sec))
     if a.json:
         Path(a.json).write_text(json.dumps(to_jsonable(out), indent=2, allow_nan=False) + "\n")
