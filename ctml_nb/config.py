@@ -212,7 +212,8 @@ def load_config(
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
+            try: import tomllib
+            except ModuleNotFoundError: import tomli as tomllib  # Python 3.10: the tomli backport (a requirement there)
             d = tomllib.loads(text)
         elif path.suffix.lower() in (".yml", ".yaml"):
             import yaml
