@@ -67,7 +67,8 @@ def make_detector(
         except TypeError as e: raise InputError(f"make_detector({name!r}): {e}") from None
     river = import_river(f"make_detector({name!r})")
     mod, cls_name = _RIVER[key]
-    cls = getattr(river.drift if mod == "river.drift" else river.drift.binary, cls_name)
+    m = river.drift if mod == "river.drift" else river.drift.binary
+    cls = getattr(m, cls_name, None) or getattr(m, cls_name.replace("HDDM", "HDDM_"))  # river < 0.25: HDDM_A, HDDM_W
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
