@@ -168,4 +168,8 @@ def compare_policies(
         from joblib import Parallel, delayed
         res = Parallel(n_jobs=n_jobs)(delayed(backtest)(data, target, model, p, progress=False, **kwargs)
                                       for p in tqdm(policies, desc="policies", disable=not progress))
+        # joblib keeps its workers for 5 minutes in case they are reused; a notebook test or a scheduled job that
+        # ends sooner would wait for them at exit
+        from joblib.externals.loky import get_reusable_executor
+        get_reusable_executor().shutdown(wait=True)
     return PolicyComparison({r.policy: r for r in res})
