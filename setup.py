@@ -17,8 +17,8 @@ dev_requirements = cfg.get("dev_requirements", "").split()
 extras = {
     "dev": dev_requirements,
     # Optional extras: heavy or specialised libraries, imported lazily by the modules that use them
-    "river": ["river>=0.21"],
-    "skops": ["skops>=0.10"],
+    "river": ["river>=0.21.1"],
+    "skops": ["skops>=0.15"],
     "browser": ["playwright>=1.40"],
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
