@@ -8,11 +8,12 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install test demo sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
 	@echo "make demo   create .venv, install, run the demo on the bundled data"
-	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest"
+	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest;"
+	@echo "            then the same tests with the minimum versions on Python 3.10 (make test-min)"
 	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
 
 $(BIN)/python:
@@ -54,7 +55,22 @@ browser:
 pytest: install browser
 	$(BIN)/python -m pytest -q tests
 
-test: sync-check nbtest pytest
+# The declared minimum versions on the oldest supported Python: .ci/min-constraints.txt pins every floor of
+# settings.ini and the extras; browser tests (JupyterLab, Playwright) run in the main environment only.
+PY_MIN ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
+MIN_VENV ?= .venv-min
+test-min:
+	@if ! $(PY_MIN) -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
+	  echo "test-min: no Python 3.10 ($(PY_MIN)), so the minimum versions are NOT tested on this machine"; exit 0; fi; \
+	set -e; [ -x $(MIN_VENV)/bin/python ] || $(PY_MIN) -m venv $(MIN_VENV); \
+	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" \
+	  "nbdev==2.4.14" "fastcore<2" "execnb<0.2" "ghapi<2" pytest; \
+	$(MIN_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null; \
+	echo "test-min: $$($(MIN_VENV)/bin/python -c 'import sys, numpy, pandas, scipy, sklearn; print("Python", sys.version.split()[0], "numpy", numpy.__version__, "pandas", pandas.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)')"; \
+	$(MIN_VENV)/bin/nbdev_test --n_workers 2; \
+	$(MIN_VENV)/bin/python -m pytest -q -m "not browser" tests
+
+test: sync-check nbtest pytest test-min
 
 demo: install
 	$(BIN)/ctml demo --out $(DEMO_OUT)
@@ -67,4 +83,4 @@ bench: install bench-evidently
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) bench/.venv-evidently $(DEMO_OUT) _docs _proc *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) bench/.venv-evidently $(DEMO_OUT) _docs _proc *.egg-info
