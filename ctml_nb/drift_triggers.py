@@ -206,11 +206,10 @@ class DataDriftTrigger(Trigger):
     def _from_profile(self)->bool: return isinstance(self.detector, (str, Path, ReferenceProfile))
 
     def _live_detector(self):
-        if hasattr(self, "detector_"): return self.detector_
+        if hasattr(self, "detector_"): return self.detector_   # a profile loaded once, or refitted by on_new_model
         if not self._from_profile(): return self.detector
-        if not hasattr(self, "detector_"):
-            from ctml_nb.drift import DriftDetector
-            self.detector_ = DriftDetector.from_profile(self.detector, **(self.drift_params or {}))
+        from ctml_nb.drift import DriftDetector
+        self.detector_ = DriftDetector.from_profile(self.detector, **(self.drift_params or {}))
         return self.detector_
 
     def on_new_model(self, X_train, y_train=None):
