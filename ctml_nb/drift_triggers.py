@@ -11,50 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from .core import InputError, to_jsonable
+from .metrics import METRICS, resolve_metric  # the one metric table (re-exported here)
 from .detectors import is_stream_detector, make_detector, run_detector, supports_warning
 from .profile import ReferenceProfile
 from .triggers import ModelState, Trigger, check_count
 
 # %% auto #0
-__all__ = ['METRICS', 'resolve_metric', 'PerformanceTrigger', 'DataDriftTrigger']
-
-# %% ../nbs/11b_drift_triggers.ipynb #f751f1b2
-def _rmse(y, p): return float(np.sqrt(skm.mean_squared_error(y, p)))
-def _error_rate(y, p): return 1.0 - skm.accuracy_score(y, p)
-def _macro(f): return lambda y, p: f(y, p, average="macro", zero_division=0)
-
-METRICS = {  # name -> (function(y_true, y_pred), greater_is_better)
-    "accuracy": (skm.accuracy_score, True), "balanced_accuracy": (skm.balanced_accuracy_score, True),
-    "error_rate": (_error_rate, False),
-    "f1": (lambda y, p: skm.f1_score(y, p, zero_division=0), True), "f1_macro": (_macro(skm.f1_score), True),
-    "precision": (lambda y, p: skm.precision_score(y, p, zero_division=0), True),
-    "precision_macro": (_macro(skm.precision_score), True),
-    "recall": (lambda y, p: skm.recall_score(y, p, zero_division=0), True), "recall_macro": (_macro(skm.recall_score), True),
-    "roc_auc": (skm.roc_auc_score, True), "log_loss": (skm.log_loss, False),
-    "mae": (skm.mean_absolute_error, False), "mse": (skm.mean_squared_error, False), "rmse": (_rmse, False),
-    "mape": (skm.mean_absolute_percentage_error, False), "r2": (skm.r2_score, True),
-}
-
-def resolve_metric(
-    metric,                        # A name in `METRICS` or a callable `metric(y_true, y_pred) -> float`
-    greater_is_better:bool|None=None,  # For a callable (default True); for a name, must agree or be None
-)->tuple:                          # `(function, greater_is_better, name)`
-    "Look up a metric by name, or wrap a callable, and say whether higher is better"
-    if callable(metric):
-        if greater_is_better is not None and not isinstance(greater_is_better, bool):
-            raise InputError(f"`greater_is_better` must be True, False or None, got {greater_is_better!r}")
-        return metric, True if greater_is_better is None else greater_is_better, getattr(metric, "__name__", "metric")
-    if not isinstance(metric, str) or metric not in METRICS:
-        raise InputError(f"Unknown `metric` {metric!r}: use one of {', '.join(METRICS)}, or a callable "
-                         "metric(y_true, y_pred) -> float")
-    f, hib = METRICS[metric]
-    if greater_is_better is not None and greater_is_better != hib:
-        raise InputError(f"`greater_is_better={greater_is_better}` contradicts metric {metric!r}, for which "
-                         f"{'higher' if hib else 'lower'} is better: leave it as None")
-    return f, hib, metric
+__all__ = ['PerformanceTrigger', 'DataDriftTrigger']
 
 # %% ../nbs/11b_drift_triggers.ipynb #2361d004
 class PerformanceTrigger(Trigger):

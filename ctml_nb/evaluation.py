@@ -14,37 +14,22 @@ from scipy import sparse, stats
 from sklearn.base import is_classifier, is_regressor
 
 from .core import InputError, to_jsonable
+from .metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric
 
 # %% auto #0
-__all__ = ['METRICS', 'Metric', 'get_metric', 'ModelOutputs', 'model_outputs', 'evaluate', 'PairedTest', 'paired_bootstrap',
-           'mcnemar_test', 'paired_ttest', 'wilcoxon_test', 'slice_masks', 'compare']
+__all__ = ['METRICS', 'get_metric', 'ModelOutputs', 'model_outputs', 'evaluate', 'PairedTest', 'paired_bootstrap', 'mcnemar_test',
+           'paired_ttest', 'wilcoxon_test', 'slice_masks', 'compare']
 
 # %% ../nbs/20_evaluation.ipynb #60502ece
-@dataclass(frozen=True)
-class Metric:
-    "A metric ctml-nb can compute, resample and compare"
-    name:str                # Key used in policies, guardrails and floors
-    task:str                # "classification" or "regression"
-    needs:str               # "label", "proba" or "value": what the metric needs from the model
-    greater_is_better:bool  # Direction: True for accuracy-like scores, False for losses and errors
-    per_row:bool            # True if the metric is a mean of per-row losses (paired t-test and Wilcoxon apply)
+def _gate_view()->dict:
+    "The metrics of `ctml_nb.metrics.METRICS` the gate can resample (a view of the one table, not a second one)"
+    return {k: m for k, m in _ALL_METRICS.items() if m.gate}
 
-METRICS = {m.name: m for m in [
-    Metric("accuracy", "classification", "label", True, True),
-    Metric("balanced_accuracy", "classification", "label", True, True),
-    Metric("f1", "classification", "label", True, False),
-    Metric("roc_auc", "classification", "proba", True, False),
-    Metric("log_loss", "classification", "proba", False, True),
-    Metric("mae", "regression", "value", False, True),
-    Metric("rmse", "regression", "value", False, True),
-    Metric("r2", "regression", "value", True, False)]}
+METRICS = _gate_view()
 
 def get_metric(name, param:str="metric")->Metric:
-    "The `Metric` called `name`, or an `InputError` naming `param` and listing the known metrics"
-    if isinstance(name, Metric): return name
-    if name not in METRICS:
-        raise InputError(f"Unknown metric {name!r} in `{param}`: choose one of {', '.join(METRICS)}.")
-    return METRICS[name]
+    "The gate metric called `name`, or an `InputError` naming `param` and listing the choices"
+    return _get_metric(name, param, gate=True)
 
 # %% ../nbs/20_evaluation.ipynb #09906e0c
 _EPS = np.finfo(np.float64).eps

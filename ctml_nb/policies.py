@@ -94,9 +94,9 @@ class PolicyComparison:
                             "margin": None if at is None else (row["metric"] - at) * (1 if hib else -1)})
 
     def _hib(self)->bool:
-        from ctml_nb.drift_triggers import METRICS
+        from ctml_nb.metrics import METRICS
         name = next(iter(self.results.values())).totals["metric_name"]
-        return METRICS.get(name, (None, True))[1]
+        return METRICS[name].greater_is_better if name in METRICS else True
 
     def _frame(self, among=None)->pd.DataFrame:
         df = self.to_frame()
