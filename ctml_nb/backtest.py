@@ -13,11 +13,13 @@ import pandas as pd
 from sklearn.base import clone, is_classifier
 
 from .core import InputError, to_jsonable
-from .triggers import ModelState, Trigger
-from .strategies import FullRetrain, RetrainStrategy
+from .loop import Champion, Holdout, gate_promotes, label_window, model_state, retrain_model, training_end
+from .metrics import resolve_metric, task_of
+from .triggers import Trigger
+from .strategies import FullRetrain, RetrainResult, RetrainStrategy
 
 # %% auto #0
-__all__ = ['Policy', 'gate_promotes', 'BacktestResult', 'accuracy', 'backtest']
+__all__ = ['Policy', 'BacktestResult', 'accuracy', 'backtest']
 
 # %% ../nbs/13_backtest.ipynb #b1ec5925
 class Policy:
@@ -27,8 +29,9 @@ class Policy:
                  trigger:Trigger|None=None,               # When to retrain; None never retrains
                  strategy:RetrainStrategy|None=None,      # How; None: `FullRetrain()` on all labelled rows
                  gate=None,                               # `.decide(champion, challenger, X, y).promote`, or a callable
+                 holdout:Holdout|None=None,               # Newest labelled rows the gate judges on (None: `gate_rows`)
                 ):
-        self.name, self.trigger, self.strategy, self.gate = name, trigger, strategy, gate
+        self.name, self.trigger, self.strategy, self.gate, self.holdout = name, trigger, strategy, gate, holdout
 
     def validate(self):
         "Check the parts; raise an `InputError` naming the bad one. Returns self"
@@ -45,6 +48,9 @@ class Policy:
         if self.gate is not None and not (callable(getattr(self.gate, "decide", None)) or callable(self.gate)):
             raise InputError(f"Policy {self.name!r}: `gate` must have `.decide(champion, challenger, X, y)` or be a "
                              f"callable(champion, challenger, X, y) -> bool, got {type(self.gate).__name__}")
+        if self.holdout is not None:
+            if not isinstance(self.holdout, Holdout): raise InputError(f"Policy {self.name!r}: `holdout` must be a Holdout")
+            self.holdout.validate()
         return self
 
     def __repr__(self):
@@ -56,20 +62,6 @@ class Policy:
         "JSON-safe description"
         return {"name": self.name, "trigger": repr(self.trigger), "strategy": repr(self.strategy or FullRetrain()),
                 "gate": None if self.gate is None else type(self.gate).__name__}
-
-# %% ../nbs/13_backtest.ipynb #710c4a46
-def gate_promotes(
-    gate,                # `.decide(champion, challenger, X, y)` returning something with `.promote`, or a callable
-    champion, challenger,# Deployed and candidate models
-    X, y,                # Held-out labelled rows neither saw in training
-)->tuple:                # (promote: bool, the gate's decision object)
-    "Ask an evaluation gate whether `challenger` should replace `champion`"
-    d = gate.decide(champion, challenger, X, y) if callable(getattr(gate, "decide", None)) else gate(champion, challenger, X, y)
-    promote = getattr(d, "promote", d)
-    if not isinstance(promote, (bool, np.bool_)):
-        raise InputError(f"The gate {type(gate).__name__} returned {type(d).__name__}: it must return a bool or an "
-                         "object with a boolean `.promote`")
-    return bool(promote), d
 
 # %% ../nbs/13_backtest.ipynb #a38d0bb4
 class BacktestResult:
@@ -121,20 +113,8 @@ class BacktestResult:
 
 # %% ../nbs/13_backtest.ipynb #38f43804
 def accuracy(y_true, y_pred)->float:
-    "Share of rows where `y_pred` equals `y_true` (numpy; sklearn's `accuracy_score` without its per-call checks)"
+    "Share of rows where `y_pred` equals `y_true` (the metric table's numpy accuracy, without sklearn's per-call checks)"
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
-
-_FAST = {"accuracy": accuracy,
-         "error_rate": lambda y, p: 1.0 - accuracy(y, p),
-         "mae": lambda y, p: float(np.mean(np.abs(np.asarray(y, float) - np.asarray(p, float)))),
-         "mse": lambda y, p: float(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)),
-         "rmse": lambda y, p: float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))}
-
-def _metric_fn(metric):
-    "(function, greater_is_better, name); numpy versions of the simple metrics, which run once per batch"
-    from ctml_nb.drift_triggers import resolve_metric
-    f, hib, name = resolve_metric(metric)
-    return (_FAST[metric] if isinstance(metric, str) and metric in _FAST else f), hib, name
 
 def _check_data(data, target, time_column, batch_size, initial_fraction, initial_rows, label_delay):
     if not isinstance(data, pd.DataFrame): raise InputError(f"`data` must be a pandas DataFrame, got {type(data).__name__}")
@@ -163,10 +143,12 @@ def _check_data(data, target, time_column, batch_size, initial_fraction, initial
                          "`initial_fraction` of `data`)")
     return int(n0)
 
-def _baseline(mode, f, y, pred, lo, hi, recent):
-    "Metric of the current model on the labelled rows it scored, [lo, hi), before the recent window"
+def _baseline(mode, champ, f, y, pred, mark, recent):
+    "The champion's reference metric: its gate value, a number, or its metric on rows it scored before the window"
+    if mode == "gate" or callable(mode): return champ.baseline
     if not isinstance(mode, str): return mode
-    n = hi - lo
+    lo = champ.live_since
+    n = mark - lo
     if n <= 0: return None
     cut = lo + (max(n - recent, min(n, recent)) if mode == "running" else min(n, recent))
     return float(f(y[lo:cut], pred[lo:cut]))
@@ -186,6 +168,101 @@ def _check_requests(requests, n_batches:int)->dict:
         out[int(b)] = rs
     return out
 
+def _check_options(baseline, recent_rows, initial):
+    if not (baseline in ("running", "first", "gate") or callable(baseline)
+            or isinstance(baseline, (int, float)) and not isinstance(baseline, bool)):
+        raise InputError(f"`baseline` must be 'running', 'first', 'gate', a number or a callable, got {baseline!r}")
+    if not (recent_rows is None or recent_rows == "new" or isinstance(recent_rows, (int, np.integer))
+            and not isinstance(recent_rows, bool) and recent_rows >= 1):
+        raise InputError(f"`recent_rows` must be an integer >= 1, 'new' or None, got {recent_rows!r}")
+    if initial not in ("fit", "cycle"): raise InputError(f"`initial` must be 'fit' or 'cycle', got {initial!r}")
+
+# %% ../nbs/13_backtest.ipynb #5a92cad8
+class _Replay:
+    "One policy replayed in memory: the loop's state between batches, and its steps (`ctml_nb.loop`)"
+    def __init__(self, policy, model, X, y, times, n0, f, baseline, recent, gate_rows):
+        self.policy, self.model, self.X, self.y, self.times, self.n0, self.f = policy, model, X, y, times, n0, f
+        self.trigger = copy.deepcopy(policy.trigger)
+        self.strategy = copy.deepcopy(policy.strategy) if policy.strategy is not None else FullRetrain()
+        self.holdout = policy.holdout or Holdout(rows=gate_rows)
+        self.baseline, self.recent, self.task = baseline, recent, task_of(model)
+        self.origin = 0  # rows_seen counts rows from here: the pipeline counts every row, a fit-mode backtest scored rows
+        self.live, self.champ, self.history, self.events = None, None, [], []
+        self.fit_seconds = self.train_rows = self.rejected = 0
+
+    def at(self, e): return self.times[e - 1] if self.times is not None else None
+    def pos(self, e): return self.times[e - 1] if self.times is not None else e - self.origin
+
+    def go_live(self, model, version, e, end, res, gd=None):
+        "A model goes live after row `e`, trained on rows up to `end`"
+        self.live, self.champ = model, Champion.promoted(self.champ, version, e, end, res, now=self.at(e), gate=gd)
+        if self.trigger is not None: self.trigger.on_new_model(self.X.iloc[end - res.rows:end], self.y[end - res.rows:end])
+        if callable(self.baseline): self.champ.baseline = float(self.baseline(model, self.X.iloc[:end], self.y[:end]))
+
+    def state(self, s, e, mark, prev, pred, requests):
+        "The `ModelState` after batch [s, e) with labels up to `mark`"
+        new = self.recent == "new"
+        lo, new_lo = label_window(self.champ, prev, mark, None if new else self.recent)
+        st = model_state(self.champ, rows_seen=e, mark=mark, now=self.at(e),
+                         X_recent=self.X.iloc[s:e] if new else self.X.iloc[max(self.n0, e - self.recent):e],
+                         y_true=self.y[lo:mark], y_pred=pred[lo:mark], new_from=new_lo - lo, task=self.task,
+                         requests=requests, history=self.history, origin=self.origin)
+        if self.champ is not None:
+            st.baseline_metric = _baseline(self.baseline, self.champ, self.f, self.y, pred, mark, e - s if new else self.recent)
+        return st
+
+    def retrain(self, e, mark, new_labelled, rec, decision):
+        "Retrain on the labelled rows before the holdout, ask the gate, promote; fills `rec`"
+        gate = self.policy.gate if self.champ is not None or self.policy.holdout is not None else None
+        held = self.holdout.size(new_labelled) if gate is not None else 0
+        end = training_end(mark, self.champ.trained_to if self.champ else 0, held)
+        if end is None:  # the same data again would give the same model (or feed no new rows)
+            rec["reasons"] += " | retrain skipped: no labelled rows since the last training"; return
+        times = None if self.times is None else self.times[:end]
+        res = retrain_model(self.strategy, self.live, self.model, self.X.iloc[:end], self.y[:end], times=times,
+                            new_rows=end - (self.champ.trained_to if self.champ else 0))
+        promote, gd = True, None
+        if held: promote, gd = gate_promotes(gate, self.live, res.model, self.X.iloc[end:mark], self.y[end:mark])
+        self.fit_seconds += res.seconds; self.train_rows += res.rows
+        rec.update(retrained=True, promoted=promote, fit_seconds=res.seconds, train_rows=res.rows)
+        self.events.append({"batch": rec["batch"], "row": e, "time": rec.get("time"), "promoted": promote,
+                            "decision": None if decision is None else decision.to_dict(), "retrain": res.to_dict(),
+                            "gate": None if gd is None else getattr(gd, "to_dict", lambda: repr(gd))()})
+        self.history.append(self.pos(e))
+        if promote: self.go_live(res.model, (self.champ.version if self.champ else 0) + 1, e, end, res, gd)
+        else: self.rejected += 1
+        return promote
+
+# %% ../nbs/13_backtest.ipynb #522552b7
+def _record(rec:dict, d):
+    none = d is None  # (a TriggerDecision is falsy when it does not retrain)
+    rec.update(retrained=False, promoted=False, fired="" if none else "; ".join(d.fired),
+               reasons="" if none else " | ".join(d.reasons), warnings="" if none else " | ".join(d.warnings),
+               vetoed_by="" if none else "; ".join(d.vetoed_by), fit_seconds=0.0, train_rows=0)
+    return rec
+
+def _initial_cycle(r, n0, times, reqs):
+    "The first cycle as the pipeline runs it: a first model trained on request, judged on held-out rows"
+    from ctml_nb.triggers import OnDemandTrigger
+    req = reqs.pop(0, []) + [{"reason": "no champion yet: train the first model", "by": "ctml-nb backtest"}]
+    d = OnDemandTrigger().check(model_state(None, rows_seen=n0, mark=n0, now=r.at(n0), requests=req))
+    rec = _record({"batch": 0, "start": 0, "end": n0, "rows": n0, "metric": np.nan, "no_change": np.nan,
+                   "model_version": None} | ({"time": times[n0 - 1]} if times is not None else {}), d)
+    r.retrain(n0, n0, n0, rec, d)
+    return rec
+
+def _totals(policy, frame, f, mname, y, pred, n0, n, clf, r, init_seconds, t0):
+    scored = slice(n0, n)
+    value, nc = float(f(y[scored], pred[scored])), float(f(y[scored], y[n0 - 1:n - 1]))
+    acc = float(np.mean(y[scored] == pred[scored])) if clf else None
+    nc_acc = float(np.mean(y[scored] == y[n0 - 1:n - 1])) if clf else None
+    kt = (acc - nc_acc) / (1 - nc_acc) if clf and nc_acc < 1 else None
+    return {"policy": policy.name, "metric_name": mname, "metric": value, "no_change": nc, "kappa_temporal": kt,
+            "retrains": int(frame["retrained"].sum()) if len(frame) else 0, "rejected": r.rejected,
+            "train_rows": int(r.train_rows), "fit_seconds": float(r.fit_seconds), "initial_fit_seconds": init_seconds,
+            "scored_rows": n - n0, "batches": len(frame), "run_seconds": time.perf_counter() - t0}
+
+# %% ../nbs/13_backtest.ipynb #b5e55b64
 def backtest(
     data:pd.DataFrame,             # Labelled rows in time order (features, `target`, optional `time_column`)
     target:str,                    # Label column
@@ -197,10 +274,11 @@ def backtest(
     time_column:str|None=None,     # Column of row times (state.now, time windows and cooldowns); not a feature
     label_delay:int=0,             # Labels of a batch arrive this many batches after it is scored
     requests:dict|None=None,       # Batch number -> on-demand request(s) (reason, dict, RetrainRequest or a list) to replay
-    metric="accuracy",             # Name in `ctml_nb.drift_triggers.METRICS` or callable(y_true, y_pred)
-    recent_rows:int|None=None,     # Window of recent rows in the state (default: max(batch_size, 30))
-    baseline="running",            # "running", "first", a number, or callable(model, X_train, y_train) -> float
+    metric="accuracy",             # Name in `ctml_nb.metrics.METRICS` or callable(y_true, y_pred)
+    recent_rows:int|str|None=None, # Labelled rows the trigger judges (default: max(batch_size, 30)); "new": those labelled since the last check
+    baseline="running",            # "running", "first", "gate" (the gate's value at promotion), a number, or callable(model, X, y)
     gate_rows:int|None=None,       # Newest labelled rows held out to judge a challenger (gate only; default recent_rows)
+    initial:str="fit",             # "fit": the initial rows train the first model; "cycle": as the pipeline's first cycle
     predict_chunk:int=4096,        # Rows predicted ahead by the deployed model
     progress:bool=True,            # Show a tqdm progress bar
 )->BacktestResult:
@@ -208,96 +286,38 @@ def backtest(
     if not isinstance(policy, Policy): raise InputError(f"`policy` must be a Policy, got {type(policy).__name__}")
     policy.validate()
     n0 = _check_data(data, target, time_column, batch_size, initial_fraction, initial_rows, label_delay)
-    f, hib, mname = _metric_fn(metric)
-    if not (baseline in ("running", "first") or callable(baseline)
-            or isinstance(baseline, (int, float)) and not isinstance(baseline, bool)):
-        raise InputError(f"`baseline` must be 'running', 'first', a number or a callable, got {baseline!r}")
-    trigger = copy.deepcopy(policy.trigger)
-    reqs = _check_requests(requests, len(range(n0, len(data), batch_size)))
-    strategy = copy.deepcopy(policy.strategy) if policy.strategy is not None else FullRetrain()
+    _check_options(baseline, recent_rows, initial)
+    f, hib, mname = resolve_metric(metric)
+    n, cycle = len(data), initial == "cycle"
+    reqs = _check_requests(requests, len(range(n0, n, batch_size)) + cycle)
     recent = recent_rows or max(batch_size, 30)
-    gate_rows = gate_rows or recent
-    clf = is_classifier(model)
-    n = len(data)
     X = data.drop(columns=[target] + ([time_column] if time_column else []))
     y = data[target].to_numpy()
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
+    r = _Replay(policy, model, X, y, times, n0, f, baseline, recent, gate_rows or (recent if recent != "new" else batch_size))
+    clf = is_classifier(model)
     pred = np.empty(n, dtype=y.dtype if clf else float)
     t0 = time.perf_counter()
-    live = clone(model).fit(X.iloc[:n0], y[:n0])
+    records = [_initial_cycle(r, n0, times, reqs)] if cycle else []
+    if not cycle:
+        r.origin = n0
+        r.go_live(clone(model).fit(X.iloc[:n0], y[:n0]), 0, n0, n0, RetrainResult(None, "initial fit", n0, 0.0))
     init_seconds = time.perf_counter() - t0
-    if trigger is not None: trigger.on_new_model(X.iloc[:n0], y[:n0])
-    base_value = float(baseline(live, X.iloc[:n0], y[:n0])) if callable(baseline) else baseline
-    cur = dict(version=0, since=n0, trained_to=n0, train_rows=n0, rows_seen=0,
-               at=times[n0 - 1] if times is not None else None)
-    history, events, records = [], [], []
-    cache_lo, cache = n0, np.empty(0, dtype=pred.dtype)
-    labelled, batches = n0, range(n0, n, batch_size)
-    fit_seconds = train_rows = rejected = 0
+    cache_lo, cache, mark = n0, np.empty(0, dtype=pred.dtype), n0
     from tqdm.auto import tqdm
-    for s in tqdm(batches, desc=policy.name, disable=not progress, leave=False):
-        e = min(s + batch_size, n)
+    for k, s in enumerate(tqdm(range(n0, n, batch_size), desc=policy.name, disable=not progress, leave=False)):
+        e, b = min(s + batch_size, n), len(records)
         if e > cache_lo + len(cache):
-            cache_lo = s; cache = live.predict(X.iloc[s:min(n, s + max(predict_chunk, batch_size))])
+            cache_lo = s; cache = r.live.predict(X.iloc[s:min(n, s + max(predict_chunk, batch_size))])
         pred[s:e] = cache[s - cache_lo:e - cache_lo]
-        rec = {"batch": len(records), "start": s, "end": e, "rows": e - s}
-        if times is not None: rec["time"] = times[e - 1]
-        rec.update(metric=float(f(y[s:e], pred[s:e])),
-                   no_change=float(f(y[s:e], y[s - 1:e - 1])) if s > 0 else np.nan, model_version=cur["version"])
-        new_lab = min(n, n0 + max(0, len(records) + 1 - label_delay) * batch_size)
-        lo = max(cur["since"], new_lab - recent)
-        err_lo = max(labelled, cur["since"])
-        errs = ((pred[err_lo:new_lab] != y[err_lo:new_lab]).astype(float) if clf
-                else np.abs(pred[err_lo:new_lab] - y[err_lo:new_lab]))
-        labelled = new_lab
-        state = ModelState(now=times[e - 1] if times is not None else None, rows_seen=e - n0,
-                           last_trained_at=cur["at"], last_trained_rows=cur["rows_seen"],
-                           new_labelled_rows=new_lab - cur["trained_to"], train_rows=cur["train_rows"],
-                           X_recent=X.iloc[max(n0, e - recent):e], y_true=y[lo:new_lab], y_pred=pred[lo:new_lab],
-                           errors=errs,
-                           baseline_metric=_baseline(base_value, f, y, pred, cur["since"], new_lab, recent),
-                           retrain_history=list(history), requests=reqs.get(len(records), []))
-        d = trigger.check(state) if trigger is not None else None
-        none = d is None  # (a TriggerDecision is falsy when it does not retrain)
-        rec.update(retrained=False, promoted=False, fired="" if none else "; ".join(d.fired),
-                   reasons="" if none else " | ".join(d.reasons), warnings="" if none else " | ".join(d.warnings),
-                   vetoed_by="" if none else "; ".join(d.vetoed_by), fit_seconds=0.0, train_rows=0)
-        if d is not None and d.retrain and e < n:
-            hold = gate_rows if policy.gate is not None else 0
-            end = new_lab - hold
-            if end <= cur["trained_to"]:  # the same data again would give the same model (or feed no new rows)
-                rec["reasons"] += " | retrain skipped: no labelled rows since the last training"
-            else:
-                res = strategy.retrain(live, X.iloc[:end], y[:end], times=None if times is None else times[:end],
-                                       new_rows=end - cur["trained_to"])
-                promote, gd = True, None
-                if hold:
-                    promote, gd = gate_promotes(policy.gate, live, res.model, X.iloc[end:new_lab], y[end:new_lab])
-                fit_seconds += res.seconds; train_rows += res.rows
-                rec.update(retrained=True, promoted=promote, fit_seconds=res.seconds, train_rows=res.rows)
-                events.append({"batch": rec["batch"], "row": e, "time": rec.get("time"), "promoted": promote,
-                               "decision": d.to_dict(), "retrain": res.to_dict(),
-                               "gate": None if gd is None else getattr(gd, "to_dict", lambda: repr(gd))()})
-                if promote:
-                    live = res.model; cache = np.empty(0, dtype=pred.dtype)
-                    if trigger is not None: trigger.on_new_model(X.iloc[end - res.rows:end], y[end - res.rows:end])
-                    cur.update(version=cur["version"] + 1, since=e, trained_to=end, train_rows=res.rows,
-                               rows_seen=e - n0, at=times[e - 1] if times is not None else None)
-                    history.append(times[e - 1] if times is not None else e - n0)
-                    if callable(baseline): base_value = float(baseline(live, X.iloc[:end], y[:end]))
-                else:
-                    rejected += 1
-                    history.append(times[e - 1] if times is not None else e - n0)
+        rec = {"batch": b, "start": s, "end": e, "rows": e - s} | ({"time": times[e - 1]} if times is not None else {})
+        rec.update(metric=float(f(y[s:e], pred[s:e])), no_change=float(f(y[s:e], y[s - 1:e - 1])) if s > 0 else np.nan,
+                   model_version=r.champ.version)
+        prev, mark = mark, min(n, n0 + max(0, k + 1 - label_delay) * batch_size)
+        d = r.trigger.check(r.state(s, e, mark, prev, pred, reqs.get(b, []))) if r.trigger is not None else None
+        _record(rec, d)
+        if d is not None and d.retrain and e < n and r.retrain(e, mark, mark - prev, rec, d):
+            cache = np.empty(0, dtype=pred.dtype)
         records.append(rec)
     frame = pd.DataFrame(records)
-    scored = slice(n0, n)
-    value = float(f(y[scored], pred[scored]))
-    nc = float(f(y[scored], y[n0 - 1:n - 1]))
-    acc = float(np.mean(y[scored] == pred[scored])) if clf else None
-    nc_acc = float(np.mean(y[scored] == y[n0 - 1:n - 1])) if clf else None
-    kt = (acc - nc_acc) / (1 - nc_acc) if clf and nc_acc < 1 else None
-    totals = {"policy": policy.name, "metric_name": mname, "metric": value, "no_change": nc, "kappa_temporal": kt,
-              "retrains": int(frame["retrained"].sum()) if len(frame) else 0, "rejected": rejected,
-              "train_rows": int(train_rows), "fit_seconds": float(fit_seconds), "initial_fit_seconds": init_seconds,
-              "scored_rows": n - n0, "batches": len(frame), "run_seconds": time.perf_counter() - t0}
-    return BacktestResult(policy.name, frame, events, totals)
+    return BacktestResult(policy.name, frame, r.events, _totals(policy, frame, f, mname, y, pred, n0, n, clf, r, init_seconds, t0))
