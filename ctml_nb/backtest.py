@@ -177,6 +177,16 @@ def _check_options(baseline, recent_rows, initial):
         raise InputError(f"`recent_rows` must be an integer >= 1, 'new' or None, got {recent_rows!r}")
     if initial not in ("fit", "cycle"): raise InputError(f"`initial` must be 'fit' or 'cycle', got {initial!r}")
 
+def _batch_starts(n0:int, n:int, batch_size:int, batch_every, times)->list:
+    "First row of each scored batch: every `batch_size` rows, or each `batch_every` span of `times` from row `n0`"
+    if batch_every is None: return list(range(n0, n, batch_size))
+    from ctml_nb.triggers import parse_span
+    if times is None: raise InputError("`batch_every` needs `time_column`: batches of a time span need row times")
+    span = parse_span(batch_every, "batch_every")
+    t = pd.DatetimeIndex(pd.to_datetime(times))[n0:]
+    k = np.asarray((t - t[0]) // span)
+    return [n0 + int(i) for i in np.flatnonzero(np.r_[True, k[1:] != k[:-1]])]
+
 # %% ../nbs/13_backtest.ipynb #5a92cad8
 class _Replay:
     "One policy replayed in memory: the loop's state between batches, and its steps (`ctml_nb.loop`)"
@@ -269,6 +279,7 @@ def backtest(
     model,                         # Estimator or Pipeline (cloned and fitted on the initial rows; never modified)
     policy:Policy,                 # Trigger + strategy + optional gate (copied: its detectors start fresh)
     batch_size:int=100,            # Rows scored between two decisions (1: decide after every row)
+    batch_every:str|None=None,     # Or one batch per span of `time_column` ("1D", "7D"), from the first scored row
     initial_fraction:float=0.1,    # Share of the first rows that trains the initial model
     initial_rows:int|None=None,    # Or an exact number of initial rows
     time_column:str|None=None,     # Column of row times (state.now, time windows and cooldowns); not a feature
@@ -289,7 +300,9 @@ def backtest(
     _check_options(baseline, recent_rows, initial)
     f, hib, mname = resolve_metric(metric)
     n, cycle = len(data), initial == "cycle"
-    reqs = _check_requests(requests, len(range(n0, n, batch_size)) + cycle)
+    starts = _batch_starts(n0, n, batch_size, batch_every, data[time_column] if time_column else None)
+    ends = starts[1:] + [n]
+    reqs = _check_requests(requests, len(starts) + cycle)
     recent = recent_rows or max(batch_size, 30)
     X = data.drop(columns=[target] + ([time_column] if time_column else []))
     y = data[target].to_numpy()
@@ -305,15 +318,15 @@ def backtest(
     init_seconds = time.perf_counter() - t0
     cache_lo, cache, mark = n0, np.empty(0, dtype=pred.dtype), n0
     from tqdm.auto import tqdm
-    for k, s in enumerate(tqdm(range(n0, n, batch_size), desc=policy.name, disable=not progress, leave=False)):
-        e, b = min(s + batch_size, n), len(records)
+    for k, (s, e) in enumerate(tqdm(list(zip(starts, ends)), desc=policy.name, disable=not progress, leave=False)):
+        b = len(records)
         if e > cache_lo + len(cache):
             cache_lo = s; cache = r.live.predict(X.iloc[s:min(n, s + max(predict_chunk, batch_size))])
         pred[s:e] = cache[s - cache_lo:e - cache_lo]
         rec = {"batch": b, "start": s, "end": e, "rows": e - s} | ({"time": times[e - 1]} if times is not None else {})
         rec.update(metric=float(f(y[s:e], pred[s:e])), no_change=float(f(y[s:e], y[s - 1:e - 1])) if s > 0 else np.nan,
                    model_version=r.champ.version)
-        prev, mark = mark, min(n, n0 + max(0, k + 1 - label_delay) * batch_size)
+        prev, mark = mark, ends[k - label_delay] if k >= label_delay else n0
         d = r.trigger.check(r.state(s, e, mark, prev, pred, reqs.get(b, []))) if r.trigger is not None else None
         _record(rec, d)
         if d is not None and d.retrain and e < n and r.retrain(e, mark, mark - prev, rec, d):
