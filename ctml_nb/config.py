@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .core import ConfigError, InputError
@@ -34,6 +35,7 @@ class DataConfig:
     time_column: str|None = None         # Column ordering the rows in time (None: row order)
     params: dict = field(default_factory=dict)  # Keyword arguments of a `module:function` source
     features: list[str]|None = None      # Feature columns (None: every column but target and time)
+    late_rows: str = "reject"            # Rows arriving at or before the watermark: `reject` (counted, never trained on) or `include`
 
 @dataclass
 class ModelConfig:
@@ -193,6 +195,8 @@ def parse_config(
     d.pop("base_dir", None)
     cfg = from_dict(PipelineConfig, d)
     cfg.base_dir = str(Path(base_dir).resolve())
+    if cfg.data.late_rows not in ("reject", "include"):
+        raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
     if cfg.trigger_combine not in ("any", "all"):
         raise ConfigError(f"trigger_combine: expected 'any' or 'all', got {cfg.trigger_combine!r}")
     if cfg.timeout <= 0: raise ConfigError(f"timeout: expected a positive number of seconds, got {cfg.timeout}")
@@ -291,7 +295,11 @@ def load_source(
         if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
             try: df = df.assign(**{t: pd.to_datetime(df[t])})
             except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
-        df = df.sort_values(t, kind="stable").reset_index(drop=True)
+        arrived = np.argsort(df[t].to_numpy(), kind="stable")  # row i of the result arrived as row arrived[i]
+        df = df.iloc[arrived]
+    else: arrived = np.arange(len(df))
+    df = df.reset_index(drop=True)
+    df.attrs["arrived"] = arrived   # arrival (file) order: tells rows that arrived since the last cycle
     return df
 
 def feature_columns(
