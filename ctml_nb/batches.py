@@ -73,13 +73,14 @@ def _after(cfg, pos, watermark:str)->np.ndarray:
 
 def cycle_data(
     cfg:PipelineConfig,     # Parsed pipeline (`data.late_rows` says what late rows do)
-    df:pd.DataFrame,        # The source's rows (`load_source`: time order; `attrs["arrived"]` their arrival numbers)
+    df:pd.DataFrame,        # The source's rows in time order (`load_source`)
     cursor="",              # The cursor the runner handed over
+    arrived=None,           # Arrival number of each row (`load_source(cfg, arrival=True)`; None: row order)
     upto_rows:int|None=None,# Consider only rows that had arrived by then (a later step of the same cycle)
 )->CycleData:
     "Split the source's rows into history, new batch and late rows, and compute the next cursor"
     prev = read_cursor(cursor)
-    arrived = np.asarray(df.attrs.get("arrived", np.arange(len(df))))
+    arrived = np.arange(len(df)) if arrived is None else np.asarray(arrived)
     n_src = len(df) if upto_rows is None else int(upto_rows)
     if n_src < prev["rows"]:
         raise InputError(f"data.source has {n_src} rows, fewer than the {prev['rows']} the last cycle read: the source "

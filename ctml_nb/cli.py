@@ -18,7 +18,8 @@ from .runner import CycleLocked, RunRecord, list_templates, read_index, request_
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'find_run',
            'cmd_run', 'cmd_runs', 'cmd_show', 'write_report', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule',
-           'cmd_registry', 'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
+           'cmd_registry', 'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows',
+           'cmd_backtest', 'build_parser', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -247,6 +248,38 @@ def cmd_demo(args)->int:
     print(f"Try: ctml runs --config {out/'pipeline'/'pipeline.yaml'}   ctml report last --html --config ...")
     return EXIT_OK
 
+# %% ../nbs/32_cli.ipynb #aed7bf0b
+def backtest_rows(result)->list:
+    "Per-batch rows of a backtest for `ctml backtest --json`: batch, metric, retrained, reasons, gate outcome"
+    f = result.to_frame()
+    gate = ["" if not r else "promoted" if p else "rejected" for r, p in zip(f["retrained"], f["promoted"])]
+    cols = [c for c in ("batch", "start", "end", "rows", "time", "metric", "model_version", "retrained", "fired",
+                        "reasons", "vetoed_by") if c in f]
+    return f[cols].assign(gate=gate).to_dict(orient="records")
+
+def cmd_backtest(args)->int:
+    "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
+    import dataclasses
+    import pandas as pd
+    from ctml_nb.config import load_source
+    from ctml_nb.core import to_jsonable
+    from ctml_nb.policy_config import backtest_config
+    cfg = load_config(args.config)
+    hist = None
+    if args.history:
+        src = dataclasses.replace(cfg.data, source=str(Path(args.history).resolve()), params={})
+        hist = load_source(dataclasses.replace(cfg, data=src))
+    cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
+                          initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
+    (res,) = cmp.results.values()
+    if args.json:
+        print(json.dumps(to_jsonable({"summary": cmp.to_frame().to_dict(orient="records"), "batches": backtest_rows(res)}),
+                         indent=1, allow_nan=False))
+        return EXIT_OK
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(cmp.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK
+
 # %% ../nbs/32_cli.ipynb #3107a3d4
 def build_parser()->argparse.ArgumentParser:
     "The `ctml` argument parser"
@@ -308,6 +341,18 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--max-cycles", type=int, help="stop after N cycles (default: run until stopped)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_schedule)
+
+    sp = add("backtest", "replay a history through the configured policy, in memory (no kernels)")
+    sp.add_argument("--config", "-c", required=True, help="pipeline YAML/TOML file")
+    sp.add_argument("--history", help="labelled history file (default: the config's data source)")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--batch-rows", type=int, help="rows per cycle")
+    g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
+    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch)")
+    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
+    sp.add_argument("--json", action="store_true", help="summary and one row per batch, as JSON")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_backtest)
 
     sp = add("drift", "drift report between two CSV/parquet files")
     sp.add_argument("reference"); sp.add_argument("current")

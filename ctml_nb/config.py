@@ -276,7 +276,8 @@ def validate_config(
 # %% ../nbs/30_config.ipynb #83cf0a75
 def load_source(
     cfg:PipelineConfig,  # Parsed pipeline
-)->pd.DataFrame:         # Rows in time order, with target and time columns checked
+    arrival:bool=False,  # Also return each row's arrival number (its row in the file before sorting by time)
+):                       # Rows in time order, with target and time columns checked (and the arrival numbers)
     "Load the DataFrame `cfg.data` describes and check its columns"
     src = cfg.data.source
     if _is_ref(src):
@@ -299,8 +300,7 @@ def load_source(
         df = df.iloc[arrived]
     else: arrived = np.arange(len(df))
     df = df.reset_index(drop=True)
-    df.attrs["arrived"] = arrived   # arrival (file) order: tells rows that arrived since the last cycle
-    return df
+    return (df, arrived) if arrival else df   # arrival (file) order tells which rows arrived since the last cycle
 
 def feature_columns(
     cfg:PipelineConfig,  # Parsed pipeline

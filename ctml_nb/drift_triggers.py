@@ -225,7 +225,8 @@ class DataDriftTrigger(Trigger):
             whose = "min_rows" if need == self.min_rows else "the detector's min_rows"
             return self._decide(state, False, None, {"rows": len(X)},
                                 notes=[f"only {len(X)} recent rows < {whose} {need}: not tested yet"])
-        rep = self.last_report_ = self._live_detector().test(X)
+        rep = state.drift_report if state.drift_report is not None else self._live_detector().test(X)
+        self.last_report_ = rep
         drifted, ds = _drifted_columns(rep), bool(rep.dataset_drift)
         ev = {"rows": len(X), "dataset_drift": ds, "share": float(rep.share), "drifted": drifted}
         shown = ", ".join(drifted[:10]) + (" ..." if len(drifted) > 10 else "")

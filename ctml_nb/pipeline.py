@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (COMPONENTS, ComponentSpec, PipelineConfig, config_path, feature_columns, load_source,
-                            resolve_ref)
+from .batches import CycleData
+from .config import PipelineConfig, config_path, feature_columns, load_source
 from .core import InputError, PipelineError, RegistryError, read_json, to_jsonable
+from .loop import Champion, label_window, model_state, retrain_model, training_end
+from .metrics import task_of
+from .policy_config import build_gate, build_strategy, build_trigger, new_model
 
 # %% auto #0
-__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'Context', 'open_context', 'champion', 'new_batch', 'build_component',
-           'build_trigger', 'pending_requests', 'training_marks', 'model_state', 'save_trigger_state',
-           'restore_trigger_state', 'fit_reference', 'reference_detector', 'new_model', 'build_strategy',
-           'build_policy', 'split_holdout', 'retrain_candidate', 'promote_candidate']
+__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'Context', 'open_context', 'champion', 'pending_requests', 'champion_state',
+           'retrain_history', 'cycle_state', 'served_scores', 'save_trigger_state', 'restore_trigger_state',
+           'fit_reference', 'reference_detector', 'training_split', 'retrain_candidate', 'champion_tags',
+           'promote_candidate']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -49,59 +52,6 @@ def champion(
     except RegistryError: return None, None
     return ctx.registry.load(ctx.name, mv.version), mv
 
-# %% ../nbs/33_pipeline.ipynb #0b4e66ec
-def _position(cfg:PipelineConfig, df:pd.DataFrame):
-    "Row positions on the watermark's scale: times, or row numbers"
-    return df[cfg.data.time_column] if cfg.data.time_column else pd.Series(np.arange(1, len(df) + 1), index=df.index)
-
-def new_batch(
-    cfg:PipelineConfig,  # Parsed pipeline
-    df:pd.DataFrame,     # Whole labelled history (`load_source`)
-    watermark:str="",    # Watermark handed on by the runner ("" on the first cycle)
-)->tuple:                # (rows after the watermark, new watermark as a string)
-    "Rows not processed yet, and the watermark to record once they are"
-    pos = _position(cfg, df)
-    if watermark in ("", None): mask = np.ones(len(df), bool)
-    elif cfg.data.time_column:
-        try: mark = pd.Timestamp(watermark)
-        except ValueError: raise InputError(f"watermark {watermark!r} is not a time") from None
-        mask = (pos > mark).to_numpy()
-    else: mask = (pos > int(watermark)).to_numpy()
-    batch = df.loc[mask]
-    last = pos.iloc[-1] if len(df) else None
-    return batch, ("" if last is None else (last.isoformat() if isinstance(last, pd.Timestamp) else str(int(last))))
-
-# %% ../nbs/33_pipeline.ipynb #be58505f
-def build_component(
-    spec:ComponentSpec,  # Kind and parameters from the config
-    section:str,         # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
-    *args, **supplied,   # Arguments the template supplies (a detector, a wrapped trigger)
-):
-    "Instantiate a component named in the config"
-    target = COMPONENTS[section].get(spec.kind, spec.kind)
-    return resolve_ref(target, f"{section}.kind")(*args, **supplied, **spec.params)
-
-def build_trigger(
-    cfg:PipelineConfig,  # Parsed pipeline
-    detector=None,       # Fitted `DriftDetector` for `drift` triggers (None: they are left out, with a note)
-    has_champion:bool=True, # False before the first promotion: only on-demand requests judge
-)->tuple:                # (trigger, notes about what was left out)
-    "The pipeline's trigger: its triggers combined, vetoed, and any-of an on-demand trigger"
-    from ctml_nb.triggers import AllOf, AnyOf, OnDemandTrigger
-    if not has_champion:
-        return OnDemandTrigger(), ["no champion yet: the configured triggers need one, the first model is trained on request"]
-    members, notes = [], []
-    for spec in cfg.triggers:
-        if spec.kind == "drift":
-            if detector is None: notes.append("drift trigger left out: no reference data to compare with"); continue
-            members.append(build_component(spec, "triggers", detector=detector))
-        else: members.append(build_component(spec, "triggers"))
-    if not members: return OnDemandTrigger(), notes
-    core = members[0] if len(members) == 1 else (AnyOf if cfg.trigger_combine == "any" else AllOf)(*members)
-    if cfg.cooldown: core = build_component(ComponentSpec("cooldown", cfg.cooldown), "cooldown", core)
-    if cfg.budget: core = build_component(ComponentSpec("budget", cfg.budget), "budget", core)
-    return AnyOf(core, OnDemandTrigger()), notes
-
 # %% ../nbs/33_pipeline.ipynb #bee79b64
 def pending_requests(
     request_path:str="",  # Path the runner hands over ("" when none)
@@ -111,48 +61,59 @@ def pending_requests(
     return [{"reason": r["reason"], "by": r.get("requested_by"), "at": r.get("requested_at")}
             for r in read_json(request_path)["requests"]]
 
-def _mark(v)->str: return v.isoformat() if isinstance(v, pd.Timestamp) else str(int(v))
+def champion_state(
+    ctx:Context,   # Step context
+    mv,            # Champion's `ModelVersion` (None before the first promotion)
+)->Champion|None:
+    "The loop's view of the champion: its registry tags and the gate's value of the config's metric"
+    if mv is None: return None
+    return Champion.from_tags(mv.version, mv.tags, mv.metrics.get(build_gate(ctx.cfg).metric))
 
-def training_marks(
-    cfg:PipelineConfig,    # Parsed pipeline
-    used:pd.DataFrame,     # Rows the model is trained on
-    history:pd.DataFrame,  # Whole history when it was trained
-)->dict:                   # Tags to register with the model
-    "Registry tags recording when (in data time) and on how much data a model was trained"
-    return {"trained_at": _mark(_position(cfg, history).iloc[-1]), "trained_until": _mark(_position(cfg, used).iloc[-1]),
-            "trained_rows_seen": str(len(history)), "train_rows": str(len(used))}
+def retrain_history(ctx:Context)->list:
+    "Positions (times, or rows seen) of the cycles that retrained, rejected challengers included"
+    from ctml_nb.runner import read_index
+    idx = read_index(config_path(ctx.cfg, "runs"), ctx.cfg.name)
+    if not len(idx) or "retrained" not in idx: return []
+    done = idx[(idx["status"] == "succeeded") & (idx["retrained"] == True)]
+    return [pd.Timestamp(w) if ctx.cfg.data.time_column else int(w) for w in done["watermark"] if w not in (None, "")]
 
-def model_state(
-    ctx:Context,         # Step context
-    df:pd.DataFrame,     # Whole labelled history
-    batch:pd.DataFrame,  # New rows
-    model=None,          # Champion (None before the first promotion)
-    mv=None,             # Its `ModelVersion`
-    requests:list=(),    # Pending on-demand requests
-    metric:str="accuracy", # Metric whose training-time value is the baseline
-):
-    "The `ModelState` the pipeline's trigger checks"
-    from ctml_nb.triggers import ModelState
+# %% ../nbs/33_pipeline.ipynb #fbb0de56
+def cycle_state(
+    ctx:Context,        # Step context
+    data:CycleData,     # This cycle's rows (`ctml_nb.batches.cycle_data`)
+    model=None,         # Champion (None before the first promotion)
+    mv=None,            # Its `ModelVersion`
+    requests:list=(),   # Pending on-demand requests
+):                      # `ModelState`
+    "The `ModelState` the pipeline's trigger checks, built as the backtester builds it"
+    cfg, h = ctx.cfg, data.history
+    feats, tcol, champ = feature_columns(cfg, h), cfg.data.time_column, champion_state(ctx, mv)
+    lo, new_lo = label_window(champ, data.prev_label_mark, data.label_mark)
+    scored = h.iloc[lo:data.label_mark]
+    pred = model.predict(scored[feats]) if model is not None and len(scored) else np.array([])
+    return model_state(champ, rows_seen=len(h), mark=data.label_mark, now=pd.Timestamp(h[tcol].iloc[-1]) if tcol and len(h) else None,
+                       X_recent=data.batch[feats], y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
+                       new_from=new_lo - lo, task=task_of(model) if model is not None else "classification",
+                       requests=requests, history=retrain_history(ctx))
+
+def served_scores(
+    ctx:Context,        # Step context
+    data:CycleData,     # This cycle's rows
+    model,              # Champion (None: nothing was served)
+)->tuple:               # (predictions frame, {"rows", "labelled", "metric", "value"})
+    "The champion's predictions on the new batch, and its metric on the batch's labelled rows"
     cfg = ctx.cfg
-    feats = feature_columns(cfg, df)
-    tcol = cfg.data.time_column
-    now = pd.Timestamp(batch[tcol].iloc[-1]) if tcol and len(batch) else None
-    kw = dict(now=now, rows_seen=len(df), new_labelled_rows=len(batch), X_recent=batch[feats],
-              y_true=batch[cfg.data.target].to_numpy(), requests=list(requests))
-    if model is not None and mv is not None:
-        tags = mv.tags
-        pred = model.predict(batch[feats]) if len(batch) else np.array([])
-        at = tags.get("trained_at", tags.get("trained_until"))
-        kw.update(last_trained_at=pd.Timestamp(at) if tcol and at else None,
-                  last_trained_rows=int(tags.get("trained_rows_seen", 0)), train_rows=int(tags.get("train_rows", 0)) or None,
-                  y_pred=pred, errors=(pred != kw["y_true"]).astype(float), baseline_metric=mv.metrics.get(metric))
-        history = []
-        for v in ctx.registry.versions(ctx.name).index:
-            t = ctx.registry.get_version(ctx.name, int(v)).tags
-            at = t.get("trained_at", t.get("trained_until"))
-            if at: history.append(pd.Timestamp(at) if tcol else int(t["trained_rows_seen"]))
-        kw["retrain_history"] = history
-    return ModelState(**kw)
+    b = data.batch
+    if model is None or not len(b): return None, {"rows": len(b), "labelled": 0, "metric": None, "value": None}
+    from ctml_nb.metrics import get_metric
+    pred = model.predict(b[feature_columns(cfg, b)])
+    y = b[cfg.data.target]
+    ok = y.notna().to_numpy()
+    m = get_metric(build_gate(cfg).metric)
+    value = float(m.fn(y[ok].to_numpy(), pred[ok])) if ok.any() else None
+    pos = b[cfg.data.time_column] if cfg.data.time_column else pd.Series(np.arange(len(data.history) - len(b), len(data.history)) + 1)
+    return (pd.DataFrame({"position": pos.to_numpy(), "prediction": pred}),
+            {"rows": len(b), "labelled": int(ok.sum()), "metric": m.name, "value": value})
 
 # %% ../nbs/33_pipeline.ipynb #31d61bbb
 TRIGGER_STATE = "trigger_state.joblib"  # File in a run folder holding the streaming detectors' state
@@ -253,50 +214,44 @@ def reference_detector(
     if notes is not None: notes.append(f"drift reference refitted on the training snapshot: {why}")
     return fit_reference(ctx.cfg, ctx.registry.load_snapshot(mv.data_snapshots["train"]), **params)
 
-def new_model(cfg:PipelineConfig):
-    "A fresh, unfitted estimator from the config's model factory"
-    return resolve_ref(cfg.model.factory, "model.factory")(**cfg.model.params)
-
-def build_strategy(cfg:PipelineConfig):
-    "The config's retraining strategy (default: `FullRetrain` on all rows)"
-    from ctml_nb.strategies import FullRetrain
-    return FullRetrain() if cfg.strategy is None else build_component(cfg.strategy, "strategy")
-
-def build_policy(cfg:PipelineConfig):
-    "The config's promotion policy (default: `PromotionPolicy()`)"
-    from ctml_nb.promotion import PromotionPolicy
-    return PromotionPolicy() if cfg.promotion is None else build_component(cfg.promotion, "promotion")
-
-def split_holdout(
-    df:pd.DataFrame,       # Whole labelled history, oldest first
-    batch_rows:int,        # Rows in the new batch
-    test_fraction:float=0.3, # Share of the new batch held out to compare champion and challenger
-    min_test_rows:int=50,  # Fewest test rows
-)->tuple:                  # (train, test): test is the newest rows, never trained on
-    "Hold out the newest rows of the history as the gate's test set"
-    if not 0 < test_fraction < 1: raise InputError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    n_test = max(min_test_rows, int(round(batch_rows * test_fraction)))
-    if n_test >= len(df):
-        raise InputError(f"Only {len(df)} rows: cannot hold out {n_test} test rows and still train; wait for more data")
-    return df.iloc[:-n_test], df.iloc[-n_test:]
-
 # %% ../nbs/33_pipeline.ipynb #5812b973
+def training_split(
+    ctx:Context,         # Step context
+    data:CycleData,      # This cycle's rows
+    mv,                  # Champion's `ModelVersion` (None before the first promotion)
+    holdout,             # `ctml_nb.loop.Holdout` (`ctml_nb.policy_config.build_holdout`)
+)->tuple|None:           # (train, test), or None when no new labelled row would be trained on
+    "Training rows and the newest labelled rows held out for the gate, as the backtester splits them"
+    champ = champion_state(ctx, mv)
+    held = holdout.size(data.label_mark - data.prev_label_mark)
+    end = training_end(data.label_mark, champ.trained_to if champ else 0, held)
+    if end is None: return None
+    if end <= 0 or end >= data.label_mark and held:
+        raise InputError(f"only {data.label_mark} labelled rows: cannot hold out {held} test rows and still train; "
+                         "wait for more data or lower parameters.retrain.min_test_rows")
+    return data.history.iloc[:end], data.history.iloc[end:data.label_mark]
+
 def retrain_candidate(
     ctx:Context,          # Step context
     champion_model,       # Current champion (None before the first promotion)
-    train:pd.DataFrame,   # Labelled history minus the held-out test rows
+    train:pd.DataFrame,   # Training rows (`training_split`)
     new_rows:int|None=None, # Rows new since the champion was trained (stateful strategies)
 ):                        # `RetrainResult`: the new model, rows, window, seconds
-    "Train a challenger with the pipeline's strategy; the champion is never modified"
-    from ctml_nb.strategies import FullRetrain
-    cfg = ctx.cfg
-    strategy = build_strategy(cfg)
-    if champion_model is None and not isinstance(strategy, FullRetrain): strategy = FullRetrain()
-    start = new_model(cfg) if champion_model is None or isinstance(strategy, FullRetrain) else champion_model
-    tcol = cfg.data.time_column
-    times = train[tcol] if tcol else None
-    return strategy.retrain(start, train[feature_columns(cfg, train)], train[cfg.data.target], times=times,
-                            new_rows=new_rows)
+    "Train a challenger with the pipeline's strategy (`ctml_nb.loop.retrain_model`); the champion is never modified"
+    cfg, tcol = ctx.cfg, ctx.cfg.data.time_column
+    return retrain_model(build_strategy(cfg), champion_model, new_model(cfg), train[feature_columns(cfg, train)],
+                         train[cfg.data.target], times=train[tcol] if tcol else None, new_rows=new_rows)
+
+def champion_tags(
+    ctx:Context,          # Step context
+    data:CycleData,       # This cycle's rows
+    train:pd.DataFrame,   # Training rows
+    result,               # `RetrainResult`
+)->dict:                  # Registry tags of the challenger, should it be promoted
+    "The loop's record of a model that goes live at the end of this cycle"
+    tcol, h = ctx.cfg.data.time_column, data.history
+    now = pd.Timestamp(h[tcol].iloc[-1]) if tcol and len(h) else None
+    return Champion.promoted(None, 0, len(h), len(train), result, now=now).to_tags()
 
 # %% ../nbs/33_pipeline.ipynb #212cc157
 def promote_candidate(
@@ -305,7 +260,7 @@ def promote_candidate(
     gate:dict,         # Gate decision (`PromotionDecision.to_dict()`)
     test:pd.DataFrame, # Test rows the gate used
     snapshots:dict,    # {"train": id, "test": id}
-    tags:dict,         # `training_marks(...)`
+    tags:dict,         # `champion_tags(...)`: the loop's record of the model
     run_id:str,        # This cycle
     schema=None,       # `DataSchema` of the training features
     parent=None,       # Previous champion version

@@ -21,9 +21,9 @@ from .core import InputError, PipelineError, atomic_write, read_json, to_jsonabl
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'STATUS_COLORS', 'REQUIRED_VALUES', 'list_templates', 'load_values', 'load_run_config',
-           'RunRecord', 'append_index', 'read_index', 'plot_history', 'request_path', 'request_retrain',
-           'registry_champion', 'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
+__all__ = ['RUNNER_PARAMETERS', 'STATUS_COLORS', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
+           'load_run_config', 'RunRecord', 'append_index', 'read_index', 'plot_history', 'request_path',
+           'request_retrain', 'registry_champion', 'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -43,7 +43,19 @@ def list_templates(
     return found
 
 # %% ../nbs/31a_runner.ipynb #6b464cbf
-RUNNER_PARAMETERS = ("run_id", "run_dir", "config_path", "values_path", "watermark", "request_path", "step")
+@dataclass
+class StepInputs:
+    "What the runner hands every template, as papermill parameters (a template declares the ones it uses)"
+    run_id:str              # This cycle
+    run_dir:str             # Its folder
+    config_path:str         # The pipeline config the runner wrote for it
+    values_path:str         # Values recorded by the earlier steps
+    cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
+    watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
+    request_path:str = ""   # Pending on-demand retrain requests ("" when none)
+    step:str = ""           # The step's name
+
+RUNNER_PARAMETERS = tuple(f.name for f in dataclasses.fields(StepInputs))
 
 def load_values(
     values_path:str|Path,  # `values.json` of a run
@@ -76,6 +88,7 @@ class RunRecord:
     model_after:object = None     # Champion version when it ended
     snapshots:dict = field(default_factory=dict)  # Data snapshot hashes recorded by the steps
     watermark:object = None       # Last row/time processed, handed to the next cycle
+    cursor:dict|None = None       # What this cycle read (watermark, rows, label mark, rejected late rows), for the next
     request:dict|None = None      # On-demand retrain request this cycle consumed
     steps:list = field(default_factory=list)     # One `StepResult.to_dict()` per executed step
     values:dict = field(default_factory=dict)    # Every recorded value, by step
@@ -97,6 +110,7 @@ class RunRecord:
         return {"run_id": self.run_id, "pipeline": self.pipeline, "started": self.started, "status": self.status,
                 "reason": self.reason, "seconds": self.seconds, "model_before": self.model_before,
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
+                "retrained": "retrain" in (self.values.get("retrain") or {}),
                 "watermark": self.watermark, "run_dir": self.run_dir}
     def _repr_markdown_(self)->str:
         lines = [f"**Run `{self.run_id}`** ({self.pipeline}): **{self.status}**: {self.reason}", "",
@@ -137,7 +151,7 @@ def read_index(
             try: rows.append(json.loads(line))
             except json.JSONDecodeError: raise InputError(f"{idx} line {n} is not valid JSON") from None
     cols = ["run_id", "pipeline", "started", "status", "reason", "seconds", "model_before", "model_after",
-            "trigger_fired", "promoted", "watermark", "run_dir"]
+            "trigger_fired", "promoted", "retrained", "watermark", "run_dir"]
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols + [k for r in rows for k in r])))  # every column, always
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
     return df
@@ -228,10 +242,15 @@ def _prepare(cfg:PipelineConfig, templates, extra:dict)->dict:
         plan[step] = (path, declared, user)
     return plan
 
-def _last_watermark(runs_dir:Path, pipeline:str):
+def _last_cursor(runs_dir:Path, pipeline:str)->dict|None:
+    "The cursor of the last cycle that did not fail (a run recorded before cursors: its watermark)"
     df = read_index(runs_dir, pipeline)
     ok = df[df["status"].isin(["succeeded", "skipped"])] if len(df) else df
-    return ok["watermark"].iloc[-1] if len(ok) else None
+    if not len(ok): return None
+    last = ok.iloc[-1]
+    p = Path(str(last["run_dir"]))/"run.json"
+    cur = read_json(p).get("cursor") if p.exists() else None
+    return cur or ({"watermark": str(last["watermark"])} if last["watermark"] not in (None, "") else None)
 
 # %% ../nbs/31a_runner.ipynb #55bba992
 def run_cycle(
@@ -288,10 +307,11 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     write_json(run_dir/"config.json", dataclasses.asdict(cfg))
     write_json(run_dir/"run.json", rec.to_dict())
     req = request_path(cfg)
-    watermark = _last_watermark(runs, cfg.name)
-    given = {"run_id": run_id, "run_dir": str(run_dir), "config_path": str(run_dir/"config.json"),
-             "values_path": str(run_dir/"values.json"), "watermark": "" if watermark is None else str(watermark),
-             "request_path": str(req) if req.exists() else ""}
+    cursor = _last_cursor(runs, cfg.name)
+    given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
+                                          cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
+                                          watermark=str((cursor or {}).get("watermark") or ""),
+                                          request_path=str(req) if req.exists() else ""))
     failed_step = None
     try:
         bar = tqdm(plan.items(), desc=cfg.name, unit="step", disable=not progress, leave=False)
@@ -329,6 +349,7 @@ def _finish(cfg, rec, runs, t0, before, champion, req, failed):
         if "gate" in vals: rec.gate = vals["gate"]
         if isinstance(vals.get("snapshots"), dict): rec.snapshots.update(vals["snapshots"])
         if "watermark" in vals: rec.watermark = vals["watermark"]
+        if "cursor" in vals: rec.cursor = vals["cursor"]
     try: after = champion(cfg) if champion else None
     except Exception as e:
         after = None
@@ -346,7 +367,7 @@ def _finish(cfg, rec, runs, t0, before, champion, req, failed):
         except Exception as e:
             rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
     rec.model_after = after
-    if failed: rec.watermark = None  # the next cycle processes the same data again
+    if failed: rec.watermark = rec.cursor = None  # the next cycle processes the same data again
     elif req.exists():
         rec.request = read_json(req)
         shutil.move(str(req), str(Path(rec.run_dir)/"retrain_request.json"))

@@ -37,6 +37,7 @@ class ModelState:
     baseline_metric: float|None = None          # The model's validation metric at training time
     retrain_history: Sequence = ()              # Times (Timestamps) or row counters of past retrains
     requests: Sequence = ()                     # Pending on-demand requests (objects or dicts with a `reason`)
+    drift_report: object = None                 # `X_recent` already tested against the data-drift trigger's reference (reused, not retested)
 
 # %% ../nbs/11_triggers.ipynb #e404e030
 def parse_span(
