@@ -53,8 +53,8 @@ def source_head(
 # %% ../nbs/30b_preflight.ipynb #ca12d5ce
 _PROBABILITIES = ("alpha", "confidence", "test_fraction")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ROWS_INSTEAD = {"every": "rows: 1000", "window": "window: 1000 (rows)", "half_life": "half_life: 500 (rows)",
-                 "min_time": "min_rows: 500", "per": "per: 1000 (rows)"}
+_ROWS_INSTEAD = {"every": "rows: 1000", "window": "window: 1000", "half_life": "half_life: 500",
+                 "min_time": "min_rows: 500", "per": "per: 1000"}  # the same setting counted in rows
 
 def _sections(cfg:PipelineConfig)->list:
     "[(key, parameters)] of every trigger, veto, strategy, gate and template step"
@@ -111,7 +111,8 @@ def check_time_spans(cfg:PipelineConfig)->PipelineConfig:
     for key, v in time_spans(cfg):
         default = " (the default)" if key == "budget.per" and "per" not in cfg.budget else ""
         raise ConfigError(f"{key}: {v!r}{default} is a time span, but data.time_column is not set, so rows have no "
-                          f"times: set data.time_column to the column of dates, or count rows ({_ROWS_INSTEAD[key.rsplit('.', 1)[1]]})")
+                          f"times: set data.time_column to the column of dates, or count rows instead (e.g. "
+                          f"{_ROWS_INSTEAD[key.rsplit('.', 1)[1]]})")
     return cfg
 
 # %% ../nbs/30b_preflight.ipynb #4b6887a5
