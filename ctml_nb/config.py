@@ -10,6 +10,7 @@ import difflib
 import importlib
 import importlib.resources
 import inspect
+import math
 import re
 import types
 import typing
@@ -199,8 +200,9 @@ def parse_config(
         raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
     if cfg.trigger_combine not in ("any", "all"):
         raise ConfigError(f"trigger_combine: expected 'any' or 'all', got {cfg.trigger_combine!r}")
-    if cfg.timeout <= 0: raise ConfigError(f"timeout: expected a positive number of seconds, got {cfg.timeout}")
-    if not re.match(r"^[A-Za-z0-9][\w.-]*$", cfg.name):
+    if not 0 < cfg.timeout < math.inf:  # NaN fails too
+        raise ConfigError(f"timeout: expected a positive, finite number of seconds (e.g. 600), got {cfg.timeout}")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", cfg.name):
         raise ConfigError(f"name: expected letters, digits, '.', '_' or '-', got {cfg.name!r}")
     for step, ps in cfg.parameters.items():
         if not isinstance(ps, dict):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import PipelineConfig, check_parameters, config_path, load_config, parse_config, validate_config
+from .preflight import preflight
 from .core import InputError, PipelineError, atomic_write, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
@@ -263,7 +264,7 @@ def run_cycle(
     "Run one continuous-training cycle and return its record (also in `RUNS/<run_id>/run.json`)"
     from filelock import FileLock, Timeout
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
-    validate_config(cfg)
+    preflight(validate_config(cfg))  # every check possible before the lock and any kernel
     plan = _prepare(cfg, list_templates(config_path(cfg, "templates")), parameters or {})
     runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(runs/f".{cfg.name}.lock"))

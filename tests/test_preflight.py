@@ -1,0 +1,153 @@
+"""Mistakes a new user made, each caught by `ctml run` in under a second with exit 2, before any kernel starts.
+
+Each case is a small change to the project of `test_pipeline.py` (a few hundred rows of Elec2). The real CLI entry
+runs; `execute_step` is replaced by a function that fails the test, and no run folder may appear.
+"""
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
+from ctml_nb.config import load_config, validate_config
+from ctml_nb.demo import demo_data
+from ctml_nb.preflight import preflight
+from ctml_nb.runner import RunRecord
+
+CONFIG = """\
+name: elec2
+data: {source: live.csv, target: target, time_column: timestamp}
+model:
+  factory: sklearn.ensemble:RandomForestClassifier
+  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
+triggers:
+  - {kind: performance, params: {metric: accuracy, floor: 0.5, min_rows: 20}}
+strategy: {kind: full, params: {window: 14D}}
+promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2}}
+timeout: 300
+"""
+NO_TIME = ("data: {source: live.csv, target: target, time_column: timestamp}", "data: {source: live.csv, target: target}")
+
+
+def _live(tmp_path, drop_time=False):
+    df = demo_data().iloc[:300]
+    (df.drop(columns=["timestamp"]) if drop_time else df).to_csv(tmp_path / "live.csv", index=False)
+
+
+def _project(tmp_path, *edits, extra="", drop_time=False):
+    "The test project with `(old, new)` replacements applied to its config and `extra` lines appended"
+    text = CONFIG
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    (tmp_path / "pipeline.yaml").write_text(text + extra)
+    _live(tmp_path, drop_time)
+    return tmp_path / "pipeline.yaml"
+
+
+@pytest.fixture(autouse=True)
+def no_kernel(monkeypatch):
+    "Fail the test if a step would run"
+    def boom(*a, **k): pytest.fail("a kernel was started")
+    monkeypatch.setattr("ctml_nb.runner.execute_step", boom)
+    monkeypatch.setattr("ctml_nb.steps.execute_step", boom)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm(tmp_path_factory):
+    "Import what the checks import once, so that the timings below measure the checks rather than Python's imports"
+    preflight(validate_config(load_config(_project(tmp_path_factory.mktemp("warm")))))
+
+
+def _unwritable(tmp_path):
+    "A runs folder that cannot be created: under a read-only folder, or under another process's /proc entry as root"
+    if os.geteuid() == 0:
+        if not sys.platform.startswith("linux"): pytest.skip("needs a folder root cannot write")
+        return "/proc/1/ctml-runs"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    return "ro/runs"
+
+
+CASES = {  # id: (edits, extra, drop_time, expected text naming the key and the value)
+    "window without time column": ([NO_TIME], "", True,
+                                   "strategy.params.window: '14D' is a time span, but data.time_column is not set"),
+    "cooldown without time column": ([NO_TIME, ("strategy: {kind: full, params: {window: 14D}}\n", "")],
+                                     "cooldown: {min_time: 7D}\n", True, "cooldown.min_time: '7D' is a time span"),
+    "interval every without time column": ([NO_TIME, ("strategy: {kind: full, params: {window: 14D}}\n", "")],
+                                           "triggers: [{kind: interval, params: {every: 7D}}]\n", True,
+                                           "triggers[0].params.every: '7D' is a time span"),
+    "budget per (default) without time column": ([NO_TIME, ("strategy: {kind: full, params: {window: 14D}}\n", "")],
+                                                 "budget: {max_retrains: 2}\n", True,
+                                                 "budget.per: '30D' (the default) is a time span"),
+    "wrong target": ([("target: target,", "target: label,")], "", False,
+                     "data.target: column 'label' is not in data.source 'live.csv'"),
+    "missing feature": ([("time_column: timestamp}", "time_column: timestamp, features: [nswprice, nswdemnd]}")], "",
+                        False, "data.features[1]: column 'nswdemnd' is not in data.source 'live.csv': did you mean 'nswdemand'?"),
+    "time column not dates": ([("time_column: timestamp", "time_column: nswprice")], "", False,
+                              "data.time_column: column 'nswprice' holds numbers (float64), not dates"),
+    "gate alpha 2": ([("n_boot: 200,", "n_boot: 200, alpha: 2,")], "", False,
+                     "promotion.params.alpha: 2 is not a probability"),
+    "timeout nan": ([("timeout: 300", "timeout: .nan")], "", False,
+                    "timeout: expected a positive, finite number of seconds (e.g. 600), got nan"),
+    "timeout inf": ([("timeout: 300", "timeout: .inf")], "", False, "seconds (e.g. 600), got inf"),
+    "timeout negative": ([("timeout: 300", "timeout: -5")], "", False, "seconds (e.g. 600), got -5.0"),
+    "timeout zero": ([("timeout: 300", "timeout: 0")], "", False, "seconds (e.g. 600), got 0.0"),
+    "runs is a file": ([], "runs: runs\n", False, "runs: 'runs' is a file"),
+    "registry is a file": ([], "registry: models.txt\n", False, "registry: 'models.txt' is a file"),
+    "runs not writable": ([], "runs: UNWRITABLE\n", False, "is not writable"),
+    "trigger metric differs from gate": ([("floor: 0.5, min_rows: 20", "max_drop: 0.05, min_rows: 20"),
+                                          ("gate, params: {metric: accuracy", "gate, params: {metric: f1")], "", False,
+                                         "triggers[0].params.metric: 'accuracy' differs from promotion.params.metric 'f1'"),
+    "regression metric on a classifier (trigger)": ([("metric: accuracy, floor", "metric: rmse, floor")], "", False,
+                                                    "triggers[0].params.metric: 'rmse' is a regression metric"),
+    "regression metric on a classifier (gate)": ([("gate, params: {metric: accuracy", "gate, params: {metric: mae")], "",
+                                                 False, "promotion.params.metric: `metric` 'mae' is for regression"),
+    "pipeline name with a newline": ([("name: elec2", 'name: "elec2\\n"')], "", False,
+                                     "name: expected letters, digits, '.', '_' or '-', got 'elec2\\n'"),
+    "model name with a control character": ([("  factory:", '  name: "elec\\x07"\n  factory:')], "", False,
+                                            "model.name: `model.name` 'elec\\x07' is not allowed"),
+    "trigger name with a tab": ([("min_rows: 20}", 'min_rows: 20, name: "acc\\tfloor"}')], "", False,
+                                "triggers[0].params.name: 'acc\\tfloor' has control characters"),
+    "drift column not a feature": ([("min_rows: 20}}\n", "min_rows: 20}}\n  - {kind: drift, params: {columns: [nswprice, target]}}\n")],
+                                   "", False, "triggers[1].params.columns: 'target' is not a feature column"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_caught_before_any_kernel(tmp_path, capsys, case):
+    edits, extra, drop_time, expected = CASES[case]
+    if "UNWRITABLE" in extra: extra = extra.replace("UNWRITABLE", _unwritable(tmp_path))
+    cfg = _project(tmp_path, *edits, extra=extra, drop_time=drop_time)
+    if case == "runs is a file": (tmp_path / "runs").write_text("a file where the runs folder should be\n")
+    if case == "registry is a file": (tmp_path / "models.txt").write_text("not a registry\n")
+    t0 = time.perf_counter()
+    code = main(["run", "--config", str(cfg), "--no-progress"])
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert expected in err, err
+    assert err.startswith("ctml run: config error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert seconds < 1, f"{seconds:.2f} s"
+    runs = tmp_path / "runs"
+    assert not runs.is_dir() or not [p for p in runs.iterdir() if p.is_dir()], "a run folder was created"
+
+
+def test_valid_config_passes_quickly(tmp_path, monkeypatch, capsys):
+    cfg = _project(tmp_path, extra="cooldown: {min_time: 2D}\nbudget: {max_retrains: 3, per: 30D}\n")
+    t0 = time.perf_counter()
+    rep = preflight(validate_config(load_config(cfg)))
+    assert time.perf_counter() - t0 < 1
+    assert rep.task == "classification" and rep.components == ["triggers[0]", "cooldown", "budget", "strategy", "promotion"]
+    assert rep.columns["target"] == "int64" and "timestamp" in rep.columns
+    reached = []  # the CLI gets past preflight to the cycle itself (stubbed: no kernel)
+    def locked(cfg, plan, runs, *a):
+        reached.append(list(plan))
+        return RunRecord("stub", cfg.name, status="skipped", reason="stubbed cycle", run_dir=str(runs / "stub"))
+    monkeypatch.setattr("ctml_nb.runner._run_locked", locked)
+    assert main(["run", "--config", str(cfg), "--no-progress"]) == EXIT_OK, capsys.readouterr().err
+    assert reached == [["check", "retrain", "evaluate", "promote"]]
