@@ -24,7 +24,7 @@ from .core import ConfigError, InputError
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict', 'resolve_ref',
-           'check_call', 'parse_config', 'load_config', 'config_path', 'validate_config', 'load_source',
+           'check_call', 'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source',
            'feature_columns', 'declared_parameters', 'check_parameters', 'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
@@ -247,14 +247,14 @@ def config_path(
     if key == "data.source": return _path(cfg, cfg.data.source)
     return _path(cfg, getattr(cfg, key))
 
-def _is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")
+def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")
 
 def validate_config(
     cfg:PipelineConfig,  # Parsed pipeline
 )->PipelineConfig:
     "Import every `module:function` of `cfg` and bind every parameter list; raise `ConfigError` naming the key"
     src = cfg.data.source
-    if _is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
+    if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
     else:
         p = config_path(cfg, "data.source")
         if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -282,7 +282,7 @@ def load_source(
 ):                       # Rows in time order, with target and time columns checked (and the arrival numbers)
     "Load the DataFrame `cfg.data` describes and check its columns"
     src = cfg.data.source
-    if _is_ref(src):
+    if is_ref(src):
         df = resolve_ref(src, "data.source")(**cfg.data.params)
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"data.source {src!r} returned {type(df).__name__}, expected a pandas DataFrame")

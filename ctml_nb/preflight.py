@@ -18,7 +18,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from .config import COMPONENTS, ComponentSpec, PipelineConfig, _is_ref, config_path, resolve_ref
+from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, resolve_ref
 from .core import ConfigError, InputError, to_jsonable
 
 # %% auto #0
@@ -32,7 +32,7 @@ def source_head(
 )->pd.DataFrame:         # The first rows, with the source's columns and dtypes
     "The first `nrows` rows of the data source, without reading the whole file"
     src = cfg.data.source
-    if _is_ref(src):
+    if is_ref(src):
         try: df = resolve_ref(src, "data.source")(**cfg.data.params)
         except ConfigError: raise
         except Exception as e: raise ConfigError(f"data.source: calling {src!r} failed ({type(e).__name__}: {e})") from None
@@ -165,7 +165,7 @@ def build_components(
     from ctml_nb.detectors import make_detector
     from ctml_nb.drift import DriftDetector
     from ctml_nb.evaluation import get_metric
-    from ctml_nb.promotion import PromotionPolicy, _validate_policy
+    from ctml_nb.promotion import PromotionPolicy, validate_policy
     from ctml_nb.triggers import OnDemandTrigger
     built = {}
     for i, spec in enumerate(cfg.triggers):
@@ -190,7 +190,7 @@ def build_components(
     g = built["promotion"] = _checked("promotion.params", _names(cls, spec.params), cls, **spec.params)
     if isinstance(g, PromotionPolicy):
         _checked("promotion.params", _names(cls, spec.params),
-                 lambda: _validate_policy(g, g.task or task or get_metric(g.metric).task))
+                 lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
     return built
 
 # %% ../nbs/30b_preflight.ipynb #4b5cfd49
@@ -201,7 +201,7 @@ def check_metrics(
 )->PipelineConfig:
     "Raise `ConfigError` when a performance trigger's metric does not fit the task or differs from the gate's"
     from ctml_nb.drift_triggers import PerformanceTrigger
-    from ctml_nb.evaluation import METRICS
+    from ctml_nb.metrics import METRICS
     gate = getattr(built.get("promotion"), "metric", None)
     gkey = "promotion.params.metric" + ("" if cfg.promotion and "metric" in cfg.promotion.params else " (the default)")
     for i, spec in enumerate(cfg.triggers):

@@ -19,7 +19,7 @@ from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot
                                 slice_masks, wilcoxon_test)
 
 # %% auto #0
-__all__ = ['TESTS', 'PromotionPolicy', 'PromotionDecision']
+__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'PromotionDecision']
 
 # %% ../nbs/20a_promotion.ipynb #23a19675
 TESTS = ("bootstrap", "mcnemar", "ttest", "wilcoxon", "none")
@@ -101,7 +101,7 @@ def _check(name, kind, passed, note, metric=None, baseline=None, candidate=None,
 def _fmt(v): return "n/a" if v is None else f"{v:.4g}"
 
 # %% ../nbs/20a_promotion.ipynb #f170a593
-def _validate_policy(self, task):
+def validate_policy(self, task):
     "Check a `PromotionPolicy`'s parameters against the task; return its primary `Metric`"
     m = get_metric(self.metric)
     if m.task != task:
@@ -259,7 +259,7 @@ def _decide(self, champion, challenger, X, y):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
     _check_lengths(X=X, y=y)
     task, ye, classes, (oc, ox) = model_outputs([champion, challenger], X, y, self.task)
-    m, K, n = _validate_policy(self, task), None if classes is None else len(classes), len(ye)
+    m, K, n = validate_policy(self, task), None if classes is None else len(classes), len(ye)
     masks = slice_masks(self.slices, X) if self.slices else {}
     guards = dict(self.guardrails or {})
     lat_tol, size_tol, floors = guards.pop("latency", None), guards.pop("size", None), dict(self.floors or {})
