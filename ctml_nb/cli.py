@@ -13,12 +13,12 @@ from pathlib import Path
 
 from .config import PipelineConfig, config_path, load_config, parse_parameter
 from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json
-from .runner import CycleLocked, RunRecord, list_templates, read_index, request_retrain, run_cycle
+from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, request_retrain, run_cycle
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'find_run',
-           'cmd_run', 'cmd_runs', 'cmd_show', 'write_report', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule',
-           'cmd_registry', 'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
+           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule', 'cmd_registry',
+           'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -36,22 +36,6 @@ EXIT_CODES = {EXIT_OK: "ok (cycle succeeded or skipped)", EXIT_FAILED: "cycle fa
 def _runs_dir(args)->Path:
     if getattr(args, "config", None): return config_path(load_config(args.config), "runs")
     return Path(getattr(args, "runs", None) or "runs")
-
-def find_run(
-    runs_dir:str|Path,  # Runs folder
-    run:str,            # Run id, unique prefix, `last`, or a run folder path
-)->Path:                # The run's folder
-    "Folder of the run named `run`"
-    p = Path(run)
-    if (p/"run.json").exists(): return p
-    runs_dir = Path(runs_dir)
-    ids = sorted(d.name for d in runs_dir.glob("*") if (d/"run.json").exists()) if runs_dir.is_dir() else []
-    if not ids: raise InputError(f"No runs in {runs_dir}: run `ctml run --config FILE` first, or pass --runs/--config")
-    if run == "last": return runs_dir/ids[-1]
-    hits = [i for i in ids if i.startswith(run)]
-    if len(hits) == 1: return runs_dir/hits[0]
-    if not hits: raise InputError(f"No run {run!r} in {runs_dir} (latest: {ids[-1]}); see `ctml runs`")
-    raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../nbs/32_cli.ipynb #70c215ff
 def _template_params(cfg:PipelineConfig, pairs:list)->dict:
@@ -110,21 +94,13 @@ def cmd_show(args)->int:
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #acd32781
-def write_report(
-    run_dir:str|Path,          # Folder of a run
-    out:str|Path|None=None,    # Folder of the HTML files (default: `run_dir/report`)
-    no_input:bool=False,       # Hide code cells, keep outputs
-)->Path:                       # The `index.html` written
-    "HTML report of a run: `index.html` (run header, decisions and plots first, the notebooks folded below) and one page per executed notebook"
-    from ctml_nb.reports import write_run_report
-    return write_run_report(run_dir, out, no_input)
-
 def cmd_report(args)->int:
     "Report of one run"
+    from ctml_nb.reports import write_run_report
     run_dir = find_run(_runs_dir(args), args.run)
     if not args.html:
         _print_record(RunRecord.load(run_dir)); print("HTML: add --html"); return EXIT_OK
-    print(write_report(run_dir, args.out, args.no_input))
+    print(write_run_report(run_dir, args.out, args.no_input))
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #d83892a7

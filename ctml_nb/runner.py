@@ -22,7 +22,7 @@ from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_record
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'STATUS_COLORS', 'REQUIRED_VALUES', 'list_templates', 'load_values', 'load_run_config',
-           'RunRecord', 'append_index', 'read_index', 'plot_history', 'request_path', 'request_retrain',
+           'RunRecord', 'append_index', 'read_index', 'plot_history', 'find_run', 'request_path', 'request_retrain',
            'registry_champion', 'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
@@ -165,6 +165,23 @@ def plot_history(
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8); ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
     return ax
+
+# %% ../nbs/31a_runner.ipynb #c8fd3613
+def find_run(
+    runs_dir:str|Path,  # Runs folder
+    run:str,            # Run id, unique prefix, `last`, or a run folder path
+)->Path:                # The run's folder
+    "Folder of the run named `run`"
+    p = Path(run)
+    if (p/"run.json").exists(): return p
+    runs_dir = Path(runs_dir)
+    ids = sorted(d.name for d in runs_dir.glob("*") if (d/"run.json").exists()) if runs_dir.is_dir() else []
+    if not ids: raise InputError(f"No runs in {runs_dir}: run `ctml run --config FILE` first, or pass --runs/--config")
+    if run == "last": return runs_dir/ids[-1]
+    hits = [i for i in ids if i.startswith(run)]
+    if len(hits) == 1: return runs_dir/hits[0]
+    if not hits: raise InputError(f"No run {run!r} in {runs_dir} (latest: {ids[-1]}); see `ctml runs`")
+    raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../nbs/31a_runner.ipynb #95a669d0
 def request_path(cfg:PipelineConfig)->Path:
