@@ -96,7 +96,7 @@ def run_demo(
         if reports: print(f"   report: {write_run_report(rec.run_dir)}")
     index = read_index(out/"runs")
     if reports:
-        from ctml_nb.runner import plot_history
+        from ctml_nb.plots import plot_history
         import matplotlib.pyplot as plt
         ax = plot_history(index); ax.figure.tight_layout(); ax.figure.savefig(out/"runs"/"history.png", dpi=100)
         plt.close(ax.figure)

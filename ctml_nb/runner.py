@@ -21,9 +21,9 @@ from .core import InputError, PipelineError, atomic_write, read_json, to_jsonabl
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'STATUS_COLORS', 'REQUIRED_VALUES', 'list_templates', 'load_values', 'load_run_config',
-           'RunRecord', 'append_index', 'read_index', 'plot_history', 'find_run', 'request_path', 'request_retrain',
-           'registry_champion', 'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
+__all__ = ['RUNNER_PARAMETERS', 'REQUIRED_VALUES', 'list_templates', 'load_values', 'load_run_config', 'RunRecord',
+           'append_index', 'read_index', 'find_run', 'request_path', 'request_retrain', 'registry_champion',
+           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -141,30 +141,6 @@ def read_index(
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols + [k for r in rows for k in r])))  # every column, always
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
     return df
-
-# %% ../nbs/31a_runner.ipynb #bae9ac38
-STATUS_COLORS = {"succeeded": "tab:green", "skipped": "tab:gray", "failed": "tab:red", "running": "tab:orange"}
-
-def plot_history(
-    index,          # `read_index(...)` DataFrame
-    ax=None,        # Matplotlib axes (default: a new figure)
-):                  # The matplotlib axes
-    "Champion version over the cycles, with each cycle's status"
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    if ax is None: _, ax = plt.subplots(figsize=(9, 3))
-    if not len(index): ax.set_title("no runs yet"); return ax
-    x = range(len(index))
-    champ = pd.to_numeric(index["model_after"], errors="coerce")
-    ax.step(x, champ, where="post", color="black", lw=1, label="champion version")
-    for status, color in STATUS_COLORS.items():
-        m = (index["status"] == status).to_numpy()
-        if m.any(): ax.scatter([i for i, k in zip(x, m) if k], champ[m].fillna(0), color=color, s=60, zorder=3, label=status)
-    ax.set_xticks(list(x)); ax.set_xticklabels([str(r)[:15] for r in index["run_id"]], rotation=45, ha="right", fontsize=7)
-    from matplotlib.ticker import MaxNLocator
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8); ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
-    return ax
 
 # %% ../nbs/31a_runner.ipynb #c8fd3613
 def find_run(
