@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 from .config import PipelineConfig, config_path, load_config, parse_parameter
-from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json
+from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json, read_table
 from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, request_retrain, run_cycle
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
            'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule', 'cmd_registry',
-           'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
+           'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -154,16 +154,6 @@ def cmd_registry(args)->int:
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #8de0a1ba
-def read_table(
-    path:str|Path,  # `.csv` or `.parquet` file
-):
-    "Read a CSV or parquet file, with an `InputError` naming it when that fails"
-    import pandas as pd
-    p = Path(path)
-    if not p.is_file(): raise InputError(f"File not found: {p}")
-    try: return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
-    except Exception as e: raise InputError(f"{p} cannot be read as {'parquet' if p.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: {e}") from None
-
 def drift_report(
     reference,  # Reference DataFrame (what the model was trained on)
     current,    # Current DataFrame
@@ -185,8 +175,9 @@ def _print_drift(report):
 
 def cmd_drift(args)->int:
     "Drift report between two files"
-    ref, cur = read_table(args.reference), read_table(args.current)
-    report = drift_report(ref, cur, args.html, args.columns.split(",") if args.columns else None)
+    columns = args.columns.split(",") if args.columns else None
+    ref, cur = read_table(args.reference, columns), read_table(args.current, columns)
+    report = drift_report(ref, cur, args.html, columns)
     _print_drift(report)
     if args.html: print(f"HTML report: {args.html}")
     return EXIT_FAILED if args.fail_on_drift and report.dataset_drift else EXIT_OK
