@@ -17,8 +17,8 @@ from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
-           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule', 'cmd_registry',
-           'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
+           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'cmd_schedule', 'cmd_registry', 'drift_report',
+           'cmd_drift', 'demo_drift', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -111,17 +111,10 @@ def cmd_retrain(args)->int:
     print(f"retrain requested for {cfg.name!r} ({args.reason}); the next `ctml run` will retrain. Request: {p}")
     return EXIT_OK
 
-def parse_span(span:str)->float:
-    "Seconds in a span such as `30s`, `10min`, `1h`, `1D`"
-    import pandas as pd
-    try: s = pd.Timedelta(span).total_seconds()
-    except (ValueError, TypeError): raise InputError(f"--every: expected a span like 30s, 10min, 1h or 1D, got {span!r}") from None
-    if s <= 0: raise InputError(f"--every: the span must be positive, got {span!r}")
-    return s
-
 def cmd_schedule(args)->int:
     "Run cycles in a foreground loop"
-    every, cfg = parse_span(args.every), load_config(args.config)
+    from ctml_nb.triggers import parse_span
+    every, cfg = parse_span(args.every, "--every").total_seconds(), load_config(args.config)
     n, code = 0, EXIT_OK
     while args.max_cycles is None or n < args.max_cycles:
         start = time.monotonic(); n += 1
