@@ -105,7 +105,7 @@ class RunRecord:
         lines += [f"| {s['step']} | {s['status']} | {s['seconds']:.1f} | `{Path(s['notebook']).name}` | {s.get('error') or ''} |"
                   for s in self.steps]
         return "\n".join(lines)
-    __repr__ = lambda self: f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"
+    def __repr__(self): return f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"
 
 # %% ../nbs/31a_runner.ipynb #25270667
 def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
