@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 from .config import PipelineConfig, config_path, load_config, parse_parameter
-from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json
-from .runner import CycleLocked, RunRecord, list_templates, read_index, request_retrain, run_cycle
+from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json, read_table
+from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, request_retrain, run_cycle
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'find_run',
-           'cmd_run', 'cmd_runs', 'cmd_show', 'write_report', 'cmd_report', 'cmd_retrain', 'parse_span', 'cmd_schedule',
-           'cmd_registry', 'read_table', 'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows',
-           'cmd_backtest', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
+           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'cmd_schedule', 'cmd_registry', 'drift_report',
+           'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -37,22 +36,6 @@ EXIT_CODES = {EXIT_OK: "ok (cycle succeeded or skipped)", EXIT_FAILED: "cycle fa
 def _runs_dir(args)->Path:
     if getattr(args, "config", None): return config_path(load_config(args.config), "runs")
     return Path(getattr(args, "runs", None) or "runs")
-
-def find_run(
-    runs_dir:str|Path,  # Runs folder
-    run:str,            # Run id, unique prefix, `last`, or a run folder path
-)->Path:                # The run's folder
-    "Folder of the run named `run`"
-    p = Path(run)
-    if (p/"run.json").exists(): return p
-    runs_dir = Path(runs_dir)
-    ids = sorted(d.name for d in runs_dir.glob("*") if (d/"run.json").exists()) if runs_dir.is_dir() else []
-    if not ids: raise InputError(f"No runs in {runs_dir}: run `ctml run --config FILE` first, or pass --runs/--config")
-    if run == "last": return runs_dir/ids[-1]
-    hits = [i for i in ids if i.startswith(run)]
-    if len(hits) == 1: return runs_dir/hits[0]
-    if not hits: raise InputError(f"No run {run!r} in {runs_dir} (latest: {ids[-1]}); see `ctml runs`")
-    raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../nbs/32_cli.ipynb #70c215ff
 def _template_params(cfg:PipelineConfig, pairs:list)->dict:
@@ -111,21 +94,13 @@ def cmd_show(args)->int:
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #acd32781
-def write_report(
-    run_dir:str|Path,          # Folder of a run
-    out:str|Path|None=None,    # Folder of the HTML files (default: `run_dir/report`)
-    no_input:bool=False,       # Hide code cells, keep outputs
-)->Path:                       # The `index.html` written
-    "HTML report of a run: `index.html` (run header, decisions and plots first, the notebooks folded below) and one page per executed notebook"
-    from ctml_nb.reports import write_run_report
-    return write_run_report(run_dir, out, no_input)
-
 def cmd_report(args)->int:
     "Report of one run"
+    from ctml_nb.reports import write_run_report
     run_dir = find_run(_runs_dir(args), args.run)
     if not args.html:
         _print_record(RunRecord.load(run_dir)); print("HTML: add --html"); return EXIT_OK
-    print(write_report(run_dir, args.out, args.no_input))
+    print(write_run_report(run_dir, args.out, args.no_input))
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #d83892a7
@@ -136,17 +111,10 @@ def cmd_retrain(args)->int:
     print(f"retrain requested for {cfg.name!r} ({args.reason}); the next `ctml run` will retrain. Request: {p}")
     return EXIT_OK
 
-def parse_span(span:str)->float:
-    "Seconds in a span such as `30s`, `10min`, `1h`, `1D`"
-    import pandas as pd
-    try: s = pd.Timedelta(span).total_seconds()
-    except (ValueError, TypeError): raise InputError(f"--every: expected a span like 30s, 10min, 1h or 1D, got {span!r}") from None
-    if s <= 0: raise InputError(f"--every: the span must be positive, got {span!r}")
-    return s
-
 def cmd_schedule(args)->int:
     "Run cycles in a foreground loop"
-    every, cfg = parse_span(args.every), load_config(args.config)
+    from ctml_nb.triggers import parse_span
+    every, cfg = parse_span(args.every, "--every").total_seconds(), load_config(args.config)
     n, code = 0, EXIT_OK
     while args.max_cycles is None or n < args.max_cycles:
         start = time.monotonic(); n += 1
@@ -179,16 +147,6 @@ def cmd_registry(args)->int:
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #8de0a1ba
-def read_table(
-    path:str|Path,  # `.csv` or `.parquet` file
-):
-    "Read a CSV or parquet file, with an `InputError` naming it when that fails"
-    import pandas as pd
-    p = Path(path)
-    if not p.is_file(): raise InputError(f"File not found: {p}")
-    try: return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
-    except Exception as e: raise InputError(f"{p} cannot be read as {'parquet' if p.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: {e}") from None
-
 def drift_report(
     reference,  # Reference DataFrame (what the model was trained on)
     current,    # Current DataFrame
@@ -210,8 +168,9 @@ def _print_drift(report):
 
 def cmd_drift(args)->int:
     "Drift report between two files"
-    ref, cur = read_table(args.reference), read_table(args.current)
-    report = drift_report(ref, cur, args.html, args.columns.split(",") if args.columns else None)
+    columns = args.columns.split(",") if args.columns else None
+    ref, cur = read_table(args.reference, columns), read_table(args.current, columns)
+    report = drift_report(ref, cur, args.html, columns)
     _print_drift(report)
     if args.html: print(f"HTML report: {args.html}")
     return EXIT_FAILED if args.fail_on_drift and report.dataset_drift else EXIT_OK

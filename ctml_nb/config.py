@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, InputError
+from .core import ConfigError, InputError, read_table
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict', 'resolve_ref',
@@ -289,7 +289,7 @@ def load_source(
     else:
         p = config_path(cfg, "data.source")
         if not p.exists(): raise InputError(f"data.source: file not found: {p}")
-        df = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+        df = read_table(p)
     need = [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else []) + list(cfg.data.features or [])
     missing = [c for c in need if c not in df.columns]
     if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {list(df.columns)}")

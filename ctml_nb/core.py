@@ -17,7 +17,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError', 'ConfigError', 'PipelineError',
-           'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json']
+           'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json', 'read_table']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -119,3 +119,18 @@ def read_json(path:str|Path):
     try: return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError: raise InputError(f"File not found: {path}") from None
     except json.JSONDecodeError as e: raise InputError(f"{path} is not valid JSON ({e})") from None
+
+# %% ../nbs/00_core.ipynb #fd045165
+def _is_parquet(path:Path)->bool: return path.suffix.lower() in (".parquet", ".pq")
+
+def read_table(
+    path:str|Path,           # `.csv` or `.parquet` (`.pq`) file
+    columns:list|None=None,  # Read only these columns, in this order (default: all)
+)->pd.DataFrame:
+    "Read a CSV or parquet file, with an `InputError` naming it when that fails"
+    p = Path(path)
+    if not p.is_file(): raise InputError(f"File not found: {p}")
+    cols = None if columns is None else list(columns)
+    try: df = pd.read_parquet(p, columns=cols) if _is_parquet(p) else pd.read_csv(p, usecols=cols)
+    except Exception as e: raise InputError(f"{p} cannot be read as {'parquet' if _is_parquet(p) else 'CSV'}: {e}") from None
+    return df if cols is None else df[cols]

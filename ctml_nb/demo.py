@@ -76,7 +76,7 @@ def run_demo(
     reports:bool=True,        # Write the HTML report of each run
 )->pd.DataFrame:              # The runs index
     "Run the demo's cycles and print what each decided"
-    from ctml_nb.cli import write_report
+    from ctml_nb.reports import write_run_report
     import shutil
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     cfg_path = out/"pipeline.yaml"
@@ -93,10 +93,10 @@ def run_demo(
         print(f"\n== cycle {i}: {what} ({weeks} weeks of data)", flush=True)
         rec = run_cycle(cfg, progress=progress)
         print(f"   {rec.status.upper()}: {rec.reason}\n   champion {rec.model_before} -> {rec.model_after}", flush=True)
-        if reports: print(f"   report: {write_report(rec.run_dir)}")
+        if reports: print(f"   report: {write_run_report(rec.run_dir)}")
     index = read_index(out/"runs")
     if reports:
-        from ctml_nb.runner import plot_history
+        from ctml_nb.plots import plot_history
         import matplotlib.pyplot as plt
         ax = plot_history(index); ax.figure.tight_layout(); ax.figure.savefig(out/"runs"/"history.png", dpi=100)
         plt.close(ax.figure)

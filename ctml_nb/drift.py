@@ -177,6 +177,36 @@ class DriftDetector:
             list(self.get_params()).index(k)]}
         return f"DriftDetector({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
+    # Learning and testing: the work is done by the functions below, one cell each with its tests
+    def fit(self, reference:pd.DataFrame)->DriftDetector:
+        "Learn the reference profile `profile_` from `reference` (replacing any previous one)"
+        return _fit(self, reference)
+
+    def partial_fit(self, chunk:pd.DataFrame)->DriftDetector:
+        "Add one chunk of reference data to `profile_` (chunks must have the same columns and kinds)"
+        return _partial_fit(self, chunk)
+
+    @property
+    def profile_(self)->ReferenceProfile:
+        "The reference profile (chunks given to `partial_fit` are merged in one step when it is read)"
+        return _merged_profile(self)
+
+    @profile_.setter
+    def profile_(self, profile:ReferenceProfile): self._parts = [profile]
+
+    @classmethod
+    def from_profile(cls, profile:ReferenceProfile|str|Path, **params)->DriftDetector:
+        "A fitted detector from a stored profile (or the path of its JSON file)"
+        return _from_profile(cls, profile, **params)
+
+    def test(self, current:pd.DataFrame)->DriftReport:
+        "Test `current` against the reference profile; returns a `DriftReport`"
+        return _test(self, current)
+
+    def test_batches(self, batches:Iterable)->DriftReport:
+        "Test current data given as an iterable of DataFrames (e.g. `read_parquet_batches`), one chunk in memory at a time"
+        return _test_batches(self, batches)
+
 # %% ../nbs/04_drift.ipynb #ab4c924b
 def _check_params(det:DriftDetector):
     def num(name, lo, hi, lo_open=True, hi_open=False):
@@ -223,7 +253,7 @@ def _check_frame(df, what:str)->pd.DataFrame:
 
 # %% ../nbs/04_drift.ipynb #1563e186
 def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
-    "Learn the reference profile `profile_` from `reference` (replacing any previous one)"
+    "`DriftDetector.fit`"
     _check_params(self); _check_frame(reference, "reference")
     if len(reference) == 0: raise InputError("The reference data has no rows: fit on a non-empty DataFrame.")
     self.profile_ = ReferenceProfile.from_frame(reference, self.columns, self.n_quantiles, self.max_categories)
@@ -232,7 +262,7 @@ def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
 MERGE_EVERY = 64   # chunk profiles kept before they are merged in one step
 
 def _partial_fit(self:DriftDetector, chunk:pd.DataFrame)->DriftDetector:
-    "Add one chunk of reference data to `profile_` (chunks must have the same columns and kinds)"
+    "`DriftDetector.partial_fit`"
     _check_params(self); _check_frame(chunk, "reference chunk")
     if len(chunk) == 0: return self
     parts = self.__dict__.setdefault("_parts", [])
@@ -242,17 +272,15 @@ def _partial_fit(self:DriftDetector, chunk:pd.DataFrame)->DriftDetector:
     if len(parts) >= MERGE_EVERY: parts[:] = [parts[0].merge(*parts[1:])]
     return self
 
-def _get_profile(self:DriftDetector)->ReferenceProfile:
-    "The reference profile (chunks given to `partial_fit` are merged in one step when it is read)"
+def _merged_profile(self:DriftDetector)->ReferenceProfile:
+    "`DriftDetector.profile_`: the chunk profiles merged in one step"
     parts = self.__dict__.get("_parts")
     if not parts: raise AttributeError("profile_")
     if len(parts) > 1: parts[:] = [parts[0].merge(*parts[1:])]
     return parts[0]
 
-def _set_profile(self:DriftDetector, profile:ReferenceProfile): self._parts = [profile]
-
 def _from_profile(cls, profile:ReferenceProfile|str|Path, **params)->DriftDetector:
-    "A fitted detector from a stored profile (or the path of its JSON file)"
+    "`DriftDetector.from_profile`"
     if isinstance(profile, (str, Path)): profile = ReferenceProfile.load(profile)
     if not isinstance(profile, ReferenceProfile):
         raise InputError(f"`profile` must be a ReferenceProfile or the path of one, got {type(profile).__name__}.")
@@ -263,10 +291,6 @@ def _from_profile(cls, profile:ReferenceProfile|str|Path, **params)->DriftDetect
                          f"({profile.n_quantiles}, {profile.max_categories}): leave them out.")
     det.profile_ = profile
     return det
-
-DriftDetector.fit, DriftDetector.partial_fit = _fit, _partial_fit
-DriftDetector.profile_ = property(_get_profile, _set_profile)
-DriftDetector.from_profile = classmethod(_from_profile)
 
 # %% ../nbs/04_drift.ipynb #2d8d2cd4
 def _current_side(ref:ColumnProfile, s:pd.Series|None, prof:ColumnProfile|None):
@@ -291,6 +315,7 @@ def _rate_finding(what, nr, kr, nc, kc, threshold, alpha):
     p = chi_square_from_counts([kr, nr - kr], [kc, nc - kc]).p_value
     return f"{what} rate {a:.1%} -> {b:.1%} ({'p<1e-16' if p < 1e-16 else f'p={p:.2g}'})" if p < alpha else None
 
+# %% ../nbs/04_drift.ipynb #3079fe73
 def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->dict:
     "Report row of one column (before p-value correction)"
     row = {"column": name, "kind": ref.kind, "test": None, "statistic": None, "threshold": None, "p_test": None,
@@ -343,7 +368,7 @@ def _untested(name, ref:ColumnProfile|None, reason:str, kind:str|None=None)->dic
             "reason": reason, "details": {}}
 
 def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
-    "Test `current` against the reference profile; returns a `DriftReport`"
+    "`DriftDetector.test`"
     check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self); _check_frame(current, "current")
     if len(current) == 0: raise InputError("The current data has no rows: test a non-empty DataFrame.")
     by_name = {str(c): c for c in current.columns}
@@ -361,8 +386,9 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
                            infer_kind(current[by_name[c]])[0]) for c in by_name if c not in self.profile_.columns]
     return _finish(self, rows, len(current), self.profile_.n_rows)
 
+# %% ../nbs/04_drift.ipynb #42bd5a94
 def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
-    "Test current data given as an iterable of DataFrames (e.g. `read_parquet_batches`), one chunk in memory at a time"
+    "`DriftDetector.test_batches`"
     check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self)
     if isinstance(batches, pd.DataFrame): raise InputError("`test_batches` takes an iterable of DataFrames: use `test` for one frame.")
     prof, notes, why, added, n_rows, n_chunks = {}, {}, {}, {}, 0, 0
@@ -397,6 +423,7 @@ def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
     rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it", k) for c, k in added.items()]
     return _finish(self, rows, n_rows, self.profile_.n_rows)
 
+# %% ../nbs/04_drift.ipynb #ebac377c
 def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->DriftReport:
     "Correct p-values, decide drift per column and for the dataset"
     tested = [r for r in rows if r["reason"] is None]
@@ -418,8 +445,6 @@ def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->Drif
     share = sum(weight[r["column"]] for r in tested if r["drift"]) / total
     return DriftReport(rows, share, share >= self.dataset_drift_share, self.alpha, self.correction,
                        self.dataset_drift_share, n_ref_rows, n_cur_rows)
-
-DriftDetector.test, DriftDetector.test_batches = _test, _test_batches
 
 # %% ../nbs/04_drift.ipynb #0b918ac6
 def redecide(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .core import CtmlError, to_jsonable
+from .model_files import read_verified
 
 # %% auto #0
 __all__ = ['environment', 'git_info', 'Lineage', 'lineage', 'verify_registry']
@@ -131,7 +132,6 @@ def verify_registry(
     snapshots:bool=False,  # Also verify the data snapshots the versions reference (reads them all)
 )->pd.DataFrame:           # name, version, item, path, ok, problem
     "Check every model file and artifact (and optionally snapshot) of a registry; one row per item"
-    from ctml_nb.registry import _read_checked
     rows = []
     for n in [name] if name else registry.names():
         vdir = registry._model_dir(n)/"versions"
@@ -143,11 +143,11 @@ def verify_registry(
         for v in sorted(committed):
             try:
                 mv = registry.get_version(n, v); path = Path(registry.root)/mv.file
-                _read_checked(path, mv.sha256, mv.size); rows.append((n, v, "model", str(path), True, None))
+                read_verified(path, mv.sha256, mv.size); rows.append((n, v, "model", str(path), True, None))
             except CtmlError as e: rows.append((n, v, "model", str(vdir/str(v)), False, str(e))); continue
             for a, rec in mv.artifacts.items():
                 p = Path(registry.root)/rec["file"]
-                try: _read_checked(p, rec["sha256"], rec["size"], f"Artifact {a!r} file"); rows.append((n, v, f"artifact:{a}", str(p), True, None))
+                try: read_verified(p, rec["sha256"], rec["size"], f"Artifact {a!r} file"); rows.append((n, v, f"artifact:{a}", str(p), True, None))
                 except CtmlError as e: rows.append((n, v, f"artifact:{a}", str(p), False, str(e)))
             for role, sid in mv.data_snapshots.items() if snapshots else []:
                 try: s = registry.snapshots.verify(sid); rows.append((n, v, f"snapshot:{role}", s.path, True, None))

@@ -14,7 +14,8 @@ import pandas as pd
 from .core import InputError, read_json
 
 # %% auto #0
-__all__ = ['COLORS', 'load_run', 'run_history', 'plot_metric_history', 'drift_history', 'plot_drift_heatmap', 'plot_gate']
+__all__ = ['COLORS', 'STATUS_COLORS', 'load_run', 'run_history', 'new_figure', 'plot_metric_history', 'plot_history',
+           'drift_history', 'plot_drift_heatmap', 'plot_gate']
 
 # %% ../nbs/40_plots.ipynb #d4eece85
 def _values(rec:dict)->list:
@@ -82,7 +83,11 @@ def run_history(
 COLORS = {"champion": "#7f7f7f", "challenger": "#1f77b4", "live": "#2f4b7c", "promoted": "#2ca02c",
           "retrain": "#ff7f0e", "failed": "#d62728", "skipped": "#bbbbbb", "rejected": "#1f77b4"}
 
-def _figure(w:float, h:float):
+def new_figure(
+    w:float,  # Width in inches
+    h:float,  # Height in inches
+):            # A matplotlib `Figure` with constrained layout
+    "A figure built without `pyplot`, so nothing leaks into its global state"
     from matplotlib.figure import Figure
     return Figure(figsize=(w, h), layout="constrained")
 
@@ -112,6 +117,7 @@ def _half_width(xs)->object:
     gaps = np.diff(np.unique(xs))
     return gaps.min() * .4 if len(gaps) else (.4 if not np.issubdtype(np.asarray(xs).dtype, np.datetime64) else np.timedelta64(12, "h"))
 
+# %% ../nbs/40_plots.ipynb #def90a8a
 def plot_metric_history(
     runs,                   # Runs folder, or the frame `run_history` returns
     x:str="auto",           # "data_time", "started", "run" (order) or "auto"
@@ -122,7 +128,7 @@ def plot_metric_history(
     if not len(h): raise InputError("No runs to plot: run `ctml run` first")
     xs, xlabel = _x(h, x)
     metric = next((m for m in h["metric"] if isinstance(m, str)), "metric")
-    fig = _figure(10, 4); ax = fig.subplots()
+    fig = new_figure(10, 4); ax = fig.subplots()
     width = _half_width(xs)
     for xi, r in zip(xs, h.itertuples()):
         if r.retrain: ax.axvspan(xi - width, xi + width, color=COLORS["retrain"], alpha=.15, lw=0)
@@ -153,6 +159,29 @@ def plot_metric_history(
            f"{h['retrain'].sum()} retrains, {(h['status'] == 'failed').sum()} failed)", xlabel, f"{metric} ({better} is better)")
     if np.issubdtype(np.asarray(xs).dtype, np.datetime64): fig.autofmt_xdate()
     return fig
+
+# %% ../nbs/40_plots.ipynb #84fbe132
+STATUS_COLORS = {"succeeded": "tab:green", "skipped": "tab:gray", "failed": "tab:red", "running": "tab:orange"}
+
+def plot_history(
+    index,          # `read_index(...)` DataFrame
+    ax=None,        # Matplotlib axes (default: a new figure)
+):                  # The matplotlib axes
+    "Champion version over the cycles, with each cycle's status"
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(9, 3))
+    if not len(index): ax.set_title("no runs yet"); return ax
+    x = range(len(index))
+    champ = pd.to_numeric(index["model_after"], errors="coerce")
+    ax.step(x, champ, where="post", color="black", lw=1, label="champion version")
+    for status, color in STATUS_COLORS.items():
+        m = (index["status"] == status).to_numpy()
+        if m.any(): ax.scatter([i for i, k in zip(x, m) if k], champ[m].fillna(0), color=color, s=60, zorder=3, label=status)
+    ax.set_xticks(list(x)); ax.set_xticklabels([str(r)[:15] for r in index["run_id"]], rotation=45, ha="right", fontsize=7)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8); ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
+    return ax
 
 # %% ../nbs/40_plots.ipynb #4d99552a
 def _drift_records(rec:dict)->tuple:
@@ -206,7 +235,7 @@ def plot_drift_heatmap(
     m, flag = m.loc[keep], flag.loc[keep]
     from matplotlib.colors import TwoSlopeNorm
     vmax = max(2.0, float(np.nanmax(m.to_numpy())) if np.isfinite(m.to_numpy()).any() else 2.0)
-    fig = _figure(min(3.5 + .6 * m.shape[1], 14), 2.6 + .32 * m.shape[0]); ax = fig.subplots()
+    fig = new_figure(min(3.5 + .6 * m.shape[1], 14), 2.6 + .32 * m.shape[0]); ax = fig.subplots()
     im = ax.imshow(np.ma.masked_invalid(m.to_numpy(dtype=float)), aspect="auto", cmap="RdYlBu_r",
                    norm=TwoSlopeNorm(vmin=0, vcenter=1, vmax=vmax))
     im.cmap.set_bad("#eeeeee")
@@ -240,7 +269,7 @@ def plot_gate(
     scores = [s for s in d.get("scores") or [] if s.get("challenger") is not None] or \
              [{"metric": d["metric"], "greater_is_better": d.get("greater_is_better", True), "champion": d.get("baseline"),
                "challenger": d.get("candidate")}]
-    fig = _figure(3.2 + 2.3 * len(scores), 3.4)
+    fig = new_figure(3.2 + 2.3 * len(scores), 3.4)
     axes = fig.subplots(1, len(scores) + 1, width_ratios=[1.6] + [1] * len(scores))
     ax = axes[0]
     thr = d.get("thresholds") or {}

@@ -230,6 +230,7 @@ def _primary(self, m, ye, oc, ox, K, base, cand, reps):
                imp, rule, len(ye), interval)
     return c, imp, interval, p
 
+# %% ../nbs/20a_promotion.ipynb #bba59bd4
 def _sub(o, mask): return ModelOutputs(o.pred[mask], None if o.proba is None else o.proba[mask], o.note)
 
 def _slice_checks(self, masks, sm, ye, ox, oc, K, missing):
@@ -255,6 +256,7 @@ def _slice_checks(self, masks, sm, ye, ox, oc, K, missing):
         out.append(_check(label, "slice", bool(ok), note, sm.name, bv, cv, ch, rule, rows, ci))
     return out
 
+# %% ../nbs/20a_promotion.ipynb #3f3222be
 def _decide(self, champion, challenger, X, y):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
     _check_lengths(X=X, y=y)

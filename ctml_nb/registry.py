@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import io
 import re
 import shutil
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
@@ -24,10 +22,13 @@ from filelock import FileLock, Timeout
 from .core import InputError, IntegrityError, RegistryError, atomic_write, read_json, to_jsonable, write_json
 from .data import Snapshot, SnapshotStore
 from .lineage import environment
+from .model_files import FORMATS, dump_model, load_model, read_verified
 from .validation import DataSchema
 
+_all_ = ["FORMATS"]  # re-exported: the model formats `register(format=)` takes
+
 # %% auto #0
-__all__ = ['FORMATS', 'check_name', 'check_alias', 'ModelVersion', 'ModelRegistry']
+__all__ = ['check_name', 'check_alias', 'ModelVersion', 'ModelRegistry', 'FORMATS']
 
 # %% ../nbs/22_registry.ipynb #787a3f07
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -50,30 +51,6 @@ def check_alias(alias:str)->str:
     return alias
 
 # %% ../nbs/22_registry.ipynb #9504f3bd
-FORMATS = {"joblib": "model.joblib", "skops": "model.skops"}
-
-def _skops():
-    try: import skops.io as sio
-    except ImportError: raise ImportError('format="skops" needs skops: pip install "ctml-nb[skops]"') from None
-    return sio
-
-def _dumps(model, fmt:str, compress:int)->bytes:
-    "Serialise `model` to bytes in `fmt`"
-    if fmt == "skops": return _skops().dumps(model, compression=8 if compress else 0)
-    buf = io.BytesIO(); joblib.dump(model, buf, compress=compress); return buf.getvalue()
-
-def _read_checked(path:Path, sha256:str, size:int, what:str="Model file")->bytes:
-    "Bytes of `path`, or `IntegrityError` naming `what` and the file if it is missing, truncated or modified"
-    try: data = path.read_bytes()
-    except FileNotFoundError: raise IntegrityError(f"{what} {path} is missing: restore it from a backup.") from None
-    if len(data) < size:
-        raise IntegrityError(f"{what} {path} is truncated ({len(data)} of {size} bytes): restore it from a backup "
-                             "or register the model again.")
-    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError(f"{what} {path} does not match its recorded SHA-256 {sha256[:12]}...: it was modified "
-                             "after registration; do not load it.")
-    return data
-
 def _artifact_blobs(artifacts)->dict:
     "Name -> bytes of the `artifacts` given to `register`, checked before anything is written"
     if artifacts is None: return {}
@@ -90,18 +67,6 @@ def _artifact_blobs(artifacts)->dict:
         else: raise InputError(f"`artifacts[{k!r}]` must be bytes, str (stored as UTF-8) or a Path, got {type(v).__name__}.")
         out[k] = v
     return out
-
-def _loads(data:bytes, fmt:str, path:Path, trusted:list|None):
-    "Deserialise checked bytes"
-    if fmt == "joblib":
-        if trusted is not None: raise InputError("`trusted` applies to skops files only; this version is a joblib file.")
-        return joblib.load(io.BytesIO(data))
-    sio = _skops()
-    missing = [t for t in sio.get_untrusted_types(data=data) if t not in (trusted or [])]
-    if missing:
-        raise RegistryError(f"Model file {path} (skops) contains types that are not trusted by default: {missing}. "
-                            f"Check them, then load with trusted={missing!r}.")
-    return sio.loads(data, trusted=list(trusted) if trusted else None)
 
 # %% ../nbs/22_registry.ipynb #26941fe2
 def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -234,7 +199,7 @@ class ModelRegistry:
         "Load a model after checking its file against the recorded SHA-256"
         mv = self.get_version(name, version_or_alias)
         path = Path(self.root)/mv.file
-        return _loads(_read_checked(path, mv.sha256, mv.size), mv.format, path, trusted)
+        return load_model(read_verified(path, mv.sha256, mv.size), mv.format, path, trusted)
 
     def load_artifact(self,
                       name:str,                  # Model name
@@ -247,7 +212,7 @@ class ModelRegistry:
             raise RegistryError(f"{name} version {mv.version} has no artifact {artifact!r}: its artifacts are "
                                 f"{sorted(mv.artifacts)} (store them with `register(..., artifacts={{name: ...}})`).")
         a = mv.artifacts[artifact]
-        return _read_checked(Path(self.root)/a["file"], a["sha256"], a["size"], f"Artifact {artifact!r} file")
+        return read_verified(Path(self.root)/a["file"], a["sha256"], a["size"], f"Artifact {artifact!r} file")
 
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
         "The data schema saved with a version"
@@ -340,7 +305,7 @@ class ModelRegistry:
                 "code": _lenient_json({"path": code} if isinstance(code, str) else code), "environment": environment(model),
                 "description": description, "has_schema": schema is not None}
         blobs = _artifact_blobs(artifacts)
-        data = _dumps(model, format, compress)
+        data = dump_model(model, format, compress)
         meta.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data), artifacts={})
         with self._locked():
             vs = self._committed(name)
@@ -348,11 +313,11 @@ class ModelRegistry:
             vdir = self._version_dir(name, v)
             if vdir.exists(): shutil.rmtree(vdir)   # left by a crashed write: never visible, safe to replace
             path = atomic_write(vdir/FORMATS[format], data)
-            _read_checked(path, meta["sha256"], meta["size"])
+            read_verified(path, meta["sha256"], meta["size"])
             if schema is not None: schema.save(vdir/"schema.json")
             for a, b in blobs.items():
                 rec = {"file": (vdir/"artifacts"/a).relative_to(self.root).as_posix(), "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
-                _read_checked(atomic_write(vdir/"artifacts"/a, b), rec["sha256"], rec["size"], f"Artifact {a!r} file")
+                read_verified(atomic_write(vdir/"artifacts"/a, b), rec["sha256"], rec["size"], f"Artifact {a!r} file")
                 meta["artifacts"][a] = rec
             meta.update(version=v, created_at=_now(), file=path.relative_to(self.root).as_posix())
             write_json(vdir/"version.json", meta)  # the commit point

@@ -55,6 +55,7 @@ def _fig_b64(fig, dpi:int=80)->str:
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
+# %% ../nbs/42_reports.ipynb #30fd67aa
 def _header(rec:dict)->str:
     color = _STATUS_COLOR.get(rec.get("status"), "black")
     snaps = ", ".join(f"{k} <code>{_e(str(v)[:12])}</code>" for k, v in (rec.get("snapshots") or {}).items()) or "none"
@@ -100,6 +101,7 @@ def _decisions(rec:dict)->str:
     if failed: parts.append(_ul("Failed steps", [f"{s['step']}: {s.get('error')}" for s in failed]))
     return "".join(parts) + "</section>"
 
+# %% ../nbs/42_reports.ipynb #bd784f8e
 def _notebook_path(run_dir:Path, s:dict)->Path:
     p = Path(s["notebook"])
     return p if p.exists() else run_dir / p.name

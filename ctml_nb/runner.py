@@ -22,9 +22,9 @@ from .core import InputError, PipelineError, atomic_write, read_json, to_jsonabl
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'STATUS_COLORS', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
-           'load_run_config', 'RunRecord', 'append_index', 'read_index', 'plot_history', 'request_path',
-           'request_retrain', 'registry_champion', 'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
+__all__ = ['RUNNER_PARAMETERS', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values', 'load_run_config', 'RunRecord',
+           'append_index', 'read_index', 'find_run', 'request_path', 'request_retrain', 'registry_champion',
+           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -120,7 +120,7 @@ class RunRecord:
         lines += [f"| {s['step']} | {s['status']} | {s['seconds']:.1f} | `{Path(s['notebook']).name}` | {s.get('error') or ''} |"
                   for s in self.steps]
         return "\n".join(lines)
-    __repr__ = lambda self: f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"
+    def __repr__(self): return f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"
 
 # %% ../nbs/31a_runner.ipynb #25270667
 def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -157,29 +157,22 @@ def read_index(
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
     return df
 
-# %% ../nbs/31a_runner.ipynb #bae9ac38
-STATUS_COLORS = {"succeeded": "tab:green", "skipped": "tab:gray", "failed": "tab:red", "running": "tab:orange"}
-
-def plot_history(
-    index,          # `read_index(...)` DataFrame
-    ax=None,        # Matplotlib axes (default: a new figure)
-):                  # The matplotlib axes
-    "Champion version over the cycles, with each cycle's status"
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    if ax is None: _, ax = plt.subplots(figsize=(9, 3))
-    if not len(index): ax.set_title("no runs yet"); return ax
-    x = range(len(index))
-    champ = pd.to_numeric(index["model_after"], errors="coerce")
-    ax.step(x, champ, where="post", color="black", lw=1, label="champion version")
-    for status, color in STATUS_COLORS.items():
-        m = (index["status"] == status).to_numpy()
-        if m.any(): ax.scatter([i for i, k in zip(x, m) if k], champ[m].fillna(0), color=color, s=60, zorder=3, label=status)
-    ax.set_xticks(list(x)); ax.set_xticklabels([str(r)[:15] for r in index["run_id"]], rotation=45, ha="right", fontsize=7)
-    from matplotlib.ticker import MaxNLocator
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8); ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
-    return ax
+# %% ../nbs/31a_runner.ipynb #c8fd3613
+def find_run(
+    runs_dir:str|Path,  # Runs folder
+    run:str,            # Run id, unique prefix, `last`, or a run folder path
+)->Path:                # The run's folder
+    "Folder of the run named `run`"
+    p = Path(run)
+    if (p/"run.json").exists(): return p
+    runs_dir = Path(runs_dir)
+    ids = sorted(d.name for d in runs_dir.glob("*") if (d/"run.json").exists()) if runs_dir.is_dir() else []
+    if not ids: raise InputError(f"No runs in {runs_dir}: run `ctml run --config FILE` first, or pass --runs/--config")
+    if run == "last": return runs_dir/ids[-1]
+    hits = [i for i in ids if i.startswith(run)]
+    if len(hits) == 1: return runs_dir/hits[0]
+    if not hits: raise InputError(f"No run {run!r} in {runs_dir} (latest: {ids[-1]}); see `ctml runs`")
+    raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../nbs/31a_runner.ipynb #95a669d0
 def request_path(cfg:PipelineConfig)->Path:

@@ -97,7 +97,7 @@ class RunHeader:
         rows += [(f"parameter `{k}`", f"`{json.dumps(v)[:120]}`") for k, v in d["parameters"].items()]
         rows += [("versions", ", ".join(f"{k} {v}" for k, v in d["versions"].items() if v))]
         return "| | |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
-    __repr__ = lambda self: f"RunHeader(run_id={self.run_id!r}, step={self.step!r})"
+    def __repr__(self): return f"RunHeader(run_id={self.run_id!r}, step={self.step!r})"
 
 # %% ../nbs/31_steps.ipynb #a7daa387
 def _cell_label(nb, i:int)->str:
@@ -157,7 +157,7 @@ class StepResult:
     def to_dict(self)->dict:
         return {"step": self.step, "notebook": self.notebook, "status": self.status,
                 "seconds": round(self.seconds, 3), "error": self.error}
-    __repr__ = lambda self: f"StepResult(step={self.step!r}, status={self.status!r}, seconds={self.seconds:.1f})"
+    def __repr__(self): return f"StepResult(step={self.step!r}, status={self.status!r}, seconds={self.seconds:.1f})"
 
 # %% ../nbs/31_steps.ipynb #1b0e8196
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # Jupyter's own backend: figures become outputs

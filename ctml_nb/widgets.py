@@ -222,7 +222,7 @@ class RunBrowser(_View):
     def run_html(self, run_id:str)->str:
         "One run's decisions and plots as HTML"
         from ctml_nb.reports import run_summary_html
-        from ctml_nb.cli import find_run
+        from ctml_nb.runner import find_run
         return run_summary_html(find_run(self.runs_dir, run_id))
 
     def static(self)->str:
@@ -290,8 +290,8 @@ class PolicyExplorer(_View):
 
     def plot_frontier(self):
         "Metric against retrains, one point per policy, the frontier as a step line"
-        from ctml_nb.plots import _figure
-        fig = _figure(7.5, 4.2); ax = fig.subplots()
+        from ctml_nb.plots import new_figure
+        fig = new_figure(7.5, 4.2); ax = fig.subplots()
         _comparison(self.results).plot(ax=ax, highlight=self.highlight)
         ax.set_xlabel("retrains (cost, symlog scale)")
         ax.set_title(f"Cost/accuracy frontier of {len(self.to_frame())} policies")
@@ -299,11 +299,11 @@ class PolicyExplorer(_View):
 
     def plot_timeline(self, policy:str|None=None):
         "The chosen policy's metric over time with its retrain markers"
-        from ctml_nb.plots import _figure
+        from ctml_nb.plots import new_figure
         res = _comparison(self.results).results
         policy = policy or self.policy or self.best()
         if policy not in res: raise InputError(f"policy {policy!r} is not in the results: {list(res)}")
-        fig = _figure(9, 3.6); ax = fig.subplots()
+        fig = new_figure(9, 3.6); ax = fig.subplots()
         res[policy].plot(ax=ax)
         return fig
 
