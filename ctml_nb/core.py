@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError', 'ConfigError', 'PipelineError',
-           'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json', 'read_table']
+__all__ = ['TABLE_FORMATS', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError', 'ConfigError',
+           'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json', 'filter_frame',
+           'read_table']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -121,16 +122,55 @@ def read_json(path:str|Path):
     except json.JSONDecodeError as e: raise InputError(f"{path} is not valid JSON ({e})") from None
 
 # %% ../nbs/00_core.ipynb #fd045165
-def _is_parquet(path:Path)->bool: return path.suffix.lower() in (".parquet", ".pq")
+TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}  # suffix -> format of a data file
+
+def _is_parquet(p:Path)->bool: return TABLE_FORMATS.get(p.suffix.lower()) == "parquet"
+
+_OPS = {"==": "__eq__", "=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+
+def filter_frame(df:pd.DataFrame, filters:list)->pd.DataFrame:
+    "Apply pyarrow-style `[(column, op, value), ...]` filters (AND) to `df` in pandas"
+    import numpy as np
+    keep = np.ones(len(df), dtype=bool)
+    for col, op, val in filters:
+        s = df[col]
+        if isinstance(val, pd.Timestamp) and not pd.api.types.is_datetime64_any_dtype(s): s = pd.to_datetime(s)
+        keep &= getattr(s, _OPS[op])(val).to_numpy(dtype=bool)
+    return df[keep]
+
+def _read_dataset(p:Path, columns, filters, partition_root, nrows)->pd.DataFrame:
+    "A hive-partitioned parquet dataset folder (or one file of it, with its `key=value` columns)"
+    import pyarrow.dataset as ds
+    d = (ds.dataset(str(p), format="parquet", partitioning="hive") if p.is_dir() else
+         ds.dataset([str(p)], format="parquet", partitioning="hive", partition_base_dir=str(partition_root)))
+    if nrows == 0: return d.schema.empty_table().to_pandas()
+    expr = None
+    for col, op, val in filters or []:
+        e = getattr(ds.field(col), _OPS[op])(val)
+        expr = e if expr is None else expr & e
+    return d.to_table(columns=columns, filter=expr).to_pandas()
 
 def read_table(
-    path:str|Path,           # `.csv` or `.parquet` (`.pq`) file
-    columns:list|None=None,  # Read only these columns, in this order (default: all)
+    path:str|Path,               # `.csv` or `.parquet` (`.pq`) file, or a hive-partitioned parquet dataset folder
+    columns:list|None=None,      # Read only these columns, in this order (default: all)
+    filters:list|None=None,      # `[(column, op, value), ...]`, all must hold; parquet skips the row groups they exclude
+    partition_root:str|Path|None=None, # For one file of a hive dataset: the dataset folder (adds its `key=value` columns)
+    nrows:int|None=None,         # Only the first rows (CSV); 0: only the columns (parquet reads its schema alone)
 )->pd.DataFrame:
-    "Read a CSV or parquet file, with an `InputError` naming it when that fails"
+    "Read a table, with an `InputError` naming the file when that fails: the one place ctml-nb reads data files"
     p = Path(path)
-    if not p.is_file(): raise InputError(f"File not found: {p}")
+    if not (p.is_file() or p.is_dir()): raise InputError(f"File not found: {p}")
     cols = None if columns is None else list(columns)
-    try: df = pd.read_parquet(p, columns=cols) if _is_parquet(p) else pd.read_csv(p, usecols=cols)
-    except Exception as e: raise InputError(f"{p} cannot be read as {'parquet' if _is_parquet(p) else 'CSV'}: {e}") from None
+    what = "a parquet dataset" if p.is_dir() else "parquet" if _is_parquet(p) else "CSV"
+    try:
+        if p.is_dir() or partition_root is not None: df = _read_dataset(p, cols, filters, partition_root, nrows)
+        elif _is_parquet(p):
+            import pyarrow.parquet as pq
+            if nrows == 0: return pq.read_schema(p).empty_table().to_pandas()
+            df = pq.read_table(p, columns=cols, filters=filters or None).to_pandas()
+        else:
+            need = None if cols is None else list(dict.fromkeys([*cols, *(c for c, _, _ in filters or [])]))
+            df = pd.read_csv(p, usecols=need, nrows=nrows)
+            if filters: df = filter_frame(df, filters).reset_index(drop=True)
+    except Exception as e: raise InputError(f"{p} cannot be read as {what}: {e}") from None
     return df if cols is None else df[cols]

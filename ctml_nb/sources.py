@@ -15,61 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, InputError, to_jsonable
+from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, read_table, to_jsonable
 from .validation import dtype_kind
 
 # %% auto #0
-__all__ = ['LATE_POLICIES', 'SOURCES', 'read_table', 'Batch', 'Labels', 'Source', 'FilesSource', 'FileSource', 'FolderSource',
-           'DatasetSource', 'CallableSource', 'open_source']
-
-# %% ../nbs/23b_sources.ipynb #54185d9c
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-_OPS = {"==": "__eq__", "=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
-
-def _pandas_filter(df:pd.DataFrame, filters:list)->pd.DataFrame:
-    "Apply pyarrow-style `[(column, op, value), ...]` filters (AND) to `df` in pandas"
-    keep = np.ones(len(df), dtype=bool)
-    for col, op, val in filters:
-        s = df[col]
-        if isinstance(val, pd.Timestamp) and not pd.api.types.is_datetime64_any_dtype(s): s = pd.to_datetime(s)
-        keep &= getattr(s, _OPS[op])(val).to_numpy(dtype=bool)
-    return df[keep]
-
-def read_table(
-    path:str|Path,              # `.csv` or `.parquet` file, or a hive-partitioned parquet dataset folder
-    columns:list[str]|None=None, # Columns to read (None: all)
-    filters:list|None=None,     # `[(column, op, value), ...]`, all must hold; parquet skips row groups they exclude
-    partition_root:str|Path|None=None, # For a file inside a hive dataset: the dataset folder, to add its `key=value` columns
-    nrows:int|None=None,        # Read only the first rows (CSV), or, when 0, only the schema (parquet)
-)->pd.DataFrame:
-    "Read one table as a DataFrame: the only place `ctml_nb.sources` reads data"
-    p = Path(path)
-    try:
-        if p.is_dir() or partition_root is not None:
-            import pyarrow.dataset as ds
-            d = (ds.dataset(str(p), format="parquet", partitioning="hive") if p.is_dir() else
-                 ds.dataset([str(p)], format="parquet", partitioning="hive", partition_base_dir=str(partition_root)))
-            if nrows == 0: return d.schema.empty_table().to_pandas()
-            expr = None
-            for col, op, val in filters or []:
-                e = getattr(ds.field(col), _OPS[op])(val)
-                expr = e if expr is None else expr & e
-            return d.to_table(columns=columns, filter=expr).to_pandas()
-        fmt = _FORMATS.get(p.suffix.lower())
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-            if nrows == 0: return pq.read_schema(p).empty_table().to_pandas()
-            return pq.read_table(p, columns=columns, filters=filters or None).to_pandas()
-        if fmt == "csv":
-            need = None if columns is None else list(dict.fromkeys([*columns, *(c for c, _, _ in filters or [])]))
-            df = pd.read_csv(p, usecols=need, nrows=nrows)
-            if filters: df = _pandas_filter(df, filters).reset_index(drop=True)
-            return df if columns is None else df[list(columns)]
-    except FileNotFoundError: raise InputError(f"File not found: {p}") from None
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        if isinstance(e, InputError): raise
-        raise InputError(f"Cannot read {p}: {e}") from None
-    raise InputError(f"Cannot read {p}: expected a .csv or .parquet file or a parquet dataset folder")
+__all__ = ['LATE_POLICIES', 'SOURCES', 'Batch', 'Labels', 'Source', 'FilesSource', 'FileSource', 'FolderSource', 'DatasetSource',
+           'CallableSource', 'open_source']
 
 # %% ../nbs/23b_sources.ipynb #5801c55a
 LATE_POLICIES = ("reject", "include")
@@ -457,10 +408,10 @@ class FolderSource(FilesSource):
         out, fmts = {}, set()
         for e in os.scandir(p):  # plain strings, not Path objects: this runs over every file at every cycle
             ext = os.path.splitext(e.name)[1].lower()
-            if ext in _FORMATS and not e.name.startswith((".", "_")) and e.is_file():
+            if ext in TABLE_FORMATS and not e.name.startswith((".", "_")) and e.is_file():
                 st = e.stat()
                 out[e.name] = [st.st_size, st.st_mtime_ns]
-                fmts.add(_FORMATS[ext])
+                fmts.add(TABLE_FORMATS[ext])
         if len(fmts) > 1: raise InputError(f"{p}: holds both CSV and parquet files; keep one format per folder")
         if not out: raise InputError(f"{p}: no *.csv or *.parquet files yet; add the first batch file")
         return out
@@ -513,7 +464,7 @@ class CallableSource(FilesSource):
     def _load(self, name, columns=None, filters=None):
         df = self._call(**({"after": None} if self.incremental else {}))
         if columns is not None: df = df[columns]
-        return _pandas_filter(df, filters).reset_index(drop=True) if filters else df
+        return filter_frame(df, filters).reset_index(drop=True) if filters else df
     def _schema(self)->pd.DataFrame: return self._load(self.path).head(100)
     def _arrivals(self, cur:dict)->list:
         if not self.incremental or not cur["files"]: return super()._arrivals(cur)
@@ -527,7 +478,7 @@ class CallableSource(FilesSource):
 SOURCES = {"file": FileSource, "folder": FolderSource, "dataset": DatasetSource, "callable": CallableSource}
 
 def _looks_like_ref(s:str)->bool:
-    return ":" in s and Path(s).suffix.lower() not in _FORMATS and not Path(s).exists() and "/" not in s.split(":")[0]
+    return ":" in s and Path(s).suffix.lower() not in TABLE_FORMATS and not Path(s).exists() and "/" not in s.split(":")[0]
 
 def open_source(
     data_cfg,                     # `ctml_nb.config.DataConfig`: source, target, time_column, params
@@ -542,12 +493,12 @@ def open_source(
     if kind is None:
         if _looks_like_ref(src) and not p.exists(): kind = "callable"
         elif p.is_dir(): kind = "dataset" if any(d.is_dir() and "=" in d.name for d in p.iterdir()) else "folder"
-        elif p.suffix.lower() in _FORMATS or not p.exists(): kind = "file"
+        elif p.suffix.lower() in TABLE_FORMATS or not p.exists(): kind = "file"
         else: raise ConfigError(f"data.source: expected a .csv or .parquet file, a folder or 'module:function', got {src!r}")
     if kind not in SOURCES: raise ConfigError(f"data.source kind: expected one of {', '.join(SOURCES)}, got {kind!r}")
     if kind != "callable" and not p.exists():
         raise InputError(f"data.source: not found: {p}; give a .csv/.parquet file, a folder or 'module:function'")
-    if kind == "file" and p.suffix.lower() not in _FORMATS:
+    if kind == "file" and p.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(f"data.source: a file source must end in .csv or .parquet, got {src!r}")
     if data_cfg.params and kind != "callable": raise ConfigError("data.params: only a 'module:function' source takes parameters")
     if kind == "callable":
