@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .batches import CycleData
+from .batches import CycleData, extend
 from .config import PipelineConfig, config_path, feature_columns, load_source
 from .core import InputError, PipelineError, RegistryError, read_json, to_jsonable
 from .loop import Champion, label_window, model_state, retrain_model, training_end
@@ -86,13 +86,14 @@ def cycle_state(
     requests:list=(),   # Pending on-demand requests
 ):                      # `ModelState`
     "The `ModelState` the pipeline's trigger checks, built as the backtester builds it"
-    cfg, h = ctx.cfg, data.history
-    feats, tcol, champ = feature_columns(cfg, h), cfg.data.time_column, champion_state(ctx, mv)
+    cfg, champ = ctx.cfg, champion_state(ctx, mv)
     lo, new_lo = label_window(champ, data.prev_label_mark, data.label_mark)
-    scored = h.iloc[lo:data.label_mark]
+    scored = data.rows(lo, data.label_mark)
+    feats = feature_columns(cfg, data.history if len(data.history.columns) else data.batch)
     pred = model.predict(scored[feats]) if model is not None and len(scored) else np.array([])
-    return model_state(champ, rows_seen=len(h), mark=data.label_mark, now=pd.Timestamp(h[tcol].iloc[-1]) if tcol and len(h) else None,
-                       X_recent=data.batch[feats], y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
+    return model_state(champ, rows_seen=data.rows_seen, mark=data.label_mark, now=data.now,
+                       X_recent=data.batch[feats] if len(data.batch.columns) else None,
+                       y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
                        new_from=new_lo - lo, task=task_of(model) if model is not None else "classification",
                        requests=requests, history=retrain_history(ctx))
 
@@ -111,8 +112,8 @@ def served_scores(
     ok = y.notna().to_numpy()
     m = get_metric(build_gate(cfg).metric)
     value = float(m.fn(y[ok].to_numpy(), pred[ok])) if ok.any() else None
-    pos = b[cfg.data.time_column] if cfg.data.time_column else pd.Series(np.arange(len(data.history) - len(b), len(data.history)) + 1)
-    return (pd.DataFrame({"position": pos.to_numpy(), "prediction": pred}),
+    pos = b[cfg.data.time_column].to_numpy() if cfg.data.time_column else b.index.to_numpy()   # times, or row numbers
+    return (pd.DataFrame({"position": pos, "prediction": pred}),
             {"rows": len(b), "labelled": int(ok.sum()), "metric": m.name, "value": value})
 
 # %% ../nbs/33_pipeline.ipynb #31d61bbb
@@ -224,12 +225,25 @@ def training_split(
     "Training rows and the newest labelled rows held out for the gate, as the backtester splits them"
     champ = champion_state(ctx, mv)
     held = holdout.size(data.label_mark - data.prev_label_mark)
-    end = training_end(data.label_mark, champ.trained_to if champ else 0, held)
-    if end is None: return None
-    if end <= 0 or end >= data.label_mark and held:
+    if data.label_mark - held <= 0:
         raise InputError(f"only {data.label_mark} labelled rows: cannot hold out {held} test rows and still train; "
                          "wait for more data or lower parameters.retrain.min_test_rows")
-    return data.history.iloc[:end], data.history.iloc[end:data.label_mark]
+    end = training_end(data.label_mark, champ.trained_to if champ else 0, held)
+    if end is None: return None
+    data = _read_training_window(ctx, data, end, champ)
+    return data.rows(data.offset, end), data.rows(end, data.label_mark)
+
+def _read_training_window(ctx:Context, data:CycleData, end:int, champ)->CycleData:
+    "`data` read back as far as the strategy's window before row `end` needs (the whole history without a window)"
+    from ctml_nb.strategies import FineTune, FullRetrain, Incremental
+    from ctml_nb.triggers import parse_span
+    s = build_strategy(ctx.cfg) if champ is not None else FullRetrain()
+    if isinstance(s, (Incremental, FineTune)): return extend(data, champ.trained_to)   # they learn the new rows only
+    if not isinstance(s, FullRetrain) or s.window is None: return extend(data)
+    if isinstance(s.window, (int, np.integer)): return extend(data, end - int(s.window))
+    data = extend(data, end - 1)
+    t_end = pd.Timestamp(data.rows(end - 1, end)[ctx.cfg.data.time_column].iloc[0])
+    return extend(data, since=t_end - parse_span(s.window, "strategy.params.window"))
 
 def retrain_candidate(
     ctx:Context,          # Step context
@@ -245,13 +259,12 @@ def retrain_candidate(
 def champion_tags(
     ctx:Context,          # Step context
     data:CycleData,       # This cycle's rows
-    train:pd.DataFrame,   # Training rows
+    test:pd.DataFrame,    # Rows held out for the gate (`training_split`): training ended just before them
     result,               # `RetrainResult`
 )->dict:                  # Registry tags of the challenger, should it be promoted
     "The loop's record of a model that goes live at the end of this cycle"
-    tcol, h = ctx.cfg.data.time_column, data.history
-    now = pd.Timestamp(h[tcol].iloc[-1]) if tcol and len(h) else None
-    return Champion.promoted(None, 0, len(h), len(train), result, now=now).to_tags()
+    end = data.label_mark - len(test)
+    return Champion.promoted(None, 0, data.rows_seen, end, result, now=data.now).to_tags()
 
 # %% ../nbs/33_pipeline.ipynb #212cc157
 def promote_candidate(
