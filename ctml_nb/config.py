@@ -256,11 +256,9 @@ def validate_config(
     src = cfg.data.source
     if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
     else:
-        p = config_path(cfg, "data.source")
-        if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
-            raise ConfigError(f"data.source: expected a .csv or .parquet path or 'module:function', got {src!r}")
-        if not p.exists(): raise ConfigError(f"data.source: file not found: {p}")
-        if cfg.data.params: raise ConfigError("data.params: only a 'module:function' source takes parameters")
+        from ctml_nb.sources import open_source   # a file, a folder of batch files or a partitioned dataset
+        try: open_source(cfg.data, cfg.base_dir)
+        except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
     check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
     specs = [(f"triggers[{i}]", "triggers", s) for i, s in enumerate(cfg.triggers)]
     specs += [(k, k, getattr(cfg, k)) for k in ("strategy", "promotion") if getattr(cfg, k) is not None]
@@ -278,18 +276,16 @@ def validate_config(
 # %% ../nbs/30_config.ipynb #83cf0a75
 def load_source(
     cfg:PipelineConfig,  # Parsed pipeline
-    arrival:bool=False,  # Also return each row's arrival number (its row in the file before sorting by time)
-):                       # Rows in time order, with target and time columns checked (and the arrival numbers)
-    "Load the DataFrame `cfg.data` describes and check its columns"
+)->pd.DataFrame:         # Rows in time order, with target and time columns checked
+    "The whole history `cfg.data` describes (backtests; a pipeline cycle reads only what it needs: `ctml_nb.batches`)"
     src = cfg.data.source
     if is_ref(src):
         df = resolve_ref(src, "data.source")(**cfg.data.params)
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"data.source {src!r} returned {type(df).__name__}, expected a pandas DataFrame")
     else:
-        p = config_path(cfg, "data.source")
-        if not p.exists(): raise InputError(f"data.source: file not found: {p}")
-        df = read_table(p)
+        from ctml_nb.sources import open_source
+        df = open_source(cfg.data, cfg.base_dir).read().reset_index(drop=True)
     need = [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else []) + list(cfg.data.features or [])
     missing = [c for c in need if c not in df.columns]
     if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {list(df.columns)}")
@@ -298,11 +294,8 @@ def load_source(
         if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
             try: df = df.assign(**{t: pd.to_datetime(df[t])})
             except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
-        arrived = np.argsort(df[t].to_numpy(), kind="stable")  # row i of the result arrived as row arrived[i]
-        df = df.iloc[arrived]
-    else: arrived = np.arange(len(df))
-    df = df.reset_index(drop=True)
-    return (df, arrived) if arrival else df   # arrival (file) order tells which rows arrived since the last cycle
+        df = df.sort_values(t, kind="stable").reset_index(drop=True)
+    return df
 
 def feature_columns(
     cfg:PipelineConfig,  # Parsed pipeline

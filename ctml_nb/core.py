@@ -167,7 +167,11 @@ def read_table(
         elif _is_parquet(p):
             import pyarrow.parquet as pq
             if nrows == 0: return pq.read_schema(p).empty_table().to_pandas()
-            df = pq.read_table(p, columns=cols, filters=filters or None).to_pandas()
+            if nrows is not None and not filters:   # the first row group's first rows, not the whole file
+                f = pq.ParquetFile(p)
+                b = next(f.iter_batches(batch_size=nrows, columns=cols), None)
+                df = (f.schema_arrow.empty_table() if b is None else __import__("pyarrow").Table.from_batches([b])).to_pandas()
+            else: df = pq.read_table(p, columns=cols, filters=filters or None).to_pandas()
         else:
             need = None if cols is None else list(dict.fromkeys([*cols, *(c for c, _, _ in filters or [])]))
             df = pd.read_csv(p, usecols=need, nrows=nrows)

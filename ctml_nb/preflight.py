@@ -39,16 +39,17 @@ def source_head(
         if not isinstance(df, pd.DataFrame):
             raise ConfigError(f"data.source: {src!r} returned {type(df).__name__}; it must return a pandas DataFrame")
         return df.head(nrows)
+    from ctml_nb.core import TABLE_FORMATS, read_table
     p = config_path(cfg, "data.source")
-    try:
-        if p.suffix.lower() == ".csv": return pd.read_csv(p, nrows=nrows)
-        import pyarrow as pa, pyarrow.parquet as pq
-        f = pq.ParquetFile(p)
-        batch = next(f.iter_batches(batch_size=nrows), None)
-        return (pa.Table.from_batches([batch]) if batch is not None else f.schema_arrow.empty_table()).to_pandas()
-    except Exception as e:
-        raise ConfigError(f"data.source: cannot read {p} ({type(e).__name__}: {e}); check that it is a valid "
-                          f"{p.suffix.lstrip('.')} file") from None
+    first, root = p, None
+    if p.is_dir():   # a folder of batch files or a partitioned dataset: its first file tells the columns
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TABLE_FORMATS
+                       and not f.name.startswith((".", "_")))
+        if not files: raise ConfigError(f"data.source: folder {p} holds no .csv or .parquet file yet")
+        first, root = files[0], (p if any(d.is_dir() and "=" in d.name for d in p.iterdir()) else None)
+    try: return read_table(first, nrows=nrows, partition_root=root)
+    except InputError as e:
+        raise ConfigError(f"data.source: {e}; check that it is a valid {first.suffix.lstrip('.')} file") from None
 
 # %% ../nbs/30b_preflight.ipynb #ca12d5ce
 _PROBABILITIES = ("alpha", "confidence", "test_fraction")

@@ -55,18 +55,29 @@ def regression_stream(n=900, seed=0):
     return pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": (X * w).sum(1) + rng.normal(0, 0.3, n)})
 
 
-def replay(tmp_path, config, history, target, n0, batch, cycles, label_delay=0):
+def deliver(tmp_path, live, layout, k, n0, batch, label_delay):
+    "Write what has arrived by cycle `k`: one growing CSV, or a folder with one parquet file per batch"
+    if layout == "file": return live.to_csv(tmp_path / "live.csv", index=False)
+    folder = tmp_path / "batches"; folder.mkdir(exist_ok=True)
+    for j in {k, k - label_delay} if label_delay else {k}:   # the new batch, and the one whose labels arrived
+        if j < 0: continue
+        lo, hi = (0, n0) if j == 0 else (n0 + (j - 1) * batch, n0 + j * batch)
+        live.iloc[lo:hi].to_parquet(folder / f"batch-{j:03d}.parquet", index=False)
+
+
+def replay(tmp_path, config, history, target, n0, batch, cycles, label_delay=0, layout="file"):
     """Run `cycles` pipeline cycles (the first on `n0` rows, then one batch each) and the backtest of the same config;
     return (pipeline rows, backtest frame)"""
-    (tmp_path / "pipeline.yaml").write_text(config)
-    cfg = load_config(tmp_path / "pipeline.yaml")
+    (tmp_path / "pipeline.yaml").write_text(config if layout == "file" else config.replace("source: live.csv", "source: batches"))
+    cfg = load_config(tmp_path / "pipeline.yaml") if layout == "file" else None
     rows = []
     for k in range(cycles):
         live = history.iloc[:n0 + k * batch].copy()
         labelled = n0 + max(0, k - label_delay) * batch   # labels arrive `label_delay` cycles after their features
         live[target] = live[target].astype(float) if label_delay else live[target]
         live.loc[live.index[labelled:], target] = np.nan
-        live.to_csv(tmp_path / "live.csv", index=False)
+        deliver(tmp_path, live, layout, k, n0, batch, label_delay)
+        cfg = cfg or load_config(tmp_path / "pipeline.yaml")
         rec = run_cycle(cfg, progress=False)
         assert rec.status in ("succeeded", "skipped"), rec.reason
         preds = Path(rec.run_dir) / "predictions.parquet"
@@ -103,7 +114,8 @@ def test_replay_classification(tmp_path):
 
 
 def test_replay_regression_with_label_delay(tmp_path):
-    rows, frame = replay(tmp_path, REGRESSION, regression_stream(), "y", n0=300, batch=100, cycles=6, label_delay=1)
+    rows, frame = replay(tmp_path, REGRESSION, regression_stream(), "y", n0=300, batch=100, cycles=6, label_delay=1,
+                         layout="folder")   # a folder of batch files: each cycle reads the new file, not the history
     assert_same(rows, frame)
     assert [r["unlabelled"] for r in rows] == [0] + [100] * 5   # each cycle sees its batch without labels
 
