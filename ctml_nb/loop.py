@@ -28,28 +28,30 @@ class Champion:
     train_rows:int           # Rows its fit saw
     trained_at:object=None   # Data time when it went live (None without a time column)
     baseline:float|None=None # Its metric as the gate measured it on held-out rows, when there was a gate
+    trained_to_at:object=None # Data time of its last training row (None without a time column)
 
     def to_tags(self)->dict:
         "Registry tags (strings)"
         t = {"live_since": str(self.live_since), "trained_to": str(self.trained_to), "train_rows": str(self.train_rows)}
         if self.trained_at is not None: t["trained_at"] = pd.Timestamp(self.trained_at).isoformat()
+        if self.trained_to_at is not None: t["trained_to_at"] = pd.Timestamp(self.trained_to_at).isoformat()
         return t
 
     @classmethod
     def from_tags(cls, version:int, tags:dict, baseline:float|None=None)->Champion:
         "The champion described by registry `tags` (older versions' `trained_rows_seen` tags are read too)"
         seen = int(tags.get("live_since", tags.get("trained_rows_seen", 0)))
-        at = tags.get("trained_at")
+        at, to_at = tags.get("trained_at"), tags.get("trained_to_at")
         return cls(int(version), seen, int(tags.get("trained_to", seen)), int(tags.get("train_rows", 0) or 0),
-                   pd.Timestamp(at) if at else None, baseline)
+                   pd.Timestamp(at) if at else None, baseline, pd.Timestamp(to_at) if to_at else None)
 
     def promoted(self_or_none, version:int, rows_seen:int, trained_to:int, result:RetrainResult, now=None,
-                 gate=None)->Champion:
+                 gate=None, trained_to_at=None)->Champion:
         "The champion after `result`'s model went live (`self_or_none` is the one it replaced, or None)"
         base = getattr(gate, "candidate", None) if gate is not None else None
         if isinstance(gate, dict): base = gate.get("candidate")
         return Champion(int(version), int(rows_seen), int(trained_to), int(result.rows), now,
-                        None if base is None else float(base))
+                        None if base is None else float(base), trained_to_at)
 
     def to_dict(self)->dict: return to_jsonable(asdict(self))
 

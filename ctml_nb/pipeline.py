@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .batches import CycleData, extend
+from .batches import CycleData, count_upto, extend
 from .config import PipelineConfig, config_path, feature_columns, load_source
 from .core import InputError, PipelineError, RegistryError, read_json, to_jsonable
 from .loop import Champion, label_window, model_state, retrain_model, training_end
@@ -62,12 +62,16 @@ def pending_requests(
             for r in read_json(request_path)["requests"]]
 
 def champion_state(
-    ctx:Context,   # Step context
-    mv,            # Champion's `ModelVersion` (None before the first promotion)
+    ctx:Context,             # Step context
+    mv,                      # Champion's `ModelVersion` (None before the first promotion)
+    data:CycleData|None=None,# This cycle's rows: after late rows were included, its row counts are taken again
 )->Champion|None:
     "The loop's view of the champion: its registry tags and the gate's value of the config's metric"
     if mv is None: return None
-    return Champion.from_tags(mv.version, mv.tags, mv.metrics.get(build_gate(ctx.cfg).metric))
+    champ = Champion.from_tags(mv.version, mv.tags, mv.metrics.get(build_gate(ctx.cfg).metric))
+    if data is not None and data.cursor.get("inserted") and champ.trained_at is not None and champ.trained_to_at is not None:
+        champ.live_since, champ.trained_to = count_upto(data, champ.trained_at), count_upto(data, champ.trained_to_at)
+    return champ
 
 def retrain_history(ctx:Context)->list:
     "Positions (times, or rows seen) of the cycles that retrained, rejected challengers included"
@@ -86,7 +90,7 @@ def cycle_state(
     requests:list=(),   # Pending on-demand requests
 ):                      # `ModelState`
     "The `ModelState` the pipeline's trigger checks, built as the backtester builds it"
-    cfg, champ = ctx.cfg, champion_state(ctx, mv)
+    cfg, champ = ctx.cfg, champion_state(ctx, mv, data)
     lo, new_lo = label_window(champ, data.prev_label_mark, data.label_mark)
     scored = data.rows(lo, data.label_mark)
     feats = feature_columns(cfg, data.history if len(data.history.columns) else data.batch)
@@ -223,7 +227,7 @@ def training_split(
     holdout,             # `ctml_nb.loop.Holdout` (`ctml_nb.policy_config.build_holdout`)
 )->tuple|None:           # (train, test), or None when no new labelled row would be trained on
     "Training rows and the newest labelled rows held out for the gate, as the backtester splits them"
-    champ = champion_state(ctx, mv)
+    champ = champion_state(ctx, mv, data)
     held = holdout.size(data.label_mark - data.prev_label_mark)
     if data.label_mark - held <= 0:
         raise InputError(f"only {data.label_mark} labelled rows: cannot hold out {held} test rows and still train; "
@@ -237,7 +241,8 @@ def _read_training_window(ctx:Context, data:CycleData, end:int, champ)->CycleDat
     "`data` read back as far as the strategy's window before row `end` needs (the whole history without a window)"
     from ctml_nb.strategies import FineTune, FullRetrain, Incremental
     from ctml_nb.triggers import parse_span
-    s = build_strategy(ctx.cfg) if champ is not None else FullRetrain()
+    s = build_strategy(ctx.cfg)
+    if champ is None and not isinstance(s, FullRetrain): s = FullRetrain()   # as `retrain_model` trains a first model
     if isinstance(s, (Incremental, FineTune)): return extend(data, champ.trained_to)   # they learn the new rows only
     if not isinstance(s, FullRetrain) or s.window is None: return extend(data)
     if isinstance(s.window, (int, np.integer)): return extend(data, end - int(s.window))
@@ -259,12 +264,15 @@ def retrain_candidate(
 def champion_tags(
     ctx:Context,          # Step context
     data:CycleData,       # This cycle's rows
-    test:pd.DataFrame,    # Rows held out for the gate (`training_split`): training ended just before them
+    train:pd.DataFrame,   # Training rows (`training_split`)
+    test:pd.DataFrame,    # Rows held out for the gate: training ended just before them
     result,               # `RetrainResult`
 )->dict:                  # Registry tags of the challenger, should it be promoted
     "The loop's record of a model that goes live at the end of this cycle"
-    end = data.label_mark - len(test)
-    return Champion.promoted(None, 0, data.rows_seen, end, result, now=data.now).to_tags()
+    tcol = ctx.cfg.data.time_column
+    last = pd.Timestamp(train[tcol].iloc[-1]) if tcol and len(train) else None
+    return Champion.promoted(None, 0, data.rows_seen, data.label_mark - len(test), result, now=data.now,
+                             trained_to_at=last).to_tags()
 
 # %% ../nbs/33_pipeline.ipynb #212cc157
 def promote_candidate(
