@@ -205,7 +205,7 @@ class _Replay:
 
     def go_live(self, model, version, e, end, res, gd=None):
         "A model goes live after row `e`, trained on rows up to `end`"
-        self.live, self.champ = model, Champion.promoted(self.champ, version, e, end, res, now=self.at(e), gate=gd)
+        self.live, self.champ = model, Champion.went_live(version, e, end, res, now=self.at(e), gate=gd)
         if self.trigger is not None: self.trigger.on_new_model(self.X.iloc[end - res.rows:end], self.y[end - res.rows:end])
         if callable(self.baseline): self.champ.baseline = float(self.baseline(model, self.X.iloc[:end], self.y[:end]))
 

@@ -45,13 +45,14 @@ class Champion:
         return cls(int(version), seen, int(tags.get("trained_to", seen)), int(tags.get("train_rows", 0) or 0),
                    pd.Timestamp(at) if at else None, baseline, pd.Timestamp(to_at) if to_at else None)
 
-    def promoted(self_or_none, version:int, rows_seen:int, trained_to:int, result:RetrainResult, now=None,
-                 gate=None, trained_to_at=None)->Champion:
-        "The champion after `result`'s model went live (`self_or_none` is the one it replaced, or None)"
+    @classmethod
+    def went_live(cls, version:int, rows_seen:int, trained_to:int, result:RetrainResult, now=None,
+                  gate=None, trained_to_at=None)->Champion:
+        "The champion whose model, from `result`, went live after `rows_seen` rows (trained on rows up to `trained_to`)"
         base = getattr(gate, "candidate", None) if gate is not None else None
         if isinstance(gate, dict): base = gate.get("candidate")
-        return Champion(int(version), int(rows_seen), int(trained_to), int(result.rows), now,
-                        None if base is None else float(base), trained_to_at)
+        return cls(int(version), int(rows_seen), int(trained_to), int(result.rows), now,
+                   None if base is None else float(base), trained_to_at)
 
     def to_dict(self)->dict: return to_jsonable(asdict(self))
 

@@ -271,7 +271,7 @@ def champion_tags(
     "The loop's record of a model that goes live at the end of this cycle"
     tcol = ctx.cfg.data.time_column
     last = pd.Timestamp(train[tcol].iloc[-1]) if tcol and len(train) else None
-    return Champion.promoted(None, 0, data.rows_seen, data.label_mark - len(test), result, now=data.now,
+    return Champion.went_live(0, data.rows_seen, data.label_mark - len(test), result, now=data.now,
                              trained_to_at=last).to_tags()
 
 # %% ../nbs/33_pipeline.ipynb #212cc157
