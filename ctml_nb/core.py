@@ -150,6 +150,7 @@ def _read_dataset(p:Path, columns, filters, partition_root, nrows)->pd.DataFrame
         expr = e if expr is None else expr & e
     return d.to_table(columns=columns, filter=expr).to_pandas()
 
+# %% ../nbs/00_core.ipynb #13b437d6
 def read_table(
     path:str|Path,               # `.csv` or `.parquet` (`.pq`) file, or a hive-partitioned parquet dataset folder
     columns:list|None=None,      # Read only these columns, in this order (default: all)

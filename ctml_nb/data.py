@@ -99,6 +99,7 @@ _ID = re.compile(r"^[0-9a-f]{4,64}$")
 
 def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
+# %% ../nbs/23_data.ipynb #8ca993f3
 class SnapshotStore:
     "Content-addressed parquet snapshots under `root`"
     def __init__(self,

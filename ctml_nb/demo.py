@@ -103,6 +103,7 @@ def run_demo(
         print(f"\nhistory plot: {out/'runs'/'history.png'}")
     return index
 
+# %% ../nbs/34_demo.ipynb #d435d004
 def print_runs(df:pd.DataFrame, width:int=90):
     "The run table"
     t = df[["run_id", "status", "model_before", "model_after", "seconds", "reason"]].copy()

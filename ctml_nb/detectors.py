@@ -120,6 +120,7 @@ def _as_values(values, what:str="values")->np.ndarray:
                                   f"{bad[0]}: drop or fill them before feeding a detector")
     return a
 
+# %% ../nbs/10_detectors.ipynb #61168e8e
 def run_detector(
     detector,              # Any object with river's protocol, or a name for `make_detector`
     values,                # One batch of per-row values (0/1 errors for binary detectors), in arrival order

@@ -23,6 +23,7 @@ __all__ = ['DriftReport', 'report_table_html', 'plot_report', 'report_html']
 _FRAME_COLUMNS = ["column", "kind", "test", "statistic", "threshold", "p_test", "test_statistic", "p_value",
                   "p_adjusted", "drift", "n_ref", "n_cur", "missing_ref", "missing_cur", "findings", "reason"]
 
+# %% ../nbs/04a_drift_report.ipynb #6237b2b3
 class DriftReport:
     "Outcome of a drift test: per-column rows, drifted columns, share and dataset verdict"
     def __init__(self, rows:list, share:float, dataset_drift:bool, alpha:float, correction:str,
@@ -141,6 +142,7 @@ def _score_panel(ax, rows):
     ax.set_xlabel("effect size / threshold (red: drifted)")
     ax.set_title("Scores")
 
+# %% ../nbs/04a_drift_report.ipynb #94a4602b
 def plot_report(
     report,                    # A `DriftReport`
     columns:list|None=None,    # Columns to draw (default: the drifted ones)

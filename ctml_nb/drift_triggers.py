@@ -155,6 +155,7 @@ def _drifted_columns(report)->list:
     if isinstance(d, (dict, pd.Series)): return [str(k) for k, v in d.items() if bool(v)]
     return [str(c) for c in d]
 
+# %% ../nbs/11b_drift_triggers.ipynb #09c6d360
 class DataDriftTrigger(Trigger):
     "Fire when recent unlabelled data drifted from the reference profile (dataset drift, or drift in named columns)"
     def __init__(self,

@@ -62,6 +62,7 @@ def _row_losses(name, y, out, K=None):
     if name in ("rmse", "r2"): return (y - out) ** 2
     raise InputError(f"Metric {name!r} is not a mean of per-row losses: use test='bootstrap' or 'mcnemar'.")
 
+# %% ../nbs/20_evaluation.ipynb #aa4344f4
 def _weighted(name, W, y, out, K=None):
     "Metric `name` for each row of weights `W` (B, n): vectorised bootstrap replicates or slices"
     W = np.asarray(W, float)
@@ -105,6 +106,7 @@ class ModelOutputs:
     proba:np.ndarray|None=None   # Probabilities aligned with `classes`, or None
     note:str|None=None           # Why `proba` is missing
 
+# %% ../nbs/20_evaluation.ipynb #ed728c44
 def model_outputs(
     models:list,        # Fitted models (None entries are passed through)
     X,                  # Test features
@@ -303,6 +305,7 @@ def paired_ttest(
     return PairedTest("paired t-test", float(r.statistic), float(r.pvalue), len(a), float(np.mean(b - a)),
                       (float(ci.low), float(ci.high)), {"df": int(r.df), "confidence": confidence})
 
+# %% ../nbs/20_evaluation.ipynb #e9487ece
 def wilcoxon_test(
     loss_a,                     # Champion's per-row losses
     loss_b,                     # Challenger's per-row losses on the same rows

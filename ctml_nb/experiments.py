@@ -79,6 +79,7 @@ def _outcomes(x, name):
 def _p_from_z(z, alternative):
     return float({"two-sided": 2 * stats.norm.sf(abs(z)), "greater": stats.norm.sf(z), "less": stats.norm.cdf(z)}[alternative])
 
+# %% ../nbs/21_experiments.ipynb #8e809225
 def ab_test(
     control,                      # Per-request outcomes of the control (0/1 or numbers)
     treatment,                    # Per-request outcomes of the treatment
@@ -195,6 +196,7 @@ def power_at(
     se0, se1 = math.sqrt(pb * (1 - pb) * (1 / n1 + 1 / n2)), math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     return float(stats.norm.cdf((abs(delta) - za * se0) / se1))
 
+# %% ../nbs/21_experiments.ipynb #4423a635
 def sample_size(
     baseline:float,              # Control rate (proportion) or mean
     mde:float,                   # Minimum detectable effect: treatment - control (a fraction of `baseline` if `relative`)
@@ -278,6 +280,7 @@ def _labels(log, label, labels, on):
     late = log[[on]].merge(labels[[on, label]], on=on, how="left")[label].set_axis(log.index)
     return own.where(own.notna(), late) if label in log.columns else late
 
+# %% ../nbs/21_experiments.ipynb #cac6a1cc
 def shadow_analysis(
     log:pd.DataFrame,                 # One row per request
     live:str="live",                  # Column of the live model's predictions

@@ -53,6 +53,7 @@ def git_info(
 # %% ../nbs/22a_lineage.ipynb #f6308c0a
 _PKGS = ("ctml-nb", "scikit-learn", "pandas", "numpy")
 
+# %% ../nbs/22a_lineage.ipynb #e70a4361
 @dataclass
 class Lineage:
     "A model version and its chain of parents, with the data snapshots each one references"

@@ -149,6 +149,7 @@ def save_trigger_state(
     buf = io.BytesIO(); joblib.dump(state, buf)
     return atomic_write(config_path(ctx.cfg, "runs")/run_id/TRIGGER_STATE, buf.getvalue())
 
+# %% ../nbs/33_pipeline.ipynb #d1b62ae4
 def restore_trigger_state(
     ctx:Context,  # Step context
     trigger,      # This cycle's freshly built trigger (`build_trigger`)
@@ -261,6 +262,7 @@ def retrain_candidate(
     return retrain_model(build_strategy(cfg), champion_model, new_model(cfg), train[feature_columns(cfg, train)],
                          train[cfg.data.target], times=train[tcol] if tcol else None, new_rows=new_rows)
 
+# %% ../nbs/33_pipeline.ipynb #09aca055
 def champion_tags(
     ctx:Context,          # Step context
     data:CycleData,       # This cycle's rows

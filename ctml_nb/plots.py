@@ -42,6 +42,7 @@ def load_run(
     if not p.exists(): raise InputError(f"{run_dir} holds no run.json: pass a run folder written by `ctml run`")
     return read_json(p)
 
+# %% ../nbs/40_plots.ipynb #aa165db0
 def run_history(
     runs_dir:str|Path,       # Runs folder (holds `index.jsonl` and one folder per run)
     pipeline:str|None=None,  # Keep one pipeline's runs only
@@ -260,6 +261,7 @@ def _gate_dict(decision)->dict:
     if "promote" not in d or "metric" not in d: raise InputError("plot_gate: the dict has no 'promote'/'metric': is it a gate decision?")
     return d
 
+# %% ../nbs/40_plots.ipynb #c0b47a3b
 def plot_gate(
     decision,              # `PromotionDecision`, or its `to_dict()` (e.g. `run.json`'s `gate`)
     title:str|None=None,   # Figure title (default: the verdict)

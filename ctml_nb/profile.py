@@ -245,6 +245,7 @@ def merge_columns(
 # %% ../nbs/03_profile.ipynb #694e2c03
 FORMAT_VERSION = 1
 
+# %% ../nbs/03_profile.ipynb #9799d8f3
 @dataclass
 class ReferenceProfile:
     "Per-column summaries of a reference dataset: small, JSON-serialisable and mergeable"
@@ -342,6 +343,7 @@ class ReferenceProfile:
 
     def _repr_html_(self): return f"<p>{self!r}</p>" + self.to_frame().to_html(index=False, na_rep="")
 
+# %% ../nbs/03_profile.ipynb #fe36efcf
 def _check_settings(n_quantiles, max_categories):
     for name, v, lo in (("n_quantiles", n_quantiles, 10), ("max_categories", max_categories, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:

@@ -396,6 +396,7 @@ class ModelRegistry:
         cols = ["time", "action", "alias", "from", "to", "reason", "user"]
         return pd.DataFrame(self._state(name)["history"], columns=cols + ["evidence"])[cols]
 
+# %% ../nbs/22_registry.ipynb #30162652
 def _user()->str|None:
     try: return getpass.getuser()
     except Exception: return None

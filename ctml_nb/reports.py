@@ -168,6 +168,7 @@ def _notebook_body(path:Path, no_input:bool)->str:
     body, _ = ex.from_notebook_node(static_outputs(path))
     return body
 
+# %% ../nbs/42_reports.ipynb #ae6158d2
 def run_report_html(
     run_dir:str|Path,      # Folder of one run
     no_input:bool=False,   # Leave the code cells out (outputs stay)

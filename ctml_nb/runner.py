@@ -285,6 +285,7 @@ def close_abandoned(
         write_json(p, rec.to_dict()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
 
+# %% ../nbs/31a_runner.ipynb #1f28ba00
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     from tqdm.auto import tqdm
     close_abandoned(runs, cfg.name)  # we hold the lock: a run still `running` has no runner any more
@@ -336,6 +337,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     _finish(cfg, rec, runs, t0, before, champion, req, failed=rec.status == "failed")
     return rec
 
+# %% ../nbs/31a_runner.ipynb #da877a59
 def _finish(cfg, rec, runs, t0, before, champion, req, failed):
     "Fill the record from the recorded values, protect the champion, write run.json and the index line"
     for vals in rec.values.values():

@@ -120,6 +120,7 @@ def _in_ranges(n:int, ranges:list)->np.ndarray:
     for a, b in ranges: m[a:b] = True
     return m
 
+# %% ../nbs/23b_sources.ipynb #8beb7d6d
 class _FileBatches(Source):
     "What the file-backed sources share for `next_batch`: a set of files, each read whole when new or changed"
     kind = None

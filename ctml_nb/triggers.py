@@ -127,6 +127,7 @@ def _differs(value, default)->bool:
     try: return bool(value != default)
     except (TypeError, ValueError): return True   # arrays, frames: shown
 
+# %% ../nbs/11_triggers.ipynb #72157ae9
 class Trigger:
     "Base class of retraining triggers: `check(state)` returns a `TriggerDecision` and never trains"
     def _params(self)->dict:
@@ -373,6 +374,7 @@ class AnyOf(_Combination):
         ds = [t.check(state) for t in self.triggers]
         return _merge(self.label, ds, any(d.retrain for d in ds), state)
 
+# %% ../nbs/11_triggers.ipynb #080ad09e
 class AllOf(_Combination):
     "Fire only when every member trigger fires (all are checked)"
     _word = "all"

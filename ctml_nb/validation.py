@@ -63,6 +63,7 @@ class ColumnSchema:
     def _bound(self, v):
         return pd.Timestamp(v) if self.kind == "datetime" and v is not None else (pd.Timedelta(v) if self.kind == "timedelta" and v is not None else v)
 
+# %% ../nbs/23a_validation.ipynb #8a31fc70
 @dataclass
 class DataSchema:
     "Expected columns and row-count bounds of a batch, with the severity of each kind of violation"
@@ -266,6 +267,7 @@ def _violation(schema, df, column, check, n, examples)->Violation:
     return Violation(check=check, severity=schema._severity(check, column) if check in CHECKS else "error",
                      message=msg, column=column, n_failed=n, examples=examples)
 
+# %% ../nbs/23a_validation.ipynb #fe772273
 def validate(
     df:pd.DataFrame,     # New batch to check
     schema:DataSchema,   # Expectations, e.g. from `infer_schema` on the training data

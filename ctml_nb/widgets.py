@@ -84,6 +84,7 @@ def _num(v)->str:
     if isinstance(v, (float, np.floating)): return f"{v:.4g}"
     return html.escape(str(v))
 
+# %% ../nbs/41_widgets.ipynb #02aa4568
 class DriftExplorer(_View):
     "Explore a `DriftReport`: one column's distributions and numbers; re-decide with another alpha or threshold"
     def __init__(self,
@@ -201,6 +202,7 @@ def _table_html(df:pd.DataFrame)->str:
         f"<td>{html.escape('' if pd.isna(r[c]) else str(r[c]))[:160]}</td>" for c in _TABLE) + "</tr>" for _, r in df.iterrows())
     return f"<table class='ctml-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
+# %% ../nbs/41_widgets.ipynb #88bbdd11
 class RunBrowser(_View):
     "Browse a runs folder: the run table, a status filter, one run's decisions and plots"
     def __init__(self,
@@ -270,6 +272,7 @@ def _comparison(results):
     if not items: raise InputError("No backtest results to explore")
     return PolicyComparison(items)
 
+# %% ../nbs/41_widgets.ipynb #6ca1aedc
 class PolicyExplorer(_View):
     "Explore backtested policies: the cost/accuracy frontier and a chosen policy's metric timeline"
     def __init__(self,
