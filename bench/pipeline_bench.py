@@ -21,16 +21,23 @@ from ctml_nb.demo import demo_data
 from ctml_nb.runner import list_templates, run_cycle
 
 IMPORTS = """\
+from pathlib import Path
 from IPython.display import display
 import joblib
-from ctml_nb.config import feature_columns, load_source
+import pandas as pd
+from ctml_nb.batches import cycle_data
+from ctml_nb.config import feature_columns
 from ctml_nb.data import content_hash
-from ctml_nb.pipeline import open_context, champion
-from ctml_nb.runner import RunHeader, record, load_values
-from ctml_nb.validation import validate, infer_schema
+from ctml_nb.pipeline import (champion, champion_state, champion_tags, cycle_state, open_context, pending_requests,
+                              reference_detector, restore_trigger_state, retrain_candidate, save_trigger_state,
+                              served_scores, training_split, promote_candidate)
+from ctml_nb.policy_config import build_gate, build_holdout, build_trigger
+from ctml_nb.runner import RunHeader, load_values, record
+from ctml_nb.validation import DataSchema, infer_schema, validate
+# what the steps import on first use: the data contract's readers, the drift test, the gate, the model
+import pandera.pandas, pyarrow.parquet, pyarrow.dataset
 from ctml_nb.drift import DriftDetector
 from ctml_nb.promotion import PromotionPolicy
-from ctml_nb.registry import ModelRegistry
 from sklearn.ensemble import RandomForestClassifier
 """
 
