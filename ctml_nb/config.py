@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, InputError, read_table
+from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict', 'resolve_ref',
-           'check_call', 'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source',
-           'feature_columns', 'declared_parameters', 'check_parameters', 'parse_parameter']
+__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict', 'check_call',
+           'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source', 'feature_columns',
+           'declared_parameters', 'check_parameters', 'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -154,23 +154,7 @@ def from_dict(
     return cls(**kw)
 
 # %% ../nbs/30_config.ipynb #5bfc6582
-_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-
-def resolve_ref(
-    ref:str,        # `module:function` or `module:Class` (attributes may be dotted)
-    key:str="ref",  # Dotted config key, for the error message
-):
-    "Import `ref` and return the object it names, or raise `ConfigError` naming `key`"
-    if not isinstance(ref, str) or not _REF.match(ref):
-        raise ConfigError(f"{key}: expected 'module:function', got {ref!r}")
-    mod_name, attr = ref.split(":")
-    try: obj = importlib.import_module(mod_name)
-    except ImportError as e: raise ConfigError(f"{key}: cannot import module {mod_name!r} ({e})") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part): raise ConfigError(f"{key}: module {mod_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    if not callable(obj): raise ConfigError(f"{key}: {ref!r} is not callable")
-    return obj
+_REF = REF_PATTERN  # `module:Name` references (one definition, in `ctml_nb.core`)
 
 # %% ../nbs/30_config.ipynb #7ccc7e32
 def check_call(

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['TABLE_FORMATS', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError', 'ConfigError',
-           'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json', 'filter_frame',
-           'read_table']
+__all__ = ['TABLE_FORMATS', 'REF_PATTERN', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError',
+           'ConfigError', 'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json',
+           'filter_frame', 'read_table', 'resolve_ref']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -179,3 +179,25 @@ def read_table(
             if filters: df = filter_frame(df, filters).reset_index(drop=True)
     except Exception as e: raise InputError(f"{p} cannot be read as {what}: {e}") from None
     return df if cols is None else df[cols]
+
+# %% ../nbs/00_core.ipynb #fc1a784a
+import importlib
+import re
+
+REF_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+def resolve_ref(
+    ref:str,        # `module:function` or `module:Class` (attributes may be dotted)
+    key:str="ref",  # Dotted config key, for the error message
+):
+    "Import `ref` and return the object it names, or raise `ConfigError` naming `key`"
+    if not isinstance(ref, str) or not REF_PATTERN.match(ref):
+        raise ConfigError(f"{key}: expected 'module:function', got {ref!r}")
+    mod_name, attr = ref.split(":")
+    try: obj = importlib.import_module(mod_name)
+    except ImportError as e: raise ConfigError(f"{key}: cannot import module {mod_name!r} ({e})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part): raise ConfigError(f"{key}: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj): raise ConfigError(f"{key}: {ref!r} is not callable")
+    return obj

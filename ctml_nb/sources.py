@@ -451,7 +451,7 @@ class CallableSource(FilesSource):
         super().__init__(path, target, time_column, max_label_wait)
         self.params = params
     def _fn(self):
-        from ctml_nb.config import resolve_ref  # a lower-level home for resolve_ref would avoid this late import
+        from ctml_nb.core import resolve_ref
         return resolve_ref(self.path, "data.source")
     @property
     def incremental(self)->bool: return "after" in inspect.signature(self._fn()).parameters
