@@ -159,4 +159,5 @@ def read_signed(
     check_signature(key, rec, s.get("signature") if isinstance(s, dict) else None, f"{what} {path}", fix)
     if rec["file"] != _signed_record(path)["file"]:
         raise IntegrityError(f"{what} {path}: its signature is for {rec['file']}, another file. {fix}")
-    return read_verified(path, rec["sha256"], rec["size"], what)
+    try: return read_verified(path, rec["sha256"], rec["size"], what)
+    except IntegrityError as e: raise IntegrityError(f"{e} {fix}") from None
