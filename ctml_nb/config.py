@@ -23,9 +23,9 @@ import pandas as pd
 from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict', 'check_call',
-           'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source', 'feature_columns',
-           'declared_parameters', 'check_parameters', 'parse_parameter']
+__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict',
+           'check_call', 'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source',
+           'feature_columns', 'declared_parameters', 'check_parameters', 'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -44,6 +44,12 @@ class ModelConfig:
     factory: str                         # `module:function` or `module:Class` returning an estimator
     params: dict = field(default_factory=dict)  # Keyword arguments of the factory
     name: str|None = None                # Registered model name (None: the pipeline name)
+
+@dataclass
+class TrustConfig:
+    "Which model and state files the pipeline loads: those signed with its key (`ctml_nb.model_files.signing_key`)"
+    key_file: str|None = None            # Signing key file (None: `$CTML_REGISTRY_KEY_FILE`, else ~/.config/ctml-nb/registry.key)
+    trusted: bool = False                # `true` also loads unsigned or wrongly signed files: you vouch for the registry and runs folders
 
 @dataclass
 class ComponentSpec:
@@ -78,6 +84,7 @@ class PipelineConfig:
     cooldown: dict|None = None           # `Cooldown` parameters vetoing retrains too close together: {min_time: 7D}
     budget: dict|None = None             # `Budget` parameters: {max_retrains: 4, per: 30D}
     registry: str = "registry"           # Model registry root folder
+    trust: TrustConfig = field(default_factory=TrustConfig)  # Signed model and state files (`$CTML_REGISTRY_KEY` overrides the key file)
     runs: str = "runs"                   # Folder of run records
     timeout: float = 600                 # Seconds one notebook cell may run
     templates: str|None = None           # Folder of `NN_step.ipynb` templates (None: the packaged ones)
@@ -222,13 +229,14 @@ def _path(cfg:PipelineConfig, p:str)->Path:
 
 def config_path(
     cfg:PipelineConfig,  # Parsed pipeline
-    key:str,             # `registry`, `runs`, `templates` or `data.source`
-)->Path:
+    key:str,             # `registry`, `runs`, `templates`, `data.source` or `trust.key_file` (None when unset)
+)->Path|None:
     "Absolute path of a path-valued key of `cfg`"
     if key == "templates":
         if cfg.templates is None: return Path(str(importlib.resources.files("ctml_nb").joinpath("templates")))
         return _path(cfg, cfg.templates)
     if key == "data.source": return _path(cfg, cfg.data.source)
+    if key == "trust.key_file": return None if cfg.trust.key_file is None else _path(cfg, cfg.trust.key_file)
     return _path(cfg, getattr(cfg, key))
 
 def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")

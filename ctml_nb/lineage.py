@@ -132,7 +132,7 @@ def verify_registry(
     name:str|None=None,    # One model, or all
     snapshots:bool=False,  # Also verify the data snapshots the versions reference (reads them all)
 )->pd.DataFrame:           # name, version, item, path, ok, problem
-    "Check every model file and artifact (and optionally snapshot) of a registry; one row per item"
+    "Check every signature, model file and artifact (and optionally snapshot) of a registry; one row per item"
     rows = []
     for n in [name] if name else registry.names():
         vdir = registry._model_dir(n)/"versions"
@@ -143,6 +143,7 @@ def verify_registry(
                              "invisible, reused by the next register"))
         for v in sorted(committed):
             try:
+                registry.check_signature(n, v)   # the metadata below is what the registry's key signed
                 mv = registry.get_version(n, v); path = Path(registry.root)/mv.file
                 read_verified(path, mv.sha256, mv.size); rows.append((n, v, "model", str(path), True, None))
             except CtmlError as e: rows.append((n, v, "model", str(vdir/str(v)), False, str(e))); continue

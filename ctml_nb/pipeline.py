@@ -14,16 +14,17 @@ import pandas as pd
 
 from .batches import CycleData, count_upto, extend
 from .config import PipelineConfig, config_path, feature_columns, load_source
-from .core import InputError, PipelineError, RegistryError, read_json, to_jsonable
+from .core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .loop import Champion, label_window, model_state, retrain_model, training_end
 from .metrics import task_of
+from .model_files import dump_model, load_model, read_signed, signing_key, write_signed
 from .policy_config import build_gate, build_strategy, build_trigger, new_model
 
 # %% auto #0
-__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'Context', 'open_context', 'champion', 'pending_requests', 'champion_state',
-           'retrain_history', 'cycle_state', 'served_scores', 'save_trigger_state', 'restore_trigger_state',
-           'fit_reference', 'reference_detector', 'training_split', 'retrain_candidate', 'champion_tags',
-           'promote_candidate']
+__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'Context', 'open_context', 'champion', 'pending_requests',
+           'champion_state', 'retrain_history', 'cycle_state', 'served_scores', 'save_trigger_state',
+           'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split', 'retrain_candidate',
+           'save_candidate', 'load_candidate', 'champion_tags', 'promote_candidate']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -42,12 +43,13 @@ def open_context(
     if not isinstance(cfg, PipelineConfig):
         from ctml_nb.runner import load_run_config
         cfg = load_run_config(cfg)
-    return Context(cfg, ModelRegistry(config_path(cfg, "registry")), cfg.model.name or cfg.name)
+    reg = ModelRegistry(config_path(cfg, "registry"), key_file=config_path(cfg, "trust.key_file"), trust_unsigned=cfg.trust.trusted)
+    return Context(cfg, reg, cfg.model.name or cfg.name)
 
 def champion(
     ctx:Context,  # Step context
 ):                # (fitted model, `ModelVersion`), or (None, None) before the first promotion
-    "The current champion, its file verified against its hash"
+    "The current champion, its signature and file verified (`ModelRegistry.load`)"
     try: mv = ctx.registry.get_version(ctx.name, "champion")
     except RegistryError: return None, None
     return ctx.registry.load(ctx.name, mv.version), mv
@@ -142,12 +144,11 @@ def save_trigger_state(
 )->Path|None:     # The file written, or None when no trigger keeps streaming state
     "Keep the streaming detectors' state after this cycle's check in its run folder"
     import io, joblib
-    from ctml_nb.core import atomic_write
     state = {label: {a: getattr(t, a) for a in _STREAM_ATTRS if hasattr(t, a)} for label, t in _streaming(trigger).items()}
     state = {label: s for label, s in state.items() if s}
     if not state: return None
     buf = io.BytesIO(); joblib.dump(state, buf)
-    return atomic_write(config_path(ctx.cfg, "runs")/run_id/TRIGGER_STATE, buf.getvalue())
+    return write_signed(config_path(ctx.cfg, "runs")/run_id/TRIGGER_STATE, buf.getvalue(), signing_key(ctx.registry.key_file, create=True))
 
 # %% ../nbs/33_pipeline.ipynb #d1b62ae4
 def restore_trigger_state(
@@ -155,7 +156,7 @@ def restore_trigger_state(
     trigger,      # This cycle's freshly built trigger (`build_trigger`)
 )->list:          # Notes for the decision: what was restored, or why a detector starts fresh
     "Give `trigger`'s streaming detectors the state the last good cycle saved"
-    import joblib
+    import io, joblib
     from ctml_nb.runner import read_index
     live = _streaming(trigger)
     if not live: return []
@@ -165,7 +166,10 @@ def restore_trigger_state(
     path = runs/str(ok["run_id"].iloc[-1])/TRIGGER_STATE if len(ok) else None
     if path is None or not path.exists():
         return ["streaming detector(s) start fresh: no earlier good cycle saved their state"]
-    saved, notes = joblib.load(path), []
+    try: data = path.read_bytes() if ctx.cfg.trust.trusted else read_signed(
+        path, signing_key(ctx.registry.key_file), "Streaming detector state", "Nothing in it was loaded.")
+    except IntegrityError as e: return [f"streaming detector(s) start fresh: state file not signed or tampered ({e})"]
+    saved, notes = joblib.load(io.BytesIO(data)), []
     for label, t in live.items():
         if label not in saved:
             notes.append(f"{label}: no saved detector state (new or changed trigger): its detector starts fresh")
@@ -261,6 +265,29 @@ def retrain_candidate(
     cfg, tcol = ctx.cfg, ctx.cfg.data.time_column
     return retrain_model(build_strategy(cfg), champion_model, new_model(cfg), train[feature_columns(cfg, train)],
                          train[cfg.data.target], times=train[tcol] if tcol else None, new_rows=new_rows)
+
+# %% ../nbs/33_pipeline.ipynb #97beee9e
+CANDIDATE = "candidate.joblib"  # File in a run folder holding the challenger from the retrain step to the promote step
+
+def save_candidate(
+    ctx:Context,  # Step context
+    run_id:str,   # This cycle's run
+    model,        # Fitted challenger
+)->Path:          # The file written (its signature: the same path + ".sig")
+    "Write the challenger to the run folder, signed with the registry's key"
+    return write_signed(config_path(ctx.cfg, "runs")/run_id/CANDIDATE, dump_model(model, "joblib", 3),
+                        signing_key(ctx.registry.key_file, create=True))
+
+def load_candidate(
+    ctx:Context,  # Step context
+    run_id:str,   # This cycle's run
+):                # The challenger
+    "The challenger `save_candidate` wrote; `IntegrityError` (nothing unpickled) unless its signature and hash check"
+    path = config_path(ctx.cfg, "runs")/run_id/CANDIDATE
+    fix = ("The cycle stops and the champion stays: find out who changed the runs folder; the next cycle trains a new "
+           "challenger.")
+    data = path.read_bytes() if ctx.cfg.trust.trusted else read_signed(path, signing_key(ctx.registry.key_file), "Candidate model", fix)
+    return load_model(data, "joblib", path, None)
 
 # %% ../nbs/33_pipeline.ipynb #09aca055
 def champion_tags(
