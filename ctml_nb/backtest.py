@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import time
 
 import numpy as np
@@ -88,7 +89,7 @@ class BacktestResult:
 
     def _repr_html_(self):
         s = pd.Series(self.totals, name=self.policy).to_frame()
-        return f"<b>Backtest of policy {self.policy!r}</b>" + s.to_html(float_format=lambda v: f"{v:.4g}")
+        return f"<b>Backtest of policy {html.escape(repr(self.policy))}</b>" + s.to_html(float_format=lambda v: f"{v:.4g}")
 
     def plot(self,
              rolling:int|None=None,  # Batches in the rolling mean (default: about 1,000 rows' worth)

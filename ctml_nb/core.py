@@ -18,7 +18,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['TABLE_FORMATS', 'REF_PATTERN', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError',
            'ConfigError', 'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json',
-           'filter_frame', 'read_table', 'resolve_ref']
+           'filter_frame', 'read_table', 'resolve_ref', 'md_escape']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -201,3 +201,17 @@ def resolve_ref(
         obj = getattr(obj, part)
     if not callable(obj): raise ConfigError(f"{key}: {ref!r} is not callable")
     return obj
+
+# %% ../nbs/00_core.ipynb #80024b68
+_MD_CHARS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",
+                           **{c: f"&#{ord(c)};" for c in "|`*_[]\\$#~"}})
+_CODE_UNSAFE = re.compile(r"[`|$\n\r]")
+
+def md_escape(
+    text,             # Any value (`None` shows as nothing)
+    code:bool=False,  # Show it as inline code
+)->str:               # Markdown that renders as exactly this text, on one line, never as markup
+    "Escape user- or data-supplied text for a Markdown view"
+    s = "" if text is None else str(text)
+    if not code: return s.translate(_MD_CHARS)
+    return f"`{s}`" if s and not _CODE_UNSAFE.search(s) else f"<code>{s.translate(_MD_CHARS)}</code>"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .core import CtmlError, InputError, to_jsonable
+from .core import CtmlError, InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['DETECTOR_NAMES', 'is_stream_detector', 'supports_warning', 'is_binary_detector', 'MissingExtraError', 'import_river',
@@ -109,7 +109,7 @@ class DetectorRun:
     def _repr_markdown_(self):
         w = (f"{len(self.warnings)} warning onset(s) at {self.warnings[:10]}" if self.warning_supported
              else "no warning zone")
-        return (f"**{self.detector}** over positions {self.start}..{self.start + self.n - 1}: "
+        return (f"**{md_escape(self.detector)}** over positions {self.start}..{self.start + self.n - 1}: "
                 f"{len(self.drifts)} drift(s) at {self.drifts[:10]}; {w}")
 
 def _as_values(values, what:str="values")->np.ndarray:

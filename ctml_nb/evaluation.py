@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import sparse, stats
 from sklearn.base import is_classifier, is_regressor
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 from .metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric
 
 # %% auto #0
@@ -198,8 +198,8 @@ class PairedTest:
     def _repr_markdown_(self):
         ci = "" if self.interval is None else f", interval [{self.interval[0]:.4g}, {self.interval[1]:.4g}]"
         est = "" if self.estimate is None else f"estimate {self.estimate:+.4g}{ci}, "
-        return (f"**{self.method}** on {self.n} rows: {est}p = {self.p_value:.4g}"
-                + (f" ({self.note})" if self.note else ""))
+        return (f"**{md_escape(self.method)}** on {self.n} rows: {est}p = {self.p_value:.4g}"
+                + (f" ({md_escape(self.note)})" if self.note else ""))
 
 def _outs_for(name, o): return o.proba if METRICS[name].needs == "proba" else o.pred
 

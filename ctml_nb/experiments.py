@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 from .evaluation import METRICS, get_metric, mcnemar_test, paired_bootstrap, wilcoxon_test
 
 # %% auto #0
@@ -58,7 +58,7 @@ class ABTestResult:
     def to_dict(self)->dict:
         "JSON-safe form"
         return to_jsonable({**{k: getattr(self, k) for k in self.__dataclass_fields__}, "conclusion": self.conclusion})
-    def _repr_markdown_(self): return f"**A/B test** ({self.n_control:,} control, {self.n_treatment:,} treatment). {self.conclusion}"
+    def _repr_markdown_(self): return f"**A/B test** ({self.n_control:,} control, {self.n_treatment:,} treatment). {md_escape(self.conclusion)}"
 
 # %% ../nbs/21_experiments.ipynb #57d068ef
 _ALTERNATIVES = ("two-sided", "greater", "less")
@@ -159,7 +159,7 @@ class SampleSize:
         i = self.inputs
         return (f"**{self.n_control:,} control + {self.n_treatment:,} treatment = {self.total:,} requests** to detect "
                 f"{i['mde']:+g} on a baseline of {i['baseline']:g} ({i['kind']}) with power {self.power:.3f} at alpha "
-                f"{i['alpha']:g} ({i['alternative']}).")
+                f"{i['alpha']:g} ({md_escape(i['alternative'])}).")
 
 def _plan(baseline, mde, kind, sd, alpha, ratio, alternative, relative):
     if kind not in ("proportion", "mean"): raise InputError(f"`kind` must be 'proportion' or 'mean', not {kind!r}.")
@@ -252,16 +252,16 @@ class ShadowReport:
         return pd.DataFrame(rows, columns=["quantity", "live", "shadow", "difference"]).set_index("quantity")
     def _repr_markdown_(self):
         out = [f"**Shadow analysis** of {self.n:,} requests: agreement {self.agreement:.1%}."]
-        if self.delta is None: out.append(f"No labels yet: {self.metric} cannot be compared.")
+        if self.delta is None: out.append(f"No labels yet: {md_escape(self.metric)} cannot be compared.")
         else:
             ci = "" if self.interval is None else f", interval {self.interval[0]:+.4g} to {self.interval[1]:+.4g}"
-            out.append(f"On {self.labelled:,} labelled requests {self.metric}: shadow {self.shadow_score:.4g} vs live "
+            out.append(f"On {self.labelled:,} labelled requests {md_escape(self.metric)}: shadow {self.shadow_score:.4g} vs live "
                        f"{self.live_score:.4g} ({self.delta:+.4g}{ci}, p = {self.p_value:.3g}).")
         if self.latency:
             L = self.latency
             out.append(f"Latency median {L['shadow_median']:.4g} vs {L['live_median']:.4g}, p95 {L['shadow_p95']:.4g} "
                        f"vs {L['live_p95']:.4g} (Wilcoxon p = {L['p_value']:.3g}).")
-        return " ".join(out + self.notes)
+        return " ".join(out + [md_escape(n) for n in self.notes])
 
 # %% ../nbs/21_experiments.ipynb #b11861b0
 def _values(s:pd.Series)->np.ndarray:

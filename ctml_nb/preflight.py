@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, resolve_ref
-from .core import ConfigError, InputError, to_jsonable
+from .core import ConfigError, InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
@@ -283,8 +283,8 @@ class PreflightReport:
     def to_dict(self)->dict: return to_jsonable(self.__dict__)
     def __repr__(self): return f"PreflightReport(pipeline={self.pipeline!r}, task={self.task!r}, components={self.components})"
     def _repr_markdown_(self):
-        return (f"**Preflight of `{self.pipeline}`: passed** ({self.task or 'task unknown'}; {len(self.columns)} columns)\n\n"
-                + "\n".join(f"- `{k}` built and validated" for k in self.components))
+        return (f"**Preflight of {md_escape(self.pipeline, code=True)}: passed** ({md_escape(self.task or 'task unknown')}; "
+                f"{len(self.columns)} columns)\n\n" + "\n".join(f"- {md_escape(k, code=True)} built and validated" for k in self.components))
 
 # %% ../nbs/30b_preflight.ipynb #d35dd900
 def preflight(

@@ -5,6 +5,7 @@
 # %% ../nbs/03_profile.ipynb #da090af6
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -341,7 +342,7 @@ class ReferenceProfile:
                               "n_categories": None if c.counts is None else len(c.counts), "reason": c.reason}
                              for c in self.columns.values()])
 
-    def _repr_html_(self): return f"<p>{self!r}</p>" + self.to_frame().to_html(index=False, na_rep="")
+    def _repr_html_(self): return f"<p>{html.escape(repr(self))}</p>" + self.to_frame().to_html(index=False, na_rep="")
 
 # %% ../nbs/03_profile.ipynb #fe36efcf
 def _check_settings(n_quantiles, max_categories):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot, _check_lengths, _interval, _outs_for,
                                 _row_losses, _suite, _weighted, get_metric, mcnemar_test, model_outputs, paired_ttest,
                                 slice_masks, wilcoxon_test)
@@ -160,9 +160,9 @@ class PromotionDecision:
         return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
     def _repr_markdown_(self):
         rows = ["| check | baseline | candidate | change | rule | passed | note |", "|---|---|---|---|---|---|---|"]
-        rows += [f"| {c['check']} | {_fmt(c['baseline'])} | {_fmt(c['candidate'])} | {_fmt(c['change'])} | "
-                 f"{c['rule'] or ''} | {c['passed']} | {c['note'] or ''} |" for c in self.checks]
-        return f"**{self._verdict()}** ({self.n} test rows): {self._why()}\n\n" + "\n".join(rows)
+        rows += ["| " + " | ".join(md_escape(v) for v in (c["check"], _fmt(c["baseline"]), _fmt(c["candidate"]), _fmt(c["change"]),
+                                                      c["rule"], c["passed"], c["note"])) + " |" for c in self.checks]
+        return f"**{self._verdict()}** ({self.n} test rows): {md_escape(self._why())}\n\n" + "\n".join(rows)
     def _repr_html_(self):
         import html
         return (f"<p><b>{self._verdict()}</b> ({self.n} test rows): {html.escape(self._why())}</p>"

@@ -9,6 +9,7 @@ import base64
 import html
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 
@@ -47,7 +48,7 @@ def _ul(title:str, items)->str:
     return f"<p><b>{_e(title)}</b></p><ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>" if items else ""
 
 def _img(b64:str, caption:str)->str:
-    return (f"<figure class='ctml-plot'><img alt='{_e(caption)}' src='data:image/png;base64,{b64}'>"
+    return (f"<figure class='ctml-plot'><img alt='{_e(caption)}' src='data:image/png;base64,{_e(b64)}'>"
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 def _fig_b64(fig, dpi:int=80)->str:
@@ -182,7 +183,7 @@ def run_report_html(
     folds = []
     for s in rec.get("steps") or []:
         nb = _notebook_path(run_dir, s)
-        link = f" (<a href='{_e((links or {}).get(s['step']))}'>full page</a>)" if (links or {}).get(s["step"]) else ""
+        link = f" (<a href='{_e(quote((links or {}).get(s['step'])))}'>full page</a>)" if (links or {}).get(s["step"]) else ""
         head = (f"<summary>{_e(Path(s['notebook']).name)}: {_e(s['step'])} {_e(s['status'])}, {s['seconds']:.1f} s"
                 + (f", {_e(s.get('error'))}" if s.get("error") else "") + "</summary>")
         body = _notebook_body(nb, no_input) if nb.exists() else "<p>The executed notebook is missing.</p>"

@@ -18,7 +18,7 @@ from typing import Callable
 
 from .config import PipelineConfig, check_parameters, config_path, load_config, parse_config, validate_config
 from .preflight import preflight
-from .core import InputError, PipelineError, atomic_write, read_json, to_jsonable, write_json
+from .core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
 # %% auto #0
@@ -114,10 +114,11 @@ class RunRecord:
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
                 "watermark": self.watermark, "run_dir": self.run_dir}
     def _repr_markdown_(self)->str:
-        lines = [f"**Run `{self.run_id}`** ({self.pipeline}): **{self.status}**: {self.reason}", "",
-                 f"champion before: `{self.model_before}`, after: `{self.model_after}`", "",
+        e = md_escape
+        lines = [f"**Run {e(self.run_id, code=True)}** ({e(self.pipeline)}): **{e(self.status)}**: {e(self.reason)}", "",
+                 f"champion before: {e(str(self.model_before), code=True)}, after: {e(str(self.model_after), code=True)}", "",
                  "| step | status | seconds | notebook | error |", "|---|---|---|---|---|"]
-        lines += [f"| {s['step']} | {s['status']} | {s['seconds']:.1f} | `{Path(s['notebook']).name}` | {s.get('error') or ''} |"
+        lines += [f"| {e(s['step'])} | {e(s['status'])} | {s['seconds']:.1f} | {e(Path(s['notebook']).name, code=True)} | {e(s.get('error'))} |"
                   for s in self.steps]
         return "\n".join(lines)
     def __repr__(self): return f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"

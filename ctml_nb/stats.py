@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon as _scipy_js
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['StatResult', 'as_numeric', 'category_table', 'quantile_edges', 'bin_counts', 'psi_from_counts',
@@ -47,7 +47,7 @@ class StatResult:
 
     def _repr_markdown_(self):
         return ("| method | statistic | p-value | n reference | n current |\n|---|---|---|---|---|\n"
-                f"| {self.method} | {_fmt(self.statistic)} | {'—' if self.p_value is None else _fmt(self.p_value)}"
+                f"| {md_escape(self.method)} | {_fmt(self.statistic)} | {'—' if self.p_value is None else _fmt(self.p_value)}"
                 f" | {self.n_reference} | {self.n_current} |")
 
 # %% ../nbs/02_stats.ipynb #521debe3

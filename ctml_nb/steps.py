@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import InputError, atomic_write, read_json, to_jsonable
+from .core import InputError, atomic_write, md_escape, read_json, to_jsonable
 
 # %% auto #0
 __all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'record_bundle', 'record', 'read_records', 'library_versions',
@@ -92,10 +92,11 @@ class RunHeader:
                 "snapshot": self.snapshot, "champion": self.champion, "versions": library_versions()}
     def _repr_markdown_(self)->str:
         d = self.to_dict()
-        rows = [("run", f"`{d['run_id']}`"), ("step", d["step"]), ("data snapshot", f"`{d['snapshot'] or 'none'}`"),
-                ("champion", str(d["champion"] if d["champion"] is not None else "none yet"))]
-        rows += [(f"parameter `{k}`", f"`{json.dumps(v)[:120]}`") for k, v in d["parameters"].items()]
-        rows += [("versions", ", ".join(f"{k} {v}" for k, v in d["versions"].items() if v))]
+        e = md_escape
+        rows = [("run", e(d["run_id"], code=True)), ("step", e(d["step"])), ("data snapshot", e(d["snapshot"] or "none", code=True)),
+                ("champion", e(d["champion"] if d["champion"] is not None else "none yet"))]
+        rows += [(f"parameter {e(k, code=True)}", e(json.dumps(v)[:120], code=True)) for k, v in d["parameters"].items()]
+        rows += [("versions", e(", ".join(f"{k} {v}" for k, v in d["versions"].items() if v)))]
         return "| | |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
     def __repr__(self): return f"RunHeader(run_id={self.run_id!r}, step={self.step!r})"
 
@@ -138,7 +139,7 @@ def mark_failed(
         nb.cells[started[-1]].metadata["papermill"]["exception"] = True
     nb.metadata.setdefault("papermill", {})["exception"] = True
     banner = nbformat.v4.new_markdown_cell(
-        f'<span style="color:red;font-size:1.3em">**This step failed:** {html.escape(reason)}</span>\n\n'
+        f'<span style="color:red;font-size:1.3em">**This step failed:** {md_escape(reason)}</span>\n\n'
         "Recorded by the ctml-nb runner; outputs below stop where the execution stopped.",
         metadata={"tags": [BANNER_TAG]})
     nb.cells.insert(0, banner)

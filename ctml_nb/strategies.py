@@ -17,7 +17,7 @@ from sklearn.model_selection import (ParameterSampler, RandomizedSearchCV, TimeS
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 from .triggers import parse_span
 
 # %% auto #0
@@ -49,12 +49,13 @@ class RetrainResult:
 
     def _repr_markdown_(self)->str:
         d = self.to_dict()
-        lines = [f"**{d['strategy']}** → new `{d['model']}` fitted on {d['rows']:,} rows in {d['seconds']:.3g} s",
-                 f"- window: {d['window_start']} … {d['window_end']}"]
-        if d["params"]: lines.append("- " + ", ".join(f"{k}={v}" for k, v in d["params"].items()))
+        e = md_escape
+        lines = [f"**{e(d['strategy'])}** → new {e(d['model'], code=True)} fitted on {d['rows']:,} rows in {d['seconds']:.3g} s",
+                 f"- window: {e(d['window_start'])} … {e(d['window_end'])}"]
+        if d["params"]: lines.append("- " + e(", ".join(f"{k}={v}" for k, v in d["params"].items())))
         if d["search"]:
             s = d["search"]
-            lines.append(f"- search: {s['candidates']} candidates, best {s['best_score']:.4g} with {s['best_params']}"
+            lines.append(f"- search: {s['candidates']} candidates, best {s['best_score']:.4g} with {e(s['best_params'])}"
                          + (" (stopped by the time budget)" if s.get("stopped_by_time") else ""))
         return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .core import InputError, to_jsonable
+from .core import InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['ModelState', 'parse_span', 'check_count', 'fmt_span', 'TriggerDecision', 'Trigger', 'IntervalTrigger',
@@ -78,7 +78,7 @@ def _span_text(value, param:str):
 
 # %% ../nbs/11_triggers.ipynb #2c3c8e3e
 def _md_list(title:str, items)->str:
-    return f"\n\n**{title}**\n\n" + "\n".join(f"- {i}" for i in items) if items else ""
+    return f"\n\n**{title}**\n\n" + "\n".join(f"- {md_escape(i)}" for i in items) if items else ""
 
 @dataclass
 class TriggerDecision:
@@ -102,15 +102,15 @@ class TriggerDecision:
                             "suppressed", "notes", "evidence", "now", "rows_seen")})
 
     def _repr_markdown_(self)->str:
+        def names(ns): return ", ".join(md_escape(n, code=True) for n in ns)
         head = f"**Retrain: {'yes' if self.retrain else 'no'}**"
-        if self.fired: head += " (fired: " + ", ".join(f"`{n}`" for n in self.fired) + ")"
-        if self.vetoed_by: head += " (vetoed by: " + ", ".join(f"`{n}`" for n in self.vetoed_by) + "; suppressed: " \
-                                   + ", ".join(f"`{n}`" for n in self.suppressed) + ")"
+        if self.fired: head += f" (fired: {names(self.fired)})"
+        if self.vetoed_by: head += f" (vetoed by: {names(self.vetoed_by)}; suppressed: {names(self.suppressed)})"
         at = [f"now {self.now}" if self.now is not None else "", f"row {self.rows_seen}" if self.rows_seen is not None else ""]
-        if any(at): head += " at " + ", ".join(a for a in at if a)
+        if any(at): head += " at " + md_escape(", ".join(a for a in at if a))
         ev = ""
         if self.evidence:
-            rows = [f"| `{n}` | " + ", ".join(f"{k}={_fmt_num(v)}" for k, v in e.items()) + " |"
+            rows = [f"| {md_escape(n, code=True)} | " + md_escape(", ".join(f"{k}={_fmt_num(v)}" for k, v in e.items())) + " |"
                     for n, e in self.evidence.items()]
             ev = "\n\n| trigger | evidence |\n|---|---|\n" + "\n".join(rows)
         return (head + _md_list("Reasons", self.reasons) + _md_list("Warnings", self.warnings)

@@ -118,7 +118,7 @@ class DriftExplorer(_View):
         notes = "".join(f"<li>{html.escape(f)}</li>" for f in r["findings"])
         verdict = "drifted" if r["drift"] else "not drifted"
         rule = (f"effect {_num(r['statistic'])} {'>=' if r['threshold'] is None or r['statistic'] >= r['threshold'] else '<'} "
-                f"threshold {_num(r['threshold'])}, {rep.correction}-corrected p {_num(r['p_adjusted'])} "
+                f"threshold {_num(r['threshold'])}, {html.escape(str(rep.correction))}-corrected p {_num(r['p_adjusted'])} "
                 f"{'<' if r['p_adjusted'] < rep.alpha else '>='} alpha {rep.alpha:g}")
         return (f"<div class='ctml-drift-column'><p><b>{html.escape(column)}</b>: <b>{verdict}</b> ({rule})</p>"
                 f"<table>{rows}</table>" + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
@@ -199,7 +199,7 @@ def _table_html(df:pd.DataFrame)->str:
     def color(s): return {"failed": "#fde2e1", "skipped": "#f2f2f2", "succeeded": "#e6f4ea"}.get(s, "white")
     head = "".join(f"<th>{c}</th>" for c in _TABLE)
     body = "".join(f"<tr style='background:{color(r['status'])}'>" + "".join(
-        f"<td>{html.escape('' if pd.isna(r[c]) else str(r[c]))[:160]}</td>" for c in _TABLE) + "</tr>" for _, r in df.iterrows())
+        f"<td>{html.escape('' if pd.isna(r[c]) else str(r[c])[:160])}</td>" for c in _TABLE) + "</tr>" for _, r in df.iterrows())
     return f"<table class='ctml-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 # %% ../nbs/41_widgets.ipynb #88bbdd11
