@@ -301,10 +301,10 @@ def promote_candidate(
                       code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
     X = test[feature_columns(cfg, test)]
     expected = np.asarray(candidate.predict(X))
-    rows = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts
+    test_id = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts
     try: previous = reg.resolve(name, "champion")
     except RegistryError: previous = None
-    begin_promotion(cfg, run_id, name, previous, mv.version, rows, predictions_digest(expected))  # before the move
+    begin_promotion(cfg, run_id, name, previous, mv.version, test_id, predictions_digest(expected))  # before the move
     reg.promote(name, mv.version, reason=gate.get("reason"), evidence=gate)
     deployed = reg.load(name, "champion")
     same = bool(np.array_equal(np.asarray(deployed.predict(X)), expected))
