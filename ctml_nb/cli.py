@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import PipelineConfig, config_path, load_config, parse_parameter
 from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json, read_table
-from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, request_retrain, run_cycle
+from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, recover, request_retrain, run_cycle
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
@@ -107,8 +107,8 @@ def cmd_report(args)->int:
 def cmd_retrain(args)->int:
     "Request a retrain in the next cycle"
     cfg = load_config(args.config)
-    p = request_retrain(cfg, args.reason)
-    print(f"retrain requested for {cfg.name!r} ({args.reason}); the next `ctml run` will retrain. Request: {p}")
+    req = request_retrain(cfg, args.reason)
+    print(f"retrain requested for {cfg.name!r} ({req['reason']}): request {req['id']}; the next `ctml run` will retrain")
     return EXIT_OK
 
 def cmd_schedule(args)->int:
@@ -132,6 +132,9 @@ def cmd_registry(args)->int:
     "List, promote, roll back"
     from ctml_nb.registry import ModelRegistry
     cfg = load_config(args.config)
+    done = recover(cfg) or {}   # first finish what a stopped cycle left (skipped while a cycle runs)
+    if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
+    if done.get("closed"): print(f"{cfg.name}: run(s) {done['closed']} recorded as failed: their runner had stopped", file=sys.stderr)
     reg, name = ModelRegistry(config_path(cfg, "registry")), args.name or cfg.model.name or cfg.name
     if args.action == "list":
         import pandas as pd

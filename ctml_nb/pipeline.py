@@ -15,6 +15,7 @@ import pandas as pd
 from .batches import CycleData, count_upto, extend
 from .config import PipelineConfig, config_path, feature_columns, load_source
 from .core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
+from .journal import begin_promotion, predictions_digest, update_promotion
 from .loop import Champion, label_window, model_state, retrain_model, training_end
 from .metrics import task_of
 from .model_files import dump_model, load_model, read_signed, signing_key, write_signed
@@ -57,10 +58,10 @@ def champion(
 # %% ../nbs/33_pipeline.ipynb #bee79b64
 def pending_requests(
     request_path:str="",  # Path the runner hands over ("" when none)
-)->list:                  # [{"reason", "by", "at"}]
-    "On-demand retrain requests waiting for this cycle"
+)->list:                  # [{"id", "reason", "by", "at"}]
+    "On-demand retrain requests queued when this cycle started (record the ids acted on as `requests`)"
     if not request_path: return []
-    return [{"reason": r["reason"], "by": r.get("requested_by"), "at": r.get("requested_at")}
+    return [{"id": r.get("id"), "reason": r["reason"], "by": r.get("requested_by"), "at": r.get("requested_at")}
             for r in read_json(request_path)["requests"]]
 
 def champion_state(
@@ -325,10 +326,15 @@ def promote_candidate(
     mv = reg.register(candidate, name, metrics=metrics, params=getattr(candidate, "get_params", dict)(),
                       data_snapshot=snapshots, parent=parent, tags=tags, run_id=run_id, schema=schema, artifacts=artifacts,
                       code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
-    reg.promote(name, mv.version, reason=gate.get("reason"), evidence=gate)
     X = test[feature_columns(cfg, test)]
+    expected = np.asarray(candidate.predict(X))
+    test_id = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts
+    try: previous = reg.resolve(name, "champion")
+    except RegistryError: previous = None
+    begin_promotion(cfg, run_id, name, previous, mv.version, test_id, predictions_digest(expected))  # before the move
+    reg.promote(name, mv.version, reason=gate.get("reason"), evidence=gate)
     deployed = reg.load(name, "champion")
-    same = bool(np.array_equal(np.asarray(deployed.predict(X)), np.asarray(candidate.predict(X))))
+    same = bool(np.array_equal(np.asarray(deployed.predict(X)), expected))
     out = {"version": mv.version, "promoted": True, "rolled_back": False,
            "health": {"check": "deployed copy predicts like the candidate", "rows": len(X), "passed": same}}
     if not same:
@@ -336,4 +342,5 @@ def promote_candidate(
         if parent is not None: reg.rollback(name, reason=why)
         else: reg.delete_alias(name, "champion", reason=why)
         out.update(promoted=False, rolled_back=True)
+    update_promotion(cfg, run_id, "checked", health=out["health"], rolled_back=out["rolled_back"])
     return out

@@ -433,6 +433,15 @@ class ModelRegistry:
             self._move(name, "champion", stack[-2], "rollback", reason)
         return self.get_version(name, "champion")
 
+    def confirm(self, name:str, version:int|str, reason:str, evidence=None)->ModelVersion:
+        "Record in the history that the champion `version` was checked and kept (the alias does not move)"
+        with self._locked():
+            v = self.resolve(name, version)
+            if self._state(name)["aliases"].get("champion") != v:
+                raise RegistryError(f"Model {name!r}: version {v} is not the champion, so it cannot be confirmed.")
+            self._move(name, "champion", v, "confirm", reason, evidence)
+        return self.get_version(name, v)
+
     def history(self, name:str)->pd.DataFrame:
         "Every alias move of a model, oldest first"
         self.resolve(name, "latest")

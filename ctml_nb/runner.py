@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,13 +16,17 @@ from typing import Callable
 
 from .config import PipelineConfig, check_parameters, config_path, load_config, parse_config, validate_config
 from .preflight import preflight
+from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
+from .journal import request_retrain, requeue_requests, update_promotion
 from .core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
 
+_all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
+
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values', 'load_run_config', 'RunRecord',
-           'append_index', 'read_index', 'find_run', 'request_path', 'request_retrain', 'registry_champion',
-           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned']
+__all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
+           'load_run_config', 'RunRecord', 'append_index', 'read_index', 'find_run', 'acted_on', 'registry_champion',
+           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'recover', 'request_retrain']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -53,7 +55,7 @@ class StepInputs:
     values_path:str         # Values recorded by the earlier steps
     cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
-    request_path:str = ""   # Pending on-demand retrain requests ("" when none)
+    request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
     step:str = ""           # The step's name
 
 RUNNER_PARAMETERS = tuple(f.name for f in dataclasses.fields(StepInputs))
@@ -90,11 +92,12 @@ class RunRecord:
     snapshots:dict = field(default_factory=dict)  # Data snapshot hashes recorded by the steps
     watermark:object = None       # Last row/time processed, handed to the next cycle
     cursor:dict|None = None       # What this cycle read (watermark, rows, label mark, rejected late rows), for the next
-    request:dict|None = None      # On-demand retrain request this cycle consumed
+    request:dict|None = None      # On-demand requests this cycle consumed: {"requests": [...]}, kept in `run_dir/requests/`
     steps:list = field(default_factory=list)     # One `StepResult.to_dict()` per executed step
     values:dict = field(default_factory=dict)    # Every recorded value, by step
     run_dir:str = ""              # Folder of the run
     versions:dict = field(default_factory=dict)  # Library versions
+    recovery:dict|None = None     # What the next runner did about this run's unfinished promotion (`recover_promotion`)
     def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
     @classmethod
     def from_dict(cls, d:dict)->RunRecord:
@@ -176,22 +179,15 @@ def find_run(
     raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../nbs/31a_runner.ipynb #95a669d0
-def request_path(cfg:PipelineConfig)->Path:
-    "Where a pending on-demand retrain request of `cfg` is kept"
-    return config_path(cfg, "runs")/f"{cfg.name}.retrain-request.json"
+REQUESTS_SEEN = "pending_requests.json"  # File in a run folder: the queue as the cycle saw it when it started
 
-def request_retrain(
-    cfg:PipelineConfig,  # Pipeline to retrain
-    reason:str,          # Why (recorded in the trigger decision)
-    requested_by:str|None=None, # Who asked (default: the login name)
-)->Path:
-    "Ask the next cycle of `cfg` to retrain, whatever its other triggers say"
-    if not isinstance(reason, str) or not reason.strip(): raise InputError("reason: say why a retrain is requested")
-    p = request_path(cfg)
-    pending = read_json(p)["requests"] if p.exists() else []
-    who = requested_by or os.environ.get("USER") or "unknown"
-    pending.append({"reason": reason.strip(), "requested_at": _now(), "requested_by": who})
-    return write_json(p, {"requests": pending})
+def acted_on(
+    values:dict,  # Values recorded by the steps of a run, {step: {name: value}}
+    handed:list,  # Ids of the requests handed to the run
+)->list:          # Ids the run acted on
+    "The requests a run acted on: the ids its steps recorded as `requests`, else every one it was handed"
+    recorded = [v["requests"] for v in values.values() if isinstance(v, dict) and isinstance(v.get("requests"), list)]
+    return [i for ids in recorded for i in ids] if recorded else list(handed)
 
 # %% ../nbs/31a_runner.ipynb #88bffce7
 def registry_champion(
@@ -248,6 +244,11 @@ def _last_cursor(runs_dir:Path, pipeline:str)->dict|None:
     return cur or ({"watermark": str(last["watermark"])} if last["watermark"] not in (None, "") else None)
 
 # %% ../nbs/31a_runner.ipynb #55bba992
+def _cycle_lock(runs:Path, pipeline:str):
+    "The lock a cycle of `pipeline` holds: `RUNS/.<pipeline>.lock`"
+    from filelock import FileLock
+    return FileLock(str(Path(runs)/f".{pipeline}.lock"))
+
 def run_cycle(
     config:PipelineConfig|str|Path,  # Parsed pipeline, or the path of its YAML/TOML file
     parameters:dict|None=None,       # Extra template parameters {step: {name: value}} (e.g. from the CLI)
@@ -256,12 +257,12 @@ def run_cycle(
     kernel_name:str="python3",       # Jupyter kernel for the templates
 )->RunRecord:
     "Run one continuous-training cycle and return its record (also in `RUNS/<run_id>/run.json`)"
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     preflight(validate_config(cfg))  # every check possible before the lock and any kernel
     plan = _prepare(cfg, list_templates(config_path(cfg, "templates")), parameters or {})
     runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(runs/f".{cfg.name}.lock"))
+    lock = _cycle_lock(runs, cfg.name)
     try: lock.acquire(timeout=0)
     except Timeout:
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
@@ -272,24 +273,54 @@ def run_cycle(
 def close_abandoned(
     runs:Path,      # Runs folder
     pipeline:str,   # Pipeline whose lock the caller holds
+    champion=None,  # Champion version now: the closed runs' `model_after` (unless a recovery recorded it)
 )->list:            # Run ids closed
-    "Record as failed the runs of `pipeline` left `running` by a runner that was killed (call under the lock)"
+    "Record as failed the runs of `pipeline` left `running` by a runner that was killed; requeue their requests (call under the lock)"
     closed = []
     for p in sorted(Path(runs).glob("*/run.json")):
         try: d = read_json(p)
         except InputError: continue
         if d.get("pipeline") != pipeline or d.get("status") != "running": continue
         rec = RunRecord.from_dict(d)
-        rec.status = "failed"
+        back = requeue_requests(runs, pipeline, p.parent)
+        rec.status, rec.request = "failed", None
         rec.reason = "the runner stopped before finishing this cycle (process killed or machine restarted)"
-        rec.finished, rec.watermark = _now(), None
+        if rec.recovery: rec.reason += f"; {rec.recovery['note']}"
+        else: rec.model_after = champion
+        if back: rec.reason += f"; its {len(back)} request(s) went back to the queue"
+        rec.finished, rec.watermark, rec.cursor = _now(), None, None
         write_json(p, rec.to_dict()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
+
+def _recover_locked(cfg, runs, champion)->dict:
+    "What the holder of a cycle lock does first: finish an interrupted promotion, queue old requests, close abandoned runs"
+    try: promo = recover_promotion(cfg)
+    except Exception as e:
+        raise PipelineError(f"{journal_path(cfg)} records an unfinished promotion that could not be recovered "
+                            f"({type(e).__name__}: {e}): fix the cause and run again (nothing else was done)") from None
+    migrated = migrate_requests(cfg)
+    try: now = champion(cfg) if champion else None
+    except Exception: now = None
+    return {"promotion": promo, "migrated": migrated, "closed": close_abandoned(runs, cfg.name, now)}
+
+def recover(
+    cfg:PipelineConfig|str|Path,  # Pipeline, or the path of its YAML/TOML file
+)->dict|None:                     # {"promotion", "migrated", "closed"}; None while a cycle holds the lock
+    "What stopped cycles left unfinished, recovered as the next cycle would, when no cycle is running (`ctml registry`)"
+    from filelock import Timeout
+    cfg = cfg if isinstance(cfg, PipelineConfig) else load_config(cfg)
+    runs = config_path(cfg, "runs")
+    if not runs.is_dir(): return {"promotion": None, "migrated": [], "closed": []}
+    lock = _cycle_lock(runs, cfg.name)
+    try: lock.acquire(timeout=0)
+    except Timeout: return None   # the running cycle recovers when it ends, or the next one does
+    try: return _recover_locked(cfg, runs, registry_champion)
+    finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #1f28ba00
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     from tqdm.auto import tqdm
-    close_abandoned(runs, cfg.name)  # we hold the lock: a run still `running` has no runner any more
+    _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     run_dir = runs/run_id; run_dir.mkdir(parents=True)
@@ -297,17 +328,19 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     try: before = champion(cfg) if champion else None
     except Exception as e:  # an unreadable registry: nothing runs, and the record says why
         rec.status, rec.reason = "failed", f"cannot read the champion from the registry: {type(e).__name__}: {e}"
-        _finish(cfg, rec, runs, t0, None, None, request_path(cfg), failed=True)
+        _finish(cfg, rec, runs, t0, None, None, [], failed=True)
         return rec
     rec.model_before = before
     write_json(run_dir/"config.json", dataclasses.asdict(cfg))
     write_json(run_dir/"run.json", rec.to_dict())
-    req = request_path(cfg)
+    queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
+    if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
+    handed = [r["id"] for r in queued]
     cursor = _last_cursor(runs, cfg.name)
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
                                           watermark=str((cursor or {}).get("watermark") or ""),
-                                          request_path=str(req) if req.exists() else ""))
+                                          request_path=str(run_dir/REQUESTS_SEEN) if queued else ""))
     failed_step = None
     try:
         bar = tqdm(plan.items(), desc=cfg.name, unit="step", disable=not progress, leave=False)
@@ -333,14 +366,14 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
             rec.reason = str(decisions[-1]) if decisions else "all steps succeeded"
     except BaseException as e:  # interrupted (Ctrl-C) or a runner bug: still leave a true record
         rec.status, rec.reason = "failed", f"runner interrupted: {type(e).__name__}: {e}"
-        _finish(cfg, rec, runs, t0, before, champion, req, failed=True)
+        _finish(cfg, rec, runs, t0, before, champion, handed, failed=True)
         raise
-    _finish(cfg, rec, runs, t0, before, champion, req, failed=rec.status == "failed")
+    _finish(cfg, rec, runs, t0, before, champion, handed, failed=rec.status == "failed")
     return rec
 
 # %% ../nbs/31a_runner.ipynb #da877a59
-def _finish(cfg, rec, runs, t0, before, champion, req, failed):
-    "Fill the record from the recorded values, protect the champion, write run.json and the index line"
+def _finish(cfg, rec, runs, t0, before, champion, handed, failed):
+    "Fill the record from the recorded values, protect the champion, consume requests, write run.json and the index line"
     for vals in rec.values.values():
         if "trigger" in vals: rec.trigger = vals["trigger"]
         if "gate" in vals: rec.gate = vals["gate"]
@@ -365,9 +398,10 @@ def _finish(cfg, rec, runs, t0, before, champion, req, failed):
             rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
     rec.model_after = after
     if failed: rec.watermark = rec.cursor = None  # the next cycle processes the same data again
-    elif req.exists():
-        rec.request = read_json(req)
-        shutil.move(str(req), str(Path(rec.run_dir)/"retrain_request.json"))
+    else:  # succeeded or skipped: the requests it acted on are done with (a kill from here on requeues them)
+        taken = consume_requests(cfg, acted_on(rec.values, handed), rec.run_dir)
+        if taken: rec.request = {"requests": taken}
     rec.finished, rec.seconds = _now(), round(time.perf_counter() - t0, 3)
     write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
     append_index(runs, rec.summary())
+    update_promotion(cfg, rec.run_id, "done", champion=rec.model_after)  # a journaled promotion ends with its record

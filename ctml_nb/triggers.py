@@ -308,8 +308,10 @@ def _request_fields(req, i:int)->dict:
     if not isinstance(d.get("reason"), str) or not d["reason"].strip():
         raise InputError(f"`state.requests[{i}]` has no reason ({req!r}): give each request a non-empty `reason`, "
                          "e.g. RetrainRequest('new labels for March', by='alice')")
-    return {"reason": d["reason"].strip(), "by": d.get("by", d.get("requested_by")),
-            "at": d.get("at", d.get("requested_at"))}
+    out = {"reason": d["reason"].strip(), "by": d.get("by", d.get("requested_by")),
+           "at": d.get("at", d.get("requested_at"))}
+    if d.get("id"): out["id"] = str(d["id"])   # a queued request's id (`ctml retrain` prints it)
+    return out
 
 class OnDemandTrigger(Trigger):
     "Fire when `state.requests` holds explicit retrain requests, carrying their reasons"
@@ -323,8 +325,9 @@ class OnDemandTrigger(Trigger):
         reqs = [_request_fields(r, i) for i, r in enumerate(state.requests or ())]
         said = [f"{r['reason']!r}" + (f" (by {r['by']})" if r["by"] else "") for r in reqs]
         why = f"{len(reqs)} request(s): " + "; ".join(said) if reqs else "no pending request"
-        return self._decide(state, bool(reqs), why, {"requests": len(reqs), "reasons": [r["reason"] for r in reqs],
-                                                       "by": [r["by"] for r in reqs]})
+        ev = {"requests": len(reqs), "reasons": [r["reason"] for r in reqs], "by": [r["by"] for r in reqs]}
+        if any("id" in r for r in reqs): ev["ids"] = [r.get("id") for r in reqs]   # which queued requests it acted on
+        return self._decide(state, bool(reqs), why, ev)
 
 # %% ../nbs/11_triggers.ipynb #bded9192
 def _merge(label:str, decisions:list, retrain:bool, state)->TriggerDecision:

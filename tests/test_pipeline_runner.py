@@ -149,7 +149,7 @@ def test_retrain_request_is_consumed_once(project):
     rec = run_cycle(project, parameters={"check": {"fire": False}}, progress=False, champion=None)
     assert rec.status == "succeeded" and rec.trigger["request"]["requests"][0]["reason"] == "new tariff from Monday"
     assert rec.request["requests"][0]["requested_by"] == "tester"
-    assert (Path(rec.run_dir) / "retrain_request.json").exists()
+    assert (Path(rec.run_dir) / "requests" / f"{rec.request['requests'][0]['id']}.json").exists()
     again = run_cycle(project, parameters={"check": {"fire": False}}, progress=False, champion=None)
     assert again.status == "skipped"
 
@@ -216,9 +216,10 @@ def test_unreadable_champion_fails_the_cycle_before_any_kernel(project):
 def test_cli_retrain_request(project, capsys):
     assert main(["retrain", "--config", str(project), "--reason", "new labels for March"]) == EXIT_OK
     assert main(["retrain", "--config", str(project), "--reason", "and April"]) == EXIT_OK
-    req = json.loads((project.parent / "runs" / "toy.retrain-request.json").read_text())
-    assert [r["reason"] for r in req["requests"]] == ["new labels for March", "and April"]
-    assert "the next `ctml run` will retrain" in capsys.readouterr().out
+    queued = sorted((project.parent / "runs" / "requests" / "toy").glob("*.json"))
+    assert [json.loads(q.read_text())["reason"] for q in queued] == ["new labels for March", "and April"]
+    out = capsys.readouterr().out
+    assert "the next `ctml run` will retrain" in out and f"request {queued[0].stem}" in out
     assert main(["retrain", "--config", str(project)]) == EXIT_USAGE  # --reason is required
     assert main(["retrain", "--config", str(project), "--reason", "  "]) == 4
 
