@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InputError, to_jsonable
+from .metrics import check_metric_value
 from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot, _check_lengths, _interval, _outs_for,
                                 _row_losses, _suite, _weighted, get_metric, mcnemar_test, model_outputs, paired_ttest,
                                 slice_masks, wilcoxon_test)
@@ -120,7 +121,7 @@ def validate_policy(self, task):
     if isinstance(mt, bool) or not isinstance(mt, (int, np.integer)) or mt < 1:
         raise InputError(f"`min_test_rows` must be an integer >= 1, not {mt!r}.")
     _check_boot(self.n_boot, 1 - self.alpha)
-    for k, v in (self.floors or {}).items(): get_metric(k, "floors")
+    for k, v in (self.floors or {}).items(): check_metric_value(k, v, f"floors[{k!r}]")
     for k, v in (self.guardrails or {}).items():
         if k not in ("latency", "size"): get_metric(k, "guardrails")
         if not isinstance(v, (int, float)) or v < 0:
