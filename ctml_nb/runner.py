@@ -263,12 +263,12 @@ def run_cycle(
     runs = config_path(cfg, "runs")
     lock = FileLock(str(runs/f".{cfg.name}.lock"))
     try: runs.mkdir(parents=True, exist_ok=True); lock.acquire(timeout=0)
-    except OSError as e:  # a read-only folder, or a folder where the lock file should be: nothing was written
-        raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
-                          "folder you can write to, or remove what is in the way") from None
     except Timeout:
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
                           "this one did not start. Wait for it to finish.") from None
+    except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
+        raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
+                          "folder you can write to, or remove what is in the way") from None
     try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name)
     finally: lock.release()
 
