@@ -18,7 +18,8 @@ from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
            'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'cmd_schedule', 'cmd_registry', 'drift_report',
-           'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser', 'main']
+           'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser', 'os_error_message',
+           'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -41,7 +42,10 @@ def _runs_dir(args)->Path:
 def _template_params(cfg:PipelineConfig, pairs:list)->dict:
     "`-p STEP.NAME VALUE` pairs converted to the declared types of the templates"
     from ctml_nb.config import declared_parameters
-    steps = dict(list_templates(config_path(cfg, "templates")))
+    if not pairs: return {}   # the templates folder is checked by preflight, with the other config keys
+    tdir = config_path(cfg, "templates")
+    if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
+    steps = dict(list_templates(tdir))
     out = {}
     for key, raw in pairs or []:
         step, _, name = key.partition(".")
@@ -331,6 +335,17 @@ def build_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/32_cli.ipynb #37f2f96e
+_OS_WHAT = {FileExistsError: "is a file where a folder is needed", NotADirectoryError: "is under a file, not a folder",
+            IsADirectoryError: "is a folder where a file is needed", PermissionError: "cannot be written (permission denied)",
+            FileNotFoundError: "does not exist"}
+
+def os_error_message(e:OSError)->str:
+    "One line naming the path the file system refused and what to do (no traceback)"
+    what = next((v for k, v in _OS_WHAT.items() if isinstance(e, k)), f"cannot be used ({e.strerror or e})")
+    path = e.filename if e.filename is not None else "a file"
+    return (f"{path} {what}: fix the path or its permissions and run again (ctml-nb writes files atomically, "
+            "so nothing was left half-written)")
+
 def main(
     argv:list|None=None,  # Arguments (default: `sys.argv[1:]`)
 )->int:                   # Exit code (see `EXIT_CODES`)
@@ -342,4 +357,5 @@ def main(
     except ConfigError as e: print(f"ctml {args.command}: config error: {e}", file=sys.stderr); return EXIT_USAGE
     except CycleLocked as e: print(f"ctml {args.command}: {e}", file=sys.stderr); return EXIT_LOCKED
     except (CtmlError, ImportError) as e: print(f"ctml {args.command}: {e}", file=sys.stderr); return EXIT_ERROR
+    except OSError as e: print(f"ctml {args.command}: {os_error_message(e)}", file=sys.stderr); return EXIT_ERROR
     except KeyboardInterrupt: print(f"ctml {args.command}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED

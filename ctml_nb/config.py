@@ -206,7 +206,9 @@ def load_config(
     "Read and check a pipeline file (relative paths in it are relative to its folder)"
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"Config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try: text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     try:
         if path.suffix.lower() == ".toml":
             try: import tomllib
@@ -219,6 +221,9 @@ def load_config(
     except ConfigError: raise
     except Exception as e: raise ConfigError(f"{path} cannot be parsed: {e}") from None
     if d is None: raise ConfigError(f"{path} is empty: it needs at least `name`, `data` and `model`")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping of keys (name: ..., data: ..., model: ...), got a "
+                          f"{type(d).__name__} {str(d)[:60]!r}: remove the leading '- ' of each key")
     try: return parse_config(d, path.parent)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 

@@ -119,6 +119,9 @@ def read_json(path:str|Path):
     path = Path(path)
     try: return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError: raise InputError(f"File not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not valid JSON: byte 0x{e.object[e.start]:02x} at offset {e.start} is not UTF-8 "
+                         "(the file is damaged: restore it from a backup)") from None
     except json.JSONDecodeError as e: raise InputError(f"{path} is not valid JSON ({e})") from None
 
 # %% ../nbs/00_core.ipynb #fd045165
@@ -151,6 +154,27 @@ def _read_dataset(p:Path, columns, filters, partition_root, nrows)->pd.DataFrame
     return d.to_table(columns=columns, filter=expr).to_pandas()
 
 # %% ../nbs/00_core.ipynb #13b437d6
+def _read_error(p:Path, what:str, e:Exception)->str:
+    "Why `p` could not be read, and what to do"
+    if isinstance(e, pd.errors.EmptyDataError):
+        return f"{p} is empty (no header line): write the column names on its first line, or remove the file"
+    if isinstance(e, UnicodeDecodeError):
+        with open(p, "rb") as f: magic = f.read(2)
+        if magic == b"\x1f\x8b": return f"{p} is gzip-compressed, not {what} text: decompress it (gunzip)"
+        return (f"{p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} is not UTF-8): save it as UTF-8, e.g. "
+                f"iconv -f latin1 -t utf-8")
+    return f"{p} cannot be read as {what}: {e}"
+
+def _check_names(p:Path, df:pd.DataFrame):
+    "Raise `InputError` if the file has two columns of one name (pandas renames a CSV's second `x` to `x.1`)"
+    import re
+    dup = list(dict.fromkeys(df.columns[df.columns.duplicated()]))
+    mangled = [c for c in df.columns if isinstance(c, str) and re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in df.columns]
+    if mangled and p.is_file() and not _is_parquet(p):   # confirm on the header line as written
+        head = pd.read_csv(p, header=None, nrows=1).iloc[0].astype(str).tolist()
+        dup = [c for c in dict.fromkeys(head) if head.count(c) > 1]
+    if dup: raise InputError(f"{p} has duplicated column names {dup[:10]}: give each column its own name")
+
 def read_table(
     path:str|Path,               # `.csv` or `.parquet` (`.pq`) file, or a hive-partitioned parquet dataset folder
     columns:list|None=None,      # Read only these columns, in this order (default: all)
@@ -177,7 +201,8 @@ def read_table(
             need = None if cols is None else list(dict.fromkeys([*cols, *(c for c, _, _ in filters or [])]))
             df = pd.read_csv(p, usecols=need, nrows=nrows)
             if filters: df = filter_frame(df, filters).reset_index(drop=True)
-    except Exception as e: raise InputError(f"{p} cannot be read as {what}: {e}") from None
+    except Exception as e: raise InputError(_read_error(p, what, e)) from None
+    _check_names(p, df)
     return df if cols is None else df[cols]
 
 # %% ../nbs/00_core.ipynb #fc1a784a

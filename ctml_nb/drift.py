@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from .core import InputError, check_is_fitted
 from .drift_report import DriftReport
-from .profile import (ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column,
+from .profile import (value_hashes, ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column,
                              quantile_cdf)
 from .stats import (adjust_pvalues, chi_square_from_counts, hellinger_from_counts, jensen_shannon_from_counts,
                            psi_from_counts, total_variation_from_counts, wasserstein_from_quantiles)
@@ -24,8 +24,8 @@ from .stats import (adjust_pvalues, chi_square_from_counts, hellinger_from_count
 _all_ = ["DriftReport", "ReferenceProfile"]  # re-exported: `from ctml_nb.drift import *` gives the whole drift API
 
 # %% auto #0
-__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'MERGE_EVERY', 'DriftDetector', 'redecide',
-           'read_parquet_batches', 'DriftReport', 'ReferenceProfile']
+__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'MERGE_EVERY',
+           'distinct_values', 'DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile']
 
 # %% ../nbs/04_drift.ipynb #1f45f216
 NUMERIC_TESTS = {"wasserstein": 0.1, "psi": 0.1, "ks": None, "jensen_shannon": 0.1, "hellinger": 0.1,
@@ -120,6 +120,45 @@ def _categorical_stats(ref:ColumnProfile, cur_counts:dict, cur_other:int, test:s
            "details": {"categories": keys, "ref_counts": r, "cur_counts": c}}
     if test == "chi_square": return {**res, "test": test, "effect": chi.statistic}
     return {**res, "test": test, "effect": _FROM_COUNTS[test](r, c).statistic}
+
+# %% ../nbs/04_drift.ipynb #44c6f491
+UNSEEN_DRIFT_SHARE = 0.5  # A categorical column drifts when at least this share of current rows hold values the reference never had
+IDENTIFIER_SHARE = 0.9    # A pooled column whose distinct values are at least this share of its values is identifier-like
+
+def _tau(sk:dict)->float:
+    "Largest hash a bottom-k sketch has seen all values below (inf when it holds every distinct value)"
+    return math.inf if len(sk["hashes"]) < sk["k"] else sk["hashes"][-1]
+
+def distinct_values(ref:ColumnProfile)->tuple|None:
+    "`(distinct values, exact)` of a categorical profile (estimated from its sketch when pooled), or None"
+    if ref.counts is None or (ref.n_other and ref.sketch is None): return None
+    if not ref.n_other: return len(ref.counts), True
+    h, k = ref.sketch["hashes"], ref.sketch["k"]
+    if len(h) < k: return len(h), True
+    return int(round((k - 1) * 2.0 ** 53 / (h[-1] + 1))), False
+
+def _unseen_share(ref:ColumnProfile, cur_counts:dict, cur_other:int=0, cur_sketch:dict|None=None)->tuple|None:
+    "`(share, exact)`: share of current rows whose value the reference never had, or None when it cannot be told"
+    n = sum(cur_counts.values()) + cur_other
+    if not n or ref.counts is None or (ref.n_other and ref.sketch is None) or (cur_other and cur_sketch is None): return None
+    ref_h = set(value_hashes(ref.counts).tolist()) | set(ref.sketch["hashes"] if ref.n_other else [])
+    t_ref = _tau(ref.sketch) if ref.n_other else math.inf
+    keys = [k for k in cur_counts if k not in ref.counts]
+    hk = value_hashes(keys).tolist() if keys else []
+    det_n = det_u = und = 0    # current kept values not among the reference's kept ones: decided by hash, or not
+    for k, h in zip(keys, hk):
+        if h <= t_ref: det_n += cur_counts[k]; det_u += cur_counts[k] * (h not in ref_h)
+        else: und += cur_counts[k]
+    f_o = None                 # the current rows pooled as "other": a sample of them by hash
+    if cur_other:
+        t, kept = min(t_ref, _tau(cur_sketch)), set(value_hashes(cur_counts).tolist()) if cur_counts else set()
+        smp = [(h, c) for h, c in zip(cur_sketch["hashes"], cur_sketch["counts"]) if h <= t and h not in kept]
+        tot = sum(c for _, c in smp)
+        if tot: f_o = sum(c for h, c in smp if h not in ref_h) / tot
+    f_k = det_u / det_n if det_n else f_o
+    if (und and f_k is None) or (cur_other and f_o is None and f_k is None): return None
+    share = (det_u + (f_k or 0.0) * und + (f_o if f_o is not None else f_k or 0.0) * cur_other) / n
+    return float(share), not und and not cur_other
 
 # %% ../nbs/04_drift.ipynb #5ef4ab59
 def _align(s:pd.Series, ref:ColumnProfile)->tuple:
@@ -316,6 +355,19 @@ def _rate_finding(what, nr, kr, nc, kc, threshold, alpha):
     return f"{what} rate {a:.1%} -> {b:.1%} ({'p<1e-16' if p < 1e-16 else f'p={p:.2g}'})" if p < alpha else None
 
 # %% ../nbs/04_drift.ipynb #3079fe73
+def _unseen_findings(row, ref, cur_counts, cur_other, cur_sketch, tested=True)->float|None:
+    "Add the unseen-share finding to `row` (when the reference pooled values); return the share"
+    u = _unseen_share(ref, cur_counts, cur_other, cur_sketch)
+    if u is None:
+        if ref.n_other and ref.sketch is None:
+            row["findings"].append("unseen values not measured: the reference profile has no value sketch (refit it)")
+        return None
+    if ref.n_other and u[0] > 0:
+        row["findings"].append(f"{u[0]:.1%} of current rows hold values the reference never had ("
+                               + ("exact" if u[1] else "estimated from a sample of its values")
+                               + (f"; at least {UNSEEN_DRIFT_SHARE:.0%}: drift)" if tested and u[0] >= UNSEEN_DRIFT_SHARE else ")"))
+    return u[0]
+
 def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->dict:
     "Report row of one column (before p-value correction)"
     row = {"column": name, "kind": ref.kind, "test": None, "statistic": None, "threshold": None, "p_test": None,
@@ -334,6 +386,11 @@ def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->di
     if ref.count == 0: return {**row, "reason": _empty_reference(ref)}
     if row["n_cur"] == 0:
         return {**row, "reason": f"no non-missing{' finite' if ref.kind == 'numeric' else ''} values in the current data"}
+    d = distinct_values(ref) if ref.kind == "categorical" and ref.n_other else None
+    if d and d[0] >= IDENTIFIER_SHARE * ref.count:
+        _unseen_findings(row, ref, *side, None if prof is None else prof.sketch, tested=False)
+        return {**row, "reason": f"not tested: identifier-like column ({'' if d[1] else 'about '}{d[0]:,} unique of "
+                                 f"{ref.count:,} values in the reference): new values are expected"}
     for side_name, k in (("reference", ref.count), ("current data", row["n_cur"])):
         if k < self.min_rows:
             return {**row, "reason": f"only {k} non-missing values in the {side_name}; the test needs at least "
@@ -346,6 +403,7 @@ def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->di
     if ref.kind == "numeric": res = _numeric_stats(ref, side, test, self.n_bins)
     else:
         res = _categorical_stats(ref, *side, test)
+        res["details"]["unseen_share"] = _unseen_findings(row, ref, *side, None if prof is None else prof.sketch)
         new = res.pop("new")
         if new:
             shown = ", ".join(f"{k!r} ({v / row['n_cur']:.1%})" for k, v in new[:5])
@@ -431,7 +489,8 @@ def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->Drif
         raise InputError("No column could be tested: " + "; ".join(f"{r['column']!r}: {r['reason']}" for r in rows[:8]))
     for r, pa in zip(tested, adjust_pvalues([r["p_value"] for r in tested], self.correction)):
         r["p_adjusted"] = float(pa)
-        r["drift"] = bool(pa < self.alpha and (r["threshold"] is None or r["statistic"] >= r["threshold"]))
+        r["drift"] = bool(pa < self.alpha and (r["threshold"] is None or r["statistic"] >= r["threshold"])
+                          or (r["details"].get("unseen_share") or 0) >= UNSEEN_DRIFT_SHARE)
     for r in rows:
         if r["reason"] is not None: r.update(p_adjusted=None, drift=False)
     w = None if self.column_weights is None else _by_name(self.column_weights)

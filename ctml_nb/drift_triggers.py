@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InputError, to_jsonable
-from .metrics import METRICS, resolve_metric  # the one metric table (re-exported here)
+from .metrics import METRICS, check_metric_value, resolve_metric  # the one metric table (re-exported here)
 from .detectors import is_stream_detector, make_detector, run_detector, supports_warning
 from .profile import ReferenceProfile
 from .triggers import ModelState, Trigger, check_count
@@ -58,6 +58,7 @@ class PerformanceTrigger(Trigger):
                 raise InputError(f"`{p}` must be a finite number, got {v!r}")
         if self.max_drop is not None and self.max_drop < 0:
             raise InputError(f"`max_drop` must be >= 0 (a tolerated degradation), got {self.max_drop}")
+        if self.floor is not None and not callable(self.metric): check_metric_value(self.metric, self.floor, "floor")
         if not isinstance(self.relative, bool): raise InputError(f"`relative` must be True or False, got {self.relative!r}")
         if self.detector is not None and not isinstance(self.detector, str) and not is_stream_detector(self.detector):
             raise InputError(f"`detector` must be a detector name ('adwin', 'ddm', ...) or follow river's protocol "

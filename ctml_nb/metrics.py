@@ -5,6 +5,7 @@
 # %% ../nbs/02a_metrics.ipynb #d4264d0f
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,7 +15,7 @@ import sklearn.metrics as skm
 from .core import InputError
 
 # %% auto #0
-__all__ = ['METRICS', 'Metric', 'get_metric', 'resolve_metric', 'row_errors', 'task_of']
+__all__ = ['METRICS', 'Metric', 'get_metric', 'check_metric_value', 'resolve_metric', 'row_errors', 'task_of']
 
 # %% ../nbs/02a_metrics.ipynb #44eff56f
 def _acc(y, p): return float(np.mean(np.asarray(y) == np.asarray(p)))
@@ -31,6 +32,7 @@ class Metric:
     per_row:bool             # A mean of per-row losses (paired t-test and Wilcoxon apply)
     fn:Callable              # Point value: fn(y_true, y_pred) -> float
     gate:bool=False          # The evaluation gate can resample it (paired bootstrap)
+    limits:tuple=(0.0, 1.0)  # Smallest and largest value the metric can take (floors and ceilings must lie in it)
     def __repr__(self): return f"Metric({self.name!r}, {self.task}, {'higher' if self.greater_is_better else 'lower'} is better)"
 
 # %% ../nbs/02a_metrics.ipynb #cd1f245f
@@ -45,12 +47,12 @@ METRICS = {m.name: m for m in [
     Metric("recall", "classification", "label", True, False, lambda y, p: skm.recall_score(y, p, zero_division=0)),
     Metric("recall_macro", "classification", "label", True, False, _macro(skm.recall_score)),
     Metric("roc_auc", "classification", "proba", True, False, skm.roc_auc_score, gate=True),
-    Metric("log_loss", "classification", "proba", False, True, skm.log_loss, gate=True),
-    Metric("mae", "regression", "value", False, True, lambda y, p: float(np.mean(np.abs(_diff(y, p)))), gate=True),
-    Metric("mse", "regression", "value", False, True, lambda y, p: float(np.mean(_diff(y, p) ** 2))),
-    Metric("rmse", "regression", "value", False, True, lambda y, p: float(np.sqrt(np.mean(_diff(y, p) ** 2))), gate=True),
-    Metric("mape", "regression", "value", False, True, skm.mean_absolute_percentage_error),
-    Metric("r2", "regression", "value", True, False, skm.r2_score, gate=True)]}
+    Metric("log_loss", "classification", "proba", False, True, skm.log_loss, gate=True, limits=(0.0, math.inf)),
+    Metric("mae", "regression", "value", False, True, lambda y, p: float(np.mean(np.abs(_diff(y, p)))), gate=True, limits=(0.0, math.inf)),
+    Metric("mse", "regression", "value", False, True, lambda y, p: float(np.mean(_diff(y, p) ** 2)), limits=(0.0, math.inf)),
+    Metric("rmse", "regression", "value", False, True, lambda y, p: float(np.sqrt(np.mean(_diff(y, p) ** 2))), gate=True, limits=(0.0, math.inf)),
+    Metric("mape", "regression", "value", False, True, skm.mean_absolute_percentage_error, limits=(0.0, math.inf)),
+    Metric("r2", "regression", "value", True, False, skm.r2_score, gate=True, limits=(-math.inf, 1.0))]}
 
 # %% ../nbs/02a_metrics.ipynb #0411d686
 def get_metric(
@@ -65,6 +67,20 @@ def get_metric(
         why = " (the gate resamples only these)" if gate and name in METRICS else ""
         raise InputError(f"Unknown metric {name!r} in `{param}`{why}: choose one of {', '.join(known)}.")
     return METRICS[name]
+
+def check_metric_value(
+    name:str,    # A name in `METRICS`
+    value,       # A floor or ceiling for it
+    param:str,   # Parameter or config key, for the error message
+)->float:
+    "Raise `InputError` naming `param` unless `value` is a number the metric can take (accuracy in [0, 1], mae >= 0)"
+    m, ok = get_metric(name, param), isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    lo, hi = m.limits
+    if not ok or not math.isfinite(value) or not lo <= value <= hi:
+        rng = f"between {lo:g} and {hi:g}" if math.isfinite(lo) and math.isfinite(hi) else f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}"
+        raise InputError(f"`{param}` {value!r} is outside the range of {m.name}: it must be {rng}"
+                         + (" (a fraction, not a percentage)" if math.isfinite(hi) and ok and math.isfinite(value) and value > hi else ""))
+    return float(value)
 
 def resolve_metric(
     metric,                            # A name in `METRICS` or a callable `metric(y_true, y_pred) -> float`

@@ -16,8 +16,9 @@ import pandas as pd
 from .core import InputError, IntegrityError, read_json, to_jsonable, write_json
 
 # %% auto #0
-__all__ = ['KINDS', 'FORMAT_VERSION', 'infer_kind', 'quantile_cdf', 'summarise_numeric', 'merge_quantiles', 'ColumnProfile',
-           'category_counts', 'profile_column', 'merge_columns', 'ReferenceProfile']
+__all__ = ['KINDS', 'SKETCH_K', 'FORMAT_VERSION', 'infer_kind', 'quantile_cdf', 'summarise_numeric', 'merge_quantiles',
+           'ColumnProfile', 'category_counts', 'value_hashes', 'value_sketch', 'merge_sketches', 'profile_column',
+           'merge_columns', 'ReferenceProfile']
 
 # %% ../nbs/03_profile.ipynb #f40aebbd
 KINDS = ("numeric", "categorical", "boolean", "datetime", "unsupported")
@@ -125,6 +126,7 @@ class ColumnProfile:
     counts:dict|None=None      # Value -> count for the kept categories (categorical/boolean)
     n_other:int=0              # Values pooled as "other" beyond `max_categories`
     count_error:int=0          # Bound on how much any kept count may be short after merges that pooled values
+    sketch:dict|None=None      # When values were pooled: the `SKETCH_K` smallest value hashes with their counts (`value_sketch`)
 
     @property
     def count(self)->int:
@@ -165,6 +167,31 @@ def category_counts(s:pd.Series)->dict:
         vc = pd.Series(vc.to_numpy(dtype=np.int64), index=vc.index.map(str)).groupby(level=0, sort=False).sum()
     return dict(zip(vc.index.tolist(), vc.to_numpy(dtype=np.int64).tolist()))
 
+SKETCH_K = 512  # Distinct values a categorical column's sketch keeps (by smallest hash) when it pools values
+
+def value_hashes(keys)->np.ndarray:
+    "Stable 53-bit hashes of category keys (their text): the same value hashes alike in every process"
+    h = pd.util.hash_array(np.asarray(list(keys), dtype=object).astype(str).astype(object), categorize=False)
+    return (h >> np.uint64(11)).astype(np.int64)
+
+def value_sketch(
+    counts:dict,           # Every distinct value (text) -> count
+    k:int=SKETCH_K,        # Values kept: those with the `k` smallest hashes
+)->dict:                   # {"k", "hashes", "counts"}: a uniform sample of the distinct values, mergeable
+    "Bottom-k sketch of a column's distinct values: which values the column had, sampled by hash, with their counts"
+    if not counts: return {"k": k, "hashes": [], "counts": []}
+    h, c = value_hashes(counts), np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+    keep = np.argsort(h, kind="stable")[:k]
+    return {"k": k, "hashes": h[keep].tolist(), "counts": c[keep].tolist()}
+
+def merge_sketches(sketches:list, k:int=SKETCH_K)->dict:
+    "The sketch of the union of the chunks the `sketches` were built on (counts summed per value)"
+    tot = {}
+    for s in sketches:
+        for h, c in zip(s["hashes"], s["counts"]): tot[h] = tot.get(h, 0) + c
+    hs = sorted(tot)[:k]
+    return {"k": k, "hashes": hs, "counts": [tot[h] for h in hs]}
+
 def _cap(counts:dict, max_categories:int)->tuple:
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return dict(order[:max_categories]), int(sum(v for _, v in order[max_categories:]))
@@ -196,6 +223,7 @@ def profile_column(
         counts = category_counts(s)
         p.n_missing = len(s) - sum(counts.values())
         p.counts, p.n_other = _cap(counts, max_categories)
+        if p.n_other: p.sketch = value_sketch(counts)
     else:
         p.n_missing = int(s.isna().sum())
     return p
@@ -241,6 +269,8 @@ def merge_columns(
         out.counts = dict(order[:max_categories])
         out.n_other = pooled + sum(v for _, v in order[max_categories:])
         out.count_error = sum(p.count_error for p in parts) + (pooled if len(parts) > 1 else 0)
+        if out.n_other and all(p.sketch is not None or not p.n_other for p in parts):  # a chunk that pooled nothing has every value in `counts`
+            out.sketch = merge_sketches([p.sketch if p.n_other else value_sketch(p.counts) for p in parts])
     return out
 
 # %% ../nbs/03_profile.ipynb #694e2c03

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InputError, md_escape, to_jsonable
+from .metrics import check_metric_value
 from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot, _check_lengths, _interval, _outs_for,
                                 _row_losses, _suite, _weighted, get_metric, mcnemar_test, model_outputs, paired_ttest,
                                 slice_masks, wilcoxon_test)
@@ -39,6 +40,7 @@ class PromotionPolicy:
                  slice_metric:str|None=None,  # Metric compared on slices; the primary metric when None
                  floors:dict|None=None,       # {metric: absolute floor (ceiling for losses)} for the challenger
                  task:str|None=None,          # "classification" or "regression"; inferred when None
+                 min_test_rows:int=30,        # Fewest test rows the gate judges on; fewer (or one class only): reject
                  n_boot:int=2000,             # Bootstrap resamples
                  latency_repeats:int=7,       # Timed `predict` calls per model
                  latency_rows:int=1000,       # Rows per timed call
@@ -47,6 +49,7 @@ class PromotionPolicy:
         self.guardrails, self.slices, self.slice_tolerance, self.slice_metric = guardrails, slices, slice_tolerance, slice_metric
         self.slice_significant = slice_significant
         self.floors, self.task, self.n_boot, self.random_state = floors, task, n_boot, random_state
+        self.min_test_rows = min_test_rows
         self.latency_repeats, self.latency_rows = latency_repeats, latency_rows
 
     def decide(self,
@@ -114,8 +117,11 @@ def validate_policy(self, task):
         raise InputError(f"`test={self.test!r}` needs a metric that is a mean of per-row losses; {m.name!r} is not: "
                          "use test='bootstrap'" + (" or 'mcnemar'." if task == "classification" else "."))
     if not 0 < self.alpha < 1: raise InputError(f"`alpha` must be between 0 and 1, not {self.alpha!r}.")
+    mt = self.min_test_rows
+    if isinstance(mt, bool) or not isinstance(mt, (int, np.integer)) or mt < 1:
+        raise InputError(f"`min_test_rows` must be an integer >= 1, not {mt!r}.")
     _check_boot(self.n_boot, 1 - self.alpha)
-    for k, v in (self.floors or {}).items(): get_metric(k, "floors")
+    for k, v in (self.floors or {}).items(): check_metric_value(k, v, f"floors[{k!r}]")
     for k, v in (self.guardrails or {}).items():
         if k not in ("latency", "size"): get_metric(k, "guardrails")
         if not isinstance(v, (int, float)) or v < 0:
@@ -257,11 +263,32 @@ def _slice_checks(self, masks, sm, ye, ox, oc, K, missing):
     return out
 
 # %% ../nbs/20a_promotion.ipynb #3f3222be
+def _test_set(self, task, ye, n):
+    "The check that the test rows can tell two models apart: `min_test_rows` rows, and two classes (two values) or more"
+    values = [v.item() if hasattr(v, "item") else v for v in pd.unique(pd.Series(ye))] if n else []
+    rule = f"rows >= {self.min_test_rows}, " + ("classes >= 2" if task == "classification" else "distinct targets >= 2")
+    what = "one class only" if task == "classification" else "one target value only"
+    note = (f"the test set has {n} rows, fewer than min_test_rows {self.min_test_rows}: the gate cannot judge on so "
+            "few (wait for more labelled rows, or lower min_test_rows)" if n < self.min_test_rows else
+            f"the test set holds {what} ({values[0]!r} in all {n} rows): no metric can tell the models apart; "
+            "check the labels (data.target) of the newest rows" if len(values) < 2 else None)
+    return _check("test set", "test_set", note is None, note, None, None, None, None, rule, n)
+
+def _refuse(self, m, c, n):
+    "The decision when the test set cannot judge: reject, with no metric computed"
+    th = {"min_delta": self.min_delta, "relative": self.relative, "alpha": self.alpha, "floors": dict(self.floors or {}),
+          "guardrails": dict(self.guardrails or {}), "slice_tolerance": self.slice_tolerance,
+          "slice_significant": self.slice_significant, "min_test_rows": self.min_test_rows}
+    return PromotionDecision(False, f"Reject: {c['note']}.", m.name, m.greater_is_better, None, None, None, None, None,
+                             None, self.test, th, [c], ["test set"], [], n)
+
 def _decide(self, champion, challenger, X, y):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
     _check_lengths(X=X, y=y)
     task, ye, classes, (oc, ox) = model_outputs([champion, challenger], X, y, self.task)
     m, K, n = validate_policy(self, task), None if classes is None else len(classes), len(ye)
+    ts = _test_set(self, task, ye, n)
+    if not ts["passed"]: return _refuse(self, m, ts, n)
     masks = slice_masks(self.slices, X) if self.slices else {}
     guards = dict(self.guardrails or {})
     lat_tol, size_tol, floors = guards.pop("latency", None), guards.pop("size", None), dict(self.floors or {})
@@ -292,7 +319,7 @@ def _decide(self, champion, challenger, X, y):
                              n, _interval(reps[k][:, 0], conf) if k in reps else None))
     thresholds = {"min_delta": self.min_delta, "relative": self.relative, "alpha": self.alpha, "floors": floors,
                   "guardrails": dict(self.guardrails or {}), "slice_tolerance": self.slice_tolerance,
-                  "slice_significant": self.slice_significant}
+                  "slice_significant": self.slice_significant, "min_test_rows": self.min_test_rows}
     base = imp = interval = p = None
     if champion is not None:
         cand, base = point[m.name]

@@ -258,15 +258,19 @@ def run_cycle(
 )->RunRecord:
     "Run one continuous-training cycle and return its record (also in `RUNS/<run_id>/run.json`)"
     from filelock import Timeout
+    from ctml_nb.core import ConfigError
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     preflight(validate_config(cfg))  # every check possible before the lock and any kernel
     plan = _prepare(cfg, list_templates(config_path(cfg, "templates")), parameters or {})
-    runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
+    runs = config_path(cfg, "runs")
     lock = _cycle_lock(runs, cfg.name)
-    try: lock.acquire(timeout=0)
+    try: runs.mkdir(parents=True, exist_ok=True); lock.acquire(timeout=0)
     except Timeout:
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
                           "this one did not start. Wait for it to finish.") from None
+    except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
+        raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
+                          "folder you can write to, or remove what is in the way") from None
     try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name)
     finally: lock.release()
 

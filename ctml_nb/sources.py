@@ -296,7 +296,9 @@ class FilesSource(_FileBatches):
         "`(min, max)` encoded positions of a parquet file from its row-group statistics, `(None, None)` if unknown"
         if not name.lower().endswith((".parquet", ".pq")) or kind != "number" and (kind != "datetime" or tz): return None, None
         import pyarrow.parquet as pq
-        md = pq.ParquetFile(Path(self.path) / name if self.kind != "file" else self.path).metadata
+        f = Path(self.path) / name if self.kind != "file" else self.path
+        try: md = pq.ParquetFile(f).metadata
+        except Exception as e: raise InputError(f"{f} cannot be read as parquet: {e}") from None
         try:
             j = md.schema.names.index(self.time_column)
             st = [md.row_group(i).column(j).statistics for i in range(md.num_row_groups)]

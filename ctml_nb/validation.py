@@ -16,14 +16,17 @@ import pandas as pd
 from .core import InputError, read_json, write_json
 
 # %% auto #0
-__all__ = ['SEVERITIES', 'CHECKS', 'DEFAULT_SEVERITY', 'dtype_kind', 'ColumnSchema', 'DataSchema', 'infer_schema', 'Violation',
-           'ValidationReport', 'to_pandera', 'validate']
+__all__ = ['SEVERITIES', 'CHECKS', 'DEFAULT_SEVERITY', 'ONE_CLASS_MIN_ROWS', 'dtype_kind', 'ColumnSchema', 'TargetSchema',
+           'DataSchema', 'infer_schema', 'Violation', 'ValidationReport', 'to_pandera', 'validate']
 
 # %% ../nbs/23a_validation.ipynb #5aa0f660
 SEVERITIES = ("error", "warning", "ignore")
-CHECKS = ("missing_column", "extra_column", "dtype", "nullable", "range", "categories", "row_count")
+CHECKS = ("missing_column", "extra_column", "dtype", "nullable", "finite", "range", "categories", "row_count",
+          "target_values", "target_classes", "target_one_class")
 DEFAULT_SEVERITY = {"missing_column": "error", "extra_column": "warning", "dtype": "error", "nullable": "error",
-                    "range": "warning", "categories": "warning", "row_count": "error"}
+                    "finite": "error", "range": "warning", "categories": "warning", "row_count": "error",
+                    "target_values": "error", "target_classes": "error", "target_one_class": "error"}
+ONE_CLASS_MIN_ROWS = 200  # Labelled rows of one class only (training had several) that make a `target_one_class` error
 
 def _pandera():
     "Import `pandera.pandas` lazily (pandera is a ctml-nb requirement; this keeps `import ctml_nb` light)"
@@ -63,6 +66,18 @@ class ColumnSchema:
     def _bound(self, v):
         return pd.Timestamp(v) if self.kind == "datetime" and v is not None else (pd.Timedelta(v) if self.kind == "timedelta" and v is not None else v)
 
+def _label(v):
+    "A label as plain JSON data: numpy scalars unwrapped, 1.0 read as 1 (a target column with missing labels is float)"
+    if hasattr(v, "item"): v = v.item()
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+@dataclass
+class TargetSchema:
+    "Expectations for the target: a missing label means 'not labelled yet' and is never a violation"
+    column: str                       # Target column
+    task: str                         # classification or regression
+    classes: list|None = None         # Labels seen in training (classification)
+
 # %% ../nbs/23a_validation.ipynb #8a31fc70
 @dataclass
 class DataSchema:
@@ -71,6 +86,7 @@ class DataSchema:
     min_rows: int|None = None         # Fewest rows a batch may have
     max_rows: int|None = None         # Most rows a batch may have
     severity: dict = field(default_factory=lambda: dict(DEFAULT_SEVERITY))  # Check -> error, warning or ignore
+    target: TargetSchema|None = None  # The labels' expectations (None: the target is not checked)
 
     def _severity(self, check:str, column:str|None=None)->str:
         col = self.columns.get(column) if column is not None else None
@@ -96,6 +112,8 @@ class DataSchema:
                     raise InputError(f"Column {name!r}: severity {k!r}: {v!r} is invalid; checks are {CHECKS}, severities {SEVERITIES}.")
             if c.min is not None and c.max is not None and c._bound(c.min) > c._bound(c.max):
                 raise InputError(f"Column {name!r}: `min` {c.min!r} is larger than `max` {c.max!r}.")
+        if self.target is not None and (not isinstance(self.target, TargetSchema) or self.target.task not in ("classification", "regression")):
+            raise InputError(f"`target` must be a TargetSchema with task 'classification' or 'regression', got {self.target!r}.")
         if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
             raise InputError(f"`min_rows` {self.min_rows} is larger than `max_rows` {self.max_rows}.")
         return self
@@ -103,15 +121,18 @@ class DataSchema:
     def to_dict(self)->dict:
         "JSON-safe form (`DataSchema.from_dict` reads it back)"
         return {"columns": {k: asdict(v) for k, v in self.columns.items()}, "min_rows": self.min_rows,
-                "max_rows": self.max_rows, "severity": dict(self.severity)}
+                "max_rows": self.max_rows, "severity": dict(self.severity),
+                "target": None if self.target is None else asdict(self.target)}
 
     @classmethod
     def from_dict(cls, d:dict)->DataSchema:
         "Schema from `to_dict` output, checked"
-        try: cols = {k: ColumnSchema(**v) for k, v in d["columns"].items()}
+        try:
+            cols = {k: ColumnSchema(**v) for k, v in d["columns"].items()}
+            target = TargetSchema(**d["target"]) if d.get("target") else None
         except (KeyError, TypeError) as e: raise InputError(f"Not a DataSchema dictionary: {e}.") from None
         return cls(columns=cols, min_rows=d.get("min_rows"), max_rows=d.get("max_rows"),
-                   severity={**DEFAULT_SEVERITY, **d.get("severity", {})}).check()
+                   severity={**DEFAULT_SEVERITY, **d.get("severity", {})}, target=target).check()
 
     def save(self, path:str|Path)->Path:
         "Write the schema as JSON, atomically"
@@ -139,9 +160,18 @@ def infer_schema(
     range_margin:float=0.0,           # Widen each numeric/datetime range by this fraction of its span on both sides
     row_bounds:tuple|None=(0.1, 10.0), # (low, high) factors of the reference row count; None: no row-count check
     severity:dict|None=None,          # Overrides of `DEFAULT_SEVERITY`
+    target:str|None=None,             # Target column of `reference`: its labels become `DataSchema.target`
+    task:str|None=None,               # classification or regression (default: regression for a float target)
 )->DataSchema:
     "Infer an editable `DataSchema` from `reference`"
     if not isinstance(reference, pd.DataFrame): raise InputError(f"`reference` must be a pandas DataFrame, got {type(reference).__name__}.")
+    tgt = None
+    if target is not None:
+        if target not in reference.columns: raise InputError(f"`target` {target!r} is not a column of `reference`.")
+        y = reference[target].dropna()
+        task = task or ("regression" if pd.api.types.is_float_dtype(y) else "classification")
+        tgt = TargetSchema(str(target), task, sorted({_label(v) for v in y.unique()}, key=str) if task == "classification" else None)
+        reference = reference.drop(columns=[target])
     if range_margin < 0: raise InputError(f"`range_margin` must be >= 0, got {range_margin}.")
     cols = {}
     for name in reference.columns:
@@ -159,7 +189,8 @@ def infer_schema(
         cols[str(name)] = c
     n = len(reference)
     lo, hi = (None, None) if row_bounds is None else (max(1, math.floor(n * row_bounds[0])), math.ceil(n * row_bounds[1]))
-    return DataSchema(columns=cols, min_rows=lo, max_rows=hi, severity={**DEFAULT_SEVERITY, **(severity or {})}).check()
+    return DataSchema(columns=cols, min_rows=lo, max_rows=hi, severity={**DEFAULT_SEVERITY, **(severity or {})},
+                      target=tgt).check()
 
 # %% ../nbs/23a_validation.ipynb #45ce1fbe
 @dataclass
@@ -268,12 +299,56 @@ def _violation(schema, df, column, check, n, examples)->Violation:
                      message=msg, column=column, n_failed=n, examples=examples)
 
 # %% ../nbs/23a_validation.ipynb #fe772273
+def _finite(df, schema)->list:
+    "`finite` violations: infinite values in numeric columns (no model trains on them)"
+    out = []
+    for name in schema.columns:
+        if name not in df.columns or not pd.api.types.is_float_dtype(df[name]): continue
+        x = df[name].to_numpy(dtype=np.float64, na_value=np.nan); n = int(np.isinf(x).sum())
+        if n: out.append(Violation("finite", schema._severity("finite", name), f"column {name!r} has {n} infinite "
+                                   "value(s) (inf or -inf): fix them at the source, or write them as missing values",
+                                   name, n, sorted({str(v) for v in x[np.isinf(x)]})))
+    return out
+
+def _target(labels, schema)->list:
+    "Violations of the labels against `schema.target`; missing labels are rows not labelled yet, never a violation"
+    t = schema.target
+    if t is None or labels is None: return []
+    y, col, out = pd.Series(labels).dropna(), t.column, []
+    if not len(y): return out
+    add = lambda check, msg, n, ex: out.append(Violation(check, schema._severity(check, col), msg, col, n, _examples(ex)))
+    if t.task == "regression":
+        num = pd.to_numeric(y, errors="coerce")
+        text = y[num.isna()]
+        if len(text): add("target_values", f"target {col!r} has {len(text)} non-numeric label(s), e.g. {_examples(text)[:3]}: "
+                          "a regression target must be numbers", len(text), text)
+        x = num.dropna().to_numpy(dtype=np.float64); inf = x[np.isinf(x)]
+        if inf.size: add("target_values", f"target {col!r} has {inf.size} infinite label(s): fix the labels at the source",
+                         int(inf.size), inf.astype(str))
+        return out
+    known = {str(c) for c in t.classes or []}
+    keys = y.map(lambda v: str(_label(v)))
+    new = y[~keys.isin(known)]
+    if len(new):
+        add("target_classes", f"target {col!r} has {len(new)} label(s) never seen in training, e.g. "
+            f"{_examples(new.map(_label))[:3]} (training labels: {(t.classes or [])[:10]}): fix the labels, or accept the "
+            "new class by adding it to the schema's target.classes", len(new), new.map(_label))
+    if len(t.classes or []) >= 2 and keys.nunique() == 1 and len(keys) >= ONE_CLASS_MIN_ROWS:
+        add("target_one_class", f"target {col!r} holds one class only ({_label(y.iloc[0])!r}) in all {len(y)} labelled "
+            f"rows, where training had {len(t.classes)}: check the labels of the newest rows", len(y), y.iloc[:1].map(_label))
+    return out
+
 def validate(
     df:pd.DataFrame,     # New batch to check
     schema:DataSchema,   # Expectations, e.g. from `infer_schema` on the training data
+    labels=None,         # Labels to check against `schema.target` (default: `df`'s target column, if there)
 )->ValidationReport:
-    "Check `df` against `schema` with pandera and report every violation with its severity"
+    "Check `df` (and its labels) against `schema` with pandera and report every violation with its severity"
     if not isinstance(df, pd.DataFrame): raise InputError(f"`df` must be a pandas DataFrame, got {type(df).__name__}.")
+    tcol = None if schema.target is None else schema.target.column
+    if tcol is not None and tcol in df.columns:
+        labels = df[tcol] if labels is None else labels
+        df = df.drop(columns=[tcol])
     pa = _pandera()
     pschema, meaning = to_pandera(schema)
     try:
@@ -301,5 +376,6 @@ def validate(
             if check == "nullable": n = int(df[col].isna().sum())
             v = _violation(schema, df, col, check, n, _examples(g.loc[g["row"], "value"]) if n else [])
             if v.severity != "ignore": out.append(v)
+    out += [v for v in _finite(df, schema) + _target(labels, schema) if v.severity != "ignore"]
     out.sort(key=lambda v: (v.severity != "error", CHECKS.index(v.check) if v.check in CHECKS else 99, str(v.column)))
     return ValidationReport(violations=out, n_rows=len(df), n_columns=df.shape[1])

@@ -115,6 +115,18 @@ CASES = {  # id: (edits, extra, drop_time, expected text naming the key and the 
                                 "triggers[0].params.name: 'acc\\tfloor' has control characters"),
     "drift column not a feature": ([("min_rows: 20}}\n", "min_rows: 20}}\n  - {kind: drift, params: {columns: [nswprice, target]}}\n")],
                                    "", False, "triggers[1].params.columns: 'target' is not a feature column"),
+    "config is a list": ([], "", False, "(top level): expected a mapping of keys (name: ..., data: ..., model: ...), got a list"),
+    "unknown templates folder": ([], "templates: no_such_templates\n", False, "templates: folder not found: "),
+    "negative cooldown time": ([], "cooldown: {min_time: -1D}\n", False,
+                               "cooldown.min_time: `min_time`='-1D' must be a positive time span"),
+    "negative cooldown rows": ([], "cooldown: {min_rows: -5}\n", False,
+                               "cooldown.min_rows: `min_rows` must be an integer >= 1, got -5"),
+    "accuracy floor 1.5": ([("floor: 0.5", "floor: 1.5")], "", False,
+                           "triggers[0].params.floor: `floor` 1.5 is outside the range of accuracy: it must be between 0 and 1"),
+    "accuracy floor -0.1": ([("floor: 0.5", "floor: -0.1")], "", False,
+                            "triggers[0].params.floor: `floor` -0.1 is outside the range of accuracy"),
+    "gate floor of an unbounded metric below 0": ([("n_boot: 200,", "n_boot: 200, floors: {log_loss: -1},")], "", False,
+                                                  "promotion.params: `floors['log_loss']` -1 is outside the range of log_loss: it must be >= 0"),
 }
 
 
@@ -125,6 +137,8 @@ def test_caught_before_any_kernel(tmp_path, capsys, case):
     cfg = _project(tmp_path, *edits, extra=extra, drop_time=drop_time)
     if case == "runs is a file": (tmp_path / "runs").write_text("a file where the runs folder should be\n")
     if case == "registry is a file": (tmp_path / "models.txt").write_text("not a registry\n")
+    if case == "config is a list":  # every top-level key made a list item: valid YAML, not a mapping
+        cfg.write_text("".join(("- " if not l.startswith(" ") else "  ") + l + "\n" for l in cfg.read_text().splitlines()))
     t0 = time.perf_counter()
     code = main(["run", "--config", str(cfg), "--no-progress"])
     seconds = time.perf_counter() - t0
