@@ -38,12 +38,13 @@ class Context:
 
 def open_context(
     cfg:PipelineConfig|str|Path,  # Parsed pipeline, or a run's `config.json`
+    sha256:str="",                # With a path: the digest the runner handed the step (refused when it differs)
 )->Context:
     "The context of a step, from the config the runner wrote"
     from ctml_nb.registry import ModelRegistry
     if not isinstance(cfg, PipelineConfig):
         from ctml_nb.runner import load_run_config
-        cfg = load_run_config(cfg)
+        cfg = load_run_config(cfg, sha256)
     reg = ModelRegistry(config_path(cfg, "registry"), key_file=config_path(cfg, "trust.key_file"), trust_unsigned=cfg.trust.trusted)
     return Context(cfg, reg, cfg.model.name or cfg.name)
 

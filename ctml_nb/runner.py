@@ -53,6 +53,7 @@ class StepInputs:
     run_dir:str             # Its folder
     config_path:str         # The pipeline config the runner wrote for it
     values_path:str         # Values recorded by the earlier steps
+    config_sha256:str = ""  # Its SHA-256: a step refuses a config changed since the runner wrote it
     cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
     request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
@@ -69,8 +70,14 @@ def load_values(
 
 def load_run_config(
     config_path:str|Path,  # `config.json` of a run
+    sha256:str="",         # The digest the runner handed the step (`StepInputs.config_sha256`); "" skips the check
 )->PipelineConfig:
-    "The pipeline config a run was started with"
+    "The pipeline config a run was started with, refused when it changed since the runner wrote it"
+    import hashlib
+    from ctml_nb.core import IntegrityError
+    if sha256 and hashlib.sha256(Path(config_path).read_bytes()).hexdigest() != sha256:
+        raise IntegrityError(f"{config_path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is "
+                             "used: it names code to import. Run the cycle again; find out who can write to the runs folder")
     d = read_json(config_path)
     return parse_config(d, d.get("base_dir", "."))
 
@@ -341,7 +348,10 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
     cursor = _last_cursor(runs, cfg.name)
+    import hashlib
+    digest = hashlib.sha256((run_dir/"config.json").read_bytes()).hexdigest()
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
+                                          config_sha256=digest,
                                           cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
                                           watermark=str((cursor or {}).get("watermark") or ""),
                                           request_path=str(run_dir/REQUESTS_SEEN) if queued else ""))

@@ -258,3 +258,29 @@ def test_cycles_refuse_a_tampered_candidate_and_a_rehashed_champion(tmp_path):
     assert not marker.exists()
     assert reg.resolve("elec2", "champion") == 1
     assert list(read_index(tmp_path / "runs")["status"]) == ["succeeded", "failed", "failed"]
+
+
+def test_a_run_config_changed_between_steps_is_refused(tmp_path):
+    "runs/<id>/config.json names code to import: a step refuses it when it differs from what the runner wrote"
+    from ctml_nb.runner import load_run_config
+    from ctml_nb.core import IntegrityError
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text(CONFIG)
+    _live(tmp_path, 14)
+    tpl = tmp_path / "my_templates"
+    shutil.copytree(TEMPLATES, tpl)
+    path = next(tpl.glob("*_check.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(   # someone with write access to runs/ edits the run's config
+        "import json\nd = json.load(open(config_path))\nd['model']['factory'] = 'os:getcwd'\n"
+        "json.dump(d, open(config_path, 'w'))"))
+    nbformat.write(nb, path)
+    cfg.write_text(CONFIG + f"templates: {tpl}\n")
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and rec.steps[-1]["step"] == "retrain", rec.reason
+    assert "changed after the runner wrote it" in rec.reason, rec.reason
+    assert rec.model_after is None
+    run_cfg = Path(rec.run_dir) / "config.json"
+    with pytest.raises(IntegrityError, match="changed after the runner wrote it"):
+        load_run_config(run_cfg, "0" * 64)
+    assert load_run_config(run_cfg).model.factory == "os:getcwd"   # without a digest (a user's own reading): as it is
