@@ -368,6 +368,7 @@ def _unseen_findings(row, ref, cur_counts, cur_other, cur_sketch, tested=True)->
                                + (f"; at least {UNSEEN_DRIFT_SHARE:.0%}: drift)" if tested and u[0] >= UNSEEN_DRIFT_SHARE else ")"))
     return u[0]
 
+# %% ../nbs/04_drift.ipynb #89ba5fe0
 def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->dict:
     "Report row of one column (before p-value correction)"
     row = {"column": name, "kind": ref.kind, "test": None, "statistic": None, "threshold": None, "p_test": None,

@@ -196,6 +196,7 @@ def _cap(counts:dict, max_categories:int)->tuple:
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return dict(order[:max_categories]), int(sum(v for _, v in order[max_categories:]))
 
+# %% ../nbs/03_profile.ipynb #78978950
 def profile_column(
     s:pd.Series,             # One column
     name:str|None=None,      # Column name (default `s.name`)

@@ -282,6 +282,7 @@ def _refuse(self, m, c, n):
     return PromotionDecision(False, f"Reject: {c['note']}.", m.name, m.greater_is_better, None, None, None, None, None,
                              None, self.test, th, [c], ["test set"], [], n)
 
+# %% ../nbs/20a_promotion.ipynb #20627a39
 def _decide(self, champion, challenger, X, y):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
     _check_lengths(X=X, y=y)

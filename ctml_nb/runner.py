@@ -281,6 +281,7 @@ def run_cycle(
     try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name)
     finally: lock.release()
 
+# %% ../nbs/31a_runner.ipynb #4be99976
 def close_abandoned(
     runs:Path,      # Runs folder
     pipeline:str,   # Pipeline whose lock the caller holds

@@ -338,6 +338,7 @@ def _target(labels, schema)->list:
             f"rows, where training had {len(t.classes)}: check the labels of the newest rows", len(y), y.iloc[:1].map(_label))
     return out
 
+# %% ../nbs/23a_validation.ipynb #e59c9f84
 def validate(
     df:pd.DataFrame,     # New batch to check
     schema:DataSchema,   # Expectations, e.g. from `infer_schema` on the training data
