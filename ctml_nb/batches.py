@@ -71,7 +71,7 @@ class CycleData:
 # %% ../nbs/33a_batches.ipynb #6d4fda9f
 def open_pipeline_source(cfg:PipelineConfig):
     "The pipeline's `ctml_nb.sources.Source`"
-    from ctml_nb.sources import open_source
+    from ctml_nb.source_files import open_source
     return open_source(cfg.data, cfg.base_dir)
 
 def _pos(cfg, df:pd.DataFrame):

@@ -253,7 +253,7 @@ def validate_config(
     src = cfg.data.source
     if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
     else:
-        from ctml_nb.sources import open_source   # a file, a folder of batch files or a partitioned dataset
+        from ctml_nb.source_files import open_source   # a file, a folder of batch files or a partitioned dataset
         try: open_source(cfg.data, cfg.base_dir)
         except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
     check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
@@ -281,7 +281,7 @@ def load_source(
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"data.source {src!r} returned {type(df).__name__}, expected a pandas DataFrame")
     else:
-        from ctml_nb.sources import open_source
+        from ctml_nb.source_files import open_source
         df = open_source(cfg.data, cfg.base_dir).read().reset_index(drop=True)
     need = [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else []) + list(cfg.data.features or [])
     missing = [c for c in need if c not in df.columns]

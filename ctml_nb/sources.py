@@ -5,38 +5,35 @@
 # %% ../nbs/23b_sources.ipynb #3c4d994d
 from __future__ import annotations
 
-import inspect
-import math
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, read_table, to_jsonable
-from .validation import dtype_kind
+from .core import to_jsonable
 
 # %% auto #0
-__all__ = ['LATE_POLICIES', 'SOURCES', 'Batch', 'Labels', 'Source', 'FilesSource', 'FileSource', 'FolderSource', 'DatasetSource',
-           'CallableSource', 'open_source']
+__all__ = ['LATE_POLICIES', 'encode_positions', 'plain_position', 'decode_position', 'encode_position', 'next_position',
+           'row_ranges', 'in_row_ranges', 'Batch', 'Labels', 'Source']
 
 # %% ../nbs/23b_sources.ipynb #5801c55a
 LATE_POLICIES = ("reject", "include")
 
-def _encode_positions(s:pd.Series, kind:str)->np.ndarray:
+def encode_positions(s:pd.Series, kind:str)->np.ndarray:
     "Positions as comparable numbers: int64 nanoseconds since the epoch (UTC) for dates, the values for numbers"
     return pd.DatetimeIndex(s).as_unit("ns").asi8 if kind == "datetime" else s.to_numpy()
 
-def _scalar(v)->int|float: return v.item() if hasattr(v, "item") else v
+def plain_position(v)->int|float:
+    "A numpy position as a plain (JSON-safe) int or float"
+    return v.item() if hasattr(v, "item") else v
 
-def _decode(v, kind:str, tz:str|None=None):
+def decode_position(v, kind:str, tz:str|None=None):
     "A cursor position back as a `pd.Timestamp` (dates) or a number"
     if v is None or kind != "datetime": return v
     return pd.Timestamp(int(v), tz="UTC").tz_convert(tz) if tz else pd.Timestamp(int(v))
 
-def _encode(v, kind:str, tz:str|None=None):
+def encode_position(v, kind:str, tz:str|None=None):
     "A user's bound (`'2024-01-31'`, a `Timestamp`, a number) as a cursor position"
     if v is None or kind != "datetime": return v
     ts = pd.Timestamp(v)
@@ -44,9 +41,22 @@ def _encode(v, kind:str, tz:str|None=None):
     elif ts.tz is not None and not tz: ts = ts.tz_convert(None)
     return int(ts.as_unit("ns").value)
 
-def _next(v, kind:str):
+def next_position(v, kind:str):
     "The smallest position after `v`"
     return float(np.nextafter(v, np.inf)) if kind == "number" and isinstance(v, float) else v + 1
+
+# %% ../nbs/23b_sources.ipynb #565b424d
+def row_ranges(idx:np.ndarray)->list:
+    "Sorted row indices as `[start, stop)` ranges"
+    if not len(idx): return []
+    cut = np.flatnonzero(np.diff(idx) != 1) + 1
+    return [[int(a[0]), int(a[-1]) + 1] for a in np.split(idx, cut)]
+
+def in_row_ranges(n:int, ranges:list)->np.ndarray:
+    "Mask of the row indices `0..n-1` that fall in any `[start, stop)` range"
+    m = np.zeros(n, dtype=bool)
+    for a, b in ranges: m[a:b] = True
+    return m
 
 # %% ../nbs/23b_sources.ipynb #836325c0
 @dataclass
@@ -70,7 +80,7 @@ class Batch:
         return to_jsonable({"rows": len(self.rows), "late": len(self.late), "late_policy": self.late_policy,
                             "unlabelled": self.unlabelled, "rows_span": span(self.rows), "late_span": span(self.late),
                             "watermark_before": self.watermark_before,
-                            "watermark": _decode(c["watermark"], c["position"], c["tz"]), "files": self.files})
+                            "watermark": decode_position(c["watermark"], c["position"], c["tz"]), "files": self.files})
 
     def __repr__(self): return (f"Batch(rows={len(self.rows)}, late={len(self.late)} ({self.late_policy}), "
                                 f"unlabelled={self.unlabelled}, files={len(self.files)})")
@@ -87,7 +97,7 @@ class Labels:
         "Plain-data summary for the run record"
         c = self.cursor
         return to_jsonable({"labelled": len(self.rows), "waiting": self.waiting, "given_up": self.given_up,
-                            "label_from": _decode(c.get("label_from"), c["position"], c["tz"])})
+                            "label_from": decode_position(c.get("label_from"), c["position"], c["tz"])})
 
     def __repr__(self): return f"Labels(rows={len(self.rows)}, waiting={self.waiting}, given_up={self.given_up})"
 
@@ -106,404 +116,3 @@ class Source(ABC):
     @abstractmethod
     def labelled(self, cursor:dict)->Labels:
         "Rows whose labels arrived since the cursor's label mark, up to its watermark"
-
-# %% ../nbs/23b_sources.ipynb #565b424d
-def _ranges(idx:np.ndarray)->list:
-    "Sorted row indices as `[start, stop)` ranges"
-    if not len(idx): return []
-    cut = np.flatnonzero(np.diff(idx) != 1) + 1
-    return [[int(a[0]), int(a[-1]) + 1] for a in np.split(idx, cut)]
-
-def _in_ranges(n:int, ranges:list)->np.ndarray:
-    "Mask of the row indices `0..n-1` that fall in any `[start, stop)` range"
-    m = np.zeros(n, dtype=bool)
-    for a, b in ranges: m[a:b] = True
-    return m
-
-# %% ../nbs/23b_sources.ipynb #8beb7d6d
-class _FileBatches(Source):
-    "What the file-backed sources share for `next_batch`: a set of files, each read whole when new or changed"
-    kind = None
-    ordered = False    # Times must not decrease in file order (a single growing file)
-    can_grow = True    # Whether a file already read may gain rows (else only relabelling)
-
-    def __init__(self,
-        path,                         # File, folder or dataset folder
-        target:str,                   # Label column
-        time_column:str|None=None,    # Position column (None: 1-based row numbers in arrival order)
-        max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`, rows)
-    ):
-        self.path, self.target, self.time_column, self.max_label_wait = path, target, time_column, max_label_wait
-
-    # -- what backends provide
-    def _listing(self)->dict:
-        "`{name: [size, mtime_ns]}` of the files present, names relative to `path`"
-        raise NotImplementedError
-    def _load(self, name:str, columns=None, filters=None)->pd.DataFrame:
-        "Read one file"
-        return read_table(Path(self.path) / name, columns, filters)
-    def _schema(self)->pd.DataFrame:
-        "An empty frame with the source's columns and dtypes"
-        raise NotImplementedError
-
-    def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
-
-    def columns(self)->dict:
-        "Column names and dtype kinds from the header or schema only; checks the target and time columns"
-        df = self._schema()
-        self._check_columns(df, str(self.path))
-        if self.time_column and len(df): self._positions(df, str(self.path), {"position": None, "tz": None}, 1)
-        return {c: dtype_kind(df[c]) for c in df.columns}
-
-    def _check_columns(self, df:pd.DataFrame, name:str, cur:dict|None=None):
-        "Raise `InputError` when `df` from `name` lacks the target or time column or differs from earlier files"
-        for what, col in (("target", self.target), ("time", self.time_column)):
-            if col is not None and col not in df.columns:
-                raise InputError(f"{name}: no {what} column {col!r}; columns are {list(df.columns)}. "
-                                 f"Fix data.{'target' if what == 'target' else 'time_column'} or the file.")
-        if cur is not None and cur.get("columns") is not None and list(df.columns) != cur["columns"]:
-            old, new = cur["columns"], list(df.columns)
-            raise InputError(f"{name}: columns differ from the files read before: missing {[c for c in old if c not in new]}, "
-                             f"extra {[c for c in new if c not in old]}, order {new}. Every file must have the same columns.")
-
-    def _positions(self, df:pd.DataFrame, name:str, cur:dict, first:int)->np.ndarray:
-        "Encoded positions of `df`'s rows (parsing a text time column in place); `first`: row number of its first row"
-        t = self.time_column
-        if t is None:
-            kind = "row"
-            pos = np.arange(first, first + len(df), dtype=np.int64)
-        else:
-            s = df[t]
-            if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)) or pd.api.types.is_bool_dtype(s):
-                try: s = pd.to_datetime(s)
-                except (ValueError, TypeError) as e:
-                    raise InputError(f"{name}: time column {t!r} cannot be read as dates ({e}); "
-                                     "write ISO 8601 dates or numbers") from None
-                df[t] = s
-            if s.isna().any():
-                raise InputError(f"{name}: time column {t!r} has {int(s.isna().sum())} missing values; fill or drop those rows")
-            kind = "datetime" if pd.api.types.is_datetime64_any_dtype(s) else "number"
-            tz = str(s.dt.tz) if kind == "datetime" and s.dt.tz is not None else None
-            if cur.get("position") is None: cur["position"], cur["tz"] = kind, tz
-            elif (kind, tz) != (cur["position"], cur["tz"]):
-                raise InputError(f"{name}: time column {t!r} holds {kind} values (tz {tz}), earlier files {cur['position']} "
-                                 f"(tz {cur['tz']}); use one type")
-            pos = _encode_positions(s, kind)
-        cur["position"] = cur.get("position") or kind
-        return pos
-
-    def _new_cursor(self)->dict:
-        return {"format": 1, "kind": self.kind, "source": str(self.path), "time_column": self.time_column,
-                "position": None if self.time_column else "row", "tz": None, "watermark": None, "rows": 0,
-                "columns": None, "files": {}, "rejected": {}, "label_from": None}
-
-    def _check_cursor(self, cursor:dict|None)->dict:
-        "A fresh cursor, or a copy of `cursor` safe to update (file entries are replaced, never mutated)"
-        if cursor is None: return self._new_cursor()
-        if not isinstance(cursor, dict) or cursor.get("format") != 1:
-            raise InputError(f"Not a source cursor (format 1): {str(cursor)[:80]}; pass the `cursor` of the last Batch or None")
-        if (cursor.get("kind"), cursor.get("source"), cursor.get("time_column")) != (self.kind, str(self.path), self.time_column):
-            raise InputError(f"The cursor was written for {cursor.get('kind')} source {cursor.get('source')!r} (time column "
-                             f"{cursor.get('time_column')!r}), not {self.kind} {str(self.path)!r} ({self.time_column!r}); "
-                             "pass None to start from the whole history")
-        return {**cursor, "files": dict(cursor["files"]), "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
-
-    def _arrivals(self, cur:dict)->list:
-        "`[(name, new_rows, first_index)]` of rows beyond what `cur` has read, updating `cur['files']`"
-        listing, seen, out = self._listing(), cur["files"], []
-        nxt = cur["rows"] + 1  # row number of the next new row
-        gone = [n for n in seen if n not in listing]
-        if gone: raise InputError(f"{self.path}: {gone[:3]} read by an earlier cycle are gone; restore them or pass cursor=None")
-        for name in sorted(listing):
-            size, mtime = listing[name]
-            old = seen.get(name)
-            if old is not None and size is not None and [old["size"], old["mtime_ns"]] == [size, mtime]: continue
-            df = self._load(name)
-            self._check_columns(df, f"{self.path}/{name}" if self.kind != "file" else str(self.path), cur)
-            if cur["columns"] is None: cur["columns"] = list(df.columns)
-            n_old = old["rows"] if old else 0
-            if len(df) < n_old:
-                raise InputError(f"{name}: has {len(df)} rows but {n_old} were read before; files may only gain rows "
-                                 "at the end or have labels filled in. Pass cursor=None to start over.")
-            if n_old and len(df) > n_old and not self.can_grow:
-                raise InputError(f"{name}: gained rows after it was read; without a time column, files in a folder "
-                                 "must not grow (write new rows to a new file)")
-            seen[name] = {"size": size, "mtime_ns": mtime, "rows": len(df),
-                          "first": old["first"] if old else nxt,
-                          "min": old["min"] if old else None, "max": old["max"] if old else None}
-            nxt += len(df) - n_old
-            out.append((name, df.iloc[n_old:].reset_index(drop=True), n_old))  # no new rows: relabelled only
-        return out
-
-    def next_batch(self,
-        cursor:dict|None=None,  # Cursor of the last good cycle (None: read the whole history)
-        late:str="reject",      # `reject`: report late rows and exclude them from every later read; `include`: keep them
-    )->Batch:
-        "Rows that arrived since `cursor`, in time order, with late rows kept apart, and the new cursor"
-        if late not in LATE_POLICIES: raise InputError(f"late: expected one of {LATE_POLICIES}, got {late!r}")
-        cur = self._check_cursor(cursor)
-        wm_before = cur["watermark"]
-        on, off, files = [], [], []
-        for name, df, n_old in self._arrivals(cur):
-            files.append(name)
-            entry = cur["files"][name]
-            pos = self._positions(df, name, cur, entry["first"] + n_old)
-            is_late = pos <= wm_before if wm_before is not None else np.zeros(len(df), dtype=bool)
-            if self.ordered and np.any(np.diff(pos[~is_late]) < 0):
-                i = int(np.flatnonzero(np.diff(pos[~is_late]) < 0)[0])
-                raise InputError(f"{self.path}: times in {self.time_column!r} decrease after file row {n_old + i + 2}: a "
-                                 "growing file must be in time order (rows appended with old times count as late rows)")
-            if late == "reject" and is_late.any():
-                cur["rejected"][name] = cur["rejected"].get(name, []) + _ranges(np.flatnonzero(is_late) + n_old)
-            if len(pos):
-                keep = pos if late == "include" else pos[~is_late]
-                if len(keep):
-                    lo, hi = _scalar(keep.min()), _scalar(keep.max())
-                    entry = {**entry, "min": lo if entry["min"] is None else min(lo, entry["min"]),
-                             "max": hi if entry["max"] is None else max(hi, entry["max"])}
-                    cur["files"][name] = entry
-            if cur["position"] == "row": df.index = pd.Index(pos, name="row")
-            on.append(df[~is_late]); off.append(df[is_late])
-            cur["rows"] += len(df)
-            if (~is_late).any():
-                hi = _scalar(pos[~is_late].max())
-                cur["watermark"] = hi if cur["watermark"] is None else max(cur["watermark"], hi)
-        rows, late_rows = (self._concat(p, cur) for p in (on, off))
-        kind = cur["position"] or "row"
-        return Batch(rows, late_rows, late, cur, int(rows[self.target].isna().sum()) if self.target in rows else 0,
-                     files, _decode(wm_before, kind, cur["tz"]))
-
-    def _concat(self, parts:list, cur:dict)->pd.DataFrame:
-        "Frames of several files as one, in time order"
-        parts = [p for p in parts if len(p)] or parts[:1]
-        if not parts: return pd.DataFrame(columns=cur["columns"] or [])
-        df = pd.concat(parts) if len(parts) > 1 else parts[0]
-        if cur["position"] == "row": return df.sort_index(kind="stable")
-        return df.sort_values(self.time_column, kind="stable").reset_index(drop=True)
-
-# %% ../nbs/23b_sources.ipynb #babdb0d2
-class FilesSource(_FileBatches):
-    "Shared logic of the file-backed sources: batches, windows and labels over a set of files"
-    def _kind(self, cur:dict|None)->tuple:
-        "Position kind and time zone, from the cursor or the schema"
-        if cur is not None and cur["position"]: return cur["position"], cur["tz"]
-        if self.time_column is None: return "row", None
-        s = self._schema()[self.time_column]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s): return "number", None
-        return "datetime", (str(s.dt.tz) if pd.api.types.is_datetime64_any_dtype(s) and s.dt.tz is not None else None)
-
-    def _footer(self, name:str, kind:str, tz:str|None)->tuple:
-        "`(min, max)` encoded positions of a parquet file from its row-group statistics, `(None, None)` if unknown"
-        if not name.lower().endswith((".parquet", ".pq")) or kind != "number" and (kind != "datetime" or tz): return None, None
-        import pyarrow.parquet as pq
-        f = Path(self.path) / name if self.kind != "file" else self.path
-        try: md = pq.ParquetFile(f).metadata
-        except Exception as e: raise InputError(f"{f} cannot be read as parquet: {e}") from None
-        try:
-            j = md.schema.names.index(self.time_column)
-            st = [md.row_group(i).column(j).statistics for i in range(md.num_row_groups)]
-            if not st or any(s is None or not s.has_min_max for s in st): return None, None
-            enc = lambda v: _encode(v, kind, tz)
-            return min(enc(s.min) for s in st), max(enc(s.max) for s in st)
-        except (ValueError, TypeError): return None, None
-
-    def _changed(self, name:str, entry:dict)->bool:
-        "Whether a file differs from when the cursor recorded it"
-        now = self._listing_one(name)
-        return now is None or now != [entry["size"], entry["mtime_ns"]]
-
-    def _listing_one(self, name:str)->list|None:
-        try: st = os.stat(Path(self.path) / name if self.kind != "file" else self.path)
-        except OSError: return None
-        return [st.st_size, st.st_mtime_ns]
-
-    def read(self,
-        since=None,                 # First position (inclusive): a date, a number or a row number; None: from the start
-        upto=None,                  # Last position (inclusive); None: to the end
-        columns:list|None=None,     # Columns to read (the time column is always added)
-        cursor:dict|None=None,      # Read what this cursor has read (minus rejected rows), using its per-file ranges
-    )->pd.DataFrame:
-        "Rows with position in [`since`, `upto`], time-ordered, opening only the files that can hold them"
-        cur = self._check_cursor(cursor) if cursor is not None else None
-        kind, tz = self._kind(cur)
-        return self._read(_encode(since, kind, tz), _encode(upto, kind, tz), columns, cur, kind, tz)
-
-    def _read(self, lo, hi, columns, cur, kind, tz)->pd.DataFrame:
-        if cur is not None: files = cur["files"]
-        else:
-            files = {n: dict(zip(("min", "max"), self._footer(n, kind, tz) if kind != "row" else (None, None)))
-                     for n in sorted(self._listing())}
-        def hit(e):
-            if cur is not None and e.get("min") is None: return False  # nothing kept from this file
-            if lo is not None and e.get("max") is not None and e["max"] < lo: return False
-            return not (hi is not None and e.get("min") is not None and e["min"] > hi)
-        names = [n for n in sorted(files) if kind == "row" and cur is None or hit(files[n])]
-        t = self.time_column
-        cols = None if columns is None else list(dict.fromkeys([*columns] + ([t] if t else [])))
-        scratch, parts, first = {"position": kind, "tz": tz}, [], 1
-        flt = [(t, op, _decode(v, kind, tz)) for op, v in ((">=", lo), ("<=", hi)) if v is not None] if kind != "row" else None
-        for name in names:
-            e = files[name]
-            rej = cur["rejected"].get(name, []) if cur is not None else []
-            whole = (kind == "row" or bool(rej) or name.lower().endswith(".csv") or self.kind == "callable"
-                     or cur is not None and self._changed(name, e))
-            df = self._load(name, cols, None if whole else flt or None)
-            if cur is not None and whole: df = df.iloc[:e["rows"]]
-            pos = self._positions(df, name, dict(scratch), e.get("first") or first)
-            first += len(df)
-            if whole:
-                keep = ~_in_ranges(len(df), rej)
-                if lo is not None: keep &= pos >= lo
-                if hi is not None: keep &= pos <= hi
-                df, pos = df[keep], pos[keep]
-            if kind == "row": df.index = pd.Index(pos, name="row")
-            parts.append(df)
-        out = self._concat(parts, {"position": kind, "columns": cols or (cur or {}).get("columns")})
-        out.attrs["read"] = {"files": names, "rows": len(out)}
-        return out
-
-    def _encoded(self, df:pd.DataFrame, kind:str)->np.ndarray:
-        return df.index.to_numpy() if kind == "row" else _encode_positions(df[self.time_column], kind)
-
-    def labelled(self,
-        cursor:dict,  # Cursor of a `Batch` (its watermark bounds the rows considered)
-    )->Labels:
-        "Labelled rows not handed out before, in position order up to the oldest row still waiting for its label"
-        if cursor is None: raise InputError("labelled: pass the cursor of a Batch (call next_batch first)")
-        cur = self._check_cursor(cursor)
-        kind, tz, wm = cur["position"], cur["tz"], cur["watermark"]
-        if wm is None: return Labels(pd.DataFrame(columns=cur["columns"] or []), cur, 0, 0)
-        df = self._read(cur.get("label_from"), wm, None, cur, kind, tz)
-        pos, has = self._encoded(df, kind), df[self.target].notna().to_numpy()
-        blocking = ~has
-        if self.max_label_wait is not None:
-            wait = pd.Timedelta(self.max_label_wait).value if kind == "datetime" else self.max_label_wait
-            blocking &= pos > wm - wait
-        if blocking.any():
-            f = _scalar(pos[blocking].min())
-            give, cur["label_from"] = has & (pos < f), f
-            waiting, given_up = int((~has & (pos >= f)).sum()), int((~has & (pos < f)).sum())
-        else:
-            give, cur["label_from"] = has, _next(wm, kind)
-            waiting, given_up = 0, int((~has).sum())
-        return Labels(df[give], cur, waiting, given_up)
-
-# %% ../nbs/23b_sources.ipynb #5627a705
-class FileSource(FilesSource):
-    "One `.csv` or `.parquet` file holding the whole history, growing at the end (labels may be filled in later)"
-    kind, ordered = "file", True
-    def _listing(self)->dict:
-        now = self._listing_one("")
-        if now is None: raise InputError(f"data.source: file not found: {self.path}")
-        return {Path(self.path).name: now}
-    def _load(self, name, columns=None, filters=None): return read_table(self.path, columns, filters)
-    def _schema(self)->pd.DataFrame: return read_table(self.path, nrows=0 if str(self.path).lower().endswith((".parquet", ".pq")) else 100)
-
-# %% ../nbs/23b_sources.ipynb #d8103f1c
-class FolderSource(FilesSource):
-    "A folder of batch files (`*.csv` or `*.parquet`): each new file is a new batch, file order is name order"
-    kind = "folder"
-    @property
-    def can_grow(self)->bool: return self.time_column is not None
-    def _listing(self)->dict:
-        p = Path(self.path)
-        if not p.is_dir(): raise InputError(f"data.source: folder not found: {p}")
-        out, fmts = {}, set()
-        for e in os.scandir(p):  # plain strings, not Path objects: this runs over every file at every cycle
-            ext = os.path.splitext(e.name)[1].lower()
-            if ext in TABLE_FORMATS and not e.name.startswith((".", "_")) and e.is_file():
-                st = e.stat()
-                out[e.name] = [st.st_size, st.st_mtime_ns]
-                fmts.add(TABLE_FORMATS[ext])
-        if len(fmts) > 1: raise InputError(f"{p}: holds both CSV and parquet files; keep one format per folder")
-        if not out: raise InputError(f"{p}: no *.csv or *.parquet files yet; add the first batch file")
-        return out
-    def _schema(self)->pd.DataFrame:
-        name = min(self._listing())
-        return read_table(Path(self.path) / name, nrows=100 if name.lower().endswith(".csv") else 0)
-
-# %% ../nbs/23b_sources.ipynb #c0717aeb
-class DatasetSource(FolderSource):
-    "A hive-partitioned parquet dataset folder (`key=value/` subfolders, read with pyarrow.dataset): new files are new batches"
-    kind = "dataset"
-    def _listing(self)->dict:
-        p = Path(self.path)
-        if not p.is_dir(): raise InputError(f"data.source: dataset folder not found: {p}")
-        out = {}
-        top = str(p)
-        for root, dirs, names in os.walk(top):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            rel = os.path.relpath(root, top).replace(os.sep, "/")
-            for n in names:
-                if n.startswith((".", "_")) or not n.lower().endswith((".parquet", ".pq")): continue
-                st = os.stat(os.path.join(root, n))
-                out[n if rel == "." else f"{rel}/{n}"] = [st.st_size, st.st_mtime_ns]
-        if not out: raise InputError(f"{p}: no parquet files yet; add the first partition")
-        return out
-    def _load(self, name, columns=None, filters=None):
-        return read_table(Path(self.path) / name, columns, filters, partition_root=self.path)
-    def _schema(self)->pd.DataFrame: return read_table(self.path, nrows=0)
-
-# %% ../nbs/23b_sources.ipynb #75e8b341
-class CallableSource(FilesSource):
-    "A `module:function` returning a DataFrame: the whole history, or with an `after=` parameter only newer rows"
-    kind = "callable"
-    def __init__(self, path, target, time_column=None, max_label_wait=None,
-                 params:dict|None=None):  # Keyword arguments of the function
-        super().__init__(path, target, time_column, max_label_wait)
-        self.params = params
-    def _fn(self):
-        from ctml_nb.core import resolve_ref
-        return resolve_ref(self.path, "data.source")
-    @property
-    def incremental(self)->bool: return "after" in inspect.signature(self._fn()).parameters
-    def _listing(self)->dict: return {self.path: [None, None]}
-    def _listing_one(self, name): return None
-    def _call(self, **kw)->pd.DataFrame:
-        df = self._fn()(**(self.params or {}), **kw)
-        if not isinstance(df, pd.DataFrame):
-            raise InputError(f"data.source {self.path!r} returned {type(df).__name__}, expected a pandas DataFrame")
-        return df.reset_index(drop=True)
-    def _load(self, name, columns=None, filters=None):
-        df = self._call(**({"after": None} if self.incremental else {}))
-        if columns is not None: df = df[columns]
-        return filter_frame(df, filters).reset_index(drop=True) if filters else df
-    def _schema(self)->pd.DataFrame: return self._load(self.path).head(100)
-    def _arrivals(self, cur:dict)->list:
-        if not self.incremental or not cur["files"]: return super()._arrivals(cur)
-        df = self._call(after=_decode(cur["watermark"], cur["position"] or "row", cur["tz"]))
-        self._check_columns(df, self.path, cur)
-        e = cur["files"][self.path]
-        cur["files"][self.path] = {**e, "rows": e["rows"] + len(df)}
-        return [(self.path, df, e["rows"])]
-
-# %% ../nbs/23b_sources.ipynb #064a0086
-SOURCES = {"file": FileSource, "folder": FolderSource, "dataset": DatasetSource, "callable": CallableSource}
-
-def _looks_like_ref(s:str)->bool:
-    return ":" in s and Path(s).suffix.lower() not in TABLE_FORMATS and not Path(s).exists() and "/" not in s.split(":")[0]
-
-def open_source(
-    data_cfg,                     # `ctml_nb.config.DataConfig`: source, target, time_column, params
-    base_dir:str|Path|None=None,  # Folder relative paths are resolved against (the pipeline file's folder)
-    kind:str|None=None,           # One of `SOURCES`; None: a file, a folder (`key=value/` subfolders: dataset) or `module:function`
-    max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`; rows without a time column)
-)->Source:
-    "The `Source` `data_cfg.source` names"
-    src = data_cfg.source
-    if not isinstance(src, str) or not src: raise ConfigError(f"data.source: expected a path or 'module:function', got {src!r}")
-    p = Path(src) if Path(src).is_absolute() or base_dir is None else Path(base_dir) / src
-    if kind is None:
-        if _looks_like_ref(src) and not p.exists(): kind = "callable"
-        elif p.is_dir(): kind = "dataset" if any(d.is_dir() and "=" in d.name for d in p.iterdir()) else "folder"
-        elif p.suffix.lower() in TABLE_FORMATS or not p.exists(): kind = "file"
-        else: raise ConfigError(f"data.source: expected a .csv or .parquet file, a folder or 'module:function', got {src!r}")
-    if kind not in SOURCES: raise ConfigError(f"data.source kind: expected one of {', '.join(SOURCES)}, got {kind!r}")
-    if kind != "callable" and not p.exists():
-        raise InputError(f"data.source: not found: {p}; give a .csv/.parquet file, a folder or 'module:function'")
-    if kind == "file" and p.suffix.lower() not in TABLE_FORMATS:
-        raise ConfigError(f"data.source: a file source must end in .csv or .parquet, got {src!r}")
-    if data_cfg.params and kind != "callable": raise ConfigError("data.params: only a 'module:function' source takes parameters")
-    if kind == "callable":
-        return CallableSource(src, data_cfg.target, data_cfg.time_column, max_label_wait, params=dict(data_cfg.params or {}))
-    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait)

@@ -7,10 +7,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-import ctml_nb.sources as sources
+import ctml_nb.source_files as source_files
 from ctml_nb.config import DataConfig
 from ctml_nb.core import ConfigError, InputError
-from ctml_nb.sources import Batch, open_source
+from ctml_nb.source_files import open_source
+from ctml_nb.sources import Batch
 
 
 def _frame(start, n, freq="h", x0=0, label=True):
@@ -158,8 +159,8 @@ def test_window_opens_only_the_files_that_can_hold_it(tmp_path, monkeypatch, kin
     src = _open(root)
     b = src.next_batch()
     opened = []
-    real = sources.read_table
-    monkeypatch.setattr(sources, "read_table", lambda path, *a, **k: opened.append(path) or real(path, *a, **k))
+    real = source_files.read_table
+    monkeypatch.setattr(source_files, "read_table", lambda path, *a, **k: opened.append(path) or real(path, *a, **k))
     w = src.read(since="2024-01-28", cursor=b.cursor)
     assert len(opened) == 3 and len(w) == 72 and len(w.attrs["read"]["files"]) == 3
     assert w.timestamp.is_monotonic_increasing
