@@ -26,7 +26,7 @@ def peak_kb(reset_ok:bool)->int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 DRIFT_MODULES = ("ctml_nb/core.py", "ctml_nb/datasets.py", "ctml_nb/stats.py", "ctml_nb/profile.py",
-                 "ctml_nb/drift.py", "ctml_nb/drift_report.py")
+                 "ctml_nb/drift_columns.py", "ctml_nb/drift.py", "ctml_nb/drift_report.py")
 
 def code_version(root, paths=DRIFT_MODULES)->str:
     "`git` commit of the checkout at `root`, marked when one of `paths` differs from it (`unknown` outside git)"

@@ -12,175 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from .core import InputError, check_is_fitted
+from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TESTS, OTHER, UNSEEN_DRIFT_SHARE,
+                                   Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
+                                   unseen_share)
 from .drift_report import DriftReport
-from .profile import (value_hashes, ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column,
-                             quantile_cdf)
-from .stats import (adjust_pvalues, chi_square_from_counts, hellinger_from_counts, jensen_shannon_from_counts,
-                           psi_from_counts, total_variation_from_counts, wasserstein_from_quantiles)
+from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column
+from .stats import adjust_pvalues, chi_square_from_counts
 
-_all_ = ["DriftReport", "ReferenceProfile"]  # re-exported: `from ctml_nb.drift import *` gives the whole drift API
+# re-exported: `from ctml_nb.drift import *` gives the whole drift API
+_all_ = ["DriftReport", "ReferenceProfile", "NUMERIC_TESTS", "CATEGORICAL_TESTS", "OTHER", "NEW_OTHER", "UNSEEN_DRIFT_SHARE",
+         "IDENTIFIER_SHARE", "distinct_values"]
 
 # %% auto #0
-__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'MERGE_EVERY',
-           'distinct_values', 'DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile']
-
-# %% ../nbs/04_drift.ipynb #1f45f216
-NUMERIC_TESTS = {"wasserstein": 0.1, "psi": 0.1, "ks": None, "jensen_shannon": 0.1, "hellinger": 0.1,
-                 "total_variation": 0.1}
-CATEGORICAL_TESTS = {"jensen_shannon": 0.1, "psi": 0.1, "hellinger": 0.1, "total_variation": 0.1, "chi_square": None}
-_FROM_COUNTS = {"psi": psi_from_counts, "jensen_shannon": jensen_shannon_from_counts,
-                "hellinger": hellinger_from_counts, "total_variation": total_variation_from_counts}
-
-# %% ../nbs/04_drift.ipynb #f4a16b3e
-class _Sample:
-    "Current numeric values, exact: sorted finite values"
-    def __init__(self, x): self.xs = np.sort(x); self.n = self.xs.size; self.error = 0.0
-    def cdf(self, pts): return np.searchsorted(self.xs, pts, side="right") / self.n
-    def mass_at(self, v): return (np.searchsorted(self.xs, v, "right") - np.searchsorted(self.xs, v, "left")) / self.n
-    def quantiles(self, u): return self.xs[np.minimum((u * self.n).astype(np.int64), self.n - 1)]
-
-class _Summary:
-    "Current numeric values, summarised by a `ColumnProfile` (chunked data)"
-    def __init__(self, p:ColumnProfile):
-        self.q, self.n, self.error = np.asarray(p.quantiles), p.count, p.rank_error
-        self.r = np.arange(self.q.size) / (self.q.size - 1)
-    def cdf(self, pts): return quantile_cdf(self.q, pts)
-    def mass_at(self, v): return float(quantile_cdf(self.q, v) - quantile_cdf(self.q, v, left=True))
-    def quantiles(self, u): return np.interp(u, self.r, self.q)
-
-_U = (np.arange(1000) + 0.5) / 1000   # probability levels of the Wasserstein integral
-_LEVELS = np.linspace(0, 1, 101)       # quantiles kept in the report for plots
-
-def _ks_pvalue(d:float, n:int, m:int)->float:
-    "Asymptotic two-sample KS p-value (as `stats.ks_from_counts`); Kolmogorov's limit beyond 10,000 effective rows"
-    en = n * m / (n + m)
-    if d <= 0: return 1.0
-    p = sps.kstwobign.sf(d * math.sqrt(en)) if en > 10_000 else sps.kstwo.sf(d, max(round(en), 1))
-    return float(np.clip(p, 0, 1))
-
-def _numeric_stats(ref:ColumnProfile, cur, test:str, n_bins:int)->dict:
-    "Effect size, test statistic and p-value of one numeric column"
-    q = np.asarray(ref.quantiles); m = q.size - 1
-    fr, fc = quantile_cdf(q, q), cur.cdf(q)
-    out = {"details": {"ref_quantiles": np.interp(_LEVELS, np.arange(m + 1) / m, q), "cur_quantiles": cur.quantiles(_LEVELS)}}
-    if ref.min == ref.max:   # constant reference: compare the share of values equal to it
-        eq = cur.mass_at(ref.min) * cur.n
-        r_counts, c_counts = np.array([ref.count, 0.0]), np.array([eq, cur.n - eq])
-        chi = chi_square_from_counts(r_counts, c_counts)
-        return {**out, "test": "total_variation", "p_test": "chi_square", "test_statistic": chi.statistic,
-                "p_value": chi.p_value, "effect": total_variation_from_counts(r_counts, c_counts).statistic,
-                "note": f"reference is constant ({ref.min:g}): compared the share of values equal to it"}
-    d = float(np.abs(fr - fc).max())   # = `stats.ks_from_counts` on the knot bins
-    res = {**out, "p_test": "ks", "test_statistic": d, "p_value": _ks_pvalue(d - ref.knot_error - cur.error, ref.count, cur.n)}
-    if test == "ks": return {**res, "test": "ks", "effect": d}
-    if test == "wasserstein":
-        scale = ref.std if ref.std > 0 else ref.max - ref.min   # the range, if the variance underflowed
-        w = wasserstein_from_quantiles(np.interp(_U, np.arange(m + 1) / m, q), cur.quantiles(_U), scale=scale)
-        return {**res, "test": test, "effect": w.statistic}
-    edges = q[np.round(np.arange(1, n_bins) * m / n_bins).astype(int)]
-    cum_r, cum_c = np.r_[0.0, quantile_cdf(q, edges), 1.0], np.r_[0.0, cur.cdf(edges), 1.0]
-    return {**res, "test": test, "effect": _FROM_COUNTS[test](np.diff(cum_r) * ref.count, np.diff(cum_c) * cur.n).statistic}
-
-# %% ../nbs/04_drift.ipynb #a0f8db8e
-OTHER, NEW_OTHER = "(other)", "(other new)"
-
-def _category_table(ref:ColumnProfile, cur_counts:dict, cur_other:int=0, max_new:int=20)->tuple:
-    "Aligned reference/current counts and the list of new categories with their counts"
-    keys = list(ref.counts)
-    r = [ref.counts[k] for k in keys]; c = [cur_counts.get(k, 0) for k in keys]
-    unknown = {k: v for k, v in cur_counts.items() if k not in ref.counts}
-    new = []
-    if ref.n_other or cur_other:
-        keys.append(OTHER); r.append(ref.n_other)
-        c.append(cur_other + (sum(unknown.values()) if ref.n_other else 0))
-    if not ref.n_other and unknown:
-        new = sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))
-        for k, v in new[:max_new]: keys.append(k); r.append(0); c.append(v)
-        if len(new) > max_new: keys.append(NEW_OTHER); r.append(0); c.append(sum(v for _, v in new[max_new:]))
-    return keys, np.array(r, dtype=np.float64), np.array(c, dtype=np.float64), new
-
-def _pool_sparse(r:np.ndarray, c:np.ndarray, min_expected:float=5.0)->tuple:
-    "Pool categories expected fewer than `min_expected` times on a side into one bin"
-    tot = r + c
-    small = tot * min(r.sum(), c.sum()) / tot.sum() < min_expected
-    if small.sum() <= 0: return r, c
-    r2, c2 = np.r_[r[~small], r[small].sum()], np.r_[c[~small], c[small].sum()]
-    if (r2[-1] + c2[-1]) * min(r.sum(), c.sum()) / tot.sum() < min_expected and r2.size > 1:
-        j = np.argmin((r2 + c2)[:-1]); r2[j] += r2[-1]; c2[j] += c2[-1]; r2, c2 = r2[:-1], c2[:-1]
-    return r2, c2
-
-def _categorical_stats(ref:ColumnProfile, cur_counts:dict, cur_other:int, test:str)->dict:
-    "Effect size, chi-square statistic and p-value of one categorical column"
-    keys, r, c, new = _category_table(ref, cur_counts, cur_other)
-    chi = chi_square_from_counts(*_pool_sparse(r, c))
-    res = {"p_test": "chi_square", "test_statistic": chi.statistic, "p_value": chi.p_value, "new": new,
-           "details": {"categories": keys, "ref_counts": r, "cur_counts": c}}
-    if test == "chi_square": return {**res, "test": test, "effect": chi.statistic}
-    return {**res, "test": test, "effect": _FROM_COUNTS[test](r, c).statistic}
-
-# %% ../nbs/04_drift.ipynb #44c6f491
-UNSEEN_DRIFT_SHARE = 0.5  # A categorical column drifts when at least this share of current rows hold values the reference never had
-IDENTIFIER_SHARE = 0.9    # A pooled column whose distinct values are at least this share of its values is identifier-like
-
-def _tau(sk:dict)->float:
-    "Largest hash a bottom-k sketch has seen all values below (inf when it holds every distinct value)"
-    return math.inf if len(sk["hashes"]) < sk["k"] else sk["hashes"][-1]
-
-def distinct_values(ref:ColumnProfile)->tuple|None:
-    "`(distinct values, exact)` of a categorical profile (estimated from its sketch when pooled), or None"
-    if ref.counts is None or (ref.n_other and ref.sketch is None): return None
-    if not ref.n_other: return len(ref.counts), True
-    h, k = ref.sketch["hashes"], ref.sketch["k"]
-    if len(h) < k: return len(h), True
-    return int(round((k - 1) * 2.0 ** 53 / (h[-1] + 1))), False
-
-def _unseen_share(ref:ColumnProfile, cur_counts:dict, cur_other:int=0, cur_sketch:dict|None=None)->tuple|None:
-    "`(share, exact)`: share of current rows whose value the reference never had, or None when it cannot be told"
-    n = sum(cur_counts.values()) + cur_other
-    if not n or ref.counts is None or (ref.n_other and ref.sketch is None) or (cur_other and cur_sketch is None): return None
-    ref_h = set(value_hashes(ref.counts).tolist()) | set(ref.sketch["hashes"] if ref.n_other else [])
-    t_ref = _tau(ref.sketch) if ref.n_other else math.inf
-    keys = [k for k in cur_counts if k not in ref.counts]
-    hk = value_hashes(keys).tolist() if keys else []
-    det_n = det_u = und = 0    # current kept values not among the reference's kept ones: decided by hash, or not
-    for k, h in zip(keys, hk):
-        if h <= t_ref: det_n += cur_counts[k]; det_u += cur_counts[k] * (h not in ref_h)
-        else: und += cur_counts[k]
-    f_o = None                 # the current rows pooled as "other": a sample of them by hash
-    if cur_other:
-        t, kept = min(t_ref, _tau(cur_sketch)), set(value_hashes(cur_counts).tolist()) if cur_counts else set()
-        smp = [(h, c) for h, c in zip(cur_sketch["hashes"], cur_sketch["counts"]) if h <= t and h not in kept]
-        tot = sum(c for _, c in smp)
-        if tot: f_o = sum(c for h, c in smp if h not in ref_h) / tot
-    f_k = det_u / det_n if det_n else f_o
-    if (und and f_k is None) or (cur_other and f_o is None and f_k is None): return None
-    share = (det_u + (f_k or 0.0) * und + (f_o if f_o is not None else f_k or 0.0) * cur_other) / n
-    return float(share), not und and not cur_other
-
-# %% ../nbs/04_drift.ipynb #5ef4ab59
-def _align(s:pd.Series, ref:ColumnProfile)->tuple:
-    "`(series, findings, reason)`: `s` read as the reference column's kind, or the reason it cannot be"
-    kind, why = infer_kind(s)
-    notes = []
-    if kind == ref.kind:
-        if str(s.dtype) != ref.dtype and not (s.dtype == object or ref.dtype == "object"):
-            notes.append(f"dtype changed: {ref.dtype} -> {s.dtype}")
-        return s, notes, None
-    change = f"dtype changed from {ref.dtype} ({ref.kind}) to {s.dtype} ({kind})"
-    if kind == "datetime": return None, [], f"{change}: cast {s.name!r} back to {ref.dtype}"
-    if ref.kind == "numeric":
-        if kind == "boolean": return None, [], f"{change}: cast {s.name!r} back to numbers"
-        num = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce")
-        bad = num.isna() & s.notna()
-        if bad.any():
-            ex = ", ".join(repr(v) for v in s[bad].astype(str).unique()[:3])
-            return None, [], f"{change}: {int(bad.sum())} values are not numbers (e.g. {ex}); cast {s.name!r} back to numbers"
-        return num, [f"{change}: values parsed as numbers"], None
-    txt = s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
-    return txt, [f"{change}: compared as text"], None
+__all__ = ['MERGE_EVERY', 'DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile', 'NUMERIC_TESTS',
+           'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'distinct_values']
 
 # %% ../nbs/04_drift.ipynb #6d0cb079
 class DriftDetector:
@@ -336,14 +183,14 @@ def _current_side(ref:ColumnProfile, s:pd.Series|None, prof:ColumnProfile|None):
     "The current column as `(n_rows, n_missing, n_inf, values-or-counts)`"
     if prof is not None:
         n_inf = prof.n_posinf + prof.n_neginf
-        if ref.kind == "numeric": return prof.n_rows, prof.n_missing, n_inf, (_Summary(prof) if prof.count else None)
+        if ref.kind == "numeric": return prof.n_rows, prof.n_missing, n_inf, (Summary(prof) if prof.count else None)
         return prof.n_rows, prof.n_missing, 0, (prof.counts, prof.n_other)
     if ref.kind == "numeric":
         x = s.to_numpy(dtype=np.float64, na_value=np.nan) if s.dtype != object else pd.to_numeric(s).to_numpy(dtype=np.float64, na_value=np.nan)
         fin = np.isfinite(x)
-        if fin.all(): return x.size, 0, 0, _Sample(x)
+        if fin.all(): return x.size, 0, 0, Sample(x)
         n_nan = int(np.isnan(x).sum()); x = x[fin]
-        return fin.size, n_nan, fin.size - n_nan - x.size, (_Sample(x) if x.size else None)
+        return fin.size, n_nan, fin.size - n_nan - x.size, (Sample(x) if x.size else None)
     counts = category_counts(s)
     return len(s), len(s) - sum(counts.values()), 0, (counts, 0)
 
@@ -357,7 +204,7 @@ def _rate_finding(what, nr, kr, nc, kc, threshold, alpha):
 # %% ../nbs/04_drift.ipynb #3079fe73
 def _unseen_findings(row, ref, cur_counts, cur_other, cur_sketch, tested=True)->float|None:
     "Add the unseen-share finding to `row` (when the reference pooled values); return the share"
-    u = _unseen_share(ref, cur_counts, cur_other, cur_sketch)
+    u = unseen_share(ref, cur_counts, cur_other, cur_sketch)
     if u is None:
         if ref.n_other and ref.sketch is None:
             row["findings"].append("unseen values not measured: the reference profile has no value sketch (refit it)")
@@ -401,9 +248,9 @@ def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->di
     if test not in allowed:
         raise InputError(f"DriftDetector: `tests[{name!r}]` = {test!r} is not available for a {ref.kind} column: "
                          f"use one of {sorted(allowed)}.")
-    if ref.kind == "numeric": res = _numeric_stats(ref, side, test, self.n_bins)
+    if ref.kind == "numeric": res = numeric_stats(ref, side, test, self.n_bins)
     else:
-        res = _categorical_stats(ref, *side, test)
+        res = categorical_stats(ref, *side, test)
         res["details"]["unseen_share"] = _unseen_findings(row, ref, *side, None if prof is None else prof.sketch)
         new = res.pop("new")
         if new:
@@ -438,7 +285,7 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
             continue
         if ref.reason: rows.append(_untested(name, ref, ref.reason)); continue
         if ref.count == 0: rows.append(_untested(name, ref, _empty_reference(ref))); continue
-        s, notes, why = _align(current[by_name[name]], ref)
+        s, notes, why = align_column(current[by_name[name]], ref)
         rows.append(_untested(name, ref, why) if why else _test_column(self, name, ref, s=s, notes=notes))
     if self.columns is None:
         rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it",
@@ -462,7 +309,7 @@ def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
             if ref.count == 0: why[name] = _empty_reference(ref); continue
             if name not in by_name:
                 why[name] = f"missing from current chunk {n_chunks - 1}: every chunk must carry the column"; continue
-            s, nts, reason = _align(chunk[by_name[name]], ref)
+            s, nts, reason = align_column(chunk[by_name[name]], ref)
             if reason: why[name] = f"chunk {n_chunks - 1}: {reason}"; continue
             notes.setdefault(name, set()).update(nts)
             parts = prof.setdefault(name, [])
