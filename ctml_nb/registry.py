@@ -22,8 +22,9 @@ from filelock import FileLock, Timeout
 from .core import InputError, IntegrityError, RegistryError, atomic_write, read_json, to_jsonable, write_json
 from .data import Snapshot, SnapshotStore
 from .lineage import environment
-from .model_files import FORMATS, dump_model, load_model, read_verified, signing_key
-from .model_files import check_signature as check_record, sign as sign_record
+from .model_files import FORMATS, dump_model, read_verified, signing_key
+from .model_files import sign as sign_record
+from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 _all_ = ["FORMATS"]  # re-exported: the model formats `register(format=)` takes
@@ -128,19 +129,9 @@ def _lenient_json(obj):
     try: return to_jsonable(obj)
     except TypeError: return repr(obj)
 
-# %% ../nbs/22_registry.ipynb #989f0176
-class ModelRegistry:
-    "A model registry in a folder: versions, aliases, verified model files, data snapshots and lineage"
-    def __init__(self,
-                 root:str|Path,                # Registry folder (created by the first write)
-                 lock_timeout:float=60.0,      # Seconds a writer waits for another before `RegistryError`
-                 key_file:str|Path|None=None,  # Signing key file (None: `$CTML_REGISTRY_KEY_FILE`, else ~/.config/ctml-nb/registry.key)
-                 trust_unsigned:bool=False):   # Also load versions without a valid signature (you vouch for every file in `root`)
-        self.root, self.lock_timeout, self.key_file, self.trust_unsigned = root, lock_timeout, key_file, trust_unsigned
-
-    def __repr__(self): return f"ModelRegistry({str(self.root)!r})"
-
-    # -- paths and the lock
+# %% ../nbs/22_registry.ipynb #a1f0c001
+class _Folder:
+    "Where a registry keeps a model's files, its data snapshots and the lock that serialises writers"
     def _model_dir(self, name): return Path(self.root)/"models"/check_name(name)
     def _version_dir(self, name, v): return self._model_dir(name)/"versions"/str(int(v))
     @property
@@ -157,7 +148,9 @@ class ModelRegistry:
             raise RegistryError(f"Registry {self.root} is locked by another writer for more than {self.lock_timeout} s: "
                                 "retry, or raise `lock_timeout`.") from None
 
-    # -- reading
+# %% ../nbs/22_registry.ipynb #a1f0c002
+class _Versions:
+    "Reading versions: the committed numbers, names, version numbers from aliases and the metadata of one version"
     def _committed(self, name)->list:
         d = self._model_dir(name)/"versions"
         return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit() and (p/"version.json").exists()) if d.exists() else []
@@ -194,76 +187,6 @@ class ModelRegistry:
         aliases = sorted(a for a, x in self._state(name)["aliases"].items() if x == v)
         return ModelVersion(**{f.name: meta[f.name] for f in fields(ModelVersion) if f.name in meta}, aliases=aliases)
 
-    # -- signatures
-    def _meta(self, name, v, check:bool)->dict:
-        "A version's stored metadata, its signature checked first when `check`"
-        path = self._version_dir(name, v)/"version.json"
-        try: meta = read_json(path)
-        except InputError as e: raise IntegrityError(f"Version metadata {path} is unreadable ({e}).") from None
-        if not check: return meta
-        sig, what = meta.pop("signature", None), f"{name} version {v} (registry {self.root})"
-        fix = ("Do not load it: restore the version from a backup, or register the model again. If you registered it "
-               f"yourself before ctml-nb signed versions, or with another key, sign it: `ModelRegistry(...).sign({name!r}, {v})`"
-               " (or accept unsigned versions: `trust_unsigned=True`; in a pipeline config `trust: {trusted: true}`).")
-        check_record(signing_key(self.key_file), meta, sig, what, fix)
-        if (meta.get("name"), meta.get("version")) != (name, v):
-            raise IntegrityError(f"{what}: its signed metadata is that of {meta.get('name')} version {meta.get('version')}, "
-                                 f"copied here. {fix}")
-        return meta
-
-    def check_signature(self, name:str, version_or_alias:int|str)->int:
-        "Raise `IntegrityError` unless a version's metadata carries a valid signature with this registry's key; its number"
-        v = self.resolve(name, version_or_alias)
-        self._meta(name, v, check=True)
-        return v
-
-    def sign(self, name:str, version_or_alias:int|str)->ModelVersion:
-        "Vouch for a version registered without a signature (or with another key): sign it after checking its files"
-        key = signing_key(self.key_file, create=True)
-        with self._locked():
-            v = self.resolve(name, version_or_alias)
-            meta = self._meta(name, v, check=False); meta.pop("signature", None)
-            read_verified(Path(self.root)/meta["file"], meta["sha256"], meta["size"])
-            for a, rec in meta.get("artifacts", {}).items():
-                read_verified(Path(self.root)/rec["file"], rec["sha256"], rec["size"], f"Artifact {a!r} file")
-            write_json(self._version_dir(name, v)/"version.json", {**meta, "signature": sign_record(key, meta)})
-        return self.get_version(name, v)
-
-    def load(self,
-             name:str,                    # Model name
-             version_or_alias:int|str,    # Version number, 'latest', or an alias such as 'champion'
-             trusted:list|None=None,      # skops only: extra types to trust, after checking them
-            ):
-        "Load a model after checking the version's signature and its file against the recorded SHA-256"
-        v = self.resolve(name, version_or_alias)
-        meta = self._meta(name, v, check=not self.trust_unsigned)
-        path = Path(self.root)/meta["file"]
-        return load_model(read_verified(path, meta["sha256"], meta["size"]), meta["format"], path, trusted)
-
-    def load_artifact(self,
-                      name:str,                  # Model name
-                      version_or_alias:int|str,  # Version number, 'latest' or an alias
-                      artifact:str,              # Name given in `register(..., artifacts={name: ...})`
-                     )->bytes:
-        "The bytes of an artifact stored with a version, checked against the version's signature and its recorded SHA-256"
-        v = self.resolve(name, version_or_alias)
-        arts = self._meta(name, v, check=not self.trust_unsigned).get("artifacts", {})
-        if artifact not in arts:
-            raise RegistryError(f"{name} version {v} has no artifact {artifact!r}: its artifacts are "
-                                f"{sorted(arts)} (store them with `register(..., artifacts={{name: ...}})`).")
-        a = arts[artifact]
-        return read_verified(Path(self.root)/a["file"], a["sha256"], a["size"], f"Artifact {artifact!r} file")
-
-    def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
-        "The data schema saved with a version"
-        mv = self.get_version(name, version_or_alias)
-        if not mv.has_schema: raise RegistryError(f"{name} version {mv.version} was registered without `schema=`.")
-        return DataSchema.load(self._version_dir(name, mv.version)/"schema.json")
-
-    def load_snapshot(self, snapshot_id:str)->pd.DataFrame:
-        "A verified data snapshot of this registry"
-        return self.snapshots.load(snapshot_id)
-
     def versions(self, name:str)->pd.DataFrame:
         "One row per version of `name`: aliases, lineage references, file, tags and `metrics.<name>` columns"
         rows = []
@@ -277,23 +200,9 @@ class ModelRegistry:
                          "tags": mv.tags})
         return pd.DataFrame(rows).set_index("version")
 
-    def lineage(self, name:str, version_or_alias:int|str):
-        "Where a version comes from: data snapshots, parameters, code, environment, run, and its chain of parents"
-        from ctml_nb.lineage import lineage
-        return lineage(self, name, version_or_alias)
-
-    def verify(self, name:str|None=None, snapshots:bool=False)->pd.DataFrame:
-        "Check every model file and artifact (and with `snapshots=True` every referenced snapshot); one row per item, never raises"
-        from ctml_nb.lineage import verify_registry
-        return verify_registry(self, name, snapshots)
-
-    def _repr_html_(self):
-        rows = "".join(f"<tr><td>{escape(n)}</td><td>{len(self._committed(n))}</td>"
-                       f"<td>{escape(str(self._state(n)['aliases'].get('champion', '-')))}</td></tr>" for n in self.names())
-        return (f"<p><b>ModelRegistry</b> {escape(str(self.root))}</p><table><tr><th>model</th><th>versions</th>"
-                f"<th>champion</th></tr>{rows}</table>")
-
-    # -- writing
+# %% ../nbs/22_registry.ipynb #a1f0c003
+class _References:
+    "The lineage references `register` stores: data snapshots by id and the parent version"
     def _snapshot_refs(self, data_snapshot)->dict:
         if data_snapshot is None: return {}
         items = data_snapshot if isinstance(data_snapshot, dict) else {"data": data_snapshot}
@@ -317,6 +226,9 @@ class ModelRegistry:
         try: return {"name": check_name(pname, "parent"), "version": self.resolve(pname, pv)}
         except RegistryError as e: raise RegistryError(f"`parent` {parent!r}: {e}") from None
 
+# %% ../nbs/22_registry.ipynb #a1f0c004
+class _Register:
+    "Writing a new version: model file, schema and artifacts first, the signed `version.json` last"
     def register(self,
                  model,                        # Any object joblib (or skops) can serialise
                  name:str,                     # Model name (letters, digits, '.', '_', '-')
@@ -365,19 +277,9 @@ class ModelRegistry:
             write_json(vdir/"version.json", {**meta, "signature": sign_record(key, meta)})  # the commit point
         return self.get_version(name, v)
 
-    def set_tag(self, name:str, version_or_alias:int|str, key:str, value)->ModelVersion:
-        "Set (or with `value=None` remove) a tag of a version (signed again only when its signature was valid)"
-        with self._locked():
-            v = self.resolve(name, version_or_alias)
-            try: meta, signed = self._meta(name, v, check=True), True
-            except IntegrityError: meta, signed = self._meta(name, v, check=False), False
-            if value is None: meta["tags"].pop(str(key), None)
-            else: meta["tags"][str(key)] = str(value)
-            if signed: meta["signature"] = sign_record(signing_key(self.key_file), meta)
-            write_json(self._version_dir(name, v)/"version.json", meta)
-        return self.get_version(name, v)
-
-    # -- aliases
+# %% ../nbs/22_registry.ipynb #a1f0c005
+class _Aliases:
+    "Aliases and the history of their moves"
     def _move(self, name, alias, version, action, reason, evidence=None)->dict:
         "Under the lock: point `alias` at `version` (None deletes it) and record the move"
         st = self._state(name); old = st["aliases"].get(alias)
@@ -409,6 +311,15 @@ class ModelRegistry:
                 raise RegistryError(f"Model {name!r} has no alias {alias!r}: its aliases are {sorted(self._state(name)['aliases'])}.")
             self._move(name, alias, None, "delete_alias", reason)
 
+    def history(self, name:str)->pd.DataFrame:
+        "Every alias move of a model, oldest first"
+        self.resolve(name, "latest")
+        cols = ["time", "action", "alias", "from", "to", "reason", "user"]
+        return pd.DataFrame(self._state(name)["history"], columns=cols + ["evidence"])[cols]
+
+# %% ../nbs/22_registry.ipynb #a1f0c006
+class _Promotion:
+    "Moving the champion: promote, roll back, confirm"
     def promote(self,
                 name:str, version:int|str,   # Version (or alias, e.g. 'challenger') to make champion
                 reason:str|None=None,        # Why, recorded in the history
@@ -442,11 +353,23 @@ class ModelRegistry:
             self._move(name, "champion", v, "confirm", reason, evidence)
         return self.get_version(name, v)
 
-    def history(self, name:str)->pd.DataFrame:
-        "Every alias move of a model, oldest first"
-        self.resolve(name, "latest")
-        cols = ["time", "action", "alias", "from", "to", "reason", "user"]
-        return pd.DataFrame(self._state(name)["history"], columns=cols + ["evidence"])[cols]
+# %% ../nbs/22_registry.ipynb #989f0176
+class ModelRegistry(_Folder, _Versions, _References, _Register, _Aliases, _Promotion, SignedRecords, VerifiedLoads):
+    "A model registry in a folder: versions, aliases, verified model files, data snapshots and lineage"
+    def __init__(self,
+                 root:str|Path,                # Registry folder (created by the first write)
+                 lock_timeout:float=60.0,      # Seconds a writer waits for another before `RegistryError`
+                 key_file:str|Path|None=None,  # Signing key file (None: `$CTML_REGISTRY_KEY_FILE`, else ~/.config/ctml-nb/registry.key)
+                 trust_unsigned:bool=False):   # Also load versions without a valid signature (you vouch for every file in `root`)
+        self.root, self.lock_timeout, self.key_file, self.trust_unsigned = root, lock_timeout, key_file, trust_unsigned
+
+    def __repr__(self): return f"ModelRegistry({str(self.root)!r})"
+
+    def _repr_html_(self):
+        rows = "".join(f"<tr><td>{escape(n)}</td><td>{len(self._committed(n))}</td>"
+                       f"<td>{escape(str(self._state(n)['aliases'].get('champion', '-')))}</td></tr>" for n in self.names())
+        return (f"<p><b>ModelRegistry</b> {escape(str(self.root))}</p><table><tr><th>model</th><th>versions</th>"
+                f"<th>champion</th></tr>{rows}</table>")
 
 # %% ../nbs/22_registry.ipynb #30162652
 def _user()->str|None:
