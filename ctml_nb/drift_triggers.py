@@ -21,25 +21,9 @@ from .triggers import ModelState, Trigger, check_count
 # %% auto #0
 __all__ = ['PerformanceTrigger', 'DataDriftTrigger']
 
-# %% ../nbs/11b_drift_triggers.ipynb #2361d004
-class PerformanceTrigger(Trigger):
-    "Fire when the deployed model's metric on recent labels is too low or dropped, or a detector sees drift in its errors"
-    def __init__(self,
-        metric="accuracy",            # A name in `METRICS` or a callable `metric(y_true, y_pred) -> float`
-        floor:float|None=None,        # Worst acceptable metric value (a minimum, or a maximum for error metrics)
-        max_drop:float|None=None,     # Largest tolerated degradation from `state.baseline_metric`
-        relative:bool=False,          # Is `max_drop` a fraction of the baseline (0.05 = 5% worse) rather than absolute?
-        detector=None,                # Streaming detector on `state.errors`: river-protocol object or `make_detector` name
-        detector_params:dict|None=None,  # With a name: keyword arguments for `make_detector` (e.g. `{"delta": 0.01}`)
-        min_rows:int=30,              # Labelled rows needed before `floor`/`max_drop` judge
-        greater_is_better:bool|None=None,  # For a callable metric (default True)
-        reset_on_retrain:bool=True,   # Reset the detector when the model was retrained since the last check
-        name:str|None=None,           # Label in decisions (default: "performance(...)")
-    ):
-        self.metric, self.floor, self.max_drop, self.relative, self.detector = metric, floor, max_drop, relative, detector
-        self.detector_params = detector_params
-        self.min_rows, self.greater_is_better, self.reset_on_retrain, self.name = min_rows, greater_is_better, reset_on_retrain, name
-
+# %% ../nbs/11b_drift_triggers.ipynb #0ecccf5f
+class _PerformanceParams:
+    "`PerformanceTrigger`'s label and parameter checks"
     def _default_label(self):
         parts = [resolve_metric(self.metric, self.greater_is_better)[2]] if self.floor is not None or self.max_drop is not None else []
         if self.floor is not None: parts.append(f"floor={self.floor:g}")
@@ -70,24 +54,9 @@ class PerformanceTrigger(Trigger):
         check_count(self.min_rows, "min_rows")
         return super().validate()
 
-    def reset(self):
-        "Return the detector to the state it had when the trigger first used it; returns self"
-        if hasattr(self, "_pristine_"): self.detector_, self.n_fed_ = copy.deepcopy(self._pristine_), 0
-        return self
-
-    def _live_detector(self, state, notes):
-        if not hasattr(self, "detector_"):
-            self.detector_ = (make_detector(self.detector, **(self.detector_params or {})) if isinstance(self.detector, str)
-                              else self.detector)
-            self._pristine_, self.n_fed_ = copy.deepcopy(self.detector_), 0
-        marker = (None if state.last_trained_at is None else pd.Timestamp(state.last_trained_at), state.last_trained_rows)
-        seen = getattr(self, "_trained_marker_", marker)
-        if self.reset_on_retrain and marker != seen and self.n_fed_:
-            self.reset()
-            notes.append("detector reset: the model was retrained since the last check")
-        self._trained_marker_ = marker
-        return self.detector_
-
+# %% ../nbs/11b_drift_triggers.ipynb #fdd2d190
+class _MetricSignals:
+    "The floor and max-drop signals: the metric on the recent labelled rows"
     def _metric_signals(self, state, ev, why, notes)->bool:
         need = "recent labels and the deployed model's predictions, for `floor`/`max_drop`"
         y = np.asarray(self._need(state, "y_true", need), dtype=object).ravel()
@@ -126,6 +95,46 @@ class PerformanceTrigger(Trigger):
             (why if hit else notes).append(f"{mname} {value:.4g} vs baseline {base:.4g}: {moved} "
                                            f"{'>' if hit else '<='} max_drop {tol}")
         return fire
+
+# %% ../nbs/11b_drift_triggers.ipynb #23a00dd8
+class _ErrorStream:
+    "The detector on the error stream: created on first use, reset when the model is retrained"
+    def reset(self):
+        "Return the detector to the state it had when the trigger first used it; returns self"
+        if hasattr(self, "_pristine_"): self.detector_, self.n_fed_ = copy.deepcopy(self._pristine_), 0
+        return self
+
+    def _live_detector(self, state, notes):
+        if not hasattr(self, "detector_"):
+            self.detector_ = (make_detector(self.detector, **(self.detector_params or {})) if isinstance(self.detector, str)
+                              else self.detector)
+            self._pristine_, self.n_fed_ = copy.deepcopy(self.detector_), 0
+        marker = (None if state.last_trained_at is None else pd.Timestamp(state.last_trained_at), state.last_trained_rows)
+        seen = getattr(self, "_trained_marker_", marker)
+        if self.reset_on_retrain and marker != seen and self.n_fed_:
+            self.reset()
+            notes.append("detector reset: the model was retrained since the last check")
+        self._trained_marker_ = marker
+        return self.detector_
+
+# %% ../nbs/11b_drift_triggers.ipynb #2361d004
+class PerformanceTrigger(_PerformanceParams, _MetricSignals, _ErrorStream, Trigger):
+    "Fire when the deployed model's metric on recent labels is too low or dropped, or a detector sees drift in its errors"
+    def __init__(self,
+        metric="accuracy",            # A name in `METRICS` or a callable `metric(y_true, y_pred) -> float`
+        floor:float|None=None,        # Worst acceptable metric value (a minimum, or a maximum for error metrics)
+        max_drop:float|None=None,     # Largest tolerated degradation from `state.baseline_metric`
+        relative:bool=False,          # Is `max_drop` a fraction of the baseline (0.05 = 5% worse) rather than absolute?
+        detector=None,                # Streaming detector on `state.errors`: river-protocol object or `make_detector` name
+        detector_params:dict|None=None,  # With a name: keyword arguments for `make_detector` (e.g. `{"delta": 0.01}`)
+        min_rows:int=30,              # Labelled rows needed before `floor`/`max_drop` judge
+        greater_is_better:bool|None=None,  # For a callable metric (default True)
+        reset_on_retrain:bool=True,   # Reset the detector when the model was retrained since the last check
+        name:str|None=None,           # Label in decisions (default: "performance(...)")
+    ):
+        self.metric, self.floor, self.max_drop, self.relative, self.detector = metric, floor, max_drop, relative, detector
+        self.detector_params = detector_params
+        self.min_rows, self.greater_is_better, self.reset_on_retrain, self.name = min_rows, greater_is_better, reset_on_retrain, name
 
     def _check(self, state):
         ev, why, notes, warns, fire = {}, [], [], [], False
