@@ -21,34 +21,25 @@ from .validation import dtype_kind
 # %% auto #0
 __all__ = ['SOURCES', 'FilesSource', 'FileSource', 'FolderSource', 'DatasetSource', 'CallableSource', 'open_source']
 
-# %% ../nbs/23c_source_files.ipynb #8beb7d6d
-class _FileBatches(Source):
-    "What the file-backed sources share for `next_batch`: a set of files, each read whole when new or changed"
-    kind = None
-    ordered = False    # Times must not decrease in file order (a single growing file)
-    can_grow = True    # Whether a file already read may gain rows (else only relabelling)
-
-    def __init__(self,
-        path,                         # File, folder or dataset folder
-        target:str,                   # Label column
-        time_column:str|None=None,    # Position column (None: 1-based row numbers in arrival order)
-        max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`, rows)
-    ):
-        self.path, self.target, self.time_column, self.max_label_wait = path, target, time_column, max_label_wait
-
+# %% ../nbs/23c_source_files.ipynb #2238ae32
+class _FileBackend:
+    "What each file-backed kind provides: its listing, how it reads one file and its schema"
     # -- what backends provide
     def _listing(self)->dict:
         "`{name: [size, mtime_ns]}` of the files present, names relative to `path`"
         raise NotImplementedError
+
     def _load(self, name:str, columns=None, filters=None)->pd.DataFrame:
         "Read one file"
         return read_table(Path(self.path) / name, columns, filters)
+
     def _schema(self)->pd.DataFrame:
         "An empty frame with the source's columns and dtypes"
         raise NotImplementedError
 
-    def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
-
+# %% ../nbs/23c_source_files.ipynb #f505f6bb
+class _FileColumns:
+    "The columns of the files: the target and time columns, the same columns in every file, positions from the time column"
     def columns(self)->dict:
         "Column names and dtype kinds from the header or schema only; checks the target and time columns"
         df = self._schema()
@@ -93,6 +84,9 @@ class _FileBatches(Source):
         cur["position"] = cur.get("position") or kind
         return pos
 
+# %% ../nbs/23c_source_files.ipynb #42ddb830
+class _FileCursor:
+    "The cursor of the file-backed sources: a fresh one, or a checked copy of the last one"
     def _new_cursor(self)->dict:
         return {"format": 1, "kind": self.kind, "source": str(self.path), "time_column": self.time_column,
                 "position": None if self.time_column else "row", "tz": None, "watermark": None, "rows": 0,
@@ -109,6 +103,9 @@ class _FileBatches(Source):
                              "pass None to start from the whole history")
         return {**cursor, "files": dict(cursor["files"]), "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
 
+# %% ../nbs/23c_source_files.ipynb #ad9fafb1
+class _FileArrivals:
+    "The rows that arrived since the cursor: new files and rows added at the end of files already read"
     def _arrivals(self, cur:dict)->list:
         "`[(name, new_rows, first_index)]` of rows beyond what `cur` has read, updating `cur['files']`"
         listing, seen, out = self._listing(), cur["files"], []
@@ -136,6 +133,9 @@ class _FileBatches(Source):
             out.append((name, df.iloc[n_old:].reset_index(drop=True), n_old))  # no new rows: relabelled only
         return out
 
+# %% ../nbs/23c_source_files.ipynb #88c472ee
+class _FileNextBatch:
+    "`next_batch`: the arrivals in time order, late rows apart, and the new cursor"
     def next_batch(self,
         cursor:dict|None=None,  # Cursor of the last good cycle (None: read the whole history)
         late:str="reject",      # `reject`: report late rows and exclude them from every later read; `include`: keep them
@@ -181,6 +181,23 @@ class _FileBatches(Source):
         df = pd.concat(parts) if len(parts) > 1 else parts[0]
         if cur["position"] == "row": return df.sort_index(kind="stable")
         return df.sort_values(self.time_column, kind="stable").reset_index(drop=True)
+
+# %% ../nbs/23c_source_files.ipynb #8beb7d6d
+class _FileBatches(_FileBackend, _FileColumns, _FileCursor, _FileArrivals, _FileNextBatch, Source):
+    "What the file-backed sources share for `next_batch`: a set of files, each read whole when new or changed"
+    kind = None
+    ordered = False    # Times must not decrease in file order (a single growing file)
+    can_grow = True    # Whether a file already read may gain rows (else only relabelling)
+
+    def __init__(self,
+        path,                         # File, folder or dataset folder
+        target:str,                   # Label column
+        time_column:str|None=None,    # Position column (None: 1-based row numbers in arrival order)
+        max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`, rows)
+    ):
+        self.path, self.target, self.time_column, self.max_label_wait = path, target, time_column, max_label_wait
+
+    def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
 
 # %% ../nbs/23c_source_files.ipynb #babdb0d2
 class FilesSource(_FileBatches):
