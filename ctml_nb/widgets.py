@@ -84,15 +84,9 @@ def _num(v)->str:
     if isinstance(v, (float, np.floating)): return f"{v:.4g}"
     return html.escape(str(v))
 
-# %% ../nbs/41_widgets.ipynb #02aa4568
-class DriftExplorer(_View):
-    "Explore a `DriftReport`: one column's distributions and numbers; re-decide with another alpha or threshold"
-    def __init__(self,
-        report,                    # A `DriftReport` (or its `to_dict(details=True)`)
-        column:str|None=None,      # Column shown first (default: the most drifted)
-    ):
-        self.report, self.column = report, column
-
+# %% ../nbs/41_widgets.ipynb #5201b217
+class _ExplorerColumns:
+    "The report an explorer shows and its tested columns, the most drifted first"
     def _report(self):
         return drift_report_from_dict(self.report) if isinstance(self.report, dict) else self.report
 
@@ -108,6 +102,9 @@ class DriftExplorer(_View):
             raise InputError(f"column {self.column!r} was not tested; tested: {cols}")
         return self.column or cols[0]
 
+# %% ../nbs/41_widgets.ipynb #f27fa35a
+class _ExplorerStatic:
+    "One column's numbers and distributions, and the static HTML view built from them"
     def column_html(self, column:str, report=None)->str:
         "The numbers behind one column's verdict, as an HTML table"
         rep = report or self._report()
@@ -138,6 +135,9 @@ class DriftExplorer(_View):
                 "<p><i>Open the notebook in JupyterLab with a running kernel to pick a column and change alpha or a "
                 "threshold.</i></p></div>")
 
+# %% ../nbs/41_widgets.ipynb #70bab107
+class _ExplorerWidget:
+    "The live view: controls that re-decide the report and show which columns flip"
     def widget(self):
         "ipywidgets view: pick a column, change alpha, correction and the column's threshold; see which columns flip"
         W = _ipywidgets()
@@ -187,6 +187,15 @@ class DriftExplorer(_View):
         box.controls = SimpleNamespace(column=column, alpha=alpha, correction=corr, threshold=thr, summary=summary,
                                        numbers=numbers, plot=plot)
         return box
+
+# %% ../nbs/41_widgets.ipynb #02aa4568
+class DriftExplorer(_ExplorerColumns, _ExplorerStatic, _ExplorerWidget, _View):
+    "Explore a `DriftReport`: one column's distributions and numbers; re-decide with another alpha or threshold"
+    def __init__(self,
+        report,                    # A `DriftReport` (or its `to_dict(details=True)`)
+        column:str|None=None,      # Column shown first (default: the most drifted)
+    ):
+        self.report, self.column = report, column
 
     def __repr__(self):
         rep = self._report()
