@@ -199,9 +199,9 @@ class _FileBatches(_FileBackend, _FileColumns, _FileCursor, _FileArrivals, _File
 
     def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
 
-# %% ../nbs/23c_source_files.ipynb #babdb0d2
-class FilesSource(_FileBatches):
-    "Shared logic of the file-backed sources: batches, windows and labels over a set of files"
+# %% ../nbs/23c_source_files.ipynb #c0d9f784
+class _FileRanges:
+    "Which files a window needs: the position kind, parquet footer ranges, whether a file changed since the cursor"
     def _kind(self, cur:dict|None)->tuple:
         "Position kind and time zone, from the cursor or the schema"
         if cur is not None and cur["position"]: return cur["position"], cur["tz"]
@@ -235,6 +235,9 @@ class FilesSource(_FileBatches):
         except OSError: return None
         return [st.st_size, st.st_mtime_ns]
 
+# %% ../nbs/23c_source_files.ipynb #27589422
+class _WindowReads:
+    "`read`: the rows in a window of positions, opening only the files that can hold them"
     def read(self,
         since=None,                 # First position (inclusive): a date, a number or a row number; None: from the start
         upto=None,                  # Last position (inclusive); None: to the end
@@ -280,6 +283,9 @@ class FilesSource(_FileBatches):
         out.attrs["read"] = {"files": names, "rows": len(out)}
         return out
 
+# %% ../nbs/23c_source_files.ipynb #f147ee53
+class _LabelMarks:
+    "`labelled`: each labelled row handed out once, behind the label mark"
     def _encoded(self, df:pd.DataFrame, kind:str)->np.ndarray:
         return df.index.to_numpy() if kind == "row" else encode_positions(df[self.time_column], kind)
 
@@ -305,6 +311,10 @@ class FilesSource(_FileBatches):
             give, cur["label_from"] = has, next_position(wm, kind)
             waiting, given_up = 0, int((~has).sum())
         return Labels(df[give], cur, waiting, given_up)
+
+# %% ../nbs/23c_source_files.ipynb #babdb0d2
+class FilesSource(_FileRanges, _WindowReads, _LabelMarks, _FileBatches):
+    "Shared logic of the file-backed sources: batches, windows and labels over a set of files"
 
 # %% ../nbs/23c_source_files.ipynb #5627a705
 class FileSource(FilesSource):
