@@ -165,20 +165,33 @@ def _drifted_columns(report)->list:
     if isinstance(d, (dict, pd.Series)): return [str(k) for k, v in d.items() if bool(v)]
     return [str(c) for c in d]
 
-# %% ../nbs/11b_drift_triggers.ipynb #09c6d360
-class DataDriftTrigger(Trigger):
-    "Fire when recent unlabelled data drifted from the reference profile (dataset drift, or drift in named columns)"
-    def __init__(self,
-        detector,                 # A fitted `ctml_nb.drift.DriftDetector`, a `ReferenceProfile`, or the path of a saved one
-        columns=None,             # Fire on drift in any of these columns instead of on dataset drift
-        min_rows:int=100,         # Rows of `state.X_recent` needed before testing
-        drift_params:dict|None=None,  # With a profile or path: `DriftDetector` parameters (e.g. `{"alpha": 0.01}`)
-        refit:bool=True,          # On `on_new_model`, refit the reference on the new model's training rows
-        name:str|None=None,       # Label in decisions (default: "data_drift" or "data_drift(columns=...)")
-    ):
-        self.detector, self.columns, self.min_rows, self.drift_params, self.refit, self.name = \
-            detector, columns, min_rows, drift_params, refit, name
+# %% ../nbs/11b_drift_triggers.ipynb #5d1f5147
+class _DataDriftParams:
+    "`DataDriftTrigger`'s watched columns, label and parameter checks"
+    def _cols(self)->list|None:
+        return None if self.columns is None else [self.columns] if isinstance(self.columns, str) else list(self.columns)
 
+    def _default_label(self):
+        cols = self._cols()
+        return "data_drift" if cols is None else f"data_drift(columns={', '.join(map(str, cols))})"
+
+    def validate(self):
+        if not self._from_profile() and not callable(getattr(self.detector, "test", None)):
+            raise InputError(f"`detector` must be a fitted ctml_nb.drift.DriftDetector (with .test(df)), a "
+                             f"ReferenceProfile or the path of a saved profile; got {type(self.detector).__name__}")
+        if self.drift_params is not None and (not isinstance(self.drift_params, dict) or not self._from_profile()):
+            raise InputError("`drift_params` must be a dict, and only goes with a profile or a path as `detector` "
+                             "(a DriftDetector already has its parameters)")
+        cols = self._cols()
+        if cols is not None and (not cols or not all(isinstance(c, str) and c for c in cols)):
+            raise InputError(f"`columns` must be a column name or a non-empty list of names, got {self.columns!r}")
+        check_count(self.min_rows, "min_rows")
+        if not isinstance(self.refit, bool): raise InputError(f"`refit` must be True or False, got {self.refit!r}")
+        return super().validate()
+
+# %% ../nbs/11b_drift_triggers.ipynb #7dcf7e22
+class _DriftReference:
+    "The reference the trigger tests against: loaded once from a profile, refitted when a new model goes live"
     def _from_profile(self)->bool: return isinstance(self.detector, (str, Path, ReferenceProfile))
 
     def _live_detector(self):
@@ -201,27 +214,9 @@ class DataDriftTrigger(Trigger):
         self.detector_ = DriftDetector(**params).fit(X_train)
         return self
 
-    def _cols(self)->list|None:
-        return None if self.columns is None else [self.columns] if isinstance(self.columns, str) else list(self.columns)
-
-    def _default_label(self):
-        cols = self._cols()
-        return "data_drift" if cols is None else f"data_drift(columns={', '.join(map(str, cols))})"
-
-    def validate(self):
-        if not self._from_profile() and not callable(getattr(self.detector, "test", None)):
-            raise InputError(f"`detector` must be a fitted ctml_nb.drift.DriftDetector (with .test(df)), a "
-                             f"ReferenceProfile or the path of a saved profile; got {type(self.detector).__name__}")
-        if self.drift_params is not None and (not isinstance(self.drift_params, dict) or not self._from_profile()):
-            raise InputError("`drift_params` must be a dict, and only goes with a profile or a path as `detector` "
-                             "(a DriftDetector already has its parameters)")
-        cols = self._cols()
-        if cols is not None and (not cols or not all(isinstance(c, str) and c for c in cols)):
-            raise InputError(f"`columns` must be a column name or a non-empty list of names, got {self.columns!r}")
-        check_count(self.min_rows, "min_rows")
-        if not isinstance(self.refit, bool): raise InputError(f"`refit` must be True or False, got {self.refit!r}")
-        return super().validate()
-
+# %% ../nbs/11b_drift_triggers.ipynb #eed77ae4
+class _DriftCheck:
+    "`_check`: test the recent rows and fire on dataset drift or drift in the watched columns"
     def _check(self, state):
         X = self._need(state, "X_recent", "recent feature rows, to test for data drift")
         if not isinstance(X, pd.DataFrame):
@@ -262,3 +257,17 @@ class DataDriftTrigger(Trigger):
             warns.append(f"{col} not tested: {why_not}")
         if callable(getattr(rep, "summary", None)): ev["summary"] = rep.summary()
         return self._decide(state, fire, why, ev, warnings=warns)
+
+# %% ../nbs/11b_drift_triggers.ipynb #09c6d360
+class DataDriftTrigger(_DataDriftParams, _DriftReference, _DriftCheck, Trigger):
+    "Fire when recent unlabelled data drifted from the reference profile (dataset drift, or drift in named columns)"
+    def __init__(self,
+        detector,                 # A fitted `ctml_nb.drift.DriftDetector`, a `ReferenceProfile`, or the path of a saved one
+        columns=None,             # Fire on drift in any of these columns instead of on dataset drift
+        min_rows:int=100,         # Rows of `state.X_recent` needed before testing
+        drift_params:dict|None=None,  # With a profile or path: `DriftDetector` parameters (e.g. `{"alpha": 0.01}`)
+        refit:bool=True,          # On `on_new_model`, refit the reference on the new model's training rows
+        name:str|None=None,       # Label in decisions (default: "data_drift" or "data_drift(columns=...)")
+    ):
+        self.detector, self.columns, self.min_rows, self.drift_params, self.refit, self.name = \
+            detector, columns, min_rows, drift_params, refit, name
