@@ -99,17 +99,9 @@ _ID = re.compile(r"^[0-9a-f]{4,64}$")
 
 def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-# %% ../nbs/23_data.ipynb #8ca993f3
-class SnapshotStore:
-    "Content-addressed parquet snapshots under `root`"
-    def __init__(self,
-                 root:str|Path,             # Folder of the store (a registry uses `<registry>/snapshots`)
-                 lock_timeout:float=60.0):  # Seconds to wait for another writer before `InputError`
-        self.root, self.lock_timeout = root, lock_timeout
-
-    def __repr__(self): return f"SnapshotStore({str(self.root)!r})"
-    def _paths(self, sid:str): d = Path(self.root)/sid[:2]; return d/f"{sid}.parquet", d/f"{sid}.json"
-
+# %% ../nbs/23_data.ipynb #87e9e956
+class _SnapshotWrite:
+    "Saving a snapshot: once per content, the parquet file before its manifest, under the store's lock"
     def save(self,
              df:pd.DataFrame,     # Data to snapshot; string column names
              name:str|None=None,  # Label recorded at the first save ("train", "test")
@@ -143,6 +135,9 @@ class SnapshotStore:
         try: return self.verify(sid)
         except (IntegrityError, InputError): return None
 
+# %% ../nbs/23_data.ipynb #e088c6a2
+class _SnapshotLookup:
+    "Finding snapshots: ids from unique prefixes, records, the stored ids and a table of them"
     def resolve(self, snapshot_id:str)->str:
         "Full id from an id or a unique prefix of at least 4 characters"
         sid = str(snapshot_id).lower()
@@ -159,6 +154,20 @@ class SnapshotStore:
         d["path"] = str(self._paths(d["id"])[0])  # the store may have been moved
         return Snapshot(**d)
 
+    def ids(self)->list:
+        "Ids of the stored snapshots, sorted"
+        return sorted(p.stem for p in Path(self.root).glob("??/*.json")) if Path(self.root).exists() else []
+
+    def list(self)->pd.DataFrame:
+        "One row per stored snapshot"
+        cols = ["id", "name", "rows", "n_columns", "size", "created_at"]
+        recs = [self.info(i) for i in self.ids()]
+        return pd.DataFrame([{"id": s.id, "name": s.name, "rows": s.rows, "n_columns": len(s.columns),
+                              "size": s.size, "created_at": s.created_at} for s in recs], columns=cols)
+
+# %% ../nbs/23_data.ipynb #49b4a828
+class _SnapshotVerify:
+    "Verified reads: size, SHA-256 and content hash checked before a frame is returned"
     def _read_verified(self, snap:Snapshot)->pd.DataFrame:
         path = Path(snap.path)
         try: data = path.read_bytes()
@@ -180,16 +189,16 @@ class SnapshotStore:
         "The verified DataFrame of a snapshot (id or unique prefix)"
         return self._read_verified(self.info(snapshot_id))
 
-    def ids(self)->list:
-        "Ids of the stored snapshots, sorted"
-        return sorted(p.stem for p in Path(self.root).glob("??/*.json")) if Path(self.root).exists() else []
+# %% ../nbs/23_data.ipynb #8ca993f3
+class SnapshotStore(_SnapshotWrite, _SnapshotLookup, _SnapshotVerify):
+    "Content-addressed parquet snapshots under `root`"
+    def __init__(self,
+                 root:str|Path,             # Folder of the store (a registry uses `<registry>/snapshots`)
+                 lock_timeout:float=60.0):  # Seconds to wait for another writer before `InputError`
+        self.root, self.lock_timeout = root, lock_timeout
 
-    def list(self)->pd.DataFrame:
-        "One row per stored snapshot"
-        cols = ["id", "name", "rows", "n_columns", "size", "created_at"]
-        recs = [self.info(i) for i in self.ids()]
-        return pd.DataFrame([{"id": s.id, "name": s.name, "rows": s.rows, "n_columns": len(s.columns),
-                              "size": s.size, "created_at": s.created_at} for s in recs], columns=cols)
+    def __repr__(self): return f"SnapshotStore({str(self.root)!r})"
+    def _paths(self, sid:str): d = Path(self.root)/sid[:2]; return d/f"{sid}.parquet", d/f"{sid}.json"
 
 # %% ../nbs/23_data.ipynb #8b91686e
 def _store(root)->SnapshotStore: return root if isinstance(root, SnapshotStore) else SnapshotStore(root)
