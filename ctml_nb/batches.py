@@ -130,7 +130,8 @@ def cycle_data(
                      pd.Timestamp(wm) if cfg.data.time_column and wm else None, src)
     starts = [_pos(cfg, f).min() for f in (labels.rows, rows) if len(f)]
     if cur["inserted"] and prev["label_from"]: starts.append(_as_pos(cfg, prev["label_from"]))
-    _read(data, min(starts)) if starts else _read(data, _as_pos(cfg, wm)) if wm else data
+    if starts: _read(data, min(starts))
+    elif wm: _read(data, _as_pos(cfg, wm))   # nothing new: the newest rows only
     if cur["inserted"]:   # late rows were inserted into the past: count the label marks in the history as it is now
         before = count_upto(data, _as_pos(cfg, prev["label_from"]), inclusive=False) if prev["label_from"] else 0
         mark = count_upto(data, _as_pos(cfg, frontier), inclusive=False) if frontier else cur["rows"]
