@@ -28,12 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _template(path, *cells):
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                           "display_name": "python3"}})
-    nb.cells = [nbformat.v4.new_code_cell(c, metadata={"tags": ["parameters"]} if i == 0 else {})
-                for i, c in enumerate(cells)]
-    nbformat.write(nb, str(path))
+from notebooks import write_template as _template  # noqa: E402 (tests/notebooks.py)
 
 
 CHECK = """\

@@ -22,12 +22,7 @@ from ctml_nb.runner import CycleLocked, RunRecord, read_index, request_retrain, 
 PY = Path(sys.executable)
 
 
-def _template(path, *cells):
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                           "display_name": "python3"}})
-    nb.cells = [nbformat.v4.new_code_cell(c, metadata={"tags": ["parameters"]} if i == 0 else {})
-                for i, c in enumerate(cells)]
-    nbformat.write(nb, str(path))
+from notebooks import write_template as _template  # noqa: E402 (tests/notebooks.py)
 
 
 CHECK = ("from ctml_nb.runner import record\n"
