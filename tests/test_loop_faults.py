@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
