@@ -94,11 +94,11 @@ class BacktestResult:
     def plot(self,
              rolling:int|None=None,  # Batches in the rolling mean (default: about 1,000 rows' worth)
              ax=None,                # Matplotlib axes to draw on
-            ):
+            ):                      # A new `ctml_nb.figures.Figure`, or `ax` when given
         "Metric over time (rolling mean) with the no-change baseline and a tick at each retrain"
-        import matplotlib.pyplot as plt
-        f = self.frame
-        if ax is None: _, ax = plt.subplots(figsize=(9, 3.5))
+        from ctml_nb.figures import new_figure
+        f, fig = self.frame, None
+        if ax is None: fig = new_figure(9, 3.5); ax = fig.subplots()
         rows = max(1, int(f["rows"].median())) if len(f) else 1
         k = rolling or max(1, 1000 // rows)
         x = f["end"]
@@ -110,7 +110,7 @@ class BacktestResult:
         ax.set_xlabel("row"); ax.set_ylabel(f"{self.totals['metric_name']} (rolling {k} batches)")
         ax.set_title(f"{self.policy}: {self.totals['retrains']} retrains (red ticks)")
         ax.legend(loc="lower left", fontsize=8)
-        return ax
+        return fig or ax
 
 # %% ../nbs/13_backtest.ipynb #38f43804
 def accuracy(y_true, y_pred)->float:

@@ -97,9 +97,7 @@ def run_demo(
     index = read_index(out/"runs")
     if reports:
         from ctml_nb.plots import plot_history
-        import matplotlib.pyplot as plt
-        ax = plot_history(index); ax.figure.tight_layout(); ax.figure.savefig(out/"runs"/"history.png", dpi=100)
-        plt.close(ax.figure)
+        plot_history(index).savefig(out/"runs"/"history.png", dpi=100)
         print(f"\nhistory plot: {out/'runs'/'history.png'}")
     return index
 

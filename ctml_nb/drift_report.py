@@ -147,9 +147,9 @@ def plot_report(
     report,                    # A `DriftReport`
     columns:list|None=None,    # Columns to draw (default: the drifted ones)
     max_columns:int=12,        # Draw at most this many distribution panels
-):                             # A matplotlib `Figure`
+):                             # A `ctml_nb.figures.Figure` (shows itself in notebooks)
     "Reference vs current distribution of each drifted column, and a chart of every column's score"
-    from matplotlib.figure import Figure
+    from ctml_nb.figures import Figure
     from ctml_nb.core import InputError
     by_name = {r["column"]: r for r in report.rows}
     names = report.drifted if columns is None else list(columns)

@@ -14,8 +14,44 @@ import pandas as pd
 from .core import InputError, read_json
 
 # %% auto #0
-__all__ = ['COLORS', 'STATUS_COLORS', 'load_run', 'run_history', 'new_figure', 'plot_metric_history', 'plot_history',
-           'drift_history', 'plot_drift_heatmap', 'plot_gate']
+__all__ = ['COLORS', 'OUTCOMES', 'run_outcome', 'load_run', 'run_history', 'plot_metric_history', 'plot_history', 'drift_history',
+           'plot_drift_heatmap', 'plot_gate']
+
+# %% ../nbs/40_plots.ipynb #2f529526
+COLORS = {"champion": "#7f7f7f", "challenger": "#1f77b4", "live": "#2f4b7c", "promoted": "#2ca02c",
+          "retrain": "#ff7f0e", "failed": "#d62728", "skipped": "#bbbbbb", "rejected": "#e69f00"}
+
+OUTCOMES = {  # outcome -> (label, colour, matplotlib marker): one vocabulary for reports, plots and run lists
+    "promoted": ("challenger promoted", COLORS["promoted"], "*"), "rejected": ("challenger rejected, champion kept", COLORS["rejected"], "o"),
+    "rolled back": ("promoted, then rolled back", COLORS["failed"], "v"), "skipped": ("skipped, nothing retrained", "#888888", "s"),
+    "failed": ("cycle failed, champion kept", COLORS["failed"], "X"), "no change": ("succeeded, champion unchanged", "#555555", "D"),
+    "running": ("still running", "#b8860b", "."),
+}
+
+def run_outcome(
+    rec,    # A run record (`run.json` dict) or a row of `read_index` / `run_history`
+)->str:     # A key of `OUTCOMES`
+    "What a cycle did to the champion: promoted, rejected, rolled back, skipped, failed, no change or running"
+    get = rec.get if hasattr(rec, "get") else lambda k, d=None: getattr(rec, k, d)
+    status, before, after = get("status"), get("model_before"), get("model_after")
+    gate = get("gate")
+    promote = gate.get("promote") if isinstance(gate, dict) else get("gate_promote", get("promoted"))
+    if status in ("failed", "skipped", "running"): return status
+    if _known(after) and after != before: return "promoted"
+    if _known(promote) and promote: return "rolled back"
+    return "rejected" if _known(promote) else "no change"
+
+def _known(v)->bool: return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+def _label(ax, title:str, xlabel:str, ylabel:str):
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=.25, lw=.6)
+    for s in ("top", "right"): ax.spines[s].set_visible(False)
+
+def _history(runs)->pd.DataFrame:
+    if isinstance(runs, pd.DataFrame): return runs
+    return run_history(runs)
 
 # %% ../nbs/40_plots.ipynb #d4eece85
 def _values(rec:dict)->list:
@@ -70,37 +106,15 @@ def run_history(
                      "metric": gate.get("metric") or mname, "live": live,
                      "champion": gate["baseline"] if gate.get("baseline") is not None else math.nan,
                      "challenger": gate["candidate"] if gate.get("candidate") is not None else math.nan,
-                     "challenger_lo": lo, "challenger_hi": hi, "gate_promote": gate.get("promote"),
-                     "greater_is_better": gate.get("greater_is_better", True), "run_dir": str(d)})
+                     "challenger_lo": lo, "challenger_hi": hi, "gate_promote": gate.get("promote"), "held_out_rows": gate.get("n"),
+                     "greater_is_better": gate.get("greater_is_better", True), "outcome": run_outcome(rec), "run_dir": str(d)})
     cols = ["run_id", "pipeline", "started", "data_time", "status", "reason", "retrain", "promoted", "model_before",
             "model_after", "metric", "live", "champion", "challenger", "challenger_lo", "challenger_hi",
-            "gate_promote", "greater_is_better", "run_dir"]
+            "gate_promote", "held_out_rows", "greater_is_better", "outcome", "run_dir"]
     df = pd.DataFrame(rows, columns=cols)
     for c in ("started", "data_time"):
         df[c] = pd.to_datetime(df[c], utc=False, errors="coerce") if len(df) else df[c]
     return df
-
-# %% ../nbs/40_plots.ipynb #2f529526
-COLORS = {"champion": "#7f7f7f", "challenger": "#1f77b4", "live": "#2f4b7c", "promoted": "#2ca02c",
-          "retrain": "#ff7f0e", "failed": "#d62728", "skipped": "#bbbbbb", "rejected": "#1f77b4"}
-
-def new_figure(
-    w:float,  # Width in inches
-    h:float,  # Height in inches
-):            # A matplotlib `Figure` with constrained layout
-    "A figure built without `pyplot`, so nothing leaks into its global state"
-    from matplotlib.figure import Figure
-    return Figure(figsize=(w, h), layout="constrained")
-
-def _label(ax, title:str, xlabel:str, ylabel:str):
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=.25, lw=.6)
-    for s in ("top", "right"): ax.spines[s].set_visible(False)
-
-def _history(runs)->pd.DataFrame:
-    if isinstance(runs, pd.DataFrame): return runs
-    return run_history(runs)
 
 # %% ../nbs/40_plots.ipynb #253f34e5
 def _x(h:pd.DataFrame, x:str):
@@ -119,70 +133,87 @@ def _half_width(xs)->object:
     return gaps.min() * .4 if len(gaps) else (.4 if not np.issubdtype(np.asarray(xs).dtype, np.datetime64) else np.timedelta64(12, "h"))
 
 # %% ../nbs/40_plots.ipynb #def90a8a
+def _gate_panel(ax, xs, h:pd.DataFrame):
+    "Champion and challenger on the gate's held-out rows, in the cycles that trained one"
+    g = h["challenger"].notna().to_numpy()
+    ax.plot(xs[g], h.loc[g, "champion"], "s", color=COLORS["champion"], ms=6, label="champion")
+    err = np.vstack([h.loc[g, "challenger"] - h.loc[g, "challenger_lo"], h.loc[g, "challenger_hi"] - h.loc[g, "challenger"]])
+    ax.errorbar(xs[g], h.loc[g, "challenger"], yerr=np.nan_to_num(err), fmt="none", ecolor=COLORS["challenger"], capsize=3, lw=1)
+    for key in ("rejected", "rolled back", "promoted"):
+        m = g & (h["outcome"] == key).to_numpy()
+        label, color, marker = OUTCOMES[key]
+        if m.any(): ax.plot(xs[m], h.loc[m, "challenger"], marker, color=color, mec=color, ms=12 if marker == "*" else 8,
+                            label=label.replace("champion kept", "kept"))
+
 def plot_metric_history(
     runs,                   # Runs folder, or the frame `run_history` returns
     x:str="auto",           # "data_time", "started", "run" (order) or "auto"
     title:str|None=None,    # Figure title (default: names the pipeline and metric)
-):                          # A matplotlib `Figure`
-    "Champion metric across runs with retrain, promotion and failure markers"
+):                          # A `ctml_nb.figures.Figure`
+    "The champion's metric on each new batch, and the gate's champion and challenger on their held-out rows, across runs"
+    from matplotlib.patches import Patch
+    from ctml_nb.figures import new_figure
     h = _history(runs)
     if not len(h): raise InputError("No runs to plot: run `ctml run` first")
+    if "outcome" not in h: h = h.assign(outcome=[run_outcome(r) for r in h.itertuples()])
     xs, xlabel = _x(h, x)
     metric = next((m for m in h["metric"] if isinstance(m, str)), "metric")
-    fig = new_figure(10, 4); ax = fig.subplots()
-    width = _half_width(xs)
-    for xi, r in zip(xs, h.itertuples()):
-        if r.retrain: ax.axvspan(xi - width, xi + width, color=COLORS["retrain"], alpha=.15, lw=0)
-    if h["live"].notna().any():
-        ax.plot(xs, h["live"], "-o", ms=4, color=COLORS["live"], label=f"champion on the new batch")
-    g = h["challenger"].notna()
-    if g.any():
-        ax.plot(xs[g], h.loc[g, "champion"], "s", color=COLORS["champion"], ms=6, label="champion (held-out rows)")
-        err = np.vstack([h.loc[g, "challenger"] - h.loc[g, "challenger_lo"], h.loc[g, "challenger_hi"] - h.loc[g, "challenger"]])
-        ax.errorbar(xs[g], h.loc[g, "challenger"], yerr=np.nan_to_num(err), fmt="none", ecolor=COLORS["challenger"], capsize=3, lw=1)
-        p = g & h["promoted"]
-        ax.plot(xs[g & ~p], h.loc[g & ~p, "challenger"], "o", mfc="white", mec=COLORS["challenger"], ms=7, label="challenger, rejected")
-        ax.plot(xs[p], h.loc[p, "challenger"], "*", color=COLORS["promoted"], ms=13, label="challenger, promoted")
-    f = (h["status"] == "failed").to_numpy()
-    bottom = ax.get_xaxis_transform()  # x in data, y in axes fraction: markers along the bottom edge
-    if f.any(): ax.plot(xs[f], np.full(f.sum(), .03), "x", color=COLORS["failed"], ms=9, mew=2, label="failed cycle",
-                        transform=bottom)
-    s = (h["status"] == "skipped").to_numpy()
-    if s.any() and not h["live"].notna().any():
-        ax.plot(xs[s], np.full(s.sum(), .03), "|", color=COLORS["skipped"], ms=12, label="skipped cycle", transform=bottom)
-    from matplotlib.patches import Patch
-    handles, labels = ax.get_legend_handles_labels()
-    if h["retrain"].any(): handles.append(Patch(color=COLORS["retrain"], alpha=.3)); labels.append("cycle retrained")
-    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    panels = [p for p, on in (("live", h["live"].notna().any()), ("gate", h["challenger"].notna().any())) if on] or ["live"]
+    fig = new_figure(10, 1.2 + 2.6 * len(panels))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False).ravel()
+    width, better = _half_width(xs), "higher" if bool(h["greater_is_better"].iloc[-1]) else "lower"
+    rows = h["held_out_rows"].dropna() if "held_out_rows" in h else pd.Series(dtype=float)
+    where = {"live": "Champion on each new batch (the rows its trigger judged)",
+             "gate": "Gate: champion and challenger on the same held-out rows"
+                     + (f" (the newest labelled rows of the cycle, {int(rows.median()):,} rows)" if len(rows) else "")}
+    for ax, p in zip(axes, panels):
+        for xi, r in zip(xs, h.itertuples()):
+            if r.retrain: ax.axvspan(xi - width, xi + width, color=COLORS["retrain"], alpha=.15, lw=0)
+        if p == "live": ax.plot(xs, h["live"], "-o", ms=4, color=COLORS["live"], label="champion")
+        else: _gate_panel(ax, xs, h)
+        _label(ax, where[p], "", f"{metric} ({better} is better)"); ax.title.set_fontsize(10)
+    ax = axes[-1]; bottom = ax.get_xaxis_transform()  # x in data, y in axes fraction: markers along the bottom edge
+    for key, marker, ms in (("failed", "x", 9), ("skipped", "|", 12)):
+        m = (h["outcome"] == key).to_numpy()
+        if m.any() and (key == "failed" or not h["live"].notna().any()):
+            ax.plot(xs[m], np.full(m.sum(), .03), marker, color=COLORS[key], ms=ms, mew=2, label=f"{key} cycle", transform=bottom)
+    for a in axes:
+        handles, labels = a.get_legend_handles_labels()
+        if h["retrain"].any(): handles.append(Patch(color=COLORS["retrain"], alpha=.3)); labels.append("cycle retrained")
+        a.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_xlabel(xlabel)
     name = next((p for p in h["pipeline"] if isinstance(p, str)), "pipeline")
-    better = "higher" if bool(h["greater_is_better"].iloc[-1]) else "lower"
-    _label(ax, title or f"{name}: {metric} across {len(h)} runs ({h['promoted'].sum()} promotions, "
-           f"{h['retrain'].sum()} retrains, {(h['status'] == 'failed').sum()} failed)", xlabel, f"{metric} ({better} is better)")
+    n = h["outcome"].value_counts()
+    fig.suptitle(title or f"{name}: {metric} across {len(h)} runs ({n.get('promoted', 0)} promoted, {n.get('rejected', 0)} "
+                 f"rejected, {h['retrain'].sum()} retrains, {n.get('failed', 0)} failed)\n"
+                 "The panels score different rows: compare points within a panel", fontsize=10, wrap=True)
     if np.issubdtype(np.asarray(xs).dtype, np.datetime64): fig.autofmt_xdate()
     return fig
 
 # %% ../nbs/40_plots.ipynb #84fbe132
-STATUS_COLORS = {"succeeded": "tab:green", "skipped": "tab:gray", "failed": "tab:red", "running": "tab:orange"}
-
 def plot_history(
     index,          # `read_index(...)` DataFrame
-    ax=None,        # Matplotlib axes (default: a new figure)
-):                  # The matplotlib axes
-    "Champion version over the cycles, with each cycle's status"
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(9, 3))
-    if not len(index): ax.set_title("no runs yet"); return ax
-    x = range(len(index))
+    ax=None,        # Matplotlib axes to draw on (default: a new figure)
+):                  # A new `ctml_nb.figures.Figure`, or `ax` when given
+    "Champion version over the cycles, each cycle marked by its outcome (promoted, rejected, skipped, failed...)"
+    from matplotlib.ticker import MaxNLocator
+    from ctml_nb.figures import new_figure
+    fig = None
+    if ax is None: fig = new_figure(9, 3.2); ax = fig.subplots()
+    if not len(index): ax.set_title("no runs yet"); return fig or ax
+    x = np.arange(len(index))
     champ = pd.to_numeric(index["model_after"], errors="coerce")
     ax.step(x, champ, where="post", color="black", lw=1, label="champion version")
-    for status, color in STATUS_COLORS.items():
-        m = (index["status"] == status).to_numpy()
-        if m.any(): ax.scatter([i for i, k in zip(x, m) if k], champ[m].fillna(0), color=color, s=60, zorder=3, label=status)
+    outcome = np.array([run_outcome(r) for r in index.itertuples()])
+    for key, (label, color, marker) in OUTCOMES.items():
+        m = outcome == key
+        if m.any(): ax.scatter(x[m], champ[m].fillna(0), color=color, marker=marker, s=110 if marker == "*" else 60,
+                               zorder=3, label=label)
     ax.set_xticks(list(x)); ax.set_xticklabels([str(r)[:15] for r in index["run_id"]], rotation=45, ha="right", fontsize=7)
-    from matplotlib.ticker import MaxNLocator
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8); ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
-    return ax
+    ax.set_ylabel("champion version"); ax.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title("cycles of " + ", ".join(sorted(set(index["pipeline"]))))
+    return fig or ax
 
 # %% ../nbs/40_plots.ipynb #4d99552a
 def _drift_records(rec:dict)->tuple:
@@ -224,15 +255,16 @@ def plot_drift_heatmap(
     runs,                    # Runs folder, or the frame `drift_history` returns
     max_columns:int=30,      # Show the columns with the highest scores, at most this many
     title:str|None=None,     # Figure title
-):                           # A matplotlib `Figure`
+):                           # A `ctml_nb.figures.Figure`
     "Heat map of per-column drift scores (effect / threshold) across runs; crosses mark drift decisions"
+    from ctml_nb.figures import new_figure
     d = runs if isinstance(runs, pd.DataFrame) else drift_history(runs)
     if not len(d): raise InputError("No drift records in these runs: record the check step's DriftReport "
                                     "(record('drift', report)) or configure a drift trigger")
     runs_order = list(dict.fromkeys(d["run_id"]))
     m = d.pivot_table(index="column", columns="run_id", values="score", aggfunc="last").reindex(columns=runs_order)
     flag = d.pivot_table(index="column", columns="run_id", values="drift", aggfunc="last").reindex(index=m.index, columns=runs_order)
-    keep = m.max(axis=1).sort_values(ascending=False).index[:max_columns]
+    keep = m.mean(axis=1).sort_values(ascending=False, kind="stable").index[:max_columns]  # most drifted on average first
     m, flag = m.loc[keep], flag.loc[keep]
     from matplotlib.colors import TwoSlopeNorm
     vmax = max(2.0, float(np.nanmax(m.to_numpy())) if np.isfinite(m.to_numpy()).any() else 2.0)
@@ -240,16 +272,22 @@ def plot_drift_heatmap(
     im = ax.imshow(np.ma.masked_invalid(m.to_numpy(dtype=float)), aspect="auto", cmap="RdYlBu_r",
                    norm=TwoSlopeNorm(vmin=0, vcenter=1, vmax=vmax))
     im.cmap.set_bad("#eeeeee")
+    binary = (d["source"] == "trigger").all()
+    only_verdict = {(c, r) for c, r, s in zip(d["column"], d["run_id"], d["source"]) if s == "trigger"}
     for (i, j), f in np.ndenumerate(flag.to_numpy()):
-        if f is True or f == 1: ax.text(j, i, "x", ha="center", va="center", fontsize=9, fontweight="bold")
+        v, hit, verdict = m.iat[i, j], f is True or f == 1, (m.index[i], runs_order[j]) in only_verdict
+        if pd.isna(v) or (verdict and not hit): continue   # a trigger's evidence has the verdict, not the effect size
+        ax.text(j, i, "x" if verdict else f"{v:.1f}" + ("*" if hit else ""), ha="center", va="center", fontsize=8,
+                fontweight="bold" if hit else "normal")
     labels = {rid: t for rid, t in zip(d["run_id"], d["data_time"])}
     ax.set_xticks(range(len(runs_order)), [labels[r].strftime("%Y-%m-%d %H:%M") if pd.notna(labels[r]) else r[:15]
                                             for r in runs_order], rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(m.index)), m.index, fontsize=9)
     cb = fig.colorbar(im, ax=ax, shrink=.9)
-    binary = (d["source"] == "trigger").all()
     cb.set_label("drifted (1) or not (0)" if binary else "effect size / threshold")
-    _label(ax, title or f"Drift per column over {len(runs_order)} runs\n(x: drift declared)", "run (data time)", "column")
+    what = "x: drift declared" if binary else "effect size / threshold; *: drift declared"
+    _label(ax, title or f"Drift per column over {len(runs_order)} runs,\nmost drifted first ({what})",
+           "run (data time)", "column")
     ax.grid(False)
     return fig
 
@@ -265,8 +303,9 @@ def _gate_dict(decision)->dict:
 def plot_gate(
     decision,              # `PromotionDecision`, or its `to_dict()` (e.g. `run.json`'s `gate`)
     title:str|None=None,   # Figure title (default: the verdict)
-):                         # A matplotlib `Figure`
+):                         # A `ctml_nb.figures.Figure`
     "Champion vs challenger: the primary metric's improvement against the rule, and every metric with intervals"
+    from ctml_nb.figures import new_figure
     d = _gate_dict(decision)
     scores = [s for s in d.get("scores") or [] if s.get("challenger") is not None] or \
              [{"metric": d["metric"], "greater_is_better": d.get("greater_is_better", True), "champion": d.get("baseline"),

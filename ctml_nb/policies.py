@@ -121,11 +121,11 @@ class PolicyComparison:
              ax=None,            # Matplotlib axes to draw on
              highlight=None,     # Policy names to draw in red (e.g. the default policy)
              log:bool=True,      # Symlog x axis (retrains span 0 to hundreds)
-            ):
+            ):                   # A new `ctml_nb.figures.Figure`, or `ax` when given
         "The cost/accuracy frontier: metric against retrains, one labelled point per policy, frontier as a step line"
-        import matplotlib.pyplot as plt
-        df = self.to_frame()
-        if ax is None: _, ax = plt.subplots(figsize=(7, 4.5))
+        from ctml_nb.figures import new_figure
+        df, fig = self.to_frame(), None
+        if ax is None: fig = new_figure(7, 4.5); ax = fig.subplots()
         highlight = set(highlight or ())
         for _, r in df.iterrows():
             c = "tab:red" if r["policy"] in highlight else "tab:blue"
@@ -140,7 +140,7 @@ class PolicyComparison:
         if log: ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("retrains"); ax.set_ylabel(df["metric_name"].iloc[0])
         ax.set_title("Cost/accuracy frontier"); ax.legend(loc="lower right", fontsize=8)
-        return ax
+        return fig or ax
 
 # %% ../nbs/13a_policies.ipynb #5fa60159
 def compare_policies(

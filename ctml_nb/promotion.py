@@ -177,12 +177,12 @@ class PromotionDecision:
     def _why(self): return self.reason.removeprefix(self._verdict() + ": ")
 
     def plot(self):
-        "Champion vs challenger on every metric with bootstrap intervals, and the primary metric per slice"
-        import matplotlib.pyplot as plt
+        "Champion vs challenger on every metric with bootstrap intervals, and the primary metric per slice (a `ctml_nb.figures.Figure`)"
+        from ctml_nb.figures import new_figure
         rows = [s for s in self.scores if s.get("challenger") is not None]
         sl = [c for c in self.checks if c["kind"] == "slice" and c["candidate"] is not None]
-        fig, axes = plt.subplots(1, len(rows) + bool(sl), figsize=(2.4 * (len(rows) + 2 * bool(sl)), 3.2),
-                                 squeeze=False, gridspec_kw={"width_ratios": [1] * len(rows) + [2] * bool(sl)})
+        fig = new_figure(2.4 * (len(rows) + 2 * bool(sl)), 3.2)
+        axes = fig.subplots(1, len(rows) + bool(sl), squeeze=False, width_ratios=[1] * len(rows) + [2] * bool(sl))
         for a, s in zip(axes[0], rows):
             for i, who in enumerate(("champion", "challenger")):
                 if s.get(who) is None: continue
@@ -201,7 +201,6 @@ class PromotionDecision:
             a.set_title(f"{sl[0]['metric']} per slice", fontsize=9); a.legend(fontsize=8)
         fig.suptitle(f"{'Promote' if self.promote else 'Reject'}: challenger vs champion "
                      f"({self.n} rows, {1 - self.thresholds['alpha']:.0%} bootstrap intervals)", fontsize=10)
-        fig.tight_layout()
         return fig
 
 # %% ../nbs/20a_promotion.ipynb #cbd26370

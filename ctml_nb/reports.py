@@ -21,6 +21,7 @@ __all__ = ['WIDGET_MIME', 'notebook_figures', 'run_summary_html', 'static_output
 # %% ../nbs/42_reports.ipynb #30be5060
 def notebook_figures(
     nb,  # Executed notebook (`nbformat.NotebookNode`) or its path
+    exclude:tuple=(),  # Leave out figures displayed with metadata `{"ctml_nb": {"figure": NAME}}` for these names
 )->list: # [(heading, base64 PNG)] in notebook order
     "PNG figures in a notebook's outputs, each with the nearest heading above it"
     if not isinstance(nb, nbformat.NotebookNode): nb = nbformat.read(str(nb), as_version=4)
@@ -32,7 +33,8 @@ def notebook_figures(
         elif cell.cell_type == "code":
             for o in cell.get("outputs", []):
                 png = o.get("data", {}).get("image/png") if o.get("output_type") in ("display_data", "execute_result") else None
-                if png: out.append((heading, png if isinstance(png, str) else "".join(png)))
+                tag = (o.get("metadata", {}).get("ctml_nb") or {}).get("figure")
+                if png and tag not in exclude: out.append((heading, png if isinstance(png, str) else "".join(png)))
     return out
 
 # %% ../nbs/42_reports.ipynb #b709b7f5
@@ -52,13 +54,23 @@ def _img(b64:str, caption:str)->str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 def _fig_b64(fig, dpi:int=80)->str:
-    import io
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    from ctml_nb.figures import figure_png
+    return base64.b64encode(figure_png(fig, dpi)).decode("ascii")
+
+def _outcome(rec:dict)->tuple:
+    "(headline, colour, detail) of what a cycle did to the champion: a succeeded cycle may still have kept it"
+    from ctml_nb.plots import OUTCOMES, run_outcome
+    key = run_outcome(rec)
+    label, color, _ = OUTCOMES[key]
+    before, after, gate = rec.get("model_before"), rec.get("model_after"), rec.get("gate")
+    head = {"promoted": f"version {after} promoted", "rejected": f"challenger rejected, champion {before or 'none'} kept",
+            "rolled back": f"promoted, then rolled back: champion {after or 'none'} kept"}.get(key, label)
+    why = gate.get("reason") if key in ("promoted", "rejected", "rolled back") and isinstance(gate, dict) else None
+    return head, color, why or rec.get("reason")
 
 # %% ../nbs/42_reports.ipynb #30fd67aa
 def _header(rec:dict)->str:
-    color = _STATUS_COLOR.get(rec.get("status"), "black")
+    head, color, why = _outcome(rec)
     snaps = ", ".join(f"{k} <code>{_e(str(v)[:12])}</code>" for k, v in (rec.get("snapshots") or {}).items()) or "none"
     vers = ", ".join(f"{k} {v}" for k, v in (rec.get("versions") or {}).items() if v)
     steps = "".join(f"<tr><td>{_e(s['step'])}</td><td style='color:{_STATUS_COLOR.get(s['status'], 'black')}'>{_e(s['status'])}</td>"
@@ -66,7 +78,7 @@ def _header(rec:dict)->str:
     return (f"<header class='ctml-run-header'><h1>Run <code>{_e(rec.get('run_id'))}</code> of pipeline "
             f"<i>{_e(rec.get('pipeline'))}</i></h1>"
             f"<p class='ctml-decision' style='border-left:6px solid {color}'><span class='ctml-status' style='color:{color}'>"
-            f"{_e(rec.get('status'))}</span>: {_e(rec.get('reason'))}</p>"
+            f"{_e(head)}</span>: {_e(why)} <span class='ctml-cycle'>(cycle {_e(rec.get('status'))})</span></p>"
             f"<table class='ctml-facts'><tr><th>champion</th><td>before: {_e(rec.get('model_before') or 'none')}, "
             f"after: {_e(rec.get('model_after') or 'none')}</td></tr>"
             f"<tr><th>started</th><td>{_e(rec.get('started'))} ({_e(rec.get('seconds'))} s)</td></tr>"
@@ -95,7 +107,7 @@ def _decisions(rec:dict)->str:
                         f"<th>passed</th><th>note</th></tr>{rows}</table>" if rows else ""))
     for step, vals in (rec.get("values") or {}).items():
         if isinstance(vals, dict) and "decision" in vals:
-            parts.append(f"<h3>Outcome ({_e(step)})</h3><p class='ctml-outcome'>{_e(vals['decision'])}</p>")
+            parts.append(f"<h3>Outcome: {_e(_outcome(rec)[0])}</h3><p class='ctml-outcome'>{_e(vals['decision'])}</p>")
         if isinstance(vals, dict) and "skip" in vals:
             parts.append(f"<h3>Skipped ({_e(step)})</h3><p>{_e(vals['skip'])}</p>")
     failed = [s for s in rec.get("steps") or [] if s.get("status") == "failed"]
@@ -121,7 +133,7 @@ def run_summary_html(
     for s in rec.get("steps") or []:
         nb = _notebook_path(run_dir, s)
         if nb.exists():
-            plots += [_img(b64, f"{s['step']}: {h}" if h else s["step"]) for h, b64 in notebook_figures(nb)]
+            plots += [_img(b64, f"{s['step']}: {h}" if h else s["step"]) for h, b64 in notebook_figures(nb, exclude=("gate",))]
     runs = run_dir.parent
     if history and (runs / "index.jsonl").exists():
         from ctml_nb.plots import drift_history, plot_drift_heatmap

@@ -302,7 +302,7 @@ class PolicyExplorer(_View):
 
     def plot_frontier(self):
         "Metric against retrains, one point per policy, the frontier as a step line"
-        from ctml_nb.plots import new_figure
+        from ctml_nb.figures import new_figure
         fig = new_figure(7.5, 4.2); ax = fig.subplots()
         _comparison(self.results).plot(ax=ax, highlight=self.highlight)
         ax.set_xlabel("retrains (cost, symlog scale)")
@@ -311,7 +311,7 @@ class PolicyExplorer(_View):
 
     def plot_timeline(self, policy:str|None=None):
         "The chosen policy's metric over time with its retrain markers"
-        from ctml_nb.plots import new_figure
+        from ctml_nb.figures import new_figure
         res = _comparison(self.results).results
         policy = policy or self.policy or self.best()
         if policy not in res: raise InputError(f"policy {policy!r} is not in the results: {list(res)}")
