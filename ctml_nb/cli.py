@@ -159,26 +159,45 @@ def drift_report(
     current,    # Current DataFrame
     html:str|Path|None=None,  # Save the HTML report here
     columns:list|None=None,   # Columns to test (default: all)
+    exclude:list|None=None,   # Columns left out (the target, IDs)
 ):
     "Fit a `DriftDetector` on `reference`, test `current`, optionally save the HTML report"
     from ctml_nb.drift import DriftDetector
     if columns: reference, current = reference[columns], current[columns]
-    report = DriftDetector().fit(reference).test(current)
+    report = DriftDetector(exclude=exclude).fit(reference).test(current)
     if html: report.save_html(html)
     return report
 
-def _print_drift(report):
+def _print_drift(report, sort:str|None="severity"):
     import pandas as pd
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
-        print(report.to_frame().to_string(index=False))
+        print(report.to_frame(sort=sort).to_string(index=False))
     print(f"\ndrifted columns: {report.drifted} (share {report.share:.2f}); dataset drift: {report.dataset_drift}")
+
+def _column_list(text:str|None)->list|None:
+    "`a,b , c` -> ['a', 'b', 'c'] (None when not given)"
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+def _unknown_columns(args)->str|None:
+    "A usage error naming the --columns/--exclude names that are not columns of both files, or None"
+    for path in (args.reference, args.current):
+        have = [str(c) for c in read_table(path, nrows=0).columns]
+        for opt, names in (("--columns", _column_list(args.columns)), ("--exclude", _column_list(args.exclude))):
+            bad = [c for c in names or [] if c not in have]
+            if bad: return (f"{opt}: {', '.join(map(repr, bad))} {'is not a column' if len(bad) == 1 else 'are not columns'} "
+                            f"of {path} (it has {', '.join(have[:20])}{' ...' if len(have) > 20 else ''})")
+    return None
 
 def cmd_drift(args)->int:
     "Drift report between two files"
-    columns = args.columns.split(",") if args.columns else None
+    columns, exclude = _column_list(args.columns), _column_list(args.exclude)
+    if args.columns is not None and not columns:
+        print("ctml drift: --columns: give at least one column name", file=sys.stderr); return EXIT_USAGE
+    bad = _unknown_columns(args)
+    if bad: print(f"ctml drift: {bad}", file=sys.stderr); return EXIT_USAGE
     ref, cur = read_table(args.reference, columns), read_table(args.current, columns)
-    report = drift_report(ref, cur, args.html, columns)
-    _print_drift(report)
+    report = drift_report(ref, cur, args.html, columns, exclude)
+    _print_drift(report, None if args.sort == "none" else args.sort)
     if args.html: print(f"HTML report: {args.html}")
     return EXIT_FAILED if args.fail_on_drift and report.dataset_drift else EXIT_OK
 
@@ -323,7 +342,10 @@ def build_parser()->argparse.ArgumentParser:
     sp = add("drift", "drift report between two CSV/parquet files")
     sp.add_argument("reference"); sp.add_argument("current")
     sp.add_argument("--html", help="also save the report as HTML here")
-    sp.add_argument("--columns", help="comma-separated columns to test (default: all)")
+    sp.add_argument("--columns", help="comma-separated columns to test (default: all), e.g. --columns temp,humidity")
+    sp.add_argument("--exclude", help="comma-separated columns to leave out (the target, IDs), e.g. --exclude target,id")
+    sp.add_argument("--sort", choices=["severity", "column", "none"], default="severity",
+                    help="order of the table: drifted and largest effects first (default), by name, or as in the file")
     sp.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
     sp.set_defaults(func=cmd_drift)
 

@@ -40,6 +40,7 @@ class DriftDetector:
         tests:dict|None=None,              # Column -> effect measure or test (see `NUMERIC_TESTS`, `CATEGORICAL_TESTS`)
         thresholds:dict|None=None,         # Column -> effect threshold (`None`: significance only)
         columns:list|None=None,            # Columns to profile and test (default: all of the reference)
+        exclude:list|None=None,            # Columns never profiled nor tested (the target, IDs, timestamps)
         n_quantiles:int=500,               # Rank intervals of numeric quantile summaries (CDF error <= 1/n_quantiles)
         n_bins:int=10,                     # Reference-quantile bins for PSI and binned distances on numeric columns
         max_categories:int=50,             # Categories kept per column; the rest are pooled as "other"
@@ -49,13 +50,14 @@ class DriftDetector:
     ):
         self.alpha, self.correction, self.dataset_drift_share = alpha, correction, dataset_drift_share
         self.column_weights, self.tests, self.thresholds, self.columns = column_weights, tests, thresholds, columns
+        self.exclude = exclude
         self.n_quantiles, self.n_bins, self.max_categories, self.min_rows = n_quantiles, n_bins, max_categories, min_rows
         self.null_rate_threshold, self.random_state = null_rate_threshold, random_state
 
     def get_params(self, deep:bool=True)->dict:
         "Constructor parameters (scikit-learn convention)"
         return {k: getattr(self, k) for k in ("alpha", "correction", "dataset_drift_share", "column_weights", "tests",
-                "thresholds", "columns", "n_quantiles", "n_bins", "max_categories", "min_rows", "null_rate_threshold",
+                "thresholds", "columns", "exclude", "n_quantiles", "n_bins", "max_categories", "min_rows", "null_rate_threshold",
                 "random_state")}
 
     def __repr__(self):
@@ -119,8 +121,20 @@ def _check_params(det:DriftDetector):
     for c, t in (det.thresholds or {}).items():
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not (math.isfinite(t) and t >= 0)):
             raise InputError(f"DriftDetector: `thresholds[{c!r}]` must be a number >= 0 or None, got {t!r}.")
-    if det.columns is not None and (isinstance(det.columns, str) or not isinstance(det.columns, Iterable)):
-        raise InputError(f"DriftDetector: `columns` must be a list of column names, got {det.columns!r}.")
+    for name in ("columns", "exclude"):
+        v = getattr(det, name)
+        if v is not None and (isinstance(v, str) or not isinstance(v, Iterable)):
+            raise InputError(f"DriftDetector: `{name}` must be a list of column names, got {v!r}.")
+
+def _excluded(det:DriftDetector)->set: return {str(c) for c in det.exclude or ()}
+
+def _fit_columns(det:DriftDetector, df:pd.DataFrame)->list|None:
+    "Columns to profile: `columns` (or all of `df`) without `exclude`, whose names must be columns of `df`"
+    if not det.exclude: return det.columns
+    unknown = sorted(_excluded(det) - {str(c) for c in df.columns})
+    if unknown: raise InputError(f"DriftDetector: `exclude` names column(s) {unknown[:10]} that are not in the reference "
+                                 f"data (it has {[str(c) for c in df.columns][:10]}...): fix the names.")
+    return [c for c in (df.columns if det.columns is None else det.columns) if str(c) not in _excluded(det)]
 
 def _by_name(d:Mapping|None)->dict: return {str(k): v for k, v in (d or {}).items()}  # profiles key columns by str
 
@@ -142,7 +156,7 @@ def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
     "`DriftDetector.fit`"
     _check_params(self); _check_frame(reference, "reference")
     if len(reference) == 0: raise InputError("The reference data has no rows: fit on a non-empty DataFrame.")
-    self.profile_ = ReferenceProfile.from_frame(reference, self.columns, self.n_quantiles, self.max_categories)
+    self.profile_ = ReferenceProfile.from_frame(reference, _fit_columns(self, reference), self.n_quantiles, self.max_categories)
     return self
 
 MERGE_EVERY = 64   # chunk profiles kept before they are merged in one step
@@ -152,7 +166,7 @@ def _partial_fit(self:DriftDetector, chunk:pd.DataFrame)->DriftDetector:
     _check_params(self); _check_frame(chunk, "reference chunk")
     if len(chunk) == 0: return self
     parts = self.__dict__.setdefault("_parts", [])
-    part = ReferenceProfile.from_frame(chunk, self.columns, self.n_quantiles, self.max_categories)
+    part = ReferenceProfile.from_frame(chunk, _fit_columns(self, chunk), self.n_quantiles, self.max_categories)
     if parts: parts[0].check_mergeable(part)   # fail on the chunk at fault, not when the profile is read
     parts.append(part)
     if len(parts) >= MERGE_EVERY: parts[:] = [parts[0].merge(*parts[1:])]
@@ -277,9 +291,10 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     "`DriftDetector.test`"
     check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self); _check_frame(current, "current")
     if len(current) == 0: raise InputError("The current data has no rows: test a non-empty DataFrame.")
-    by_name = {str(c): c for c in current.columns}
+    by_name = {str(c): c for c in current.columns if str(c) not in _excluded(self)}
     rows = []
     for name, ref in self.profile_.columns.items():
+        if name in _excluded(self): continue   # a stored profile may hold a column this detector leaves out
         if name not in by_name:
             rows.append(_untested(name, ref, "missing from the current data: add the column or leave it out of `columns`"))
             continue
@@ -303,9 +318,9 @@ def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
         n_chunks += 1
         if len(chunk) == 0: continue
         n_rows += len(chunk)
-        by_name = {str(c): c for c in chunk.columns}
+        by_name = {str(c): c for c in chunk.columns if str(c) not in _excluded(self)}
         for name, ref in self.profile_.columns.items():
-            if ref.reason or name in why: continue
+            if ref.reason or name in why or name in _excluded(self): continue
             if ref.count == 0: why[name] = _empty_reference(ref); continue
             if name not in by_name:
                 why[name] = f"missing from current chunk {n_chunks - 1}: every chunk must carry the column"; continue
@@ -321,6 +336,7 @@ def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
     if n_rows == 0: raise InputError(f"The current batches hold no rows ({n_chunks} chunks): nothing to test.")
     rows = []
     for name, ref in self.profile_.columns.items():
+        if name in _excluded(self): continue
         if ref.reason: rows.append(_untested(name, ref, ref.reason))
         elif name in why: rows.append(_untested(name, ref, why[name]))
         else:

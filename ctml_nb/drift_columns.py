@@ -16,8 +16,8 @@ from .stats import (chi_square_from_counts, hellinger_from_counts, jensen_shanno
                            total_variation_from_counts, wasserstein_from_quantiles)
 
 # %% auto #0
-__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'Sample',
-           'Summary', 'numeric_stats', 'categorical_stats', 'distinct_values', 'unseen_share', 'align_column']
+__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'MAX_DISCRETE', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE',
+           'Sample', 'Summary', 'numeric_stats', 'categorical_stats', 'distinct_values', 'unseen_share', 'align_column']
 
 # %% ../nbs/03a_drift_columns.ipynb #1f45f216
 NUMERIC_TESTS = {"wasserstein": 0.1, "psi": 0.1, "ks": None, "jensen_shannon": 0.1, "hellinger": 0.1,
@@ -45,6 +45,16 @@ class Summary:
 
 _U = (np.arange(1000) + 0.5) / 1000   # probability levels of the Wasserstein integral
 _LEVELS = np.linspace(0, 1, 101)       # quantiles kept in the report for plots
+MAX_DISCRETE = 20                      # a numeric column with at most this many distinct values is also kept as value shares
+
+def _value_shares(q:np.ndarray, cur)->dict:
+    "Share of each value on both sides, for a numeric column with few distinct values (0/1 flags, counts, ratings)"
+    vals = np.unique(q)
+    if vals.size > MAX_DISCRETE: return {}
+    vals = np.union1d(vals, np.unique(cur.xs if isinstance(cur, Sample) else cur.q))
+    if vals.size > MAX_DISCRETE: return {}
+    ref = quantile_cdf(q, vals) - quantile_cdf(q, vals, left=True)
+    return {"values": vals, "ref_shares": ref, "cur_shares": np.array([cur.mass_at(v) for v in vals], dtype=float)}
 
 def _ks_pvalue(d:float, n:int, m:int)->float:
     "Asymptotic two-sample KS p-value (as `stats.ks_from_counts`); Kolmogorov's limit beyond 10,000 effective rows"
@@ -57,7 +67,8 @@ def numeric_stats(ref:ColumnProfile, cur, test:str, n_bins:int)->dict:
     "Effect size, test statistic and p-value of one numeric column"
     q = np.asarray(ref.quantiles); m = q.size - 1
     fr, fc = quantile_cdf(q, q), cur.cdf(q)
-    out = {"details": {"ref_quantiles": np.interp(_LEVELS, np.arange(m + 1) / m, q), "cur_quantiles": cur.quantiles(_LEVELS)}}
+    out = {"details": {"ref_quantiles": np.interp(_LEVELS, np.arange(m + 1) / m, q), "cur_quantiles": cur.quantiles(_LEVELS),
+                       **_value_shares(q, cur)}}
     if ref.min == ref.max:   # constant reference: compare the share of values equal to it
         eq = cur.mass_at(ref.min) * cur.n
         r_counts, c_counts = np.array([ref.count, 0.0]), np.array([eq, cur.n - eq])

@@ -17,11 +17,29 @@ import pandas as pd
 from .core import atomic_write, to_jsonable, write_json
 
 # %% auto #0
-__all__ = ['DriftReport', 'report_table_html', 'plot_report', 'report_html']
+__all__ = ['sort_rows', 'DriftReport', 'report_table_html', 'plot_report', 'report_html']
 
 # %% ../nbs/04a_drift_report.ipynb #6db21957
 _FRAME_COLUMNS = ["column", "kind", "test", "statistic", "threshold", "p_test", "test_statistic", "p_value",
                   "p_adjusted", "drift", "n_ref", "n_cur", "missing_ref", "missing_cur", "findings", "reason"]
+
+# %% ../nbs/04a_drift_report.ipynb #54227c40
+def _severity(r:dict)->tuple:
+    "Sort key, most severe first: drifted, then tested, then by effect size over threshold (or corrected p-value)"
+    ratio = r["statistic"] / r["threshold"] if r.get("threshold") and r.get("statistic") is not None else None
+    p = r.get("p_adjusted") if r.get("p_adjusted") is not None else 1.0
+    return (not r.get("drift"), r.get("reason") is not None, -(ratio if ratio is not None else -1.0), p)
+
+def sort_rows(
+    rows:list,             # Report rows
+    sort:str|None=None,    # "severity", "column" or None (unchanged)
+)->list:
+    "Report rows in the order asked for"
+    from ctml_nb.core import InputError
+    if sort is None: return list(rows)
+    if sort == "severity": return sorted(rows, key=_severity)
+    if sort == "column": return sorted(rows, key=lambda r: str(r["column"]))
+    raise InputError(f"sort must be 'severity', 'column' or None, got {sort!r}")
 
 # %% ../nbs/04a_drift_report.ipynb #6237b2b3
 class DriftReport:
@@ -57,9 +75,11 @@ class DriftReport:
         return (f"DriftReport(dataset_drift={self.dataset_drift}, share={self.share:.3f}, drifted={self.drifted}, "
                 f"tested={sum(r['reason'] is None for r in self.rows)}/{len(self.rows)})")
 
-    def to_frame(self)->pd.DataFrame:
+    def to_frame(self,
+                 sort:str|None=None,  # "severity" (drifted first, then by effect size / threshold), "column", or None (test order)
+                )->pd.DataFrame:
         "One row per column: test, statistic, threshold, p-values, drift, sizes, missing rates, findings, reason"
-        df = pd.DataFrame([{k: r.get(k) for k in _FRAME_COLUMNS} for r in self.rows], columns=_FRAME_COLUMNS)
+        df = pd.DataFrame([{k: r.get(k) for k in _FRAME_COLUMNS} for r in sort_rows(self.rows, sort)], columns=_FRAME_COLUMNS)
         df["findings"] = ["; ".join(f) for f in df["findings"]]
         return df.astype({"n_ref": "Int64", "n_cur": "Int64"})
 
@@ -100,7 +120,7 @@ _SHOWN = ["column", "kind", "test", "statistic", "threshold", "p_test", "p_value
 
 def report_table_html(report)->str:
     "HTML summary and per-column table of a `DriftReport` (drifted rows highlighted, untested rows greyed)"
-    df = report.to_frame()
+    df = report.to_frame(sort="severity")   # the worst columns first
     head = "".join(f"<th>{html.escape(c)}</th>" for c in _SHOWN)
     body = []
     for _, r in df.iterrows():
@@ -111,6 +131,7 @@ def report_table_html(report)->str:
 
 # %% ../nbs/04a_drift_report.ipynb #8d04a3ea
 def _numeric_panel(ax, name, d):
+    if d.get("values") is not None: return _bars(ax, [f"{v:g}" for v in d["values"]], d["ref_shares"], d["cur_shares"], None)
     qr, qc = np.asarray(d["ref_quantiles"]), np.asarray(d["cur_quantiles"])
     levels = np.linspace(0, 1, qr.size)
     lo, hi = min(qr[1], qc[1]), max(qr[-2], qc[-2])
@@ -122,15 +143,19 @@ def _numeric_panel(ax, name, d):
         ax.stairs(mass, edges, label=label, color=color, fill=label == "reference", alpha=0.45 if label == "reference" else 1)
     ax.set_ylabel("share of values")
 
-def _categorical_panel(ax, name, d, top:int=12):
-    cats, r, c = list(d["categories"]), np.asarray(d["ref_counts"], float), np.asarray(d["cur_counts"], float)
-    r, c = r / max(r.sum(), 1), c / max(c.sum(), 1)
-    order = np.argsort(-(r + c), kind="stable")[:top]
+def _bars(ax, labels:list, r, c, top:int|None):
+    "Reference and current share of each value, side by side (the `top` most frequent, or every value in order)"
+    r, c = np.asarray(r, float), np.asarray(c, float)
+    order = np.arange(r.size) if top is None else np.argsort(-(r + c), kind="stable")[:top]
     x = np.arange(order.size)
     ax.bar(x - 0.2, r[order], 0.4, label="reference", color="#4c72b0")
     ax.bar(x + 0.2, c[order], 0.4, label="current", color="#dd8452")
-    ax.set_xticks(x, [str(cats[i])[:12] for i in order], rotation=45, ha="right")
-    ax.set_ylabel("share")
+    ax.set_xticks(x, [str(labels[i])[:12] for i in order], rotation=45 if order.size > 4 else 0, ha="right" if order.size > 4 else "center")
+    ax.set_ylabel("share of values")
+
+def _categorical_panel(ax, name, d, top:int=12):
+    r, c = np.asarray(d["ref_counts"], float), np.asarray(d["cur_counts"], float)
+    _bars(ax, list(d["categories"]), r / max(r.sum(), 1), c / max(c.sum(), 1), top)
 
 def _score_panel(ax, rows):
     rows = [r for r in rows if r["reason"] is None and r["threshold"]]
