@@ -96,13 +96,15 @@ def test_report_of_a_real_run(tmp_path, browser, capsys):
     decision = page.locator(".ctml-decision")
     assert decision.is_visible()
     text = decision.inner_text()
-    assert text.lower().startswith("succeeded") and "version 1 promoted" in text, text
+    # the banner says what happened to the champion, then the cycle's status (issue 15, item 4)
+    assert text.lower().startswith("version 1 promoted") and "(cycle succeeded)" in text.lower(), text
     assert page.get_by_text("Gate: Promote").is_visible()
     # the decisions and plots come before the code, which is folded
     box = lambda sel: page.locator(sel).first.bounding_box()
     assert box(".ctml-decisions")["y"] < box(".ctml-plots")["y"] < box("details.ctml-notebook")["y"]
     imgs = page.locator(".ctml-plots img")
-    assert imgs.count() >= 2  # the gate's decision rule and the evaluate step's figure at least
+    assert imgs.count() >= 1  # the gate's decision rule, once: the evaluate step's copy is not repeated (item 5)
+    assert page.locator(".ctml-plots figcaption", has_text="Champion against challenger").count() == 1
     for i in range(imgs.count()):
         img = imgs.nth(i)
         img.scroll_into_view_if_needed()
