@@ -15,7 +15,7 @@ from .core import InputError
 from .runner import RunRecord, read_index, request_retrain, run_cycle
 
 # %% auto #0
-__all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs']
+__all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs', 'print_drift']
 
 # %% ../nbs/34_demo.ipynb #4fdaedfb
 DEMO_CONFIG = """\
@@ -99,6 +99,7 @@ def run_demo(
         from ctml_nb.plots import plot_history
         plot_history(index).savefig(out/"runs"/"history.png", dpi=100)
         print(f"\nhistory plot: {out/'runs'/'history.png'}")
+    print_drift(out/"runs")
     return index
 
 # %% ../nbs/34_demo.ipynb #d435d004
@@ -109,3 +110,14 @@ def print_runs(df:pd.DataFrame, width:int=90):
     for c in ("model_before", "model_after"): t[c] = t[c].astype("Int64")
     with pd.option_context("display.max_colwidth", width + 5, "display.width", 250):
         print(t.to_string(index=False))
+
+def print_drift(runs:str|Path):
+    "Columns ranked by drift over the runs, and why Elec2 drifts every week"
+    from ctml_nb.plots import drift_ranking
+    r = drift_ranking(runs)
+    if not len(r): return
+    print("\nDrift over the runs (effect size / threshold, mean and largest; runs where the column drifted):")
+    for x in r.itertuples(): print(f"  {x.column:<10} {x.mean_score:5.1f} {x.max_score:5.1f}   {x.runs_drifted} of {x.runs}")
+    print("Elec2 is a market: prices and demand move from one week to the next, so a week is never a sample of the four\n"
+          "weeks before and most columns drift every week, by several times the threshold. The ranking tells which\n"
+          "columns moved most; the performance trigger decides whether that matters to the model.")

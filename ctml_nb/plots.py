@@ -15,7 +15,7 @@ from .core import InputError, read_json
 
 # %% auto #0
 __all__ = ['COLORS', 'OUTCOMES', 'run_outcome', 'load_run', 'run_history', 'plot_metric_history', 'plot_history', 'drift_history',
-           'plot_drift_heatmap', 'plot_gate']
+           'drift_ranking', 'plot_drift_heatmap', 'plot_gate']
 
 # %% ../nbs/40_plots.ipynb #2f529526
 COLORS = {"champion": "#7f7f7f", "challenger": "#1f77b4", "live": "#2f4b7c", "promoted": "#2ca02c",
@@ -250,6 +250,19 @@ def drift_history(
     order = {rid: i for i, rid in enumerate(h["run_id"])}
     return df.sort_values(["run_id"], key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
+# %% ../nbs/40_plots.ipynb #2c96dd0d
+def drift_ranking(
+    runs,  # Runs folder, or the frame `drift_history` returns
+)->pd.DataFrame:  # One row per column, most drifted first
+    "Columns ranked by their mean drift score (effect size / threshold) over the runs, with how often they drifted"
+    d = runs if isinstance(runs, pd.DataFrame) else drift_history(runs)
+    cols = ["column", "mean_score", "max_score", "runs_drifted", "runs"]
+    if not len(d): return pd.DataFrame(columns=cols)
+    g = d.groupby("column", sort=False)
+    out = pd.DataFrame({"mean_score": g["score"].mean(), "max_score": g["score"].max(),
+                        "runs_drifted": g["drift"].sum().astype(int), "runs": g["run_id"].nunique()})
+    return out.sort_values("mean_score", ascending=False, kind="stable").reset_index()[cols]
+
 # %% ../nbs/40_plots.ipynb #46b22c1a
 def plot_drift_heatmap(
     runs,                    # Runs folder, or the frame `drift_history` returns
@@ -264,7 +277,7 @@ def plot_drift_heatmap(
     runs_order = list(dict.fromkeys(d["run_id"]))
     m = d.pivot_table(index="column", columns="run_id", values="score", aggfunc="last").reindex(columns=runs_order)
     flag = d.pivot_table(index="column", columns="run_id", values="drift", aggfunc="last").reindex(index=m.index, columns=runs_order)
-    keep = m.mean(axis=1).sort_values(ascending=False, kind="stable").index[:max_columns]  # most drifted on average first
+    keep = drift_ranking(d)["column"].iloc[:max_columns]   # most drifted on average first
     m, flag = m.loc[keep], flag.loc[keep]
     from matplotlib.colors import TwoSlopeNorm
     vmax = max(2.0, float(np.nanmax(m.to_numpy())) if np.isfinite(m.to_numpy()).any() else 2.0)
