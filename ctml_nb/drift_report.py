@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
 
@@ -198,9 +197,8 @@ def plot_report(
 
 # %% ../nbs/04a_drift_report.ipynb #ee21d3b1
 def _png(fig)->str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    from ctml_nb.figures import figure_png
+    return base64.b64encode(figure_png(fig, dpi=90)).decode("ascii")
 
 def report_html(
     report,             # A `DriftReport`

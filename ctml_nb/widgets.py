@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,10 +22,9 @@ __all__ = ['drift_report_from_dict', 'flips', 'DriftExplorer', 'RunBrowser', 'Po
 # %% ../nbs/41_widgets.ipynb #948386f3
 def _png(fig, dpi:int=80)->str:
     "A matplotlib figure as a base64 PNG `<img>`"
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    from ctml_nb.figures import figure_png
     return f'<img style="max-width:100%" alt="{html.escape(fig._suptitle.get_text() if fig._suptitle else "plot")}" ' \
-           f'src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}">'
+           f'src="data:image/png;base64,{base64.b64encode(figure_png(fig, dpi)).decode("ascii")}">'
 
 def _ipywidgets():
     try: import ipywidgets
