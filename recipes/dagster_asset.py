@@ -12,8 +12,6 @@ champion protection; Dagster schedules it and shows the run record's summary as 
 Load it with `dagster dev -f recipes/dagster_asset.py` after setting CTML_CONFIG=/srv/elec2/pipeline.yaml (and
 CTML_BIN when `ctml` is not on the PATH). Needs `pip install dagster` in the orchestrator's environment.
 """
-from __future__ import annotations
-
 import json
 import os
 import subprocess

@@ -6,7 +6,7 @@ executed notebooks and the champion protection. Prefect only schedules it and re
     0  the cycle succeeded or was skipped (nothing fired)   -> Completed
     1  the cycle failed; run.json says why                  -> Failed (the champion was kept)
     2  usage or config error, nothing ran                   -> Failed, not retried: fix the file
-    3  another cycle of the pipeline holds the lock         -> Completed, named "Skipped" (nothing was started)
+    3  another cycle of the pipeline holds the lock         -> Completed (the task state is named "Skipped"): nothing started
     4  other ctml-nb error (registry, unreadable file)      -> Failed
     130 interrupted                                          -> Failed
 
