@@ -62,12 +62,16 @@ def execute(name: str, timeout: int = 900) -> tuple:
     held = {}
     for i, c in enumerate(nb.cells):   # shown, not run
         if c.cell_type == "code" and SKIP_FLAGS.search(c.source):
-            held[i], c.source = c.source, ""
+            held[i], c.source = c.source, ""   # (indices before the setup cell below is inserted and removed)
     error = None
+    # Figures drawn without pyplot (ctml-nb's plots return a `matplotlib.figure.Figure`) get their PNG form from the
+    # inline backend, which a kernel only sets up on `%matplotlib inline`: run it first, then drop that cell
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%matplotlib inline"))
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
     except Exception as e:   # keep what ran: the page shows it, and the build reports the failure
         error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    del nb.cells[0]
     for i, src in held.items():
         nb.cells[i].source, nb.cells[i].outputs = src, []
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -238,7 +242,11 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2, help="notebooks executed at once")
     p.add_argument("--force", action="store_true", help="execute every notebook again")
     p.add_argument("--no-quarto", action="store_true", help="use nbconvert even where Quarto is installed")
+    p.add_argument("--work", help="folder of the executed and processed copies (default: the project's _docs_build/, _proc/)")
     args = p.parse_args(argv)
+    global BUILD, PROC
+    if args.work:
+        BUILD, PROC = Path(args.work).resolve() / "nbs", Path(args.work).resolve() / "proc"
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [x for x in [os.environ.get("PYTHONPATH")] if x])
