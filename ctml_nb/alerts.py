@@ -273,6 +273,12 @@ def _report_link(a:AlertsConfig, record:dict, write_report:Callable|None)->tuple
     return str(path), note
 
 # %% ../nbs/30e_alerts.ipynb #17f06748
+def _when(v)->datetime|None:
+    "A time read from the cooldown state (None when missing or unreadable)"
+    try: t = datetime.fromisoformat(v) if isinstance(v, str) else None
+    except ValueError: return None
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
 def notify_run(
     cfg:PipelineConfig,                # Pipeline (its `alerts` section; nothing is sent without one)
     record:dict,                       # The cycle's `RunRecord.to_dict()`, as written to run.json
@@ -290,20 +296,25 @@ def notify_run(
     state_file = alert_state_path(config_path(cfg, "runs"), cfg.name)
     try: state = read_json(state_file) if state_file.exists() else {}
     except Exception: state = {}   # a damaged state file costs at most one duplicate alert
-    report, note = _report_link(a, record, write_report)
-    out = []
+    if not isinstance(state, dict): state = {}
+    out, due = [], []
     for ev, name in todo:
         entry = {"event": ev, "notifier": name, "kind": a.notifiers[name].kind, "at": now.isoformat(timespec="seconds")}
-        wait, last = _span(a.events[ev].cooldown if a.events[ev].cooldown is not None else a.cooldown, ""), state.get(f"{ev}/{name}")
-        if last and wait and now - datetime.fromisoformat(last) < wait:
-            out.append(entry | {"status": "suppressed", "error": f"cooldown: last sent {last}"}); continue
+        r = a.events[ev]
+        wait, last = _span(a.cooldown if r.cooldown is None else r.cooldown, ""), _when(state.get(f"{ev}/{name}"))
+        if last and wait and now - last < wait:
+            out.append(entry | {"status": "suppressed", "error": f"cooldown: last sent {last.isoformat()}"})
+        else: due.append(entry); out.append(entry)
+    if not due: return out
+    report, note = _report_link(a, record, write_report)   # written only when something is sent
+    for entry in due:
         secrets = {}
         try:
-            notifier, secrets = make_notifier(a.notifiers[name], a.timeout)
-            notifier.send(build_message(ev, record, report))
-            state[f"{ev}/{name}"] = entry["at"]; out.append(entry | {"status": "sent"})
+            notifier, secrets = make_notifier(a.notifiers[entry["notifier"]], a.timeout)
+            notifier.send(build_message(entry["event"], record, report))
+            state[f"{entry['event']}/{entry['notifier']}"] = entry["at"]; entry["status"] = "sent"
         except Exception as e:
-            out.append(entry | {"status": "failed", "error": _redact(f"{type(e).__name__}: {e}", secrets)[:500]})
+            entry.update(status="failed", error=_redact(f"{type(e).__name__}: {e}", secrets)[:500])
     if note: out.append({"event": None, "notifier": None, "status": "note", "error": note})
     try: write_json(state_file, state)
     except Exception as e: out.append({"event": None, "notifier": None, "status": "failed", "error": f"cooldown state: {e}"})
