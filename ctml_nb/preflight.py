@@ -278,12 +278,12 @@ def check_alerts(
     "Raise `ConfigError` naming the key of the first mistake in the `alerts:` section"
     if cfg.alerts is None: return cfg
     from ctml_nb.alerts import NOTIFIERS, parse_alerts
+    from ctml_nb.config import check_call
     a = parse_alerts(cfg.alerts)
     for name, nc in a.notifiers.items():
         key = f"alerts.notifiers.{name}"
         cls = NOTIFIERS.get(nc.kind) or resolve_ref(nc.kind, f"{key}.kind")
         if not callable(getattr(cls, "send", None)): raise ConfigError(f"{key}.kind: {nc.kind!r} has no send(message) method")
-        from ctml_nb.config import check_call
         check_call(cls, {"url": "", "timeout": a.timeout, **nc.params}, f"{key}.params")
     return cfg
 
