@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import html
-import json
 import os
 import re
 import shutil

@@ -6,7 +6,6 @@ outcome, or raises. The runner reads the champion from the steps' records (`cham
 """
 import http.server
 import json
-import os
 import threading
 import time
 from pathlib import Path

@@ -7,9 +7,7 @@ for real; the exit-code handling is always run against small stand-ins of the fe
 """
 import ast
 import importlib.util
-import json
 import logging
-import os
 import sys
 import types
 from pathlib import Path
