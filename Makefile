@@ -8,13 +8,14 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install test test-min demo docs sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
 	@echo "make demo   create .venv, install, run the demo on the bundled data"
 	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest;"
 	@echo "            then the same tests with the minimum versions on Python 3.10 (make test-min)"
 	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
+	@echo "make docs   build the documentation site offline into _docs/ (every notebook executed; see docs/build_site.py)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,12 @@ test: sync-check nbtest pytest test-min
 demo: install
 	$(BIN)/ctml demo --out $(DEMO_OUT)
 
+# The site: every notebook executed into _docs_build/ (never into nbs/), then Quarto where it is installed, else
+# nbconvert (Quarto has no offline install: see docs/build_site.py). Not part of `make test`; tests/test_docs.py
+# builds two pages of it.
+docs: install
+	$(BIN)/python docs/build_site.py --out _docs
+
 bench-evidently: install
 	@[ -x bench/.venv-evidently/bin/python ] || $(BIN)/python bench/drift_bench.py --setup-evidently
 
@@ -83,4 +90,4 @@ bench: install bench-evidently
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) bench/.venv-evidently $(DEMO_OUT) _docs _proc *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) bench/.venv-evidently $(DEMO_OUT) _docs _docs_build _proc *.egg-info

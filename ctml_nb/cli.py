@@ -61,6 +61,8 @@ def _print_record(rec:RunRecord):
     print(f"champion before: {rec.model_before}  after: {rec.model_after}")
     for s in rec.steps:
         print(f"  {s['step']:<10} {s['status']:<10} {s['seconds']:7.1f} s  {s['notebook']}" + (f"\n    {s['error']}" if s.get("error") else ""))
+    for a in rec.alerts:
+        if a.get("status") != "sent": print(f"  alert {a.get('event')} -> {a.get('notifier')}: {a.get('status')}: {a.get('error')}")
     print(f"record: {Path(rec.run_dir)/'run.json'}")
 
 def _exit_for(rec:RunRecord)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
@@ -68,7 +70,9 @@ def _exit_for(rec:RunRecord)->int: return EXIT_FAILED if rec.status == "failed" 
 def cmd_run(args)->int:
     "Run one cycle"
     cfg = load_config(args.config)
-    rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress)
+    from ctml_nb.reports import write_run_report   # the report an alert links to
+    rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress,
+                    write_report=write_run_report)
     _print_record(rec)
     return _exit_for(rec)
 
@@ -123,7 +127,8 @@ def cmd_schedule(args)->int:
     while args.max_cycles is None or n < args.max_cycles:
         start = time.monotonic(); n += 1
         try:
-            rec = run_cycle(cfg, progress=not args.no_progress)
+            from ctml_nb.reports import write_run_report   # the report an alert links to
+            rec = run_cycle(cfg, progress=not args.no_progress, write_report=write_run_report)
             print(f"[cycle {n}] {rec.run_id}: {rec.status}: {rec.reason}", flush=True)
             code = _exit_for(rec)
         except CycleLocked as e: print(f"[cycle {n}] not started: {e}", flush=True); code = EXIT_LOCKED

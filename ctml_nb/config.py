@@ -86,6 +86,7 @@ class PipelineConfig:
     registry: str = "registry"           # Model registry root folder
     trust: TrustConfig = field(default_factory=TrustConfig)  # Signed model and state files (`$CTML_REGISTRY_KEY` overrides the key file)
     runs: str = "runs"                   # Folder of run records
+    alerts: dict|None = None             # Events sent to notifiers after each cycle (`ctml_nb.alerts`): {notifiers: ..., events: ...}
     timeout: float = 600                 # Seconds one notebook cell may run
     templates: str|None = None           # Folder of `NN_step.ipynb` templates (None: the packaged ones)
     parameters: dict = field(default_factory=dict)  # Per-step template parameters: {step: {name: value}}

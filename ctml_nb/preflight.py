@@ -23,7 +23,7 @@ from .core import ConfigError, InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_folder', 'PreflightReport', 'preflight']
+           'check_columns', 'check_folder', 'check_alerts', 'PreflightReport', 'preflight']
 
 # %% ../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -271,6 +271,22 @@ def check_folder(
                           "or change its permissions")
     return cfg
 
+# %% ../nbs/30b_preflight.ipynb #1d7445cf
+def check_alerts(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->PipelineConfig:
+    "Raise `ConfigError` naming the key of the first mistake in the `alerts:` section"
+    if cfg.alerts is None: return cfg
+    from ctml_nb.alerts import NOTIFIERS, parse_alerts
+    from ctml_nb.config import check_call
+    a = parse_alerts(cfg.alerts)
+    for name, nc in a.notifiers.items():
+        key = f"alerts.notifiers.{name}"
+        cls = NOTIFIERS.get(nc.kind) or resolve_ref(nc.kind, f"{key}.kind")
+        if not callable(getattr(cls, "send", None)): raise ConfigError(f"{key}.kind: {nc.kind!r} has no send(message) method")
+        check_call(cls, {"url": "", "timeout": a.timeout, **nc.params}, f"{key}.params")
+    return cfg
+
 # %% ../nbs/30b_preflight.ipynb #997ab9a2
 @dataclass
 class PreflightReport:
@@ -293,7 +309,7 @@ def preflight(
 )->PreflightReport:
     "Every check possible before a kernel starts; raise `ConfigError` naming the key, the value and the fix"
     t0 = time.perf_counter()
-    check_values(cfg); check_time_spans(cfg)
+    check_values(cfg); check_time_spans(cfg); check_alerts(cfg)
     task = model_task(cfg)
     built = build_components(cfg, task)
     check_metrics(cfg, built, task)

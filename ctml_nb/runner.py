@@ -105,6 +105,7 @@ class RunRecord:
     run_dir:str = ""              # Folder of the run
     versions:dict = field(default_factory=dict)  # Library versions
     recovery:dict|None = None     # What the next runner did about this run's unfinished promotion (`recover_promotion`)
+    alerts:list = field(default_factory=list)    # One entry per alert delivery (`ctml_nb.alerts.notify_run`): sent, suppressed or failed
     def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
     @classmethod
     def from_dict(cls, d:dict)->RunRecord:
@@ -262,6 +263,7 @@ def run_cycle(
     progress:bool=True,              # Show a progress bar over the steps
     champion:Callable|None=registry_champion,  # Reads the champion version; None: trust the steps' records
     kernel_name:str="python3",       # Jupyter kernel for the templates
+    write_report:Callable|None=None, # Writes the run's HTML report an alert links to (`ctml run`: `ctml_nb.reports.write_run_report`)
 )->RunRecord:
     "Run one continuous-training cycle and return its record (also in `RUNS/<run_id>/run.json`)"
     from filelock import Timeout
@@ -278,7 +280,7 @@ def run_cycle(
     except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
         raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
                           "folder you can write to, or remove what is in the way") from None
-    try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name)
+    try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report)
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #4be99976
@@ -330,7 +332,7 @@ def recover(
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #1f28ba00
-def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
+def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=None)->RunRecord:
     from tqdm.auto import tqdm
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
@@ -340,7 +342,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
     try: before = champion(cfg) if champion else None
     except Exception as e:  # an unreadable registry: nothing runs, and the record says why
         rec.status, rec.reason = "failed", f"cannot read the champion from the registry: {type(e).__name__}: {e}"
-        _finish(cfg, rec, runs, t0, None, None, [], failed=True)
+        _finish(cfg, rec, runs, t0, None, None, [], failed=True, write_report=write_report)
         return rec
     rec.model_before = before
     write_json(run_dir/"config.json", dataclasses.asdict(cfg))
@@ -381,13 +383,13 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name)->RunRecord:
             rec.reason = str(decisions[-1]) if decisions else "all steps succeeded"
     except BaseException as e:  # interrupted (Ctrl-C) or a runner bug: still leave a true record
         rec.status, rec.reason = "failed", f"runner interrupted: {type(e).__name__}: {e}"
-        _finish(cfg, rec, runs, t0, before, champion, handed, failed=True)
+        _finish(cfg, rec, runs, t0, before, champion, handed, failed=True, write_report=write_report)
         raise
-    _finish(cfg, rec, runs, t0, before, champion, handed, failed=rec.status == "failed")
+    _finish(cfg, rec, runs, t0, before, champion, handed, failed=rec.status == "failed", write_report=write_report)
     return rec
 
 # %% ../nbs/31a_runner.ipynb #da877a59
-def _finish(cfg, rec, runs, t0, before, champion, handed, failed):
+def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=None):
     "Fill the record from the recorded values, protect the champion, consume requests, write run.json and the index line"
     for vals in rec.values.values():
         if "trigger" in vals: rec.trigger = vals["trigger"]
@@ -404,9 +406,11 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed):
             if "model_before" in vals: rec.model_before = before = vals["model_before"]
             if "model_after" in vals and not failed: after = vals["model_after"]
         if after is None: after = before
+    restored = False
     if failed and after != before:
         try:
             restore_champion(cfg, before)
+            restored = True
             rec.reason += f" (the champion, changed to {after} by the failed step, was restored to {before})"
             after = before
         except Exception as e:
@@ -420,3 +424,7 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed):
     write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
     append_index(runs, rec.summary())
     update_promotion(cfg, rec.run_id, "done", champion=rec.model_after)  # a journaled promotion ends with its record
+    if cfg.alerts:  # after the record is final; a failed alert is recorded, never fails the cycle
+        from ctml_nb.alerts import notify_run
+        rec.alerts = notify_run(cfg, rec.to_dict(), restored=restored, write_report=write_report)
+        if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
