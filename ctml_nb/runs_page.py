@@ -42,7 +42,7 @@ def runs_rows(
         before, after = version_text(r.model_before), version_text(r.model_after)
         rows.append({"run_id": str(r.run_id), "started": when_text(rec.get("started")),
                      "data_time": when_text((t or {}).get("now")), "pipeline": str(r.pipeline),
-                     "status": str(r.status), "trigger": trig, "gate": gate,
+                     "status": str(r.status), "trigger": trig, "why": "; ".join(map(str, (t or {}).get("reasons") or [])), "gate": gate,
                      "champion": before if before == after else f"{before} \u2192 {after}",
                      "metric": _metric_text(r), "reason": str(r.reason or ""), "report": f"{r.run_id}/report/index.html"})
     return rows[::-1]
@@ -67,6 +67,7 @@ def _cell(key:str, r:dict, have_report:bool)->str:
         return (f"<td><a href='{e(quote(r['report']))}'>report</a></td>" if have_report else
                 f"<td title='ctml report {e(r['run_id'])} --html'>not written</td>")
     if key == "status": return f"<td><span class='st st-{e(r['status'])}'>{e(r['status'])}</span></td>"
+    if key == "trigger": return f"<td class='trigger' title='{e(r['why'])}'>{e(r['trigger'])}</td>"
     if key == "gate": return f"<td class='gate-{e(r['gate'])}'>{e(r['gate'])}</td>"
     if key == "started": return f"<td class='started' title='run {e(r['run_id'])}'>{e(r['started'])}</td>"
     return f"<td class='{key}'>{e(r[key])}</td>"
