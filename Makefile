@@ -8,24 +8,44 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install install-demo test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
-	@echo "make demo   create .venv, install, run the demo on the bundled data"
+	@echo "make demo   create .venv, install ctml-nb (runtime dependencies only), run the demo on the bundled data"
 	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest;"
 	@echo "            then the same tests with the minimum versions on Python 3.10 (make test-min)"
 	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
 
 $(BIN)/python:
+	@echo "creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own lines, filtered to what it is fetching and installing (errors pass unfiltered), and the time it took
+PIP_SHOW := grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' | sed -u 's/^/  /'
+
+# Everything, for `make test` (nbdev, pytest, JupyterLab and the extras); it covers the demo's needs too
 $(STAMP): $(BIN)/python setup.py settings.ini
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "installing ctml-nb with its development tools into $(VENV)"
+	@set -o pipefail; t0=$$(date +%s); \
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]" | { $(PIP_SHOW) || true; } && \
+	echo "installed in $$(( $$(date +%s) - t0 )) s"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 install: $(STAMP)
+
+# The demo needs the runtime dependencies only: no dev tools, a smaller and faster first install
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): $(BIN)/python setup.py settings.ini
+	@echo "make demo: installing ctml-nb and its runtime dependencies into $(VENV) (no dev tools)"
+	@set -o pipefail; t0=$$(date +%s); \
+	$(BIN)/python -m pip install --progress-bar off -e . | { $(PIP_SHOW) || true; } && \
+	echo "make demo: installed in $$(( $$(date +%s) - t0 )) s"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(DEMO_STAMP)
+
+install-demo: $(DEMO_STAMP)
 
 # The notebooks in nbs/ are the source of ctml_nb/: exporting and cleaning them must change nothing.
 sync-check: install
@@ -72,7 +92,8 @@ test-min:
 
 test: sync-check nbtest pytest test-min
 
-demo: install
+demo: install-demo
+	@echo "make demo: running the demo into $(DEMO_OUT)/: a drift report, then eight pipeline cycles (a few minutes)"
 	$(BIN)/ctml demo --out $(DEMO_OUT)
 
 bench-evidently: install
