@@ -8,7 +8,7 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install install-demo test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install install-demo tutorials test test-min demo sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
 	@echo "make demo   create .venv, install ctml-nb (runtime dependencies only), run the demo on the bundled data"
@@ -58,6 +58,15 @@ sync-check: install
 	  echo "Review the change, then commit the notebooks and the exported modules together."; \
 	  exit 1; \
 	fi; echo "sync-check: nbs/ and ctml_nb/ agree"
+
+# The tutorials keep their outputs, so the repository page shows their tables and plots: after changing a tutorial
+# (or what it shows), execute them again in a fresh kernel with the inline backend, then clean them as nbdev does
+TUTORIALS := 50_tutorial_drift 51_tutorial_pipeline
+tutorials: install
+	@for nb in $(TUTORIALS); do echo "executing nbs/$$nb.ipynb in a fresh kernel"; \
+	  (cd nbs && MPLBACKEND=module://matplotlib_inline.backend_inline $(abspath $(BIN))/jupyter nbconvert --to notebook \
+	    --execute --inplace --ExecutePreprocessor.timeout=1200 --ExecutePreprocessor.kernel_name=python3 $$nb.ipynb) || exit 1; \
+	done; $(BIN)/nbdev_clean; echo "tutorials executed and cleaned: review and commit nbs/5*_tutorial_*.ipynb"
 
 nbtest: install
 	$(BIN)/nbdev_test --n_workers 2

@@ -73,6 +73,7 @@ def test_index_page_and_reports(project, index):
         assert (runs / rid / "report" / "index.html").exists()
         assert f"run {rid}" in said
     assert said.splitlines()[-1] == f"page of every run: {page}"
+    assert "page 1/4: " in said and "summary, plots and folded notebooks" in said  # each report page announced
     s = assert_safe(page.read_text(), "runs page", strict=False, shows=())
     assert [t for t, _ in s.elements].count("tr") == 3    # header + one row per run
     assert not [c for c in s.code if any(p in c for p in PAYLOADS[:3])]

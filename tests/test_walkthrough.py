@@ -84,7 +84,9 @@ def test_the_section_is_found_and_complete():
 def _shims(bin_dir: Path):
     "`ctml` and `python` of this checkout on the PATH"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    python = bin_dir / "python"                      # a script, not a link: a link would lose the virtualenv
+    python.write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o755)
     ctml = bin_dir / "ctml"
     ctml.write_text(f"#!/bin/sh\nexec '{sys.executable}' -c 'import sys; from ctml_nb.cli import main; sys.exit(main())' \"$@\"\n")
     ctml.chmod(0o755)
