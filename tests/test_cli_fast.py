@@ -53,3 +53,15 @@ def test_every_command_is_listed_in_help():
     out = probe(["--help"])["out"]
     for cmd in ("run", "runs", "show", "report", "ui", "registry", "retrain", "schedule", "backtest", "drift", "demo"):
         assert f"    {cmd} " in out or f"    {cmd}\n" in out, cmd
+
+
+def test_report_without_a_run_or_index_is_a_usage_error(tmp_path, capsys):
+    from ctml_nb.cli import EXIT_USAGE, main
+    assert main(["report", "--runs", str(tmp_path)]) == EXIT_USAGE
+    assert "name a RUN" in capsys.readouterr().err
+
+
+def test_index_of_a_folder_without_runs_says_what_to_do(tmp_path, capsys):
+    from ctml_nb.cli import EXIT_ERROR, main
+    assert main(["report", "--index", "--runs", str(tmp_path)]) == EXIT_ERROR
+    assert "holds no index.jsonl" in capsys.readouterr().err
