@@ -133,7 +133,7 @@ def write_runs_page(
                 if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]
         for i, d in enumerate(todo, 1):
             say(f"report {i}/{len(todo)}: run {d.name}")
-            write_run_report(d, no_input=no_input)
+            write_run_report(d, no_input=no_input, progress=say)
     say(f"page of every run: {runs_dir / 'index.html'}")
     return atomic_write(runs_dir / "index.html", runs_page_html(runs_dir))
 
