@@ -8,25 +8,45 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install test test-min demo docs sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install install-demo tutorials test test-min demo docs sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
-	@echo "make demo   create .venv, install, run the demo on the bundled data"
+	@echo "make demo   create .venv, install ctml-nb (runtime dependencies only), run the demo on the bundled data"
 	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest;"
 	@echo "            then the same tests with the minimum versions on Python 3.10 (make test-min)"
 	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
 	@echo "make docs   build the documentation site offline into _docs/ (every notebook executed; see docs/build_site.py)"
 
 $(BIN)/python:
+	@echo "creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own lines, filtered to what it is fetching and installing (errors pass unfiltered), and the time it took
+PIP_SHOW := grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' | sed -u 's/^/  /'
+
+# Everything, for `make test` (nbdev, pytest, JupyterLab and the extras); it covers the demo's needs too
 $(STAMP): $(BIN)/python setup.py settings.ini
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "installing ctml-nb with its development tools into $(VENV)"
+	@set -o pipefail; t0=$$(date +%s); \
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]" | { $(PIP_SHOW) || true; } && \
+	echo "installed in $$(( $$(date +%s) - t0 )) s"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 install: $(STAMP)
+
+# The demo needs the runtime dependencies only: no dev tools, a smaller and faster first install
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): $(BIN)/python setup.py settings.ini
+	@echo "make demo: installing ctml-nb and its runtime dependencies into $(VENV) (no dev tools)"
+	@set -o pipefail; t0=$$(date +%s); \
+	$(BIN)/python -m pip install --progress-bar off -e . | { $(PIP_SHOW) || true; } && \
+	echo "make demo: installed in $$(( $$(date +%s) - t0 )) s"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(DEMO_STAMP)
+
+install-demo: $(DEMO_STAMP)
 
 # The notebooks in nbs/ are the source of ctml_nb/: exporting and cleaning them must change nothing.
 sync-check: install
@@ -39,6 +59,15 @@ sync-check: install
 	  echo "Review the change, then commit the notebooks and the exported modules together."; \
 	  exit 1; \
 	fi; echo "sync-check: nbs/ and ctml_nb/ agree"
+
+# The tutorials keep their outputs, so the repository page shows their tables and plots: after changing a tutorial
+# (or what it shows), execute them again in a fresh kernel with the inline backend, then clean them as nbdev does
+TUTORIALS := 50_tutorial_drift 51_tutorial_pipeline
+tutorials: install
+	@for nb in $(TUTORIALS); do echo "executing nbs/$$nb.ipynb in a fresh kernel"; \
+	  (cd nbs && MPLBACKEND=module://matplotlib_inline.backend_inline $(abspath $(BIN))/jupyter nbconvert --to notebook \
+	    --execute --inplace --ExecutePreprocessor.timeout=1200 --ExecutePreprocessor.kernel_name=python3 $$nb.ipynb) || exit 1; \
+	done; $(BIN)/nbdev_clean; echo "tutorials executed and cleaned: review and commit nbs/5*_tutorial_*.ipynb"
 
 nbtest: install
 	$(BIN)/nbdev_test --n_workers 2
@@ -73,7 +102,8 @@ test-min:
 
 test: sync-check nbtest pytest test-min
 
-demo: install
+demo: install-demo
+	@echo "make demo: running the demo into $(DEMO_OUT)/: a drift report, then eight pipeline cycles (a few minutes)"
 	$(BIN)/ctml demo --out $(DEMO_OUT)
 
 # The site: every notebook executed into _docs_build/ (never into nbs/), then Quarto where it is installed, else
@@ -85,7 +115,7 @@ docs: install
 bench-evidently: install
 	@[ -x bench/.venv-evidently/bin/python ] || $(BIN)/python bench/drift_bench.py --setup-evidently
 
-BENCHES := drift_bench drift_chunked_bench trigger_bench evaluation_bench pipeline_bench cycle_history_bench source_bench policy_bench
+BENCHES := drift_bench drift_chunked_bench trigger_bench evaluation_bench pipeline_bench cycle_history_bench source_bench policy_bench cli_bench
 bench: install bench-evidently
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 

@@ -25,6 +25,7 @@ extras = {
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
 extras["dev"] = sorted(set(dev_requirements) | set(extras["all"]))
 
+DATA_PACKAGES = [cfg["lib_path"] + ".data", cfg["lib_path"] + ".templates"]
 console_scripts = [s for s in cfg.get("console_scripts", "").split() if s]
 long_description = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
 
@@ -39,9 +40,10 @@ setuptools.setup(
     license="Apache-2.0",
     url=cfg.get("git_url", ""),
     keywords=cfg.get("keywords", ""),
-    packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
-    include_package_data=True,
-    package_data={cfg["lib_path"]: ["data/*", "templates/*.ipynb"]},
+    # The data and template folders are packages of their own (namespace packages, no __init__.py), each with its
+    # files declared: setuptools then ships them without its "Package ... would be ignored" warnings
+    packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]) + DATA_PACKAGES,
+    package_data={p: patterns for p, patterns in zip(DATA_PACKAGES, (["*.csv.gz"], ["*.ipynb"]))},
     python_requires=">=" + cfg["min_python"],
     install_requires=requirements,
     extras_require=extras,

@@ -11,15 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PipelineConfig, config_path, load_config, parse_parameter
-from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json, read_table
-from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, recover, request_retrain, run_cycle
+from . import __version__
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
-           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_retrain', 'cmd_schedule', 'cmd_registry', 'drift_report',
-           'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser', 'os_error_message',
-           'main']
+           'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_ui', 'cmd_retrain', 'cmd_schedule', 'cmd_registry',
+           'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser',
+           'os_error_message', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -35,13 +33,17 @@ EXIT_CODES = {EXIT_OK: "ok (cycle succeeded or skipped)", EXIT_FAILED: "cycle fa
 
 # %% ../nbs/32_cli.ipynb #d9abf59f
 def _runs_dir(args)->Path:
-    if getattr(args, "config", None): return config_path(load_config(args.config), "runs")
+    if getattr(args, "config", None):
+        from ctml_nb.config import config_path, load_config
+        return config_path(load_config(args.config), "runs")
     return Path(getattr(args, "runs", None) or "runs")
 
 # %% ../nbs/32_cli.ipynb #70c215ff
-def _template_params(cfg:PipelineConfig, pairs:list)->dict:
+def _template_params(cfg, pairs:list)->dict:
     "`-p STEP.NAME VALUE` pairs converted to the declared types of the templates"
-    from ctml_nb.config import declared_parameters
+    from ctml_nb.config import config_path, declared_parameters, parse_parameter
+    from ctml_nb.core import ConfigError
+    from ctml_nb.runner import list_templates
     if not pairs: return {}   # the templates folder is checked by preflight, with the other config keys
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
@@ -56,19 +58,18 @@ def _template_params(cfg:PipelineConfig, pairs:list)->dict:
         out.setdefault(step, {})[name] = parse_parameter(name, raw, declared[name])
     return out
 
-def _print_record(rec:RunRecord):
-    print(f"run {rec.run_id}: {rec.status}: {rec.reason}")
-    print(f"champion before: {rec.model_before}  after: {rec.model_after}")
-    for s in rec.steps:
-        print(f"  {s['step']:<10} {s['status']:<10} {s['seconds']:7.1f} s  {s['notebook']}" + (f"\n    {s['error']}" if s.get("error") else ""))
-    for a in rec.alerts:
+def _print_record(rec, details:bool=False):
+    from ctml_nb.run_views import record_text
+    print(record_text(rec, details=details))
+    for a in getattr(rec, "alerts", None) or []:
         if a.get("status") != "sent": print(f"  alert {a.get('event')} -> {a.get('notifier')}: {a.get('status')}: {a.get('error')}")
-    print(f"record: {Path(rec.run_dir)/'run.json'}")
 
-def _exit_for(rec:RunRecord)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
+def _exit_for(rec)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
 
 def cmd_run(args)->int:
     "Run one cycle"
+    from ctml_nb.config import load_config
+    from ctml_nb.runner import run_cycle
     cfg = load_config(args.config)
     from ctml_nb.reports import write_run_report   # the report an alert links to
     rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress,
@@ -79,53 +80,88 @@ def cmd_run(args)->int:
 # %% ../nbs/32_cli.ipynb #68e78974
 def cmd_runs(args)->int:
     "Table of recent runs"
-    import pandas as pd
+    from ctml_nb.run_views import runs_table
+    from ctml_nb.runner import read_index
     df = read_index(_runs_dir(args), getattr(args, "pipeline", None))
     if args.json:
         print(df.tail(args.last).to_json(orient="records", indent=1)); return EXIT_OK
     if not len(df): print(f"No runs in {_runs_dir(args)}"); return EXIT_OK
-    cols = ["run_id", "started", "status", "reason", "model_before", "model_after", "seconds"]
-    t = df.tail(args.last)[cols].copy()
-    t["reason"] = t["reason"].astype(str).str.slice(0, args.width)
-    with pd.option_context("display.max_colwidth", args.width + 5, "display.width", 250):
-        print(t.to_string(index=False))
+    print(runs_table(df.tail(args.last), width=args.width))
     return EXIT_OK
 
 def cmd_show(args)->int:
     "One run's record"
+    from ctml_nb.runner import RunRecord, find_run
     rec = RunRecord.load(find_run(_runs_dir(args), args.run))
     if args.json: print(json.dumps(rec.to_dict(), indent=1)); return EXIT_OK
-    _print_record(rec)
-    for k in ("trigger", "gate", "snapshots", "watermark", "request"):
-        v = getattr(rec, k)
-        if v not in (None, {}, ""): print(f"{k}: {json.dumps(v)[:1000]}")
+    _print_record(rec, details=True)
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #acd32781
+def _say(msg:str):
+    "A progress line on stderr (stdout keeps the command's result)"
+    print(msg, file=sys.stderr, flush=True)
+
+def _usage(msg:str)->int:
+    print(msg, file=sys.stderr); return EXIT_USAGE
+
 def cmd_report(args)->int:
-    "Report of one run"
-    from ctml_nb.reports import write_run_report
+    "Report of one run, or (--index) the page of every run"
+    from ctml_nb.runner import RunRecord, find_run
+    if args.index:
+        from ctml_nb.runs_page import write_runs_page
+        print(write_runs_page(_runs_dir(args), reports=not args.no_reports, no_input=args.no_input, progress=_say))
+        return EXIT_OK
+    if not args.run: return _usage("ctml report: name a RUN (its id, a unique prefix or `last`), or give --index")
     run_dir = find_run(_runs_dir(args), args.run)
     if not args.html:
         _print_record(RunRecord.load(run_dir)); print("HTML: add --html"); return EXIT_OK
-    print(write_run_report(run_dir, args.out, args.no_input))
+    from ctml_nb.reports import write_run_report
+    t0 = time.perf_counter()
+    _say(f"writing the HTML report of run {run_dir.name} (each executed notebook becomes a page)")
+    print(write_run_report(run_dir, args.out, args.no_input, progress=_say))
+    _say(f"done in {time.perf_counter() - t0:.0f} s")
+    return EXIT_OK
+
+def cmd_ui(args)->int:
+    "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
+    from ctml_nb.runs_page import runs_server, write_runs_page
+    runs = _runs_dir(args)
+    write_runs_page(runs, reports=not args.no_reports, progress=_say)
+    try: srv = runs_server(runs, port=args.port)
+    except OSError as e: return _usage(f"ctml ui: port {args.port}: {e.strerror}: choose another --port, or --port 0 for a free one")
+    print(f"runs page: http://127.0.0.1:{srv.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try: srv.serve_forever()
+    except KeyboardInterrupt: _say("stopped")
+    finally: srv.server_close()
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #d83892a7
 def cmd_retrain(args)->int:
     "Request a retrain in the next cycle"
+    from ctml_nb.config import load_config
+    from ctml_nb.runner import request_retrain
     cfg = load_config(args.config)
     req = request_retrain(cfg, args.reason)
     print(f"retrain requested for {cfg.name!r} ({req['reason']}): request {req['id']}; the next `ctml run` will retrain")
     return EXIT_OK
 
+def _clock(seconds_from_now:float=0.0)->str:
+    return time.strftime("%H:%M:%S", time.localtime(time.time() + seconds_from_now))
+
 def cmd_schedule(args)->int:
     "Run cycles in a foreground loop"
+    from ctml_nb.config import load_config
+    from ctml_nb.runner import CycleLocked, run_cycle
     from ctml_nb.triggers import parse_span
     every, cfg = parse_span(args.every, "--every").total_seconds(), load_config(args.config)
     n, code = 0, EXIT_OK
+    total = f" of {args.max_cycles}" if args.max_cycles is not None else ""
+    _say(f"scheduling pipeline {cfg.name!r}: one cycle every {args.every}" + (f", {args.max_cycles} cycles" if total else
+         ", until Ctrl-C"))
     while args.max_cycles is None or n < args.max_cycles:
         start = time.monotonic(); n += 1
+        _say(f"[cycle {n}{total}] {_clock()} started")
         try:
             from ctml_nb.reports import write_run_report   # the report an alert links to
             rec = run_cycle(cfg, progress=not args.no_progress, write_report=write_run_report)
@@ -133,13 +169,18 @@ def cmd_schedule(args)->int:
             code = _exit_for(rec)
         except CycleLocked as e: print(f"[cycle {n}] not started: {e}", flush=True); code = EXIT_LOCKED
         if args.max_cycles is not None and n >= args.max_cycles: break
-        time.sleep(max(0.0, every - (time.monotonic() - start)))
+        wait = max(0.0, every - (time.monotonic() - start))
+        _say(f"[cycle {n}{total}] done in {time.monotonic() - start:.0f} s; next cycle at {_clock(wait)}")
+        time.sleep(wait)
     return code
 
 # %% ../nbs/32_cli.ipynb #02d60261
 def cmd_registry(args)->int:
     "List, promote, roll back"
+    from ctml_nb.config import config_path, load_config
+    from ctml_nb.core import InputError
     from ctml_nb.registry import ModelRegistry
+    from ctml_nb.runner import recover
     cfg = load_config(args.config)
     done = recover(cfg) or {}   # first finish what a stopped cycle left (skipped while a cycle runs)
     if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
@@ -185,6 +226,7 @@ def _column_list(text:str|None)->list|None:
 
 def _unknown_columns(args)->str|None:
     "A usage error naming the --columns/--exclude names that are not columns of both files, or None"
+    from ctml_nb.core import read_table
     for path in (args.reference, args.current):
         have = [str(c) for c in read_table(path, nrows=0).columns]
         for opt, names in (("--columns", _column_list(args.columns)), ("--exclude", _column_list(args.exclude))):
@@ -195,6 +237,7 @@ def _unknown_columns(args)->str|None:
 
 def cmd_drift(args)->int:
     "Drift report between two files"
+    from ctml_nb.core import read_table
     columns, exclude = _column_list(args.columns), _column_list(args.exclude)
     if args.columns is not None and not columns:
         print("ctml drift: --columns: give at least one column name", file=sys.stderr); return EXIT_USAGE
@@ -234,7 +277,8 @@ def cmd_demo(args)->int:
     idx = run_demo(out/"pipeline", progress=not args.no_progress)
     print(f"\nRuns ({time.perf_counter() - t0:.0f} s), from {out/'pipeline'/'runs'/'index.jsonl'}:")
     print_runs(idx)
-    print(f"\nHTML reports: {out/'pipeline'/'runs'}/<run_id>/report/index.html; drift report: {out/'elec2_drift.html'}")
+    print(f"\nPage of every run: {out/'pipeline'/'runs'/'index.html'} (or: ctml ui --config {out/'pipeline'/'pipeline.yaml'})")
+    print(f"HTML reports: {out/'pipeline'/'runs'}/<run_id>/report/index.html; drift report: {out/'elec2_drift.html'}")
     print(f"Try: ctml runs --config {out/'pipeline'/'pipeline.yaml'}   ctml report last --html --config ...")
     return EXIT_OK
 
@@ -251,7 +295,7 @@ def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
     import dataclasses
     import pandas as pd
-    from ctml_nb.config import load_source
+    from ctml_nb.config import load_config, load_source
     from ctml_nb.core import to_jsonable
     from ctml_nb.policy_config import backtest_config
     cfg = load_config(args.config)
@@ -277,6 +321,7 @@ def build_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ctml", formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="ctml-nb: continuous training of ML models with papermill notebooks",
                                 epilog=f"exit codes:\n{codes}")
+    p.add_argument("--version", action="version", version=f"ctml-nb {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     def add(name, help, **kw):
         return sub.add_parser(name, help=help, description=help, epilog=f"exit codes:\n{codes}",
@@ -305,12 +350,20 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print run.json as is")
     sp.set_defaults(func=cmd_show)
 
-    sp = add("report", "report of one run; --html writes nbconvert HTML of its executed notebooks"); runs_src(sp)
-    sp.add_argument("run", help="run id, unique prefix, `last`, or run folder")
+    sp = add("report", "report of one run (--html: HTML pages of its executed notebooks); --index: the page of "
+             "every run"); runs_src(sp)
+    sp.add_argument("run", nargs="?", help="run id, unique prefix, `last`, or run folder")
     sp.add_argument("--html", action="store_true", help="write HTML pages and an index.html")
+    sp.add_argument("--index", action="store_true", help="write RUNS/index.html: every run, with the history plots")
+    sp.add_argument("--no-reports", action="store_true", help="with --index: do not write the missing run reports")
     sp.add_argument("--no-input", action="store_true", help="hide code cells (outputs only)")
     sp.add_argument("--out", help="folder of the HTML files (default: RUN/report)")
     sp.set_defaults(func=cmd_report)
+
+    sp = add("ui", "write the page of every run and serve it on 127.0.0.1 (Ctrl-C stops)"); runs_src(sp)
+    sp.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    sp.add_argument("--no-reports", action="store_true", help="do not write the missing run reports")
+    sp.set_defaults(func=cmd_ui)
 
     sp = add("registry", "list versions, promote a version, roll back the champion")
     sp.add_argument("action", choices=["list", "promote", "rollback"])
@@ -373,6 +426,16 @@ def os_error_message(e:OSError)->str:
     return (f"{path} {what}: fix the path or its permissions and run again (ctml-nb writes files atomically, "
             "so nothing was left half-written)")
 
+def _error_exit(e:Exception)->tuple:
+    "(exit code, message) for an error a command raised, or (None, None) for a bug (re-raised with its traceback)"
+    from ctml_nb.core import ConfigError, CtmlError   # imported here: `ctml --help` stays fast
+    from ctml_nb.runner import CycleLocked
+    if isinstance(e, ConfigError): return EXIT_USAGE, f"config error: {e}"
+    if isinstance(e, CycleLocked): return EXIT_LOCKED, str(e)
+    if isinstance(e, (CtmlError, ImportError)): return EXIT_ERROR, str(e)
+    if isinstance(e, OSError): return EXIT_ERROR, os_error_message(e)
+    return None, None
+
 def main(
     argv:list|None=None,  # Arguments (default: `sys.argv[1:]`)
 )->int:                   # Exit code (see `EXIT_CODES`)
@@ -381,8 +444,8 @@ def main(
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)
     try: return args.func(args)
-    except ConfigError as e: print(f"ctml {args.command}: config error: {e}", file=sys.stderr); return EXIT_USAGE
-    except CycleLocked as e: print(f"ctml {args.command}: {e}", file=sys.stderr); return EXIT_LOCKED
-    except (CtmlError, ImportError) as e: print(f"ctml {args.command}: {e}", file=sys.stderr); return EXIT_ERROR
-    except OSError as e: print(f"ctml {args.command}: {os_error_message(e)}", file=sys.stderr); return EXIT_ERROR
     except KeyboardInterrupt: print(f"ctml {args.command}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
+    except Exception as e:
+        code, msg = _error_exit(e)
+        if code is None: raise
+        print(f"ctml {args.command}: {msg}", file=sys.stderr); return code

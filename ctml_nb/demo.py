@@ -77,6 +77,7 @@ def run_demo(
 )->pd.DataFrame:              # The runs index
     "Run the demo's cycles and print what each decided"
     from ctml_nb.reports import write_run_report
+    from ctml_nb.run_views import version_text
     import shutil
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     cfg_path = out/"pipeline.yaml"
@@ -92,24 +93,24 @@ def run_demo(
         if request: request_retrain(cfg, request, requested_by="demo")
         print(f"\n== cycle {i}: {what} ({weeks} weeks of data)", flush=True)
         rec = run_cycle(cfg, progress=progress)
-        print(f"   {rec.status.upper()}: {rec.reason}\n   champion {rec.model_before} -> {rec.model_after}", flush=True)
+        print(f"   {rec.status.upper()}: {rec.reason}\n   champion {version_text(rec.model_before)} -> "
+              f"{version_text(rec.model_after)}", flush=True)
         if reports: print(f"   report: {write_run_report(rec.run_dir)}")
     index = read_index(out/"runs")
     if reports:
         from ctml_nb.plots import plot_history
         plot_history(index).savefig(out/"runs"/"history.png", dpi=100)
         print(f"\nhistory plot: {out/'runs'/'history.png'}")
+        from ctml_nb.runs_page import write_runs_page
+        print(f"page of every run: {write_runs_page(out/'runs', reports=False)}")
     print_drift(out/"runs")
     return index
 
 # %% ../nbs/34_demo.ipynb #d435d004
 def print_runs(df:pd.DataFrame, width:int=90):
-    "The run table"
-    t = df[["run_id", "status", "model_before", "model_after", "seconds", "reason"]].copy()
-    t["reason"] = t["reason"].astype(str).str.slice(0, width)
-    for c in ("model_before", "model_after"): t[c] = t[c].astype("Int64")
-    with pd.option_context("display.max_colwidth", width + 5, "display.width", 250):
-        print(t.to_string(index=False))
+    "The run table (`ctml_nb.run_views.runs_table`: versions as integers, reasons wrapped)"
+    from ctml_nb.run_views import runs_table
+    print(runs_table(df, width=width))
 
 def print_drift(runs:str|Path):
     "Columns ranked by drift over the runs, and why Elec2 drifts every week"

@@ -16,7 +16,8 @@ import nbformat
 from .core import InputError, atomic_write, read_json
 
 # %% auto #0
-__all__ = ['WIDGET_MIME', 'notebook_figures', 'run_summary_html', 'static_outputs', 'run_report_html', 'write_run_report']
+__all__ = ['WIDGET_MIME', 'notebook_figures', 'figure_html', 'run_summary_html', 'static_outputs', 'run_report_html',
+           'write_run_report']
 
 # %% ../nbs/42_reports.ipynb #30be5060
 def notebook_figures(
@@ -67,6 +68,15 @@ def _outcome(rec:dict)->tuple:
             "rolled back": f"promoted, then rolled back: champion {after or 'none'} kept"}.get(key, label)
     why = gate.get("reason") if key in ("promoted", "rejected", "rolled back") and isinstance(gate, dict) else None
     return head, color, why or rec.get("reason")
+
+# %% ../nbs/42_reports.ipynb #f1a7c0de
+def figure_html(
+    fig,          # A matplotlib `Figure`
+    caption:str,  # Caption, shown as text (escaped)
+    dpi:int=80,   # Resolution of the embedded PNG
+)->str:           # `<figure>` with the PNG embedded as a data URL
+    "A figure for the HTML pages: an embedded PNG and its caption"
+    return _img(_fig_b64(fig, dpi), caption)
 
 # %% ../nbs/42_reports.ipynb #30fd67aa
 def _header(rec:dict)->str:
@@ -215,18 +225,23 @@ def write_run_report(
     run_dir:str|Path,        # Folder of one run
     out:str|Path|None=None,  # Folder of the HTML files (default: `run_dir/report`)
     no_input:bool=False,     # Leave the code cells out
+    progress=None,           # Called with a line of text before each page is written (e.g. `print`)
 )->Path:                     # The `index.html` written
     "Write a run's report: `index.html` (decisions and plots first) and one full page per executed notebook"
     from nbconvert import HTMLExporter
     from ctml_nb.plots import load_run
     run_dir = Path(run_dir); rec = load_run(run_dir)
     out = Path(out) if out else run_dir / "report"
+    say = progress or (lambda msg: None)
     full = HTMLExporter(exclude_input=no_input, exclude_input_prompt=no_input, exclude_output_prompt=no_input)
     links = {}
-    for s in rec.get("steps") or []:
+    steps = rec.get("steps") or []
+    for i, s in enumerate(steps, 1):
         nb = _notebook_path(run_dir, s)
         if not nb.exists(): continue
         page = out / f"{nb.stem}.html"
+        say(f"  page {i}/{len(steps)}: {page}")
         atomic_write(page, full.from_notebook_node(static_outputs(nb))[0])
         links[s["step"]] = page.name
+    say(f"  summary, plots and folded notebooks: {out / 'index.html'}")
     return atomic_write(out / "index.html", run_report_html(run_dir, no_input, links))

@@ -191,8 +191,9 @@ def test_cli_run_show_runs_report(project, capsys):
 
 def test_schedule_bounded(project, capsys):
     assert main(["schedule", "--config", str(project), "--every", "1s", "--max-cycles", "2", "--no-progress"]) == EXIT_OK
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "[cycle 1]" in out and "[cycle 2]" in out
+    assert "[cycle 1 of 2]" in err and "started" in err and "next cycle at" in err  # progress while it waits, on stderr
     assert len(read_index(project.parent / "runs")) == 2
 
 
