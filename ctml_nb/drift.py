@@ -400,4 +400,4 @@ def read_parquet_batches(
         lacking = [c for c in columns if c not in pf.schema_arrow.names]
         if lacking: raise InputError(f"Columns {lacking} are not in {path} (it has {pf.schema_arrow.names[:20]}).")
     for i in range(pf.num_row_groups):
-        yield pf.read_row_group(i, columns=columns).to_pandas()
+        yield pf.read_row_group(i, columns=columns).to_pandas(split_blocks=True)   # a block per column: no consolidation copy
