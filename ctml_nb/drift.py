@@ -390,7 +390,8 @@ def read_parquet_batches(
     path:str|Path,            # Parquet file
     columns:list|None=None,   # Columns to read (default: all)
 ):
-    "Iterate over a parquet file's row groups as DataFrames"
+    "Iterate over a parquet file's row groups as DataFrames (the next one is read ahead, in a thread)"
+    from concurrent.futures import ThreadPoolExecutor
     import pyarrow.parquet as pq
     path = Path(path)
     if not path.exists(): raise InputError(f"Parquet file not found: {path}")
@@ -399,5 +400,10 @@ def read_parquet_batches(
     if columns is not None:
         lacking = [c for c in columns if c not in pf.schema_arrow.names]
         if lacking: raise InputError(f"Columns {lacking} are not in {path} (it has {pf.schema_arrow.names[:20]}).")
-    for i in range(pf.num_row_groups):
-        yield pf.read_row_group(i, columns=columns).to_pandas(split_blocks=True)   # a block per column: no consolidation copy
+    read = lambda i: pf.read_row_group(i, columns=columns).to_pandas(split_blocks=True)  # a block per column: no copy
+    n = pf.num_row_groups
+    with ThreadPoolExecutor(1, thread_name_prefix="ctml-parquet") as pool:   # group i + 1 is read while i is used
+        nxt = pool.submit(read, 0) if n else None
+        for i in range(n):
+            df, nxt = nxt.result(), (pool.submit(read, i + 1) if i + 1 < n else None)
+            yield df
