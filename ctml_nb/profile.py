@@ -60,11 +60,15 @@ def quantile_cdf(
 def _cdf_at(q:np.ndarray, x:np.ndarray, j:np.ndarray)->np.ndarray:
     "`quantile_cdf(q, x)` given `j`, the index of the last knot at or below each point (-1 if none)"
     m = q.size - 1
-    jc = np.clip(j, 0, max(m - 1, 0))
-    lo, hi = q[jc], q[np.minimum(jc + 1, m)]
-    w = hi - lo
-    frac = np.clip(np.divide(x - lo, w, out=np.zeros_like(x), where=w > 0), 0.0, 1.0)
-    return np.where(j < 0, 0.0, np.where(j >= m, 1.0, (jc + frac) / max(m, 1)))
+    if m < 1: return np.where(j < 0, 0.0, 1.0)
+    if x.ndim == 0: return _cdf_at(q, x.reshape(1), np.reshape(j, 1)).reshape(())
+    jc = np.clip(j, 0, m - 1)
+    lo = q[jc]; w = q[jc + 1]; w -= lo                      # the segment's start and width
+    with np.errstate(divide="ignore", invalid="ignore"): f = np.divide(np.subtract(x, lo, out=lo), w)
+    f[~(w > 0)] = 0.0                                       # tied knots: the jump is in `j`
+    np.clip(f, 0.0, 1.0, out=f); f += jc; f /= m
+    f[j < 0] = 0.0; f[j >= m] = 1.0
+    return f
 
 # %% ../nbs/03_profile.ipynb #2bc52193
 def summarise_numeric(
