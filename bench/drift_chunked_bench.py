@@ -206,8 +206,8 @@ def main(argv=None):
     if len(results) > 1:
         r0, r1 = results[0], results[-1]
         f = r1["rows"] / r0["rows"]
-        print(f"\nScaling {r0['rows']:,} -> {r1['rows']:,} rows ({f:g}x): " + ", ".join(
-            f"{k} {r1['median'][k]['seconds'] / r0['median'][k]['seconds']:.2f}x time, peak "
+        print(f"\nScaling {r0['rows']:,} -> {r1['rows']:,} rows ({f:g}x), on CPU time (wall time follows the load): " + ", ".join(
+            f"{k} {r1['median'][k]['cpu_seconds'] / r0['median'][k]['cpu_seconds']:.2f}x, peak "
             f"{r0['median'][k]['peak_mb']:.0f} -> {r1['median'][k]['peak_mb']:.0f} MB" for k in ("scan_ref", "profile", "test")))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
