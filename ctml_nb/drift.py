@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InputError, check_is_fitted
+from .current_profile import CurrentProfile, check_frame, current_from_reference, profile_chunk
 from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TESTS, OTHER, UNSEEN_DRIFT_SHARE,
                                    Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
                                    unseen_share)
@@ -23,11 +24,12 @@ from .stats import adjust_pvalues, chi_square_from_counts
 
 # re-exported: `from ctml_nb.drift import *` gives the whole drift API
 _all_ = ["DriftReport", "ReferenceProfile", "NUMERIC_TESTS", "CATEGORICAL_TESTS", "OTHER", "NEW_OTHER", "UNSEEN_DRIFT_SHARE",
-         "IDENTIFIER_SHARE", "distinct_values"]
+         "IDENTIFIER_SHARE", "distinct_values", "CurrentProfile", "profile_chunk"]
 
 # %% auto #0
-__all__ = ['MERGE_EVERY', 'DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile', 'NUMERIC_TESTS',
-           'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'distinct_values']
+__all__ = ['DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile', 'NUMERIC_TESTS',
+           'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'distinct_values',
+           'CurrentProfile', 'profile_chunk']
 
 # %% ../nbs/04_drift.ipynb #6d0cb079
 class DriftDetector:
@@ -47,18 +49,19 @@ class DriftDetector:
         min_rows:int=50,                   # Fewest non-missing values on each side for a column to be tested
         null_rate_threshold:float=0.05,    # Change in missing (or infinite) rate reported as a finding
         random_state:int|None=0,           # Kept for the scikit-learn convention: every computation is deterministic
+        merge_every:int=64,                # Merge fan-in: chunk profiles merged in one step (more: a tree of merges)
     ):
         self.alpha, self.correction, self.dataset_drift_share = alpha, correction, dataset_drift_share
         self.column_weights, self.tests, self.thresholds, self.columns = column_weights, tests, thresholds, columns
         self.exclude = exclude
         self.n_quantiles, self.n_bins, self.max_categories, self.min_rows = n_quantiles, n_bins, max_categories, min_rows
-        self.null_rate_threshold, self.random_state = null_rate_threshold, random_state
+        self.null_rate_threshold, self.random_state, self.merge_every = null_rate_threshold, random_state, merge_every
 
     def get_params(self, deep:bool=True)->dict:
         "Constructor parameters (scikit-learn convention)"
         return {k: getattr(self, k) for k in ("alpha", "correction", "dataset_drift_share", "column_weights", "tests",
                 "thresholds", "columns", "exclude", "n_quantiles", "n_bins", "max_categories", "min_rows", "null_rate_threshold",
-                "random_state")}
+                "random_state", "merge_every")}
 
     def __repr__(self):
         changed = {k: v for k, v in self.get_params().items() if v != DriftDetector.__init__.__defaults__[
@@ -91,9 +94,18 @@ class DriftDetector:
         "Test `current` against the reference profile; returns a `DriftReport`"
         return _test(self, current)
 
+    def profile_current(self, data)->CurrentProfile:
+        "Profile current data (a DataFrame or an iterable of them) read as the reference columns, without testing it"
+        return _profile_current(self, data)
+
+    def test_profile(self, profile:CurrentProfile|ReferenceProfile)->DriftReport:
+        "Test a profile of the current data (from `profile_current`, or a `ReferenceProfile` of it) against the reference"
+        return _test_profile(self, profile)
+
     def test_batches(self, batches:Iterable)->DriftReport:
         "Test current data given as an iterable of DataFrames (e.g. `read_parquet_batches`), one chunk in memory at a time"
-        return _test_batches(self, batches)
+        if isinstance(batches, pd.DataFrame): raise InputError("`test_batches` takes an iterable of DataFrames: use `test` for one frame.")
+        return self.test_profile(self.profile_current(batches))
 
 # %% ../nbs/04_drift.ipynb #ab4c924b
 def _check_params(det:DriftDetector):
@@ -106,7 +118,7 @@ def _check_params(det:DriftDetector):
     num("alpha", 0, 1, hi_open=True); num("dataset_drift_share", 0, 1); num("null_rate_threshold", 0, 1, lo_open=False)
     if det.correction not in ("bh", "bonferroni", "none"):
         raise InputError(f"DriftDetector: `correction` must be 'bh', 'bonferroni' or 'none', got {det.correction!r}.")
-    for name, lo in (("n_quantiles", 10), ("n_bins", 2), ("max_categories", 1), ("min_rows", 2)):
+    for name, lo in (("n_quantiles", 10), ("n_bins", 2), ("max_categories", 1), ("min_rows", 2), ("merge_every", 2)):
         v = getattr(det, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise InputError(f"DriftDetector: `{name}` must be an integer >= {lo}, got {v!r}.")
@@ -145,31 +157,23 @@ def _check_keys(det:DriftDetector):
         if unknown: raise InputError(f"DriftDetector: `{name}` names column(s) {unknown[:10]} that are not in the "
                                      f"reference profile (it has {list(det.profile_.columns)[:10]}...): fix the names.")
 
-def _check_frame(df, what:str)->pd.DataFrame:
-    if not isinstance(df, pd.DataFrame): raise InputError(f"The {what} data must be a pandas DataFrame, got {type(df).__name__}.")
-    if df.columns.duplicated().any():
-        raise InputError(f"The {what} data has duplicated column names {sorted(map(str, set(df.columns[df.columns.duplicated()])))}: rename them.")
-    return df
-
 # %% ../nbs/04_drift.ipynb #1563e186
 def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
     "`DriftDetector.fit`"
-    _check_params(self); _check_frame(reference, "reference")
+    _check_params(self); check_frame(reference, "reference")
     if len(reference) == 0: raise InputError("The reference data has no rows: fit on a non-empty DataFrame.")
     self.profile_ = ReferenceProfile.from_frame(reference, _fit_columns(self, reference), self.n_quantiles, self.max_categories)
     return self
 
-MERGE_EVERY = 64   # chunk profiles kept before they are merged in one step
-
 def _partial_fit(self:DriftDetector, chunk:pd.DataFrame)->DriftDetector:
     "`DriftDetector.partial_fit`"
-    _check_params(self); _check_frame(chunk, "reference chunk")
+    _check_params(self); check_frame(chunk, "reference chunk")
     if len(chunk) == 0: return self
     parts = self.__dict__.setdefault("_parts", [])
     part = ReferenceProfile.from_frame(chunk, _fit_columns(self, chunk), self.n_quantiles, self.max_categories)
     if parts: parts[0].check_mergeable(part)   # fail on the chunk at fault, not when the profile is read
     parts.append(part)
-    if len(parts) >= MERGE_EVERY: parts[:] = [parts[0].merge(*parts[1:])]
+    if len(parts) >= self.merge_every: parts[:] = [parts[0].merge(*parts[1:])]
     return self
 
 def _merged_profile(self:DriftDetector)->ReferenceProfile:
@@ -262,7 +266,9 @@ def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->di
     if test not in allowed:
         raise InputError(f"DriftDetector: `tests[{name!r}]` = {test!r} is not available for a {ref.kind} column: "
                          f"use one of {sorted(allowed)}.")
-    if ref.kind == "numeric": res = numeric_stats(ref, side, test, self.n_bins)
+    if ref.kind == "numeric":
+        res = numeric_stats(ref, side, test, self.n_bins)
+        res["details"].update(rank_error_ref=ref.rank_error, rank_error_cur=side.error)
     else:
         res = categorical_stats(ref, *side, test)
         res["details"]["unseen_share"] = _unseen_findings(row, ref, *side, None if prof is None else prof.sketch)
@@ -289,7 +295,7 @@ def _untested(name, ref:ColumnProfile|None, reason:str, kind:str|None=None)->dic
 
 def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     "`DriftDetector.test`"
-    check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self); _check_frame(current, "current")
+    check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self); check_frame(current, "current")
     if len(current) == 0: raise InputError("The current data has no rows: test a non-empty DataFrame.")
     by_name = {str(c): c for c in current.columns if str(c) not in _excluded(self)}
     rows = []
@@ -308,45 +314,47 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     return _finish(self, rows, len(current), self.profile_.n_rows)
 
 # %% ../nbs/04_drift.ipynb #42bd5a94
-def _test_batches(self:DriftDetector, batches:Iterable)->DriftReport:
-    "`DriftDetector.test_batches`"
+def _profile_current(self:DriftDetector, data)->CurrentProfile:
+    "`DriftDetector.profile_current`"
     check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self)
-    if isinstance(batches, pd.DataFrame): raise InputError("`test_batches` takes an iterable of DataFrames: use `test` for one frame.")
-    prof, notes, why, added, n_rows, n_chunks = {}, {}, {}, {}, 0, 0
-    for chunk in batches:
-        _check_frame(chunk, f"current chunk {n_chunks}")
-        n_chunks += 1
-        if len(chunk) == 0: continue
-        n_rows += len(chunk)
-        by_name = {str(c): c for c in chunk.columns if str(c) not in _excluded(self)}
-        for name, ref in self.profile_.columns.items():
-            if ref.reason or name in why or name in _excluded(self): continue
-            if ref.count == 0: why[name] = _empty_reference(ref); continue
-            if name not in by_name:
-                why[name] = f"missing from current chunk {n_chunks - 1}: every chunk must carry the column"; continue
-            s, nts, reason = align_column(chunk[by_name[name]], ref)
-            if reason: why[name] = f"chunk {n_chunks - 1}: {reason}"; continue
-            notes.setdefault(name, set()).update(nts)
-            parts = prof.setdefault(name, [])
-            parts.append(profile_column(s, name, ref.kind, self.n_quantiles, self.max_categories))
-            if len(parts) >= MERGE_EVERY: parts[:] = [merge_columns(parts, self.n_quantiles, self.max_categories)]
-        if self.columns is None:
-            for c in by_name:
-                if c not in self.profile_.columns and c not in added: added[c] = infer_kind(chunk[by_name[c]])[0]
-    if n_rows == 0: raise InputError(f"The current batches hold no rows ({n_chunks} chunks): nothing to test.")
+    if isinstance(data, pd.DataFrame): data = [data]
+    if isinstance(data, (str, bytes, Path)) or not isinstance(data, Iterable):
+        raise InputError(f"`profile_current` takes a DataFrame or an iterable of DataFrames, got {type(data).__name__}.")
+    parts, total = [], CurrentProfile(ReferenceProfile({}, self.n_quantiles, self.max_categories))
+    for i, chunk in enumerate(data):
+        p = profile_chunk(self, chunk, i)
+        if not p.n_rows: total.n_chunks += 1; continue
+        parts.append(p)
+        if len(parts) >= self.merge_every: parts[:] = [parts[0].merge(*parts[1:], merge_every=self.merge_every)]
+    if not parts: raise InputError(f"The current batches hold no rows ({total.n_chunks} chunks): nothing to test.")
+    return parts[0].merge(*parts[1:], total, merge_every=self.merge_every if len(parts) > 1 or parts[0].merge_every else None)
+
+
+# %% ../nbs/04_drift.ipynb #2beaa4bf
+def _test_profile(self:DriftDetector, profile:CurrentProfile|ReferenceProfile)->DriftReport:
+    "`DriftDetector.test_profile`"
+    check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self)
+    if isinstance(profile, ReferenceProfile): profile = current_from_reference(self, profile)
+    if not isinstance(profile, CurrentProfile):
+        raise InputError(f"`test_profile` takes a CurrentProfile (from `profile_current`) or a ReferenceProfile, got {type(profile).__name__}.")
+    if profile.n_rows == 0: raise InputError(f"The current profile holds no rows ({profile.n_chunks} chunks): nothing to test.")
     rows = []
     for name, ref in self.profile_.columns.items():
         if name in _excluded(self): continue
         if ref.reason: rows.append(_untested(name, ref, ref.reason))
-        elif name in why: rows.append(_untested(name, ref, why[name]))
-        else:
-            cur = merge_columns(prof[name], self.n_quantiles, self.max_categories)
-            rows.append(_test_column(self, name, ref, prof=cur, notes=sorted(notes[name])))
-    rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it", k) for c, k in added.items()]
-    return _finish(self, rows, n_rows, self.profile_.n_rows)
+        elif ref.count == 0: rows.append(_untested(name, ref, _empty_reference(ref)))
+        elif name in profile.reasons: rows.append(_untested(name, ref, profile.reasons[name]))
+        elif name not in profile.profile.columns:
+            rows.append(_untested(name, ref, "missing from the current profile: add the column or leave it out of `columns`"))
+        else: rows.append(_test_column(self, name, ref, prof=profile.profile.columns[name], notes=profile.notes.get(name, ())))
+    if self.columns is None:
+        rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it", k) for c, k in profile.added.items()
+                 if c not in _excluded(self)]
+    return _finish(self, rows, profile.n_rows, self.profile_.n_rows, profile.merge_every)
+
 
 # %% ../nbs/04_drift.ipynb #ebac377c
-def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->DriftReport:
+def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int, merge_every:int|None=None)->DriftReport:
     "Correct p-values, decide drift per column and for the dataset"
     tested = [r for r in rows if r["reason"] is None]
     if not tested:
@@ -366,8 +374,9 @@ def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int)->Drif
     total = sum(weight.values())
     if total <= 0: raise InputError("`column_weights` are all 0 for the tested columns: the dataset share is undefined.")
     share = sum(weight[r["column"]] for r in tested if r["drift"]) / total
+    errs = [r["details"]["rank_error_cur"] for r in tested if "rank_error_cur" in r["details"]]
     return DriftReport(rows, share, share >= self.dataset_drift_share, self.alpha, self.correction,
-                       self.dataset_drift_share, n_ref_rows, n_cur_rows)
+                       self.dataset_drift_share, n_ref_rows, n_cur_rows, max(errs, default=None), merge_every)
 
 # %% ../nbs/04_drift.ipynb #0b918ac6
 def redecide(
@@ -391,14 +400,15 @@ def redecide(
     rows = copy.deepcopy(report.rows)
     for r in rows:
         if r["column"] in (thresholds or {}) and r["reason"] is None: r["threshold"] = thresholds[r["column"]]
-    return _finish(det, rows, report.n_cur_rows, report.n_ref_rows)
+    return _finish(det, rows, report.n_cur_rows, report.n_ref_rows, getattr(report, "merge_every", None))
 
 # %% ../nbs/04_drift.ipynb #1f4566fa
 def read_parquet_batches(
     path:str|Path,            # Parquet file
     columns:list|None=None,   # Columns to read (default: all)
 ):
-    "Iterate over a parquet file's row groups as DataFrames"
+    "Iterate over a parquet file's row groups as DataFrames (the next one is read ahead, in a thread)"
+    from concurrent.futures import ThreadPoolExecutor
     import pyarrow.parquet as pq
     path = Path(path)
     if not path.exists(): raise InputError(f"Parquet file not found: {path}")
@@ -407,5 +417,10 @@ def read_parquet_batches(
     if columns is not None:
         lacking = [c for c in columns if c not in pf.schema_arrow.names]
         if lacking: raise InputError(f"Columns {lacking} are not in {path} (it has {pf.schema_arrow.names[:20]}).")
-    for i in range(pf.num_row_groups):
-        yield pf.read_row_group(i, columns=columns).to_pandas()
+    read = lambda i: pf.read_row_group(i, columns=columns).to_pandas(split_blocks=True)  # a block per column: no copy
+    n = pf.num_row_groups
+    with ThreadPoolExecutor(1, thread_name_prefix="ctml-parquet") as pool:   # group i + 1 is read while i is used
+        nxt = pool.submit(read, 0) if n else None
+        for i in range(n):
+            df, nxt = nxt.result(), (pool.submit(read, i + 1) if i + 1 < n else None)
+            yield df

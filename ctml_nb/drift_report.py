@@ -44,10 +44,13 @@ def sort_rows(
 class DriftReport:
     "Outcome of a drift test: per-column rows, drifted columns, share and dataset verdict"
     def __init__(self, rows:list, share:float, dataset_drift:bool, alpha:float, correction:str,
-                 dataset_drift_share:float, n_ref_rows:int, n_cur_rows:int):
+                 dataset_drift_share:float, n_ref_rows:int, n_cur_rows:int, rank_error:float|None=None,
+                 merge_every:int|None=None):
         self.rows, self.share, self.dataset_drift = rows, float(share), bool(dataset_drift)
         self.alpha, self.correction, self.dataset_drift_share = alpha, correction, dataset_drift_share
         self.n_ref_rows, self.n_cur_rows = n_ref_rows, n_cur_rows
+        # bound on |summary CDF - data CDF| of the current numeric summaries tested (0: exact values), merge fan-in
+        self.rank_error, self.merge_every = rank_error, merge_every
 
     @property
     def drifted(self)->list:
@@ -88,7 +91,8 @@ class DriftReport:
         return to_jsonable({"dataset_drift": self.dataset_drift, "share": self.share, "drifted": self.drifted,
                             "alpha": self.alpha, "correction": self.correction,
                             "dataset_drift_share": self.dataset_drift_share, "n_ref_rows": self.n_ref_rows,
-                            "n_cur_rows": self.n_cur_rows, "summary": self.summary(),
+                            "n_cur_rows": self.n_cur_rows, "rank_error": self.rank_error,
+                            "merge_every": self.merge_every, "summary": self.summary(),
                             "columns": [{k: r.get(k) for k in keep} for r in self.rows]})
 
     def save_json(self, path:str|Path)->Path:

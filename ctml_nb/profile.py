@@ -55,13 +55,20 @@ def quantile_cdf(
 )->np.ndarray:
     "CDF of a quantile summary (linear between knots, jumps where knots tie)"
     q, x = np.asarray(q, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    return _cdf_at(q, x, np.searchsorted(q, x, side="left" if left else "right") - 1)
+
+def _cdf_at(q:np.ndarray, x:np.ndarray, j:np.ndarray)->np.ndarray:
+    "`quantile_cdf(q, x)` given `j`, the index of the last knot at or below each point (-1 if none)"
     m = q.size - 1
-    j = np.searchsorted(q, x, side="left" if left else "right") - 1
-    jc = np.clip(j, 0, max(m - 1, 0))
-    lo, hi = q[jc], q[np.minimum(jc + 1, m)]
-    w = hi - lo
-    frac = np.clip(np.divide(x - lo, w, out=np.zeros_like(x), where=w > 0), 0.0, 1.0)
-    return np.where(j < 0, 0.0, np.where(j >= m, 1.0, (jc + frac) / max(m, 1)))
+    if m < 1: return np.where(j < 0, 0.0, 1.0)
+    if x.ndim == 0: return _cdf_at(q, x.reshape(1), np.reshape(j, 1)).reshape(())
+    jc = np.clip(j, 0, m - 1)
+    lo = q[jc]; w = q[jc + 1]; w -= lo                      # the segment's start and width
+    with np.errstate(divide="ignore", invalid="ignore"): f = np.divide(np.subtract(x, lo, out=lo), w)
+    f[~(w > 0)] = 0.0                                       # tied knots: the jump is in `j`
+    np.clip(f, 0.0, 1.0, out=f); f += jc; f /= m
+    f[j < 0] = 0.0; f[j >= m] = 1.0
+    return f
 
 # %% ../nbs/03_profile.ipynb #2bc52193
 def summarise_numeric(
@@ -69,7 +76,10 @@ def summarise_numeric(
     n_quantiles:int,   # `m`: number of rank intervals; `m + 1` knots are kept
 )->tuple:              # `(knots, rank_error, knot_error)`
     "Quantile knots of a sample, the bound on its CDF error and the exact error at the knots"
-    xs = np.sort(np.asarray(x, dtype=np.float64))
+    return _summarise_sorted(np.sort(np.asarray(x, dtype=np.float64)), n_quantiles)
+
+def _summarise_sorted(xs:np.ndarray, n_quantiles:int)->tuple:
+    "`summarise_numeric` of values already sorted"
     n, m = xs.size, int(n_quantiles)
     idx = np.maximum((np.arange(m + 1, dtype=np.int64) * n + m - 1) // m - 1, 0)
     q = xs[idx]
@@ -78,6 +88,16 @@ def summarise_numeric(
     return q, 1.0 / m, float(knot_err)
 
 # %% ../nbs/03_profile.ipynb #c1a6ab7b
+def _mixture_cdf(parts:list, u:np.ndarray, total:float)->tuple:
+    "CDF and its left limits of the count-weighted mixture of `parts` at `u`, the sorted union of their knots"
+    fr = fl = 0
+    for n, q, _ in parts:
+        at = np.searchsorted(u, q)                              # u holds every knot: where each one sits
+        f = _cdf_at(q, u, np.bincount(at, minlength=u.size).cumsum() - 1)   # = quantile_cdf(q, u), without a search
+        g = f.copy(); g[at] = quantile_cdf(q, q, left=True)     # the left limit differs only at the part's knots
+        fr = fr + n * f; fl = fl + n * g
+    return fr / total, fl / total
+
 def merge_quantiles(
     parts:list,        # `(count, knots, rank_error)` for each summary
     n_quantiles:int,   # `m` of the merged summary
@@ -88,8 +108,7 @@ def merge_quantiles(
     if len(parts) == 1: return (*parts[0], parts[0][2])
     total = float(sum(n for n, _, _ in parts))
     u = np.unique(np.concatenate([q for _, q, _ in parts]))
-    mix = lambda pts, left=False: sum(n * quantile_cdf(q, pts, left) for n, q, _ in parts) / total
-    fr, fl = mix(u), mix(u, True)
+    fr, fl = _mixture_cdf(parts, u, total)
     r = np.arange(n_quantiles + 1) / n_quantiles
     k = np.minimum(np.searchsorted(fr, r, side="left"), u.size - 1)
     km = np.maximum(k - 1, 0)
@@ -99,8 +118,10 @@ def merge_quantiles(
     new = np.where(inside, u[km] + np.clip(t, 0, 1) * (u[k] - u[km]), u[k])
     new = np.maximum.accumulate(new)
     new[0], new[-1] = u[0], u[-1]
-    pts = np.union1d(u, new)
-    dev = max(np.abs(quantile_cdf(new, pts) - mix(pts)).max(), np.abs(quantile_cdf(new, pts, True) - mix(pts, True)).max())
+    extra = np.setdiff1d(new, u)                        # new knots off every part's knots: the mixture is continuous there
+    fx = sum(n * quantile_cdf(q, extra) for n, q, _ in parts) / total
+    dev = max(np.abs(quantile_cdf(new, u) - fr).max(), np.abs(quantile_cdf(new, u, True) - fl).max(),
+              np.abs(quantile_cdf(new, extra) - fx).max(initial=0.0), np.abs(quantile_cdf(new, extra, True) - fx).max(initial=0.0))
     err = sum(n * e for n, _, e in parts) / total + float(dev)
     return int(total), new, min(err, 1.0), min(err, 1.0)
 
@@ -197,6 +218,26 @@ def _cap(counts:dict, max_categories:int)->tuple:
     return dict(order[:max_categories]), int(sum(v for _, v in order[max_categories:]))
 
 # %% ../nbs/03_profile.ipynb #78978950
+def _fill_numeric(p:ColumnProfile, x:np.ndarray, n_quantiles:int)->ColumnProfile:
+    "Missing and infinite counts, mean, `m2` and quantile knots of a numeric column's values (float64) into `p`"
+    with np.errstate(invalid="ignore"): mean = float(x.mean()) if x.size else 0.0   # inf - inf: NaN, checked below
+    own = False                   # `x` is a copy, free to sort in place
+    if not math.isfinite(mean):   # a NaN or an infinity in `x` (or a sum that overflowed, all values finite)
+        fin = np.isfinite(x)
+        if not fin.all():
+            p.n_missing = int(np.isnan(x).sum())
+            p.n_posinf, p.n_neginf = int((x == np.inf).sum()), int((x == -np.inf).sum())
+            x, own = x[fin], True
+            mean = float(x.mean()) if x.size else 0.0
+    if not x.size: return p
+    d = np.subtract(x, mean); np.multiply(d, d, out=d)      # one buffer for the squared deviations, then the sort
+    p.mean, p.m2 = mean, float(d.sum())
+    if own: xs = x; xs.sort()
+    else: xs = d; np.copyto(xs, x); xs.sort()
+    q, p.rank_error, p.knot_error = _summarise_sorted(xs, n_quantiles)
+    p.quantiles, p.min, p.max = q.tolist(), float(q[0]), float(q[-1])
+    return p
+
 def profile_column(
     s:pd.Series,             # One column
     name:str|None=None,      # Column name (default `s.name`)
@@ -209,17 +250,7 @@ def profile_column(
     reason = None
     if kind is None: kind, reason = infer_kind(s)
     p = ColumnProfile(name, kind, str(s.dtype), n_rows=len(s), reason=reason)
-    if kind == "numeric":
-        x = _to_float(s)
-        fin = np.isfinite(x)
-        if not fin.all():
-            p.n_missing = int(np.isnan(x).sum())
-            p.n_posinf, p.n_neginf = int((x == np.inf).sum()), int((x == -np.inf).sum())
-            x = x[fin]
-        if x.size:
-            q, p.rank_error, p.knot_error = summarise_numeric(x, n_quantiles)
-            p.quantiles, p.min, p.max = q.tolist(), float(q[0]), float(q[-1])
-            p.mean = float(x.mean()); p.m2 = float(np.sum((x - p.mean) ** 2))
+    if kind == "numeric": _fill_numeric(p, _to_float(s), n_quantiles)
     elif kind in ("categorical", "boolean"):
         counts = category_counts(s)
         p.n_missing = len(s) - sum(counts.values())
