@@ -20,6 +20,7 @@ extras = {
     "river": ["river>=0.21.1"],
     "skops": ["skops>=0.15"],
     "browser": ["playwright>=1.40"],
+    "dask": ["dask[dataframe,distributed]>=2025.1.0"],   # drift profiles and policy comparisons on a Dask cluster
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
 extras["dev"] = sorted(set(dev_requirements) | set(extras["all"]))
