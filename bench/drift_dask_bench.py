@@ -78,11 +78,12 @@ def _usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime, peak_kb(True) / 1024
 
-def run_dask(root:Path, workers:int)->dict:
+def run_dask(root:Path, workers:int, lean:bool=True)->dict:
     "Fit and test on a LocalCluster of `workers` one-thread processes; this process is the driver and the scheduler"
-    import distributed
+    import dask, distributed
     from ctml_nb.drift import DriftDetector
-    from ctml_nb.drift_dask import read_parquet
+    from ctml_nb.drift_dask import LEAN_WORKERS, read_parquet
+    if lean: dask.config.set(LEAN_WORKERS)   # as `DaskEngine(workers=N)` starts its own LocalCluster
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
          distributed.Client(cl) as client:
         client.run(lambda: __import__("ctml_nb.drift_dask")); client.run(lambda: __import__("ctml_nb.drift_dask"), nanny=True)
@@ -104,7 +105,7 @@ def run_dask(root:Path, workers:int)->dict:
 
 
 def child(kind:str, root:Path, workers:int):
-    res = run_single(root) if kind == "single" else run_dask(root, workers)
+    res = run_single(root) if kind == "single" else run_dask(root, workers, lean=kind == "dask")
     print(MARK + json.dumps(res), flush=True)
 
 
@@ -126,7 +127,9 @@ def main(argv=None)->int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("--json", type=Path, default=None, help="also save the figures here")
-    p.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
+    p.add_argument("--dask-defaults", action="store_true", help="also run Dask with its default worker settings "
+                   "(statistical profiler on, 100-500 ms monitors) besides ctml-nb's LEAN_WORKERS")
+    p.add_argument("--child", choices=["single", "dask", "dask-defaults"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     cache = a.cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ctml-nb-bench" / "drift_dask" / f"rows{a.rows}_files{a.files}"
     if a.child: child(a.child, cache, a.workers); return 0
@@ -135,6 +138,7 @@ def main(argv=None)->int:
     gen = generate(cache, a.rows, a.files)
     single = _spawn("single", cache, a.workers)
     dask_ = _spawn("dask", cache, a.workers)
+    default = _spawn("dask-defaults", cache, a.workers) if a.dask_defaults else None
     load1 = os.getloadavg()
     same_profile, same_report = single.pop("profile") == dask_.pop("profile"), single.pop("report") == dask_.pop("report")
     ratio = dask_["cpu_seconds"] / single["cpu_seconds"]
@@ -149,6 +153,11 @@ def main(argv=None)->int:
     for w, c in dask_["worker_cpu_seconds"].items():
         print(f"{'  worker ' + w:44} {'':8} {c:8.1f} {dask_['worker_peak_mb'][w]:12.0f}")
     print(f"{'  nannies':44} {'':8} {dask_['nanny_cpu_seconds']:8.1f}")
+    print("(dask workers started with ctml_nb.drift_dask.LEAN_WORKERS, as DaskEngine(workers=N) starts them)")
+    if default:
+        print(f"{'dask with its default worker settings: total':44} {default['seconds']:8.1f} {default['cpu_seconds']:8.1f}"
+              f"   (workers {sum(default['worker_cpu_seconds'].values()):.1f}, nannies {default['nanny_cpu_seconds']:.1f}, "
+              f"driver {default['driver_cpu_seconds']:.1f}; CPU ratio {default['cpu_seconds'] / single['cpu_seconds']:.2f})")
     print(f"\npartitions: {dask_['partitions']} (one task per file; merged in one step)")
     print(f"identical reference profile: {same_profile}; identical drift report: {same_report}")
     print(f"CPU ratio dask / single: {ratio:.2f} (target <= {CPU_RATIO_TARGET}): {'PASS' if ratio <= CPU_RATIO_TARGET else 'FAIL'}")

@@ -15,7 +15,7 @@ from .engines import Engine
 from .profile import ReferenceProfile
 
 # %% auto #0
-__all__ = ['read_parquet', 'aligned', 'tree_merge', 'DaskEngine']
+__all__ = ['LEAN_WORKERS', 'read_parquet', 'aligned', 'tree_merge', 'DaskEngine']
 
 # %% ../nbs/04b_drift_dask.ipynb #a1fda0c7
 def _dask():
@@ -74,6 +74,11 @@ def tree_merge(
     return parts[0], levels
 
 # %% ../nbs/04b_drift_dask.ipynb #68e5a56a
+LEAN_WORKERS = {"distributed.worker.profile.enabled": False,           # the 10 ms stack sampler of each worker
+                "distributed.admin.system-monitor.gil.enabled": False,
+                "distributed.admin.system-monitor.interval": "2s",      # 500 ms by default
+                "distributed.worker.memory.monitor-interval": "1s"}     # 100 ms by default
+
 class DaskEngine(Engine):
     "Drift profiles built by one task per partition on a Dask cluster and merged on the workers"
     name = "dask"
@@ -97,8 +102,10 @@ class DaskEngine(Engine):
             else:
                 if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
                     raise InputError(f"DaskEngine: `workers` must be an integer >= 1, got {self.workers!r}.")
-                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
-                                       processes=True, dashboard_address=None, memory_limit=self.memory_limit)
+                import dask
+                with dask.config.set(LEAN_WORKERS):   # no dashboard, no profiler: CPU goes to the profiles
+                    cluster = LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
+                                           processes=True, dashboard_address=None, memory_limit=self.memory_limit)
                 self.client, self._started = Client(cluster), [cluster]
             self._started.insert(0, self.client)
         return self.client

@@ -154,3 +154,12 @@ def test_pipeline_cycle_checks_drift_on_the_cluster(client, tmp_path):
     assert (eng["kind"], eng["workers"], eng["partitions"], eng["input"]) == ("dask", 2, 2, "2 parquet files"), eng
     assert eng["seconds"] > 0 and eng["address"] == client.scheduler.address
     assert second.values["check"]["drift"]["n_cur_rows"] == 96
+
+
+def test_engine_starts_and_closes_its_own_local_cluster(pair):
+    det = DriftDetector(columns=["num_00", "cat_0"]).fit(pair[0])
+    with DaskEngine(workers=1) as eng:
+        prof = eng.profile_current(det, pair[4])
+        cluster = eng._started[-1]
+        assert eng.describe()["workers"] == 1 and prof.n_rows == N_ROWS
+    assert eng.client is None and cluster.status.name == "closed"
