@@ -12,9 +12,9 @@ Steps:
                processes of one thread each; `DriftDetector().fit("ref/*.parquet")` and `detector.test("cur/*.parquet")`,
                read with Dask, one task per file on the workers, profiles merged in one step.
 
-Reported: wall and CPU time of each path (Dask: driver + scheduler + workers + nannies), peak RSS of the single
-process, of the Dask driver and of each worker (VmHWM, reset before the timed part), and whether the two profiles
-and reports are identical (they must be: 20 files merge in one step, as the single process merges 20 chunks).
+Reported: wall and CPU time of each path (Dask: the driver process, which also runs the scheduler and the nannies,
+plus the worker processes), peak RSS of the single process, of the Dask driver and of each worker (VmHWM, reset
+before the timed part), and whether the two profiles and reports are identical (they must be: 20 files merge in one step, as the single process merges 20 chunks).
 Targets on a 2-core machine: total CPU on Dask <= 1.5 x the single process; peak memory per worker <= 1 GB.
 
 Usage (from the repository root, with the project's venv):
@@ -35,6 +35,7 @@ from _benchutil import code_version, peak_kb, reset_peak   # bench/_benchutil.py
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "@@RESULT@@"
+IDLE_SECONDS = 10   # an idle cluster is watched this long first: the background CPU of a worker per second
 CPU_RATIO_TARGET, WORKER_MB_TARGET = 1.5, 1024
 COLUMNS = [f"num_{i:02d}" for i in range(20)] + ["cat_0", "cat_1"]
 
@@ -86,20 +87,21 @@ def run_dask(root:Path, workers:int, lean:bool=True)->dict:
     if lean: dask.config.set(LEAN_WORKERS)   # as `DaskEngine(workers=N)` starts its own LocalCluster
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
          distributed.Client(cl) as client:
-        client.run(lambda: __import__("ctml_nb.drift_dask")); client.run(lambda: __import__("ctml_nb.drift_dask"), nanny=True)
-        for nanny in (False, True): client.run(reset_peak, nanny=nanny)
-        before = {**client.run(_usage), **{f"nanny {k}": v for k, v in client.run(_usage, nanny=True).items()}}
+        client.run(lambda: __import__("ctml_nb.drift_dask"))
+        client.run(reset_peak)
+        idle0 = client.run(_usage); time.sleep(IDLE_SECONDS); idle1 = client.run(_usage)   # what an idle worker burns
+        before = client.run(_usage)
         ok = reset_peak(); t0, c0 = time.perf_counter(), time.process_time()
         parts = read_parquet(root / "ref" / "*.parquet").npartitions
         det = DriftDetector().fit(str(root / "ref" / "*.parquet"))
         report = det.test(str(root / "cur" / "*.parquet"))
         wall, driver_cpu, driver_peak = time.perf_counter() - t0, time.process_time() - c0, peak_kb(ok) / 1024
-        after = {**client.run(_usage), **{f"nanny {k}": v for k, v in client.run(_usage, nanny=True).items()}}
+        after = client.run(_usage)
     workers_cpu = {k: after[k][0] - before[k][0] for k in after}
+    idle = {k: (idle1[k][0] - idle0[k][0]) / IDLE_SECONDS for k in idle1}   # CPU seconds per wall second
     return {"seconds": wall, "driver_cpu_seconds": driver_cpu, "driver_peak_mb": driver_peak,
-            "worker_cpu_seconds": {k: v for k, v in workers_cpu.items() if not k.startswith("nanny")},
-            "nanny_cpu_seconds": sum(v for k, v in workers_cpu.items() if k.startswith("nanny")),
-            "worker_peak_mb": {k: v[1] for k, v in after.items() if not k.startswith("nanny")},
+            "worker_cpu_seconds": workers_cpu, "worker_idle_cpu_per_second": idle,
+            "worker_peak_mb": {k: v[1] for k, v in after.items()},
             "cpu_seconds": driver_cpu + sum(workers_cpu.values()), "partitions": parts,
             "profile": det.profile_.to_dict(), "report": report.to_dict(details=True)}
 
@@ -148,19 +150,23 @@ def main(argv=None)->int:
     print(f"data: {cache} ({'generated in %.0f s' % gen if gen else 'cached'})")
     print(f"\n{'path':44} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12}")
     print(f"{'single process (partial_fit + test_batches)':44} {single['seconds']:8.1f} {single['cpu_seconds']:8.1f} {single['peak_mb']:12.0f}")
-    print(f"{'dask: total (driver + workers + nannies)':44} {dask_['seconds']:8.1f} {dask_['cpu_seconds']:8.1f}")
-    print(f"{'  driver (client + scheduler)':44} {'':8} {dask_['driver_cpu_seconds']:8.1f} {dask_['driver_peak_mb']:12.0f}")
+    print(f"{'dask: total (driver + workers)':44} {dask_['seconds']:8.1f} {dask_['cpu_seconds']:8.1f}")
+    print(f"{'  driver (client, scheduler, nannies)':44} {'':8} {dask_['driver_cpu_seconds']:8.1f} {dask_['driver_peak_mb']:12.0f}")
     for w, c in dask_["worker_cpu_seconds"].items():
         print(f"{'  worker ' + w:44} {'':8} {c:8.1f} {dask_['worker_peak_mb'][w]:12.0f}")
-    print(f"{'  nannies':44} {'':8} {dask_['nanny_cpu_seconds']:8.1f}")
+    bg = sum(dask_["worker_idle_cpu_per_second"].values()) * dask_["seconds"]
+    print(f"{'  of which idle-worker background (est.)':44} {'':8} {bg:8.1f}   "
+          f"({', '.join(f'{v:.3f}' for v in dask_['worker_idle_cpu_per_second'].values())} CPU s per wall s per worker, "
+          f"measured on the idle cluster, x {dask_['seconds']:.0f} s)")
     print("(dask workers started with ctml_nb.drift_dask.LEAN_WORKERS, as DaskEngine(workers=N) starts them)")
     if default:
         print(f"{'dask with its default worker settings: total':44} {default['seconds']:8.1f} {default['cpu_seconds']:8.1f}"
-              f"   (workers {sum(default['worker_cpu_seconds'].values()):.1f}, nannies {default['nanny_cpu_seconds']:.1f}, "
+              f"   (workers {sum(default['worker_cpu_seconds'].values()):.1f}, "
               f"driver {default['driver_cpu_seconds']:.1f}; CPU ratio {default['cpu_seconds'] / single['cpu_seconds']:.2f})")
     print(f"\npartitions: {dask_['partitions']} (one task per file; merged in one step)")
     print(f"identical reference profile: {same_profile}; identical drift report: {same_report}")
-    print(f"CPU ratio dask / single: {ratio:.2f} (target <= {CPU_RATIO_TARGET}): {'PASS' if ratio <= CPU_RATIO_TARGET else 'FAIL'}")
+    print(f"CPU ratio dask / single: {ratio:.2f} (target <= {CPU_RATIO_TARGET}): {'PASS' if ratio <= CPU_RATIO_TARGET else 'FAIL'}"
+          f"; without the idle-worker background: {(dask_['cpu_seconds'] - bg) / single['cpu_seconds']:.2f}")
     print(f"peak memory per worker: {worst:.0f} MB (target <= {WORKER_MB_TARGET} MB): {'PASS' if worst <= WORKER_MB_TARGET else 'FAIL'}")
     print(f"wall ratio dask / single: {dask_['seconds'] / single['seconds']:.2f} (2 workers on {os.cpu_count()} cores)")
     print(f"load average at start {load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}; at end {load1[0]:.1f} {load1[1]:.1f} {load1[2]:.1f}")

@@ -77,7 +77,8 @@ def tree_merge(
 LEAN_WORKERS = {"distributed.worker.profile.enabled": False,           # the 10 ms stack sampler of each worker
                 "distributed.admin.system-monitor.gil.enabled": False,
                 "distributed.admin.system-monitor.interval": "2s",      # 500 ms by default
-                "distributed.worker.memory.monitor-interval": "1s"}     # 100 ms by default
+                "distributed.worker.memory.monitor-interval": "1s",     # 100 ms by default
+                "distributed.admin.tick.interval": "200ms"}             # event-loop health check, 20 ms by default
 
 class DaskEngine(Engine):
     "Drift profiles built by one task per partition on a Dask cluster and merged on the workers"
