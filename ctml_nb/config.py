@@ -23,9 +23,10 @@ import pandas as pd
 from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'check_type', 'from_dict',
-           'check_call', 'parse_config', 'load_config', 'config_path', 'is_ref', 'validate_config', 'load_source',
-           'feature_columns', 'declared_parameters', 'check_parameters', 'parse_parameter']
+__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'EngineConfig',
+           'engine_spec', 'check_type', 'from_dict', 'check_call', 'parse_config', 'load_config', 'config_path',
+           'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters', 'check_parameters',
+           'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -90,7 +91,30 @@ class PipelineConfig:
     timeout: float = 600                 # Seconds one notebook cell may run
     templates: str|None = None           # Folder of `NN_step.ipynb` templates (None: the packaged ones)
     parameters: dict = field(default_factory=dict)  # Per-step template parameters: {step: {name: value}}
+    engine: EngineConfig = field(default_factory=lambda: EngineConfig())  # Where the check step profiles and tests new data
     base_dir: str = "."                  # Folder relative paths are resolved against (the config file's folder)
+
+# %% ../nbs/30_config.ipynb #b7c646f1
+@dataclass
+class EngineConfig:
+    "Where drift profiles of new batches are built"
+    kind: str = "local"                  # `local`, `dask`, or a name given to `ctml_nb.engines.register_engine`
+    address: str|None = None             # Dask scheduler to connect to (`tcp://host:8786`)
+    workers: int|None = None             # Or: a `LocalCluster` of this many worker processes, started for the step
+    threads_per_worker: int = 1          # Threads of each such worker
+
+def engine_spec(cfg:PipelineConfig)->dict:
+    "The pipeline's engine as `{kind, **options}`, checked; raise `ConfigError` naming the `engine.` key"
+    from ctml_nb.engines import ENGINES
+    e = cfg.engine
+    if e.kind not in ENGINES: raise ConfigError(f"engine.kind: expected one of {', '.join(sorted(ENGINES))}, got {e.kind!r}")
+    opts = {k: v for k, v in (("address", e.address), ("workers", e.workers)) if v is not None}
+    if e.kind == "local" and opts: raise ConfigError(f"engine: {', '.join(opts)} apply to a cluster engine, not kind local: set kind: dask")
+    if len(opts) > 1: raise ConfigError("engine: give `address` (an existing cluster) or `workers` (a local cluster started for the step), not both")
+    for k, v in (("workers", e.workers), ("threads_per_worker", e.threads_per_worker)):
+        if v is not None and v < 1: raise ConfigError(f"engine.{k}: expected an integer >= 1, got {v}")
+    if e.workers is not None: opts["threads_per_worker"] = e.threads_per_worker
+    return {"kind": e.kind, **opts}
 
 # %% ../nbs/30_config.ipynb #0a0e257a
 def _type_name(tp)->str:
@@ -196,6 +220,7 @@ def parse_config(
         raise ConfigError(f"timeout: expected a positive, finite number of seconds (e.g. 600), got {cfg.timeout}")
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", cfg.name):
         raise ConfigError(f"name: expected letters, digits, '.', '_' or '-', got {cfg.name!r}")
+    engine_spec(cfg)
     for step, ps in cfg.parameters.items():
         if not isinstance(ps, dict):
             raise ConfigError(f"parameters.{step}: expected a mapping of template parameters, got {_value_repr(ps)}")

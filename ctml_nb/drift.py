@@ -19,6 +19,7 @@ from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUME
                                    Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
                                    unseen_share)
 from .drift_report import DriftReport
+from .engines import engine_for, get_engine
 from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column
 from .stats import adjust_pvalues, chi_square_from_counts
 
@@ -160,7 +161,11 @@ def _check_keys(det:DriftDetector):
 # %% ../nbs/04_drift.ipynb #1563e186
 def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
     "`DriftDetector.fit`"
-    _check_params(self); check_frame(reference, "reference")
+    _check_params(self)
+    if engine_for(reference) not in (None, "local"):   # a Dask DataFrame or a parquet path: profiled by that engine
+        self.profile_ = get_engine(engine_for(reference)).fit(self, reference)
+        return self
+    check_frame(reference, "reference")
     if len(reference) == 0: raise InputError("The reference data has no rows: fit on a non-empty DataFrame.")
     self.profile_ = ReferenceProfile.from_frame(reference, _fit_columns(self, reference), self.n_quantiles, self.max_categories)
     return self
@@ -295,7 +300,9 @@ def _untested(name, ref:ColumnProfile|None, reason:str, kind:str|None=None)->dic
 
 def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     "`DriftDetector.test`"
-    check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self); check_frame(current, "current")
+    check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self)
+    if engine_for(current) not in (None, "local"): return self.test_profile(self.profile_current(current))
+    check_frame(current, "current")
     if len(current) == 0: raise InputError("The current data has no rows: test a non-empty DataFrame.")
     by_name = {str(c): c for c in current.columns if str(c) not in _excluded(self)}
     rows = []
@@ -317,6 +324,7 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
 def _profile_current(self:DriftDetector, data)->CurrentProfile:
     "`DriftDetector.profile_current`"
     check_is_fitted(self, "profile_"); _check_params(self); _check_keys(self)
+    if engine_for(data) not in (None, "local"): return get_engine(engine_for(data)).profile_current(self, data)
     if isinstance(data, pd.DataFrame): data = [data]
     if isinstance(data, (str, bytes, Path)) or not isinstance(data, Iterable):
         raise InputError(f"`profile_current` takes a DataFrame or an iterable of DataFrames, got {type(data).__name__}.")

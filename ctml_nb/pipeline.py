@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from .policy_config import build_gate, build_strategy, build_trigger, new_model
 __all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'Context', 'open_context', 'champion', 'pending_requests',
            'champion_state', 'retrain_history', 'cycle_state', 'served_scores', 'save_trigger_state',
            'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split', 'retrain_candidate',
-           'save_candidate', 'load_candidate', 'champion_tags', 'promote_candidate']
+           'save_candidate', 'load_candidate', 'champion_tags', 'promote_candidate', 'batch_drift']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -345,3 +346,33 @@ def promote_candidate(
         out.update(promoted=False, rolled_back=True)
     update_promotion(cfg, run_id, "checked", health=out["health"], rolled_back=out["rolled_back"])
     return out
+
+# %% ../nbs/33_pipeline.ipynb #d6497285
+def _batch_files(data:CycleData)->list:
+    "The parquet files holding exactly this batch (new whole files of a folder source, no late rows), else []"
+    from ctml_nb.source_files import DatasetSource, FolderSource
+    src = data.source
+    if not isinstance(src, FolderSource) or isinstance(src, DatasetSource) or len(data.late): return []
+    old, new = ((c.get("source") or {}).get("files", {}) for c in (data.prev, data.cursor))
+    names = [n for n in new if n not in old]
+    if not names or any(new.get(n) != e for n, e in old.items()) or not all(n.lower().endswith((".parquet", ".pq")) for n in names):
+        return []
+    return [str(Path(src.path) / n) for n in names] if sum(new[n]["rows"] for n in names) == len(data.batch) else []
+
+def batch_drift(
+    ctx:Context,       # Step context (its config's `engine:` says where the work runs)
+    detector,          # Fitted reference detector (`reference_detector`)
+    data:CycleData,    # This cycle's rows
+    features:list,     # Columns tested
+)->tuple:              # `(DriftReport, engine record)`
+    "This cycle's batch tested for drift against the reference, profiled on the pipeline's engine"
+    from ctml_nb.config import engine_spec
+    from ctml_nb.engines import get_engine
+    spec, t0 = engine_spec(ctx.cfg), time.perf_counter()
+    if spec["kind"] == "local":
+        return detector.test(data.batch[features]), {"kind": "local", "seconds": round(time.perf_counter() - t0, 3)}
+    with get_engine(spec) as eng:
+        files = _batch_files(data)
+        report = detector.test_profile(eng.profile_current(detector, eng.read(files or data.batch, features)))
+        rec = {**eng.describe(), "input": f"{len(files)} parquet files" if files else "the batch, in partitions"}
+    return report, {**rec, "total_seconds": round(time.perf_counter() - t0, 3)}

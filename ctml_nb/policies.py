@@ -149,7 +149,8 @@ def compare_policies(
     model,                 # Estimator or Pipeline (cloned for each policy)
     policies:list,         # `Policy` objects with distinct names
     n_jobs:int=1,          # Policies backtested in parallel (joblib processes); each fit still uses the model's n_jobs
-    progress:bool=True,    # Progress bar over the policies (and per batch when n_jobs=1)
+    progress:bool=True,    # Progress bar over the policies as they finish (and per batch when n_jobs=1)
+    client=None,           # A `distributed.Client` or scheduler address: one task per policy on that Dask cluster
     **kwargs,              # Passed to `backtest` (batch_size, initial_fraction, time_column, label_delay, metric, ...)
 )->PolicyComparison:
     "Backtest every policy on the same data and settings; one row per policy"
@@ -161,15 +162,41 @@ def compare_policies(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup: raise InputError(f"Policy names must be distinct; repeated: {dup}")
     from tqdm.auto import tqdm
-    if n_jobs == 1:
+    if client is not None: res = _on_cluster(client, data, target, model, policies, progress, kwargs)
+    elif n_jobs == 1:
         res = [backtest(data, target, model, p, progress=progress, **kwargs)
                for p in tqdm(policies, desc="policies", disable=not progress)]
     else:
         from joblib import Parallel, delayed
-        res = Parallel(n_jobs=n_jobs)(delayed(backtest)(data, target, model, p, progress=False, **kwargs)
-                                      for p in tqdm(policies, desc="policies", disable=not progress))
-        # joblib keeps its workers for 5 minutes in case they are reused; a notebook test or a scheduled job that
-        # ends sooner would wait for them at exit
-        from joblib.externals.loky import get_reusable_executor
-        get_reusable_executor().shutdown(wait=True)
+        res = []
+        try:
+            with tqdm(total=len(policies), desc="policies", disable=not progress) as bar:
+                for r in Parallel(n_jobs=n_jobs, return_as="generator")(   # results in order, as they finish
+                        delayed(_backtest_one)(data, target, model, p, kwargs) for p in policies):
+                    res.append(r); bar.update()
+        finally:
+            # joblib keeps its workers for 5 minutes in case they are reused; a notebook test or a scheduled job that
+            # ends sooner would wait for them at exit
+            from joblib.externals.loky import get_reusable_executor
+            get_reusable_executor().shutdown(wait=True)
     return PolicyComparison({r.policy: r for r in res})
+
+def _backtest_one(data, target, model, policy, kwargs): return backtest(data, target, model, policy, progress=False, **kwargs)
+
+def _on_cluster(client, data, target, model, policies, progress, kwargs)->list:
+    "Each policy's backtest as one task on a Dask cluster, the data sent once; results in policy order"
+    try: from distributed import Client, as_completed
+    except ImportError: raise InputError("`client=` needs the dask extra: pip install 'ctml-nb[dask]'") from None
+    from tqdm.auto import tqdm
+    own = isinstance(client, str)
+    if own: client = Client(client)
+    elif not isinstance(client, Client):
+        raise InputError(f"`client` must be a distributed.Client or a scheduler address, got {type(client).__name__}")
+    try:
+        [d] = client.scatter([data])
+        futs = [client.submit(_backtest_one, d, target, model, p, kwargs, pure=False) for p in policies]
+        with tqdm(total=len(futs), desc="policies (cluster)", disable=not progress) as bar:
+            for _ in as_completed(futs, loop=client.loop): bar.update()
+        return client.gather(futs)
+    finally:
+        if own: client.close()

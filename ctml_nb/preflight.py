@@ -23,7 +23,7 @@ from .core import ConfigError, InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_folder', 'check_alerts', 'PreflightReport', 'preflight']
+           'check_columns', 'check_folder', 'check_engine', 'check_alerts', 'PreflightReport', 'preflight']
 
 # %% ../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -271,6 +271,19 @@ def check_folder(
                           "or change its permissions")
     return cfg
 
+# %% ../nbs/30b_preflight.ipynb #645f952e
+def check_engine(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->dict:                 # The engine spec (`ctml_nb.config.engine_spec`)
+    "Raise `ConfigError` when the pipeline's engine is unknown, badly set, or its library is not installed"
+    from ctml_nb.config import engine_spec
+    from ctml_nb.engines import get_engine
+    spec = engine_spec(cfg)
+    try: get_engine(spec).check()
+    except ConfigError: raise
+    except InputError as e: raise ConfigError(f"engine: {e}") from None
+    return spec
+
 # %% ../nbs/30b_preflight.ipynb #1d7445cf
 def check_alerts(
     cfg:PipelineConfig,  # Parsed pipeline
@@ -314,5 +327,6 @@ def preflight(
     built = build_components(cfg, task)
     check_metrics(cfg, built, task)
     for key in ("runs", "registry"): check_folder(cfg, key)
+    check_engine(cfg)
     cols = check_columns(cfg, source_head(cfg, nrows))
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
