@@ -6,7 +6,6 @@ runs; `execute_step` is replaced by a function that fails the test, and no run f
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -131,31 +130,29 @@ CASES = {  # id: (edits, extra, drop_time, expected text naming the key and the 
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_caught_before_any_kernel(tmp_path, capsys, case):
+def test_caught_before_any_kernel(tmp_path, capsys, monkeypatch, case):
     edits, extra, drop_time, expected = CASES[case]
+    import papermill
+    def no_kernel(*a, **k): raise AssertionError("a template notebook was executed before the config error was caught")
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
     if "UNWRITABLE" in extra: extra = extra.replace("UNWRITABLE", _unwritable(tmp_path))
     cfg = _project(tmp_path, *edits, extra=extra, drop_time=drop_time)
     if case == "runs is a file": (tmp_path / "runs").write_text("a file where the runs folder should be\n")
     if case == "registry is a file": (tmp_path / "models.txt").write_text("not a registry\n")
     if case == "config is a list":  # every top-level key made a list item: valid YAML, not a mapping
         cfg.write_text("".join(("- " if not l.startswith(" ") else "  ") + l + "\n" for l in cfg.read_text().splitlines()))
-    t0 = time.perf_counter()
     code = main(["run", "--config", str(cfg), "--no-progress"])
-    seconds = time.perf_counter() - t0
     err = capsys.readouterr().err
     assert code == EXIT_USAGE, err
     assert expected in err, err
     assert err.startswith("ctml run: config error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert seconds < 1, f"{seconds:.2f} s"
     runs = tmp_path / "runs"
     assert not runs.is_dir() or not [p for p in runs.iterdir() if p.is_dir()], "a run folder was created"
 
 
 def test_valid_config_passes_quickly(tmp_path, monkeypatch, capsys):
     cfg = _project(tmp_path, extra="cooldown: {min_time: 2D}\nbudget: {max_retrains: 3, per: 30D}\n")
-    t0 = time.perf_counter()
     rep = preflight(validate_config(load_config(cfg)))
-    assert time.perf_counter() - t0 < 1
     assert rep.task == "classification" and rep.components == ["triggers[0]", "cooldown", "budget", "strategy", "promotion"]
     assert rep.columns["target"] == "int64" and "timestamp" in rep.columns
     reached = []  # the CLI gets past preflight to the cycle itself (stubbed: no kernel)
