@@ -136,9 +136,12 @@ def _trigger_nodes(trigger):
     if getattr(trigger, "trigger", None) is not None: yield from _trigger_nodes(trigger.trigger)
 
 def _streaming(trigger)->dict:
-    "{label: trigger} of the performance triggers that feed a streaming detector"
+    "{label: trigger} of the triggers with streaming state: performance triggers with a detector, and any trigger naming its state attributes in `_STATE` (`DecayTrigger`)"
     from ctml_nb.drift_triggers import PerformanceTrigger
-    return {t.label: t for t in _trigger_nodes(trigger) if isinstance(t, PerformanceTrigger) and t.detector is not None}
+    return {t.label: t for t in _trigger_nodes(trigger)
+            if isinstance(t, PerformanceTrigger) and t.detector is not None or getattr(t, "_STATE", None)}
+
+def _state_attrs(t)->tuple: return getattr(t, "_STATE", None) or _STREAM_ATTRS
 
 def save_trigger_state(
     ctx:Context,  # Step context
@@ -147,7 +150,7 @@ def save_trigger_state(
 )->Path|None:     # The file written, or None when no trigger keeps streaming state
     "Keep the streaming detectors' state after this cycle's check in its run folder"
     import io, joblib
-    state = {label: {a: getattr(t, a) for a in _STREAM_ATTRS if hasattr(t, a)} for label, t in _streaming(trigger).items()}
+    state = {label: {a: getattr(t, a) for a in _state_attrs(t) if hasattr(t, a)} for label, t in _streaming(trigger).items()}
     state = {label: s for label, s in state.items() if s}
     if not state: return None
     buf = io.BytesIO(); joblib.dump(state, buf)
@@ -178,7 +181,8 @@ def restore_trigger_state(
             notes.append(f"{label}: no saved detector state (new or changed trigger): its detector starts fresh")
             continue
         for a, v in saved[label].items(): setattr(t, a, v)
-        notes.append(f"{label}: detector state restored from run {path.parent.name} ({getattr(t, 'n_fed_', 0)} values seen)")
+        notes.append(f"{label}: detector state restored from run {path.parent.name} ({getattr(t, 'n_fed_', 0)} values seen)"
+                     if not getattr(t, "_STATE", None) else f"{label}: streaming state restored from run {path.parent.name}")
     return notes
 
 # %% ../nbs/33_pipeline.ipynb #bf6dadea

@@ -5,16 +5,19 @@
 # %% ../nbs/13a_policies.ipynb #bc0079ba
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 import pandas as pd
 
 from .core import InputError, to_jsonable
-from .triggers import AllOf, DataVolumeTrigger, IntervalTrigger, Trigger
+from .triggers import AllOf, DataVolumeTrigger, IntervalTrigger, Trigger, check_count
 from .backtest import Policy, accuracy, backtest
 from .strategies import FullRetrain, RetrainStrategy
 
 # %% auto #0
-__all__ = ['baseline_policies', 'default_policy', 'persistence_gap', 'PolicyComparison', 'compare_policies']
+__all__ = ['baseline_policies', 'DecayTrigger', 'default_policy', 'persistence_gap', 'PolicyComparison', 'compare_policies']
 
 # %% ../nbs/13a_policies.ipynb #0b55d232
 def baseline_policies(
@@ -32,19 +35,102 @@ def baseline_policies(
     out += [Policy(d, PerformanceTrigger(detector=d), strategy) for d in detectors]
     return out
 
+# %% ../nbs/13a_policies.ipynb #17231c0f
+class _DecayState:
+    "`DecayTrigger`'s streaming state: the fresh level of the live model, its recent errors, the recovery"
+    _STATE = ("marker_", "ref_", "recent_", "fresh_", "level_", "recover_left_")
+
+    def reset(self):
+        "Forget the streaming state; returns self"
+        for a in self._STATE: self.__dict__.pop(a, None)
+        return self
+
+    def _feed(self, state, errors:np.ndarray):
+        marker = (None if state.last_trained_at is None else pd.Timestamp(state.last_trained_at), state.last_trained_rows)
+        if getattr(self, "marker_", None) != marker:     # a new model went live: measure its fresh level again
+            keep = getattr(self, "recover_left_", 0) > 0
+            self.marker_, self.ref_, self.recent_, self.fresh_ = marker, [], deque(maxlen=self.window), None
+            if not keep: self.level_ = None
+        self.recover_left_ = getattr(self, "recover_left_", 0) - len(errors)
+        for e in errors.tolist(): (self.ref_ if len(self.ref_) < self.window else self.recent_).append(e)
+        if self.fresh_ is None and len(self.ref_) >= self.window:
+            self.fresh_ = float(np.mean(self.ref_))
+            lost = getattr(self, "level_", None)
+            self.level_ = self.fresh_ if lost is None else min(lost, self.fresh_)
+            return np.asarray(self.ref_, float)          # judge the fresh level itself against a level lost
+        if self.recover_left_ <= 0 and self.fresh_ is not None: self.level_ = self.fresh_
+        return np.asarray(self.recent_, float) if self.fresh_ is not None and len(self.recent_) >= self.window else None
+
+    def _stale(self, state, cur:np.ndarray, ev:dict):
+        "(fire, why) for a classifier near the majority class's error once stale; None when it does not apply"
+        if self.stale_fraction is None or state.y_true is None or not state.train_rows or not np.isin(cur, (0, 1)).all():
+            return None
+        y = pd.Series(np.asarray(state.y_true, dtype=object).ravel()).dropna()
+        if not len(y): return None
+        chance, new = 1 - float(y.value_counts(normalize=True).iloc[0]), state.new_labelled_rows / state.train_rows
+        near, old = float(cur.mean()) >= chance - self.max_rise, new >= self.stale_fraction
+        ev.update(majority_error=chance, new_fraction=new)
+        return near and old, (f"majority-class error {chance:.4g}: the model is {'within' if near else 'more than'} "
+                              f"{self.max_rise:g} of it, {new:.1%} of its training rows are new "
+                              f"({'>=' if old else '<'} {self.stale_fraction:.0%})")
+
+# %% ../nbs/13a_policies.ipynb #35241ac5
+class DecayTrigger(_DecayState, Trigger):
+    "Fire when the model's recent error rose above the level it had when fresh (kept through a recovery)"
+    def __init__(self,
+        max_rise:float=0.1,   # Largest tolerated rise of the mean per-row error (0/1 errors: an accuracy drop)
+        window:int=100,       # Rows that measure the fresh level, and the recent rows compared with it
+        z:float=2.0,          # ... and the rise must exceed `z` standard errors of the difference of the two means
+        stale_fraction:float|None=1.0,  # Retry a classifier within `max_rise` of the majority class's error once this share of its training rows is new
+        name:str|None=None,   # Label in decisions (default: "decay(...)")
+    ): self.max_rise, self.window, self.z, self.stale_fraction, self.name = max_rise, window, z, stale_fraction, name
+
+    def _default_label(self): return self._describe("decay", max_rise=f"{self.max_rise:g}", window=self.window)
+
+    def validate(self):
+        for p in ("max_rise", "z", "stale_fraction"):
+            v = getattr(self, p)
+            if v is None and p == "stale_fraction": continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
+                raise InputError(f"DecayTrigger: `{p}` must be a finite number >= 0, got {v!r}")
+        check_count(self.window, "window", minimum=2)
+        return super().validate()
+
+    def _check(self, state):
+        errors = np.asarray(self._need(state, "errors", "per-row errors since the last check"), dtype=float).ravel()
+        if not np.isfinite(errors).all(): raise InputError(f"{self.label}: `state.errors` has missing or infinite values")
+        cur = self._feed(state, errors)
+        if cur is None:
+            what = "fresh level" if self.fresh_ is None else "recent error"
+            n = len(self.ref_) if self.fresh_ is None else len(self.recent_)
+            return self._decide(state, False, notes=[f"{n} of {self.window} rows seen to measure the {what}"])
+        ref = np.asarray(self.ref_, float)
+        mean, rise = float(cur.mean()), float(cur.mean()) - self.level_
+        se = math.sqrt(cur.var(ddof=1) / len(cur) + ref.var(ddof=1) / len(ref))
+        recovering = self.level_ < self.fresh_
+        decayed = rise > 0 if recovering else rise > max(self.max_rise, self.z * se)   # recovering: not back yet
+        if decayed and not recovering: self.recover_left_ = int(state.train_rows or len(ref))  # a recovery starts
+        ev = {"error": mean, "level": self.level_, "fresh": self.fresh_, "rise": rise, "se": se,
+              "max_rise": self.max_rise, "recovering": recovering}
+        why = [f"error {mean:.4g} on the last {len(cur)} rows vs level {self.level_:.4g}: rise {rise:+.4g} "
+               + (f"{'>' if decayed else '<='} 0 (not back to the level lost)" if recovering else
+                  f"{'>' if decayed else '<='} max({self.max_rise:g}, {self.z:g} SE = {self.z * se:.4g})")]
+        stale = self._stale(state, cur, ev)
+        if stale is not None: why.append(stale[1])
+        fire = decayed or bool(stale and stale[0])
+        return self._decide(state, fire, "; ".join(why), ev)
+
 # %% ../nbs/13a_policies.ipynb #ad0b7022
 def default_policy(
     strategy:RetrainStrategy|None=None,  # How to retrain (default: FullRetrain() on all labelled rows)
-    max_drop:float=0.1,                  # Fire when recent accuracy is this far below the model's running baseline
+    max_drop:float=0.1,                  # Fire when the recent error is this far above the model's fresh level
     min_new_fraction:float=1 / 30,       # ... and new labelled rows are at least this share of the training rows
     max_new_fraction:float|None=None,    # Retrain anyway at this share of new labelled rows (None: no cap)
-    detector=None,                       # Optional streaming detector on the error stream ("ddm", a river object)
+    window:int=100,                      # Labelled rows that measure the fresh level and the recent error
     name:str="ctml default",             # Policy name
 )->Policy:
-    "ctml-nb's recommended policy: retrain on a real accuracy drop once enough new labelled data arrived"
-    from ctml_nb.drift_triggers import PerformanceTrigger
-    perf = PerformanceTrigger(metric=accuracy, max_drop=max_drop, detector=detector)
-    trigger = AllOf(perf, DataVolumeTrigger(min_fraction=min_new_fraction))
+    "ctml-nb's recommended policy: retrain when the model decayed from its fresh level, once enough new data arrived"
+    trigger = AllOf(DecayTrigger(max_rise=max_drop, window=window), DataVolumeTrigger(min_fraction=min_new_fraction))
     if max_new_fraction is not None: trigger = trigger | DataVolumeTrigger(min_fraction=max_new_fraction)
     return Policy(name, trigger, strategy).validate()
 

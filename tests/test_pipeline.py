@@ -209,3 +209,24 @@ def test_streaming_detector_carries_on_across_cycles(tmp_path):
     notes = " ".join(third.trigger["notes"])
     assert f"detector state restored from run {second.run_id} (48 values seen)" in notes, notes
     assert third.trigger["evidence"]  # the numbers behind the decision are still recorded
+
+
+def test_default_policy_state_carries_on_across_cycles(tmp_path):
+    "The default policy's decay trigger keeps the model's fresh level between cycles (each step is a new kernel)"
+    cfg = _project(tmp_path)
+    cfg.write_text(cfg.read_text().replace("  - {kind: performance, params: {metric: accuracy, floor: 0.0, min_rows: 20}}",
+                                           "  - {kind: decay, params: {window: 30}}\n  - {kind: volume, params: {min_fraction: 0.03}}\n"
+                                           "trigger_combine: all"))
+    _live(tmp_path, 14)
+    assert run_cycle(cfg, progress=False).status == "succeeded"   # first model, on request
+    _live(tmp_path, 15)
+    second = run_cycle(cfg, progress=False)
+    assert (Path(second.run_dir) / "trigger_state.joblib").exists(), second.reason
+    _live(tmp_path, 16)
+    third = run_cycle(cfg, progress=False)
+    notes = " ".join(third.trigger["notes"])
+    assert f"decay(max_rise=0.1, window=30): streaming state restored from run {second.run_id}" in notes, notes
+    label = "decay(max_rise=0.1, window=30)"
+    ev2, ev3 = second.trigger["evidence"][label], third.trigger["evidence"][label]
+    assert ev2["fresh"] is not None and ev3["fresh"] == ev2["fresh"], (ev2, ev3)  # the level measured on day 15 is kept
+    assert ev3["error"] is not None and "on the last 30 rows" in " ".join(third.trigger["notes"] + third.trigger["reasons"])

@@ -1,0 +1,73 @@
+"""The default policy reacts where retraining pays, stays put where it does not, and a pipeline config holds it.
+
+Small synthetic streams from `drift_stream` and a shallow tree keep these fast; `bench/default_policy_bench.py` has
+the full evidence (elec2, weather, sea and every synthetic kind with a forest).
+"""
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+from ctml_nb.config import parse_config
+from ctml_nb.datasets import drift_stream
+from ctml_nb.policies import DecayTrigger, baseline_policies, compare_policies, default_policy
+from ctml_nb.policy_config import policy_from_config, policy_to_config
+from ctml_nb.strategies import FullRetrain
+from ctml_nb.backtest import Policy, backtest
+
+TREE = DecisionTreeClassifier(max_depth=6, random_state=0)
+
+
+def _compare(kind, n_rows, batch, window, every):
+    strategy = FullRetrain(window=window)
+    pols = baseline_policies(every, strategy) + [default_policy(strategy)]
+    return compare_policies(drift_stream(kind, n_rows), "target", TREE, pols, batch_size=batch, progress=False)
+
+
+def _share(t):
+    never, every = t.loc["never", "metric"], t.loc["every batch", "metric"]
+    return (t.loc["ctml default", "metric"] - never) / (every - never)
+
+
+def test_default_reacts_on_a_fast_decaying_stream():
+    "Moving squares (4 classes, a model decays within a few hundred rows): it retrains and captures half the gain"
+    cmp = _compare("moving_squares", 6_000, 50, 200, 200)
+    t = cmp.to_frame().set_index("policy")
+    assert t.loc["every batch", "metric"] - t.loc["never", "metric"] > 0.2      # retraining pays a lot here
+    assert 0 < t.loc["ctml default", "retrains"] < t.loc["every batch", "retrains"]
+    assert _share(t) >= 0.5, t
+    assert cmp.judge("ctml default")["on_or_above"], cmp.judge("ctml default")
+
+
+@pytest.mark.parametrize("kind", ["abrupt", "recurring"])
+def test_default_recovers_after_a_change(kind):
+    "After an abrupt change a retrain on a window full of old rows does not help: the default retrains again"
+    cmp = _compare(kind, 6_000, 100, 500, 500)
+    t = cmp.to_frame().set_index("policy")
+    assert _share(t) >= 0.5, t
+    assert not cmp.judge("ctml default")["dominated_by"], t
+
+
+def test_default_is_quiet_on_a_stable_stream():
+    "No drift: no baseline dominates the default (it does not retrain for nothing)"
+    cmp = _compare("stable", 6_000, 100, 500, 500)
+    j = cmp.judge("ctml default")
+    assert j["on_or_above"], j
+    assert cmp.to_frame().set_index("policy").loc["ctml default", "retrains"] <= 2
+
+
+def test_default_round_trips_through_a_pipeline_config(tmp_path):
+    "policy_to_config writes the default; the config builds it back and a backtest replays the same figures"
+    base = {"name": "p", "data": {"source": "d.csv", "target": "target"},
+            "model": {"factory": "sklearn.tree:DecisionTreeClassifier"}}
+    pol = default_policy(FullRetrain(window=200), max_drop=0.15, window=50)
+    cfg = policy_to_config(pol, base)
+    assert cfg["triggers"] == [{"kind": "decay", "params": {"max_rise": 0.15, "window": 50}},
+                               {"kind": "volume", "params": {"min_fraction": 1 / 30}}]
+    assert cfg["trigger_combine"] == "all"
+    back = policy_from_config(parse_config(cfg, tmp_path), name="ctml default")
+    core = back.trigger.triggers[0]           # the pipeline adds an on-demand trigger beside the configured ones
+    assert repr(core) == repr(pol.trigger) and isinstance(core.triggers[0], DecayTrigger)
+    data = drift_stream("moving_squares", 3_000)
+    a = backtest(data, "target", TREE, pol, batch_size=50, progress=False)
+    b = backtest(data, "target", TREE, Policy("ctml default", core, back.strategy), batch_size=50, progress=False)
+    assert (a.totals["metric"], a.totals["retrains"]) == (b.totals["metric"], b.totals["retrains"])
+    assert a.totals["retrains"] > 0
