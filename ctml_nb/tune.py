@@ -292,8 +292,19 @@ class _TuneTables:
             "hindsight": {k: v for k, v in h.items() if k != "retrain_after_batches"} if h else None,
             "hindsight_note": None if h else self.hindsight})
 
+    def to_text(self)->str:
+        "The summary and the later part's table, as plain text (what `ctml tune` prints)"
+        s, later = self.summary(), self.to_frame().query("part == 'later'").drop(columns="part")
+        b, h = s["best_baseline"], s["hindsight"]
+        with pd.option_context("display.width", 200, "display.max_colwidth", 70):
+            table = later.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return (f"chose {s['chosen']!r} of {s['candidates_tried']} candidates on the first {s['tuning_rows']:,} rows (cost "
+                f"{s['cost']:g}); on the later {s['later_rows']:,} rows:\n{table}\nmargin over the best baseline "
+                f"({b['policy']}): {s['margin']:+.4f}" + (f"; hindsight optimum {h['utility']:.4f} with {h['retrains']} "
+                f"retrains" if h else f"; no hindsight optimum: {s['hindsight_note']}"))
+
     def to_dict(self)->dict:
-        "JSON-safe summary, the chosen policy's config sections and the table"
+        "JSON-safe summary and the table"
         return to_jsonable({"summary": self.summary(), "frame": self.to_frame().to_dict(orient="records")})
 
     def to_frame(self)->pd.DataFrame:
