@@ -422,20 +422,20 @@ def tune_policy(
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
     from ctml_nb.metrics import METRICS, task_of
     retrain_utility(0.0, 0, 1, cost)
-    kw, strategy = dict(backtest_kwargs), strategy or FullRetrain()
+    kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
     cut, n0, nb, _ = _parts(data, target, split, kw)
     b = max(1, round((cut - n0) / nb))
     tuning = _TuningPart(data.iloc[:cut], target, model, kw, n_jobs, progress, batch_rows=b)
     metric = getattr(kw.get("metric", "accuracy"), "name", kw.get("metric", "accuracy"))
     if space is None:
         if metric not in METRICS: raise InputError(f"the default search space needs a metric from METRICS, got {metric!r}: pass `space=`")
-        cands = default_space(b, nb, strategy, metric, task_of(model), gate=gate, holdout=holdout)
+        cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout)
     elif isinstance(space, dict): cands = grid_space(space, strategy, gate, holdout)
     elif isinstance(space, (list, tuple)) and space and all(isinstance(p, Policy) for p in space): cands = list(space)
     else: raise InputError("`space` must be None, a non-empty list of Policy objects, or a dict grid of trigger/strategy/cooldown/budget")
     tuning.add(cands)
     if baselines is None:
-        baselines = baseline_policies(10 * b, strategy)
+        baselines = baseline_policies(10 * b, strategy, detectors=("adwin", "ddm") if task == "classification" else ("adwin",))
         for p in baselines: p.gate, p.holdout = gate, holdout
     later = _LaterPart(data, target, model, {k: v for k, v in kw.items() if k != "initial_fraction"} | {"initial_rows": cut},
                        n_jobs, progress)
@@ -460,6 +460,8 @@ def tune_config(
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     if opts["initial_rows"] is None: opts["initial_rows"] = _first_batch_rows(df, cfg, opts)
+    try: _parts(df[keep], cfg.data.target, split, opts)
+    except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
     out = tune_policy(df[keep], cfg.data.target, new_model(cfg), cost, space, split, n_jobs, progress,
                       strategy=build_strategy(cfg), gate=build_gate(cfg), holdout=build_holdout(cfg), **opts)
     out.base = cfg
