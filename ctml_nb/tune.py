@@ -17,8 +17,8 @@ from .policies import PolicyComparison, baseline_policies, compare_policies, def
 from .strategies import FullRetrain
 
 # %% auto #0
-__all__ = ['default_space', 'refine_space', 'grid_space', 'HindsightOptimum', 'hindsight_optimum', 'TuneResult', 'tune_policy',
-           'tune_config']
+__all__ = ['default_space', 'refine_space', 'grid_space', 'HindsightOptimum', 'hindsight_optimum', 'TuneResult', 'choose',
+           'tune_policy', 'tune_config']
 
 # %% ../nbs/13b_tune.ipynb #7b000006
 def _named(trigger)->str:
@@ -281,7 +281,7 @@ class _TuneTables:
         t, ev = self.search.results[self.chosen].totals, self.evaluation.results[tuned].totals
         h = self.hindsight if isinstance(self.hindsight, dict) else None
         return to_jsonable({
-            "cost": self.cost, "metric_name": t["metric_name"], "greater_is_better": hib, "candidates_tried": self.candidates_tried,
+            "cost": self.cost, "rule": self._rule, "metric_name": t["metric_name"], "greater_is_better": hib, "candidates_tried": self.candidates_tried,
             "chosen": self.chosen, "tuning_rows": self.rows[0], "later_rows": self.rows[1],
             "tuning": {"metric": t["metric"], "retrains": t["retrains"], "batches": t["batches"],
                        "utility": self.search.utility(self.cost)[self.chosen]},
@@ -336,7 +336,7 @@ class TuneResult(_TuneTables, _TunePlot):
     def at(self, cost:float)->"TuneResult":
         "The same search chosen at another cost (backtests on the later part are reused)"
         return _judge(cost, self._tuning, self._later, self.baselines, self.rows, self.base,
-                      hindsight=self.hindsight is not None, refine=self._refine)
+                      hindsight=self.hindsight is not None, refine=self._refine, rule=self._rule)
 
     def to_config(self,
                   base=None,  # Config (or dict) whose other sections to keep (default: the tuned pipeline's, if any)
@@ -356,12 +356,34 @@ class TuneResult(_TuneTables, _TunePlot):
         return f"<p>{html.escape(repr(self))}</p>" + self.to_frame().query("part == 'later'").to_html(
             index=False, float_format=lambda v: f"{v:.4f}")
 
-# %% ../nbs/13b_tune.ipynb #7b00001c
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False)->TuneResult:
-    "Choose the best candidate at `cost` on the tuning part; backtest it and the baselines on the later part"
+# %% ../nbs/13b_tune.ipynb #7b00001d
+def choose(
+    search:PolicyComparison,  # Candidates backtested on the tuning part
+    cost:float,               # Retrain cost
+    rule:str="one_se",        # "best": the highest utility; "one_se": the fewest retrains within one standard error of it
+)->str:                       # The chosen candidate's name
+    "The candidate to run: the best at `cost`, or (robust to noise) the cheapest one not clearly worse than the best"
+    if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
+    best = search.best(cost)
+    if rule == "best": return best
+    sign = 1.0 if search._hib() else -1.0
+    def per_batch(name):   # each scored batch's contribution to the utility, in the better-is-higher direction
+        f = search.results[name].frame
+        ok = f["metric"].notna().to_numpy()
+        return sign * f["metric"].to_numpy()[ok] * f["rows"].to_numpy()[ok] / f["rows"][ok].mean() - cost * f["retrained"].to_numpy()[ok]
+    ref, u = per_batch(best), search.utility(cost)
+    tied = []
+    for k in search.results:
+        d = per_batch(k) - ref
+        if len(d) > 1 and d.mean() >= -d.std(ddof=1) / np.sqrt(len(d)): tied.append(k)
+    return min(tied or [best], key=lambda k: (search.results[k].totals["retrains"], -sign * u[k]))
+
+# %% ../nbs/13b_tune.ipynb #7b00001e
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="one_se")->TuneResult:
+    "Choose a candidate at `cost` on the tuning part; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
     search = tuning.comparison()
-    chosen = search.best(cost)
+    chosen = choose(search, cost, rule)
     tuned = copy.copy(tuning.candidates[chosen]); tuned.name = f"tuned: {chosen}"
     evaluation = later.run([tuned] + list(baselines.values()))
     h = None
@@ -369,7 +391,7 @@ def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True,
         opt = later.optimum(tuned.strategy or FullRetrain())
         h = opt.at(cost) if isinstance(opt, HindsightOptimum) else opt
     out = TuneResult(cost, search, dict(tuning.candidates), evaluation, chosen, baselines, h, rows, later, base)
-    out._tuning, out._refine = tuning, refine
+    out._tuning, out._refine, out._rule = tuning, refine, rule
     return out
 
 class _TuningPart(_LaterPart):
@@ -386,7 +408,7 @@ class _TuningPart(_LaterPart):
         more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, len(self.data))
         if more: self.add(more)
 
-# %% ../nbs/13b_tune.ipynb #7b00001d
+# %% ../nbs/13b_tune.ipynb #7b00001f
 def _parts(data, target, split, kw)->tuple:
     "(first later row, tuning rows before the first batch, batches in the tuning part, batches in the later part)"
     from ctml_nb.backtest import _batch_starts, _check_data
@@ -403,7 +425,7 @@ def _parts(data, target, split, kw)->tuple:
                          "smaller batches, or another split (at least 3 and 1)")
     return cut, n0, nb_early, nb_later
 
-# %% ../nbs/13b_tune.ipynb #7b00001e
+# %% ../nbs/13b_tune.ipynb #7b000020
 def tune_policy(
     data:pd.DataFrame,     # Labelled rows in time order
     target:str,            # Label column
@@ -417,11 +439,13 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
+    rule:str="one_se",     # How to choose (`choose`): "one_se" (robust to noise) or "best"
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
     from ctml_nb.metrics import METRICS, task_of
     retrain_utility(0.0, 0, 1, cost)
+    if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
     kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
     cut, n0, nb, _ = _parts(data, target, split, kw)
     b = max(1, round((cut - n0) / nb))
@@ -440,9 +464,9 @@ def tune_policy(
     later = _LaterPart(data, target, model, {k: v for k, v in kw.items() if k != "initial_fraction"} | {"initial_rows": cut},
                        n_jobs, progress)
     return _judge(cost, tuning, later, {p.name: p for p in baselines}, (cut, len(data) - cut), hindsight=hindsight,
-                  refine=space is None)
+                  refine=space is None, rule=rule)
 
-# %% ../nbs/13b_tune.ipynb #7b000026
+# %% ../nbs/13b_tune.ipynb #7b000028
 def tune_config(
     cfg,                       # Parsed pipeline (`ctml_nb.config.load_config`)
     cost:float,                # Price of one retrain per batch, in metric units
