@@ -28,6 +28,7 @@ from ctml_nb.datasets import drift_stream
 from ctml_nb.tune import tune_policy
 
 REPO = Path(__file__).resolve().parent.parent
+RULES = ("one_se", "best")   # the tuner's default choice rule first, then the plain maximum for comparison
 TARGET = -0.005   # the tuned policy's utility on the later half is at most 0.005 below the best baseline's
 STREAMS = {  # name -> (file in DATA_DIR or synthetic kind, rows per batch)
     "elec2": ("elec2.csv", 336), "weather": ("weather.csv", 120), "sea": ("sea_stream.csv", 400),
@@ -51,12 +52,13 @@ def run(name:str, data_dir:Path, costs:list, n_jobs:int)->list:
     b = STREAMS[name][1]
     t0 = time.perf_counter()
     first = tune_policy(df, target, DecisionTreeClassifier(max_depth=8, random_state=0), costs[0], n_jobs=n_jobs,
-                        progress=False, batch_size=b, initial_rows=b)
+                        progress=False, batch_size=b, initial_rows=b, rule=RULES[0])
     rows = []
     for c in costs:
-        r = first if c == costs[0] else first.at(c)
+      for rule in RULES:
+        r = first.at(c, rule)
         s = r.summary()
-        rows.append({"stream": name, "cost": c, "chosen": s["chosen"], "tuned": s["later"]["utility"],
+        rows.append({"stream": name, "cost": c, "rule": rule, "chosen": s["chosen"], "tuned": s["later"]["utility"],
                      "tuned_retrains": s["later"]["retrains"], "best_baseline": s["best_baseline"]["policy"],
                      "baseline": s["best_baseline"]["utility"], "margin": s["margin"],
                      "candidates": s["candidates_tried"],
@@ -90,11 +92,13 @@ def main(argv=None)->int:
             print(f.drop(columns=["stream", "seconds", "batches", "candidates"]).to_string(
                 index=False, float_format=lambda v: f"{v:.4f}"))
     f = pd.DataFrame(out)
-    print(f"\nmargins >= {TARGET}: {int(f['pass'].sum())} of {len(f)}; worst {f['margin'].min():+.4f} "
-          f"({f.loc[f['margin'].idxmin(), 'stream']}, cost {f.loc[f['margin'].idxmin(), 'cost']:g}); "
-          f"load average after: {os.getloadavg()[0]:.2f}")
+    for rule, g in f.groupby("rule", sort=False):
+        w = g["margin"].idxmin()
+        print(f"\nrule {rule}: margins >= {TARGET}: {int(g['pass'].sum())} of {len(g)}; mean {g['margin'].mean():+.4f}; "
+              f"worst {g['margin'].min():+.4f} ({g.loc[w, 'stream']}, cost {g.loc[w, 'cost']:g})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     if a.json: Path(a.json).write_text(json.dumps(to_jsonable(out), indent=1))
-    return 0 if f["pass"].all() else 1
+    return 0 if f.loc[f["rule"] == RULES[0], "pass"].all() else 1
 
 
 if __name__ == "__main__":
