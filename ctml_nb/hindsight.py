@@ -67,7 +67,7 @@ def hindsight_optimum(
     "Fit a model after every batch and score it on every later batch, for the best retrain schedule in hindsight"
     from sklearn.base import clone
     from tqdm.auto import tqdm
-    from ctml_nb.backtest import _batch_starts, _check_data
+    from ctml_nb.backtest import batch_bounds
     from ctml_nb.loop import retrain_model
     from ctml_nb.metrics import get_metric, row_errors, task_of
     strategy = strategy or FullRetrain()
@@ -76,9 +76,8 @@ def hindsight_optimum(
     name = getattr(metric, "name", metric)
     if name not in _ROW_MEANS:
         raise InputError(f"the hindsight optimum needs a metric that is a mean over rows ({', '.join(_ROW_MEANS)}), got {metric!r}")
-    n0 = _check_data(data, target, time_column, batch_size, initial_fraction, initial_rows, label_delay)
+    n0, starts = batch_bounds(data, target, batch_size, batch_every, initial_fraction, initial_rows, time_column, label_delay)
     n = len(data)
-    starts = _batch_starts(n0, n, batch_size, batch_every, data[time_column] if time_column else None)
     ends, B = starts[1:] + [n], len(starts)
     if B > max_batches: raise InputError(f"{B} batches > max_batches={max_batches}: the hindsight optimum would fit {B} models")
     X, y = data.drop(columns=[target] + ([time_column] if time_column else [])), data[target].to_numpy()

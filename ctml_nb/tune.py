@@ -335,15 +335,15 @@ class _TuningPart(_LaterPart):
 # %% ../nbs/13c_tune.ipynb #7b00001f
 def _parts(data, target, split, kw)->tuple:
     "(first later row, tuning rows before the first batch, batches in the tuning part, batches in the later part)"
-    from ctml_nb.backtest import _batch_starts, _check_data
+    from ctml_nb.backtest import batch_bounds
     if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
         raise InputError(f"`split` must be a fraction in (0, 1) (the share of rows to tune on), got {split!r}")
     if not isinstance(data, pd.DataFrame): raise InputError(f"`data` must be a pandas DataFrame, got {type(data).__name__}")
-    cut, tc, bs = int(len(data) * split), kw.get("time_column"), kw.get("batch_size", 100)
-    def batches(df, n0): return _batch_starts(n0, len(df), bs, kw.get("batch_every"), df[tc] if tc else None)
-    early = data.iloc[:cut]
-    n0 = _check_data(early, target, tc, bs, kw.get("initial_fraction", 0.1), kw.get("initial_rows"), kw.get("label_delay", 0))
-    nb_early, nb_later = len(batches(early, n0)), len(batches(data, cut))
+    cut = int(len(data) * split)
+    opts = {k: kw[k] for k in ("batch_size", "batch_every", "initial_fraction", "initial_rows", "time_column", "label_delay") if k in kw}
+    n0, early = batch_bounds(data.iloc[:cut], target, **opts)
+    nb_early = len(early)
+    nb_later = len(batch_bounds(data, target, **(opts | {"initial_rows": cut}))[1]) if 0 < cut < len(data) else 0
     if nb_early < 3 or nb_later < 1:
         raise InputError(f"`split`={split} leaves {nb_early} batches to tune on and {nb_later} to judge on: give more rows, "
                          "smaller batches, or another split (at least 3 and 1)")
@@ -403,11 +403,11 @@ def tune_config(
 )->TuneResult:
     "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
     from ctml_nb.config import feature_columns, load_source
-    from ctml_nb.policy_config import _first_batch_rows, build_gate, build_holdout, build_strategy, new_model, replay_options
+    from ctml_nb.policy_config import build_gate, build_holdout, build_strategy, first_batch_rows, new_model, replay_options
     opts = replay_options(cfg, **options)
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
-    if opts["initial_rows"] is None: opts["initial_rows"] = _first_batch_rows(df, cfg, opts)
+    if opts["initial_rows"] is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
     try: _parts(df[keep], cfg.data.target, split, opts)
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
     out = tune_policy(df[keep], cfg.data.target, new_model(cfg), cost, space, split, n_jobs, progress,
