@@ -52,7 +52,7 @@ def run(name:str, data_dir:Path, costs:list, n_jobs:int)->list:
     b = STREAMS[name][1]
     t0 = time.perf_counter()
     first = tune_policy(df, target, DecisionTreeClassifier(max_depth=8, random_state=0), costs[0], n_jobs=n_jobs,
-                        progress=False, batch_size=b, initial_rows=b, rule=RULES[0])
+                        progress=False, batch_size=b, rule=RULES[0])
     rows = []
     for c in costs:
       for rule in RULES:

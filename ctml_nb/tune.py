@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 
 import numpy as np
 import pandas as pd
@@ -333,13 +332,16 @@ class _TuningPart(_LaterPart):
         if more: self.add(more)
 
 # %% ../nbs/13c_tune.ipynb #7b00001f
-def _parts(data, target, split, kw)->tuple:
+def _parts(data, target, split, kw, warmup=0.5)->tuple:
     "(first later row, tuning rows before the first batch, batches in the tuning part, batches in the later part)"
     from ctml_nb.backtest import batch_bounds
-    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
-        raise InputError(f"`split` must be a fraction in (0, 1) (the share of rows to tune on), got {split!r}")
+    for p, v in (("split", split), ("warmup", warmup)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise InputError(f"`{p}` must be a fraction in (0, 1), got {v!r}")
     if not isinstance(data, pd.DataFrame): raise InputError(f"`data` must be a pandas DataFrame, got {type(data).__name__}")
     cut = int(len(data) * split)
+    if kw.get("initial_rows") is None:   # candidates start from a model trained on much data, as the later part does
+        kw.pop("initial_fraction", None); kw["initial_rows"] = max(1, int(cut * warmup))
     opts = {k: kw[k] for k in ("batch_size", "batch_every", "initial_fraction", "initial_rows", "time_column", "label_delay") if k in kw}
     n0, early = batch_bounds(data.iloc[:cut], target, **opts)
     nb_early = len(early)
@@ -364,6 +366,7 @@ def tune_policy(
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
     rule:str="one_se",     # How to choose (`choose`): "one_se" (robust to noise) or "best"
+    warmup:float=0.5,      # Share of the tuning part that trains the candidates' first model (without `initial_rows`)
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
@@ -371,7 +374,7 @@ def tune_policy(
     retrain_utility(0.0, 0, 1, cost)
     if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
     kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
-    cut, n0, nb, _ = _parts(data, target, split, kw)
+    cut, n0, nb, _ = _parts(data, target, split, kw, warmup)   # sets kw["initial_rows"] from `warmup` when missing
     b = max(1, round((cut - n0) / nb))
     tuning = _TuningPart(data.iloc[:cut], target, model, kw, n_jobs, progress, batch_rows=b)
     metric = getattr(kw.get("metric", "accuracy"), "name", kw.get("metric", "accuracy"))
@@ -403,12 +406,11 @@ def tune_config(
 )->TuneResult:
     "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
     from ctml_nb.config import feature_columns, load_source
-    from ctml_nb.policy_config import build_gate, build_holdout, build_strategy, first_batch_rows, new_model, replay_options
+    from ctml_nb.policy_config import build_gate, build_holdout, build_strategy, new_model, replay_options
     opts = replay_options(cfg, **options)
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
-    if opts["initial_rows"] is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
-    try: _parts(df[keep], cfg.data.target, split, opts)
+    try: _parts(df[keep], cfg.data.target, split, dict(opts))
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
     out = tune_policy(df[keep], cfg.data.target, new_model(cfg), cost, space, split, n_jobs, progress,
                       strategy=build_strategy(cfg), gate=build_gate(cfg), holdout=build_holdout(cfg), **opts)
