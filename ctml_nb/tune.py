@@ -100,7 +100,7 @@ def refine_space(
     rows:int,                 # Rows of the tuning part
     top:int=3,                # Best triggers tried with other training windows
 )->list:                      # New policies (names not in `candidates`)
-    "Second round: performance floors at quantiles of the never-retrained model's batches, and the best triggers with other windows"
+    "Second round: floors at quantiles of the never-retrained model's batches; the best triggers and two periods with other windows"
     from ctml_nb.drift_triggers import PerformanceTrigger
     first = next(iter(candidates.values()))
     base, gate, holdout = first.strategy, first.gate, first.holdout
@@ -110,8 +110,10 @@ def refine_space(
         m = never.to_frame()["metric"].dropna()
         hib, name = search._hib(), never.totals["metric_name"]
         ts = [PerformanceTrigger(name, floor=float(np.quantile(m, q if hib else 1 - q))) for q in (0.1, 0.25, 0.5)] if len(m) else []
+    from ctml_nb.triggers import IntervalTrigger
     u = search.utility(cost).sort_values(ascending=not search._hib())
     best = [candidates[k].trigger for k in u.index if candidates[k].trigger is not None][:top]
+    best += [IntervalTrigger(rows=k * int(batch_rows)) for k in (1, 5)]   # a window can make frequent retrains pay
     new = _policies(ts, [base], base, gate, holdout)
     for s in _windows(base, batch_rows, rows): new += _policies(best, [s], base, gate, holdout)
     return [p for p in new if p.name not in candidates]
