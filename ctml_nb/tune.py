@@ -285,7 +285,7 @@ class TuneResult(_TuneTables, _TunePlot):
 def choose(
     search:PolicyComparison,  # Candidates backtested on the tuning part
     cost:float,               # Retrain cost
-    rule:str="one_se",        # "best": the highest utility; "one_se": the fewest retrains within one standard error of it
+    rule:str="best",          # "best": the highest utility; "one_se": the fewest retrains within one standard error of it
 )->str:                       # The chosen candidate's name
     "The candidate to run: the best at `cost`, or (robust to noise) the cheapest one not clearly worse than the best"
     if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
@@ -304,7 +304,7 @@ def choose(
     return min(tied or [best], key=lambda k: (search.results[k].totals["retrains"], -sign * u[k]))
 
 # %% ../nbs/13c_tune.ipynb #7b00001e
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="one_se")->TuneResult:
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="best")->TuneResult:
     "Choose a candidate at `cost` on the tuning part; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
     search = tuning.comparison()
@@ -367,7 +367,7 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
-    rule:str="one_se",     # How to choose (`choose`): "one_se" (robust to noise) or "best"
+    rule:str="best",       # How to choose (`choose`): "best" (the highest utility) or "one_se" (fewer retrains when tied)
     warmup:float=0.5,      # Share of the tuning part that trains the candidates' first model (without `initial_rows`)
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
