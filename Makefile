@@ -115,7 +115,7 @@ docs: install
 bench-evidently: install
 	@[ -x bench/.venv-evidently/bin/python ] || $(BIN)/python bench/drift_bench.py --setup-evidently
 
-BENCHES := drift_bench drift_chunked_bench drift_dask_bench trigger_bench evaluation_bench pipeline_bench cycle_history_bench source_bench policy_bench default_policy_bench cli_bench
+BENCHES := drift_bench drift_chunked_bench drift_dask_bench trigger_bench evaluation_bench pipeline_bench cycle_history_bench source_bench policy_bench default_policy_bench tune_bench cli_bench
 bench: install bench-evidently
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 

@@ -20,7 +20,7 @@ from .triggers import Trigger
 from .strategies import FullRetrain, RetrainResult, RetrainStrategy
 
 # %% auto #0
-__all__ = ['Policy', 'BacktestResult', 'accuracy', 'backtest']
+__all__ = ['Policy', 'BacktestResult', 'accuracy', 'batch_bounds', 'backtest']
 
 # %% ../nbs/13_backtest.ipynb #b1ec5925
 class Policy:
@@ -187,6 +187,16 @@ def _batch_starts(n0:int, n:int, batch_size:int, batch_every, times)->list:
     t = pd.DatetimeIndex(pd.to_datetime(times))[n0:]
     k = np.asarray((t - t[0]) // span)
     return [n0 + int(i) for i in np.flatnonzero(np.r_[True, k[1:] != k[:-1]])]
+
+# %% ../nbs/13_backtest.ipynb #7e000001
+def batch_bounds(
+    data:pd.DataFrame, target:str,   # As for `backtest`
+    batch_size:int=100, batch_every:str|None=None, initial_fraction:float=0.1, initial_rows:int|None=None,
+    time_column:str|None=None, label_delay:int=0,
+)->tuple:                            # (rows that train the initial model, first row of each scored batch)
+    "The batches `backtest` would replay `data` in, after checking the same settings"
+    n0 = _check_data(data, target, time_column, batch_size, initial_fraction, initial_rows, label_delay)
+    return n0, _batch_starts(n0, len(data), batch_size, batch_every, data[time_column] if time_column else None)
 
 # %% ../nbs/13_backtest.ipynb #5a92cad8
 class _Replay:

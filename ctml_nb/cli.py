@@ -16,8 +16,8 @@ from . import __version__
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_LOCKED', 'EXIT_ERROR', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'cmd_run',
            'cmd_runs', 'cmd_show', 'cmd_report', 'cmd_ui', 'cmd_retrain', 'cmd_schedule', 'cmd_registry',
-           'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'build_parser',
-           'os_error_message', 'main']
+           'drift_report', 'cmd_drift', 'demo_drift', 'cmd_demo', 'backtest_rows', 'cmd_backtest', 'cmd_tune',
+           'build_parser', 'os_error_message', 'main']
 
 # %% ../nbs/32_cli.ipynb #baa1d843
 EXIT_OK = 0       # the command did its job; for `ctml run`: the cycle succeeded or was skipped
@@ -291,19 +291,22 @@ def backtest_rows(result)->list:
                         "reasons", "vetoed_by") if c in f]
     return f[cols].assign(gate=gate).to_dict(orient="records")
 
+def _history(cfg, path:str|None):
+    "The labelled history `--history FILE` names, read as the config's source (None: use the source itself)"
+    import dataclasses
+    from ctml_nb.config import load_source
+    if not path: return None
+    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={})
+    return load_source(dataclasses.replace(cfg, data=src))
+
 def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
-    import dataclasses
     import pandas as pd
-    from ctml_nb.config import load_config, load_source
     from ctml_nb.core import to_jsonable
+    from ctml_nb.config import load_config
     from ctml_nb.policy_config import backtest_config
     cfg = load_config(args.config)
-    hist = None
-    if args.history:
-        src = dataclasses.replace(cfg.data, source=str(Path(args.history).resolve()), params={})
-        hist = load_source(dataclasses.replace(cfg, data=src))
-    cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
+    cmp = backtest_config(cfg, _history(cfg, args.history), batch_rows=args.batch_rows, batch_every=args.batch_every,
                           initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
     (res,) = cmp.results.values()
     if args.json:
@@ -312,6 +315,46 @@ def cmd_backtest(args)->int:
         return EXIT_OK
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(cmp.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK
+
+# %% ../nbs/32_cli.ipynb #7c000002
+def _tune_args(args):
+    "Check `ctml tune`'s numbers before anything runs (exit 2 on a bad one)"
+    import math
+    from ctml_nb.core import ConfigError
+    if not math.isfinite(args.retrain_cost) or args.retrain_cost < 0:
+        raise ConfigError(f"--retrain-cost: expected a number >= 0 in metric units per retrain-per-batch, got {args.retrain_cost}")
+    if not 0 < args.split < 1: raise ConfigError(f"--split: expected a fraction between 0 and 1 (the share to tune on), got {args.split}")
+    if args.n_jobs < 1: raise ConfigError(f"--n-jobs: expected an integer >= 1, got {args.n_jobs}")
+    if args.out and Path(args.out).suffix.lower() not in (".yml", ".yaml"):
+        raise ConfigError(f"--out {args.out}: the tuned config is YAML, name it .yaml or .yml")
+    if args.out and Path(args.out).resolve() == Path(args.config).resolve():
+        raise ConfigError(f"--out {args.out} would replace the pipeline config itself: write another file and review the change")
+
+def cmd_tune(args)->int:
+    "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
+    import yaml
+    from ctml_nb.config import load_config
+    from ctml_nb.core import atomic_write, to_jsonable
+    from ctml_nb.tune import tune_config
+    _tune_args(args)
+    cfg = load_config(args.config)
+    res = tune_config(cfg, args.retrain_cost, _history(cfg, args.history), split=args.split, n_jobs=args.n_jobs,
+                      progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,
+                      initial_rows=args.initial_rows, label_delay=args.label_delay)
+    tuned, s = res.to_config(), res.summary()
+    if args.out: atomic_write(args.out, yaml.safe_dump(to_jsonable(tuned), sort_keys=False))
+    batches = f"--batch-rows {args.batch_rows}" if args.batch_rows else f"--batch-every {args.batch_every}"
+    replay = (f"ctml backtest --config {args.out or 'TUNED.yaml'}" + (f" --history {args.history}" if args.history else "")
+              + f" {batches} --initial-rows {res.rows[0]}" + (f" --label-delay {args.label_delay}" if args.label_delay else ""))
+    keys = ("triggers", "trigger_combine", "cooldown", "budget", "strategy")
+    if args.json:
+        print(json.dumps(to_jsonable({"summary": s, "policy": {k: tuned[k] for k in keys if k in tuned}, "replay": replay,
+                                      "later": res.to_frame().query("part == 'later'").to_dict(orient="records")}),
+                         indent=1, allow_nan=False)); return EXIT_OK
+    print(res.to_text())
+    print(f"tuned config: {args.out}" if args.out else "add --out tuned.yaml to write the tuned config")
+    print(f"replay the later part: {replay}")
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #3107a3d4
@@ -396,6 +439,22 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="summary and one row per batch, as JSON")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_backtest)
+
+    sp = add("tune", "tune the retraining policy on the history at a retrain cost; write the tuned config")
+    sp.add_argument("--config", "-c", required=True, help="pipeline YAML/TOML file")
+    sp.add_argument("--history", help="labelled history file (default: the config's data source)")
+    sp.add_argument("--retrain-cost", type=float, required=True, help="price of one retrain per batch, in metric units")
+    sp.add_argument("--split", type=float, default=0.5, help="share of the earliest rows to tune on (default 0.5)")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--batch-rows", type=int, help="rows per cycle")
+    g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
+    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch)")
+    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
+    sp.add_argument("--n-jobs", type=int, default=1, help="candidates backtested in parallel (default 1)")
+    sp.add_argument("--out", help="write the pipeline config with the tuned policy here (.yaml)")
+    sp.add_argument("--json", action="store_true", help="summary, chosen policy and later-part table as JSON")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_tune)
 
     sp = add("drift", "drift report between two CSV/parquet files")
     sp.add_argument("reference"); sp.add_argument("current")

@@ -17,7 +17,8 @@ from .backtest import Policy, accuracy, backtest
 from .strategies import FullRetrain, RetrainStrategy
 
 # %% auto #0
-__all__ = ['baseline_policies', 'DecayTrigger', 'default_policy', 'persistence_gap', 'PolicyComparison', 'compare_policies']
+__all__ = ['baseline_policies', 'DecayTrigger', 'default_policy', 'persistence_gap', 'retrain_utility', 'PolicyComparison',
+           'compare_policies']
 
 # %% ../nbs/13a_policies.ipynb #0b55d232
 def baseline_policies(
@@ -145,17 +146,51 @@ def persistence_gap(
     if len(y) < 2: return 0.0
     return float(np.mean(p[1:] == y[1:]) - np.mean(y[1:] == y[:-1]))
 
+# %% ../nbs/13a_policies.ipynb #7a1c0e02
+def retrain_utility(
+    metric:float,                 # The policy's metric over the scored rows
+    retrains:int,                 # Retrains it made
+    batches:int,                  # Decisions it took (batches scored)
+    cost:float,                   # Price of one retrain per batch, in metric units (0.05: retraining every batch costs 0.05)
+    greater_is_better:bool=True,  # The metric's direction (`ctml_nb.metrics.METRICS[name].greater_is_better`)
+)->float:                         # metric - cost × retrains/batches; for a loss (mae, ...): metric + cost × retrains/batches
+    "A policy's utility at a retrain cost, in the metric's units and direction (higher is better for scores, lower for losses)"
+    for p, v in (("cost", cost), ("metric", metric)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or (p == "cost" and v < 0):
+            raise InputError(f"`{p}` must be a finite number{' >= 0' if p == 'cost' else ''}, got {v!r}")
+    if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 1:
+        raise InputError(f"`batches` must be an integer >= 1, got {batches!r}")
+    if isinstance(retrains, bool) or not isinstance(retrains, (int, np.integer)) or not 0 <= retrains <= batches:
+        raise InputError(f"`retrains` must be an integer in [0, batches={batches}], got {retrains!r}")
+    penalty = cost * retrains / batches
+    return float(metric - penalty if greater_is_better else metric + penalty)
+
 # %% ../nbs/13a_policies.ipynb #421f6e8d
 class PolicyComparison:
     "Backtest results of several policies on the same history: table, frontier and plot"
     def __init__(self, results:dict): self.results = results
 
-    def to_frame(self)->pd.DataFrame:
-        "One row per policy: policy, metric, retrains, train_rows, fit_seconds, no_change, kappa_temporal, ..."
+    def to_frame(self,
+                 cost:float|None=None,  # Retrain cost: add a `utility` column at this cost (see `retrain_utility`)
+                )->pd.DataFrame:
+        "One row per policy: policy, metric, [utility], retrains, train_rows, fit_seconds, no_change, kappa_temporal, ..."
         rows = [r.summary() for r in self.results.values()]
         cols = ["policy", "metric_name", "metric", "retrains", "train_rows", "fit_seconds", "no_change", "kappa_temporal",
                 "rejected", "scored_rows", "batches", "run_seconds"]
-        return pd.DataFrame(rows)[cols]
+        df = pd.DataFrame(rows)[cols]
+        if cost is not None: df.insert(3, "utility", self.utility(cost).to_numpy())
+        return df
+
+    def utility(self, cost:float)->pd.Series:
+        "Each policy's `retrain_utility` at `cost` (metric units per retrain-per-batch), by policy name"
+        hib = self._hib()
+        return pd.Series({k: retrain_utility(r.totals["metric"], r.totals["retrains"], r.totals["batches"], cost, hib)
+                          for k, r in self.results.items()}, name="utility")
+
+    def best(self, cost:float)->str:
+        "The policy with the best utility at `cost` (ties: the fewer retrains, then the first listed)"
+        u, hib = self.utility(cost), self._hib()
+        return min(self.results, key=lambda k: ((-1 if hib else 1) * u[k], self.results[k].totals["retrains"]))
 
     def frontier(self, among=None)->pd.DataFrame:
         "Pareto-efficient policies on (retrains: fewer is better, metric), sorted by retrains"
@@ -207,6 +242,7 @@ class PolicyComparison:
              ax=None,            # Matplotlib axes to draw on
              highlight=None,     # Policy names to draw in red (e.g. the default policy)
              log:bool=True,      # Symlog x axis (retrains span 0 to hundreds)
+             cost:float|None=None, # Retrain cost: star the best policy at this cost, with its line of equal utility
             ):                   # A new `ctml_nb.figures.Figure`, or `ax` when given
         "The cost/accuracy frontier: metric against retrains, one labelled point per policy, frontier as a step line"
         from ctml_nb.figures import new_figure
@@ -223,10 +259,20 @@ class PolicyComparison:
                 label="frontier of " + ("the others" if highlight else "all policies"))
         if df["no_change"].notna().all():
             ax.axhline(df["no_change"].iloc[0], color="grey", lw=0.8, ls=":", label="no-change baseline")
+        if cost is not None: self._mark_best(ax, df, cost)
         if log: ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("retrains"); ax.set_ylabel(df["metric_name"].iloc[0])
         ax.set_title("Cost/accuracy frontier"); ax.legend(loc="lower right", fontsize=8)
         return fig or ax
+
+    def _mark_best(self, ax, df, cost):
+        "A star on the best policy at `cost` and its line of equal utility (metric = utility ± cost × retrains/batches)"
+        b = df.set_index("policy").loc[self.best(cost)]
+        x = np.linspace(0, max(df["retrains"].max(), 1), 200)
+        ax.plot(x, b["metric"] + (1 if self._hib() else -1) * cost * (x - b["retrains"]) / b["batches"], color="tab:green",
+                lw=0.8, ls="-.", label=f"equal utility at cost {cost:g}")
+        ax.scatter(b["retrains"], b["metric"], marker="*", s=250, color="tab:green", zorder=4,
+                   label=f"best at cost {cost:g}: {b.name}")
 
 # %% ../nbs/13a_policies.ipynb #5fa60159
 def compare_policies(

@@ -15,7 +15,7 @@ from .core import ConfigError, InputError
 
 # %% auto #0
 __all__ = ['build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model', 'policy_from_config',
-           'component_spec', 'policy_to_config', 'replay_options', 'backtest_config']
+           'component_spec', 'policy_to_config', 'replay_options', 'backtest_config', 'first_batch_rows']
 
 # %% ../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
@@ -202,10 +202,11 @@ def backtest_config(
     opts = replay_options(cfg, **options)
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
-    if opts["initial_rows"] is None: opts["initial_rows"] = _first_batch_rows(df, cfg, opts)
+    if opts["initial_rows"] is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
     return compare_policies(df[keep], cfg.data.target, new_model(cfg), [policy_from_config(cfg)], progress=progress, **opts)
 
-def _first_batch_rows(df, cfg, opts)->int:
+def first_batch_rows(df, cfg, opts)->int:
+    "Rows of the first cycle when none are given: one batch (`batch_rows`, or the rows of the first `batch_every` span)"
     if opts["batch_every"] is None: return opts["batch_size"]
     from ctml_nb.triggers import parse_span
     t = pd.to_datetime(df[cfg.data.time_column])

@@ -1,0 +1,105 @@
+"""Policy-tuning benchmark: `tune_policy` on the earlier half of each stream, judged on the later half.
+
+Usage:  python bench/tune_bench.py [DATA_DIR] [--n-jobs 2] [--streams elec2,sea,...] [--costs 0.01,0.05,0.2]
+                                   [--json out.json]
+
+For each stream and retrain cost: the tuned policy's utility on the later half (metric - cost x retrains/batches),
+the best baseline's utility on that half chosen in hindsight (`baseline_policies`, every 10 batches), the margin
+between them (target: >= -0.005, i.e. within 0.005 of the best baseline or better), the candidates tried, and the
+hindsight optimum (the best retrain schedule knowing the future: no causal policy can beat it). Streams: elec2,
+weather and sea from DATA_DIR (default ../shared/data, see its README.md), and ctml-nb's synthetic streams
+(`ctml_nb.datasets.drift_stream`: abrupt, gradual, recurring, moving squares). Every model is a depth-8 decision tree
+retrained from scratch on all labelled rows (the tuner may choose a window), ~100 to 150 batches per stream.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier
+
+from ctml_nb.core import to_jsonable
+from ctml_nb.datasets import drift_stream
+from ctml_nb.tune import tune_policy
+
+REPO = Path(__file__).resolve().parent.parent
+RULES = ("best", "one_se")   # the tuner's default choice rule first, then the one-standard-error rule for comparison
+TARGET = -0.005   # the tuned policy's utility on the later half is at most 0.005 below the best baseline's
+STREAMS = {  # name -> (file in DATA_DIR or synthetic kind, rows per batch)
+    "elec2": ("elec2.csv", 336), "weather": ("weather.csv", 120), "sea": ("sea_stream.csv", 400),
+    "abrupt": ("abrupt", 100), "gradual": ("gradual", 100), "recurring": ("recurring", 100),
+    "moving_squares": ("moving_squares", 100),
+}
+
+
+def load(name:str, data_dir:Path)->tuple:
+    "(frame, label column) of one stream"
+    src, _ = STREAMS[name]
+    if not src.endswith(".csv"): return drift_stream(src, n_rows=10_000, seed=0), "target"
+    path = data_dir / src
+    if not path.is_file(): raise SystemExit(f"tune_bench: {path} not found: pass the folder holding {src} (see data/README.md)")
+    df = pd.read_csv(path)
+    return df, df.columns[-1]
+
+
+def run(name:str, data_dir:Path, costs:list, n_jobs:int)->list:
+    df, target = load(name, data_dir)
+    b = STREAMS[name][1]
+    t0 = time.perf_counter()
+    first = tune_policy(df, target, DecisionTreeClassifier(max_depth=8, random_state=0), costs[0], n_jobs=n_jobs,
+                        progress=False, batch_size=b, rule=RULES[0])
+    rows = []
+    for c in costs:
+      for rule in RULES:
+        r = first.at(c, rule)
+        s = r.summary()
+        rows.append({"stream": name, "cost": c, "rule": rule, "chosen": s["chosen"], "tuned": s["later"]["utility"],
+                     "tuned_retrains": s["later"]["retrains"], "best_baseline": s["best_baseline"]["policy"],
+                     "baseline": s["best_baseline"]["utility"], "margin": s["margin"],
+                     "candidates": s["candidates_tried"],
+                     "optimum": s["hindsight"]["utility"] if s["hindsight"] else None,
+                     "optimum_retrains": s["hindsight"]["retrains"] if s["hindsight"] else None,
+                     "batches": s["later"]["batches"], "pass": s["margin"] >= TARGET})
+    for r in rows: r["seconds"] = time.perf_counter() - t0
+    return rows
+
+
+def main(argv=None)->int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data_dir", nargs="?", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--streams", default=",".join(STREAMS))
+    p.add_argument("--costs", default="0.01,0.05,0.2")
+    p.add_argument("--json", help="also write the figures here")
+    a = p.parse_args(argv)
+    names, costs = a.streams.split(","), [float(c) for c in a.costs.split(",")]
+    unknown = [n for n in names if n not in STREAMS]
+    if unknown: raise SystemExit(f"tune_bench: unknown stream(s) {unknown}: choose from {list(STREAMS)}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()}); n_jobs={a.n_jobs}; target: margin >= {TARGET}")
+    out = []
+    for n in names:
+        rows = run(n, Path(a.data_dir), costs, a.n_jobs)
+        out += rows
+        f = pd.DataFrame(rows)
+        print(f"\n== {n} ({rows[0]['candidates']} candidates, {rows[0]['batches']} later batches, "
+              f"{rows[-1]['seconds']:.0f} s, load {os.getloadavg()[0]:.2f})")
+        with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+            print(f.drop(columns=["stream", "seconds", "batches", "candidates"]).to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"))
+    f = pd.DataFrame(out)
+    for rule, g in f.groupby("rule", sort=False):
+        w = g["margin"].idxmin()
+        print(f"\nrule {rule}: margins >= {TARGET}: {int(g['pass'].sum())} of {len(g)}; mean {g['margin'].mean():+.4f}; "
+              f"worst {g['margin'].min():+.4f} ({g.loc[w, 'stream']}, cost {g.loc[w, 'cost']:g})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if a.json: Path(a.json).write_text(json.dumps(to_jsonable(out), indent=1))
+    return 0 if f.loc[f["rule"] == RULES[0], "pass"].all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
