@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PipelineConfig, config_path, load_config, parse_parameter
+from .config import PipelineConfig, config_path, load_config, parse_parameter, pipeline_registry
 from .core import ConfigError, CtmlError, InputError, PipelineError, RegistryError, read_json, read_table
 from .runner import CycleLocked, RunRecord, find_run, list_templates, read_index, recover, request_retrain, run_cycle
 
@@ -134,12 +134,11 @@ def cmd_schedule(args)->int:
 # %% ../nbs/32_cli.ipynb #02d60261
 def cmd_registry(args)->int:
     "List, promote, roll back"
-    from ctml_nb.registry import ModelRegistry
     cfg = load_config(args.config)
     done = recover(cfg) or {}   # first finish what a stopped cycle left (skipped while a cycle runs)
     if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
     if done.get("closed"): print(f"{cfg.name}: run(s) {done['closed']} recorded as failed: their runner had stopped", file=sys.stderr)
-    reg, name = ModelRegistry(config_path(cfg, "registry")), args.name or cfg.model.name or cfg.name
+    reg, name = pipeline_registry(cfg), args.name or cfg.model.name or cfg.name
     if args.action == "list":
         import pandas as pd
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .batches import CycleData, count_upto, extend
-from .config import PipelineConfig, config_path, feature_columns, load_source
+from .config import PipelineConfig, config_path, feature_columns, load_source, pipeline_registry
 from .core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .journal import begin_promotion, predictions_digest, update_promotion
 from .loop import Champion, label_window, model_state, retrain_model, training_end
@@ -32,26 +32,24 @@ __all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'Context', 'open_conte
 class Context:
     "A pipeline's config, registry and model name, as one step sees them"
     cfg:PipelineConfig  # Parsed pipeline
-    registry:object     # `ctml_nb.registry.ModelRegistry` at the config's `registry` root
+    registry:object     # The config's registry (`ctml_nb.registry_api.Registry`: a folder, MLflow ...)
     name:str            # Registered model name
-    def __repr__(self): return f"Context(pipeline={self.cfg.name!r}, model={self.name!r}, registry={str(self.registry.root)!r})"
+    def __repr__(self): return f"Context(pipeline={self.cfg.name!r}, model={self.name!r}, registry={self.registry.location!r})"
 
 def open_context(
     cfg:PipelineConfig|str|Path,  # Parsed pipeline, or a run's `config.json`
     sha256:str="",                # With a path: the digest the runner handed the step (refused when it differs)
 )->Context:
     "The context of a step, from the config the runner wrote"
-    from ctml_nb.registry import ModelRegistry
     if not isinstance(cfg, PipelineConfig):
         from ctml_nb.runner import load_run_config
         cfg = load_run_config(cfg, sha256)
-    reg = ModelRegistry(config_path(cfg, "registry"), key_file=config_path(cfg, "trust.key_file"), trust_unsigned=cfg.trust.trusted)
-    return Context(cfg, reg, cfg.model.name or cfg.name)
+    return Context(cfg, pipeline_registry(cfg), cfg.model.name or cfg.name)
 
 def champion(
     ctx:Context,  # Step context
 ):                # (fitted model, `ModelVersion`), or (None, None) before the first promotion
-    "The current champion, its signature and file verified (`ModelRegistry.load`)"
+    "The current champion, its signature and file verified (`Registry.load`)"
     try: mv = ctx.registry.get_version(ctx.name, "champion")
     except RegistryError: return None, None
     return ctx.registry.load(ctx.name, mv.version), mv

@@ -5,7 +5,10 @@
 # %% ../nbs/22d_registry_api.ipynb #7f287256
 from __future__ import annotations
 
+import difflib
 import getpass
+import importlib.util
+import inspect
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
@@ -383,11 +386,9 @@ def registry_class(
     "The `Registry` subclass `kind` names, imported now (a missing optional library names its extra)"
     if kind not in REGISTRIES and not REF_PATTERN.match(str(kind)):
         raise ConfigError(f"{key}: expected one of {', '.join(REGISTRIES)} or 'module:Class', got {kind!r}")
-    try: cls = resolve_ref(REGISTRIES.get(kind, kind), key)
-    except ConfigError as e:
-        if kind in _EXTRAS and "No module named" in str(e):
-            raise ConfigError(f"{key}: {kind!r} needs {_EXTRAS[kind]}: pip install \"ctml-nb[{_EXTRAS[kind]}]\" ({e})") from None
-        raise
+    if kind in _EXTRAS and importlib.util.find_spec(_EXTRAS[kind]) is None:
+        raise ConfigError(f"{key}: a {kind!r} registry needs {_EXTRAS[kind]}: pip install \"ctml-nb[{_EXTRAS[kind]}]\"")
+    cls = resolve_ref(REGISTRIES.get(kind, kind), key)
     if not (isinstance(cls, type) and any(c.__name__ == "Registry" for c in cls.__mro__)):   # by name: notebooks redefine it
         raise ConfigError(f"{key}: {kind!r} is not a subclass of ctml_nb.registry_api.Registry")
     return cls
@@ -402,5 +403,11 @@ def open_registry(
     if isinstance(spec, (str, Path)): spec = {"kind": "file", "root": str(spec)}
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ConfigError(f"registry: expected a folder or a mapping with a `kind` ({', '.join(REGISTRIES)}), got {spec!r}")
-    params = {k: v for k, v in spec.items() if k != "kind"}
-    return registry_class(spec["kind"]).from_spec(params, base_dir=Path(base_dir), key_file=key_file, trust_unsigned=trust_unsigned)
+    params, cls = {k: v for k, v in spec.items() if k != "kind"}, registry_class(spec["kind"])
+    known = [k for k in inspect.signature(cls.__init__).parameters if k not in ("self", "key_file", "trust_unsigned")]
+    for k in params:
+        if k not in known:
+            close = difflib.get_close_matches(str(k), known, n=1)
+            raise ConfigError(f"registry.{k}: unknown key of a {spec['kind']!r} registry" + (f"; did you mean {close[0]!r}?" if close
+                              else f"; its keys: {', '.join(known)} (the signing key and trust come from `trust:`)"))
+    return cls.from_spec(params, base_dir=Path(base_dir), key_file=key_file, trust_unsigned=trust_unsigned)
