@@ -20,6 +20,7 @@ extras = {
     "river": ["river>=0.21.1"],
     "skops": ["skops>=0.15"],
     "browser": ["playwright>=1.40"],
+    "mlflow": ["mlflow>=2.9"],  # the MLflow registry backend (ctml_nb.mlflow_registry)
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
 extras["dev"] = sorted(set(dev_requirements) | set(extras["all"]))
