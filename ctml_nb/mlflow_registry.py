@@ -18,7 +18,7 @@ from .core import ConfigError, IntegrityError, RegistryError, to_jsonable
 from .data import SnapshotStore
 from .model_files import FORMATS, read_verified
 from .model_files import sign as sign_record
-from .registry_api import Registry, _now, valid_name
+from .registry_api import Registry, utc_stamp, valid_name
 from .validation import DataSchema
 
 # %% auto #0
@@ -180,7 +180,7 @@ class _Runs:
                                         tags={**({"ctml.parent": parent} if parent else {})})
             v = int(mv.version)
             for rec in recs.values(): self._file_bytes(name, v, {**rec, "run": rid}, f"Stored file {rec['file']!r}")
-            meta.update(version=v, created_at=_now()); meta = to_jsonable(meta)
+            meta.update(version=v, created_at=utc_stamp()); meta = to_jsonable(meta)
             self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})   # the commit point
             c.set_terminated(rid)
         return v

@@ -17,7 +17,7 @@ from .core import InputError, IntegrityError, RegistryError, atomic_write, read_
 from .data import SnapshotStore
 from .model_files import FORMATS, read_verified
 from .model_files import sign as sign_record
-from .registry_api import ModelVersion, Registry, _now, check_alias, check_name, valid_name
+from .registry_api import ModelVersion, Registry, utc_stamp, check_alias, check_name, valid_name
 from .validation import DataSchema
 
 _all_ = ["FORMATS", "ModelVersion", "check_name", "check_alias"]  # re-exported: `register(format=)`, the version record, names
@@ -88,7 +88,7 @@ class _Files:
                 rec = {"file": (vdir/"artifacts"/a).relative_to(self.root).as_posix(), "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
                 read_verified(atomic_write(vdir/"artifacts"/a, b), rec["sha256"], rec["size"], f"Artifact {a!r} file")
                 meta["artifacts"][a] = rec
-            meta.update(version=v, created_at=_now(), file=path.relative_to(self.root).as_posix())
+            meta.update(version=v, created_at=utc_stamp(), file=path.relative_to(self.root).as_posix())
             meta = to_jsonable(meta)
             write_json(vdir/"version.json", {**meta, "signature": sign_record(key, meta)})  # the commit point
         return v

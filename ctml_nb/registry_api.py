@@ -27,8 +27,8 @@ from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'ModelVersion', 'Registry',
-           'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp', 'ModelVersion',
+           'Registry', 'registry_class', 'open_registry']
 
 # %% ../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -57,7 +57,9 @@ def check_alias(alias:str)->str:
 # %% ../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
 
-def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+def utc_stamp()->str:
+    "Now, UTC, ISO 8601 to the microsecond: when a version was created or an alias moved"
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 def _user()->str|None:
     try: return getpass.getuser()
@@ -252,7 +254,7 @@ class _Aliases:
             if action == "rollback": st["champion_stack"].pop()
             elif version is None: st["champion_stack"] = []
             elif version != old: st["champion_stack"].append(version)
-        event = {"time": _now(), "action": action, "alias": alias, "from": old, "to": version, "reason": reason,
+        event = {"time": utc_stamp(), "action": action, "alias": alias, "from": old, "to": version, "reason": reason,
                  "user": _user(), "evidence": _lenient_json(evidence)}
         st["history"].append(event)
         self._save_state(name, st)
