@@ -171,17 +171,20 @@ class _Runs:
                                tags={"ctml.model": name, **({"ctml.run_id": meta["run_id"]} if meta["run_id"] else {}),
                                      **({"ctml.parent": parent} if parent else {})})
             rid = run.info.run_id
-            files = self._log_run(rid, meta, data, blobs, schema)
-            recs = {rel: {"file": rel, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for rel, b in files.items()}
-            model = f"model/{FORMATS[meta['format']]}"
-            meta.update(file=model, sha256=recs[model]["sha256"], size=recs[model]["size"], mlflow_run_id=rid,
-                        artifacts={a: recs[f"artifacts/{a}"] for a in blobs}, schema_file=recs.get("schema/schema.json"))
-            mv = c.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, description=meta["description"],
-                                        tags={**({"ctml.parent": parent} if parent else {})})
-            v = int(mv.version)
-            for rec in recs.values(): self._file_bytes(name, v, {**rec, "run": rid}, f"Stored file {rec['file']!r}")
-            meta.update(version=v, created_at=utc_stamp()); meta = to_jsonable(meta)
-            self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})   # the commit point
+            try:
+                files = self._log_run(rid, meta, data, blobs, schema)
+                recs = {rel: {"file": rel, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for rel, b in files.items()}
+                model = f"model/{FORMATS[meta['format']]}"
+                meta.update(file=model, sha256=recs[model]["sha256"], size=recs[model]["size"], mlflow_run_id=rid,
+                            artifacts={a: recs[f"artifacts/{a}"] for a in blobs}, schema_file=recs.get("schema/schema.json"))
+                mv = c.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, description=meta["description"],
+                                            tags={**({"ctml.parent": parent} if parent else {})})
+                v = int(mv.version)
+                for rec in recs.values(): self._file_bytes(name, v, {**rec, "run": rid}, f"Stored file {rec['file']!r}")
+                meta.update(version=v, created_at=utc_stamp()); meta = to_jsonable(meta)
+                self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})   # the commit point
+            except BaseException:
+                c.set_terminated(rid, "FAILED"); raise
             c.set_terminated(rid)
         return v
 
