@@ -22,6 +22,7 @@ extras = {
     "browser": ["playwright>=1.40"],
     "alerts": ["apprise>=1.6"],   # email, PagerDuty and the other services of `kind: apprise` notifiers
     "dask": ["dask[dataframe,distributed]>=2025.1.0"],   # drift profiles and policy comparisons on a Dask cluster
+    "mlflow": ["mlflow>=2.9"],  # the MLflow registry backend (ctml_nb.mlflow_registry)
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
 extras["dev"] = sorted(set(dev_requirements) | set(extras["all"]))

@@ -250,7 +250,7 @@ class _Replay:
                             "decision": None if decision is None else decision.to_dict(), "retrain": res.to_dict(),
                             "gate": None if gd is None else getattr(gd, "to_dict", lambda: repr(gd))()})
         self.history.append(self.pos(e))
-        if promote: self.go_live(res.model, (self.champ.version if self.champ else 0) + 1, e, end, res, gd)
+        if promote: self.go_live(res.model, len(self.events), e, end, res, gd)   # the registry's number: rejected challengers are registered too
         else: self.rejected += 1
         return promote
 

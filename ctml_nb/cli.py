@@ -177,15 +177,14 @@ def cmd_schedule(args)->int:
 # %% ../nbs/32_cli.ipynb #02d60261
 def cmd_registry(args)->int:
     "List, promote, roll back"
-    from ctml_nb.config import config_path, load_config
+    from ctml_nb.config import load_config, pipeline_registry
     from ctml_nb.core import InputError
-    from ctml_nb.registry import ModelRegistry
     from ctml_nb.runner import recover
     cfg = load_config(args.config)
     done = recover(cfg) or {}   # first finish what a stopped cycle left (skipped while a cycle runs)
     if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
     if done.get("closed"): print(f"{cfg.name}: run(s) {done['closed']} recorded as failed: their runner had stopped", file=sys.stderr)
-    reg, name = ModelRegistry(config_path(cfg, "registry")), args.name or cfg.model.name or cfg.name
+    reg, name = pipeline_registry(cfg), args.name or cfg.model.name or cfg.name
     if args.action == "list":
         import pandas as pd
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):

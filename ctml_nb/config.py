@@ -25,8 +25,8 @@ from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_r
 # %% auto #0
 __all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'EngineConfig',
            'engine_spec', 'check_type', 'from_dict', 'check_call', 'parse_config', 'load_config', 'config_path',
-           'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters', 'check_parameters',
-           'parse_parameter']
+           'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters',
+           'check_parameters', 'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -85,7 +85,7 @@ class PipelineConfig:
     promotion: ComponentSpec|None = None # When a challenger replaces the champion (None: library default)
     cooldown: dict|None = None           # `Cooldown` parameters vetoing retrains too close together: {min_time: 7D}
     budget: dict|None = None             # `Budget` parameters: {max_retrains: 4, per: 30D}
-    registry: str = "registry"           # Model registry root folder
+    registry: str|dict = "registry"      # Model registry: a folder (the file registry), or {kind: mlflow, tracking_uri: ..., ...} (`ctml_nb.registry_api.REGISTRIES`)
     trust: TrustConfig = field(default_factory=TrustConfig)  # Signed model and state files (`$CTML_REGISTRY_KEY` overrides the key file)
     runs: str = "runs"                   # Folder of run records
     alerts: dict|None = None             # Events sent to notifiers after each cycle (`ctml_nb.alerts`): {notifiers: ..., events: ...}
@@ -269,7 +269,16 @@ def config_path(
         return _path(cfg, cfg.templates)
     if key == "data.source": return _path(cfg, cfg.data.source)
     if key == "trust.key_file": return None if cfg.trust.key_file is None else _path(cfg, cfg.trust.key_file)
+    if key == "registry" and not isinstance(cfg.registry, str):
+        raise ConfigError(f"registry: a {cfg.registry.get('kind')!r} registry is not a folder: open it with `pipeline_registry(cfg)`")
     return _path(cfg, getattr(cfg, key))
+
+def pipeline_registry(
+    cfg:PipelineConfig,  # Parsed pipeline
+):                       # `ctml_nb.registry_api.Registry`
+    "The registry `cfg.registry` names (a folder: the file registry), opened with the config's `trust:` settings"
+    from ctml_nb.registry_api import open_registry
+    return open_registry(cfg.registry, cfg.base_dir, config_path(cfg, "trust.key_file"), cfg.trust.trusted)
 
 def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")
 
@@ -293,6 +302,7 @@ def validate_config(
             raise ConfigError(f"{key}.kind: expected one of {', '.join(known)} or 'module:Name', got {spec.kind!r}")
         pkey = key if section in ("cooldown", "budget") else f"{key}.params"
         check_call(resolve_ref(known.get(spec.kind, spec.kind), f"{key}.kind"), spec.params, pkey, partial=True)
+    if not isinstance(cfg.registry, str): pipeline_registry(cfg)   # a backend spec: its kind, extra and parameters checked
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
     return cfg

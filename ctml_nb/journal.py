@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PipelineConfig, config_path, feature_columns
+from .config import PipelineConfig, config_path, feature_columns, pipeline_registry
 from .core import InputError, PipelineError, read_json, to_jsonable, write_json
 
 # %% auto #0
@@ -209,10 +209,9 @@ def recover_promotion(
     cfg:PipelineConfig,  # Pipeline (call under its cycle lock)
 )->dict|None:            # What was done (also in the journal and the run's `run.json`), or None: nothing to recover
     "Finish a promotion a stopped cycle left unfinished: keep the new champion if its health check passes again, else restore the previous one"
-    from ctml_nb.registry import ModelRegistry
     j = read_promotion(cfg)
     if j is None or j.get("state") == "done": return None
-    reg, name, v, prev, run = ModelRegistry(config_path(cfg, "registry")), j["model"], j["version"], j.get("previous"), j.get("run_id")
+    reg, name, v, prev, run = pipeline_registry(cfg), j["model"], j["version"], j.get("previous"), j.get("run_id")
     now, health = _champion_of(reg, name), None
     if now != v:
         outcome = "not_in_effect"

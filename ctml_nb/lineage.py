@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from .core import CtmlError, to_jsonable
-from .model_files import read_verified
 
 # %% auto #0
 __all__ = ['environment', 'git_info', 'Lineage', 'lineage', 'verify_registry']
@@ -106,7 +105,7 @@ class Lineage:
 
 # %% ../nbs/22a_lineage.ipynb #5b18629d
 def lineage(
-    registry,                   # A `ModelRegistry`
+    registry,                   # A `ctml_nb.registry_api.Registry` (any backend)
     name:str,                   # Model name
     version_or_alias:int|str,   # Version number, 'latest' or an alias
 )->Lineage:
@@ -128,30 +127,19 @@ def lineage(
 
 # %% ../nbs/22a_lineage.ipynb #c7e7570b
 def verify_registry(
-    registry,              # A `ModelRegistry`
+    registry,              # A `ctml_nb.registry_api.Registry` (any backend)
     name:str|None=None,    # One model, or all
     snapshots:bool=False,  # Also verify the data snapshots the versions reference (reads them all)
 )->pd.DataFrame:           # name, version, item, path, ok, problem
     "Check every signature, model file and artifact (and optionally snapshot) of a registry; one row per item"
     rows = []
     for n in [name] if name else registry.names():
-        vdir = registry._model_dir(n)/"versions"
-        committed = set(registry._committed(n))
-        for d in sorted((p for p in vdir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)) if vdir.exists() else []:
-            if int(d.name) not in committed:
-                rows.append((n, int(d.name), "folder", str(d), True, "uncommitted folder left by an interrupted write: "
-                             "invisible, reused by the next register"))
-        for v in sorted(committed):
-            try:
-                registry.check_signature(n, v)   # the metadata below is what the registry's key signed
-                mv = registry.get_version(n, v); path = Path(registry.root)/mv.file
-                read_verified(path, mv.sha256, mv.size); rows.append((n, v, "model", str(path), True, None))
-            except CtmlError as e: rows.append((n, v, "model", str(vdir/str(v)), False, str(e))); continue
-            for a, rec in mv.artifacts.items():
-                p = Path(registry.root)/rec["file"]
-                try: read_verified(p, rec["sha256"], rec["size"], f"Artifact {a!r} file"); rows.append((n, v, f"artifact:{a}", str(p), True, None))
-                except CtmlError as e: rows.append((n, v, f"artifact:{a}", str(p), False, str(e)))
-            for role, sid in mv.data_snapshots.items() if snapshots else []:
+        rows += [(n, v, item, where, True, note) for v, item, where, note in registry.leftovers(n)]
+        for v in registry.version_numbers(n):
+            checked = registry.check_version(n, v)
+            rows += [(n, v, *r) for r in checked]
+            if not snapshots or not checked[0][2]: continue
+            for role, sid in registry.get_version(n, v).data_snapshots.items():
                 try: s = registry.snapshots.verify(sid); rows.append((n, v, f"snapshot:{role}", s.path, True, None))
                 except CtmlError as e: rows.append((n, v, f"snapshot:{role}", sid, False, str(e)))
     return pd.DataFrame(rows, columns=["name", "version", "item", "path", "ok", "problem"])

@@ -14,45 +14,45 @@ import numpy as np
 import pandas as pd
 
 from .batches import CycleData, count_upto, extend
-from .config import PipelineConfig, config_path, feature_columns, load_source
+from .config import PipelineConfig, config_path, feature_columns, load_source, pipeline_registry
 from .core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .journal import begin_promotion, predictions_digest, update_promotion
 from .loop import Champion, label_window, model_state, retrain_model, training_end
 from .metrics import task_of
 from .model_files import dump_model, load_model, read_signed, signing_key, write_signed
 from .policy_config import build_gate, build_strategy, build_trigger, new_model
+from .registry_api import REJECTED, STATUS_TAG
 
 # %% auto #0
-__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'Context', 'open_context', 'champion', 'pending_requests',
-           'champion_state', 'retrain_history', 'cycle_state', 'served_scores', 'save_trigger_state',
-           'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split', 'retrain_candidate',
-           'save_candidate', 'load_candidate', 'champion_tags', 'promote_candidate', 'batch_drift']
+__all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'GATE_DECISION', 'Context', 'open_context', 'champion',
+           'pending_requests', 'champion_state', 'retrain_history', 'cycle_state', 'served_scores',
+           'save_trigger_state', 'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split',
+           'retrain_candidate', 'save_candidate', 'load_candidate', 'champion_tags', 'register_challenger',
+           'promote_candidate', 'batch_drift']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
 class Context:
     "A pipeline's config, registry and model name, as one step sees them"
     cfg:PipelineConfig  # Parsed pipeline
-    registry:object     # `ctml_nb.registry.ModelRegistry` at the config's `registry` root
+    registry:object     # The config's registry (`ctml_nb.registry_api.Registry`: a folder, MLflow ...)
     name:str            # Registered model name
-    def __repr__(self): return f"Context(pipeline={self.cfg.name!r}, model={self.name!r}, registry={str(self.registry.root)!r})"
+    def __repr__(self): return f"Context(pipeline={self.cfg.name!r}, model={self.name!r}, registry={self.registry.location!r})"
 
 def open_context(
     cfg:PipelineConfig|str|Path,  # Parsed pipeline, or a run's `config.json`
     sha256:str="",                # With a path: the digest the runner handed the step (refused when it differs)
 )->Context:
     "The context of a step, from the config the runner wrote"
-    from ctml_nb.registry import ModelRegistry
     if not isinstance(cfg, PipelineConfig):
         from ctml_nb.runner import load_run_config
         cfg = load_run_config(cfg, sha256)
-    reg = ModelRegistry(config_path(cfg, "registry"), key_file=config_path(cfg, "trust.key_file"), trust_unsigned=cfg.trust.trusted)
-    return Context(cfg, reg, cfg.model.name or cfg.name)
+    return Context(cfg, pipeline_registry(cfg), cfg.model.name or cfg.name)
 
 def champion(
     ctx:Context,  # Step context
 ):                # (fitted model, `ModelVersion`), or (None, None) before the first promotion
-    "The current champion, its signature and file verified (`ModelRegistry.load`)"
+    "The current champion, its signature and file verified (`Registry.load`)"
     try: mv = ctx.registry.get_version(ctx.name, "champion")
     except RegistryError: return None, None
     return ctx.registry.load(ctx.name, mv.version), mv
@@ -311,6 +311,31 @@ def champion_tags(
                              trained_to_at=last).to_tags()
 
 # %% ../nbs/33_pipeline.ipynb #212cc157
+GATE_DECISION = "gate_decision"  # Registry artifact: the gate's decision on a challenger (JSON), promoted or rejected
+
+def register_challenger(
+    ctx:Context,       # Step context
+    candidate,         # Fitted challenger
+    gate:dict,         # Gate decision (`PromotionDecision.to_dict()`)
+    snapshots:dict,    # {"train": id, "test": id}
+    tags:dict,         # `champion_tags(...)` when it goes live; {} for a rejected one
+    run_id:str,        # This cycle
+    schema=None,       # `DataSchema` of the training features
+    parent=None,       # Champion version it challenged
+):                     # `ModelVersion`
+    "Register a challenger with its lineage and the gate's decision; tagged `status: rejected` (no alias may point at it) unless the gate promotes it"
+    reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
+    metrics = {gate["metric"]: gate["candidate"]} if gate.get("candidate") is not None else {}
+    artifacts = {GATE_DECISION: json.dumps(to_jsonable(gate), indent=1, allow_nan=False)}
+    train = snapshots.get("train") if gate["promote"] else None   # a rejected one never serves as a drift reference
+    if train is not None and not isinstance(train, pd.DataFrame): train = reg.load_snapshot(getattr(train, "id", train))
+    if train is not None:   # what `reference_detector` refits
+        artifacts[DRIFT_PROFILE] = json.dumps(to_jsonable(fit_reference(cfg, train).profile_.to_dict()), indent=1, allow_nan=False)
+    return reg.register(candidate, name, metrics=metrics, params=getattr(candidate, "get_params", dict)(),
+                        data_snapshot=snapshots, parent=parent, run_id=run_id, schema=schema, artifacts=artifacts,
+                        tags={**tags, STATUS_TAG: "accepted" if gate["promote"] else REJECTED},
+                        code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
+
 def promote_candidate(
     ctx:Context,       # Step context
     candidate,         # Fitted challenger
@@ -322,16 +347,10 @@ def promote_candidate(
     schema=None,       # `DataSchema` of the training features
     parent=None,       # Previous champion version
 )->dict:               # {"version", "promoted", "health": {...}, "rolled_back"}
-    "Register and promote the challenger, then check the deployed copy; roll back if it fails"
+    "Register and promote the challenger the gate accepted, then check the deployed copy; roll back if it fails"
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
-    metrics = {gate["metric"]: gate["candidate"]} if gate.get("candidate") is not None else {}
-    train = snapshots.get("train")
-    if train is not None and not isinstance(train, pd.DataFrame): train = reg.load_snapshot(getattr(train, "id", train))
-    profile = None if train is None else fit_reference(cfg, train).profile_   # what `reference_detector` refits
-    artifacts = None if profile is None else {DRIFT_PROFILE: json.dumps(to_jsonable(profile.to_dict()), indent=1, allow_nan=False)}
-    mv = reg.register(candidate, name, metrics=metrics, params=getattr(candidate, "get_params", dict)(),
-                      data_snapshot=snapshots, parent=parent, tags=tags, run_id=run_id, schema=schema, artifacts=artifacts,
-                      code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
+    if not gate["promote"]: raise PipelineError(f"the gate rejected this challenger ({gate.get('reason')}): register it with `register_challenger`")
+    mv = register_challenger(ctx, candidate, gate, snapshots, tags, run_id, schema, parent)
     X = test[feature_columns(cfg, test)]
     expected = np.asarray(candidate.predict(X))
     test_id = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts

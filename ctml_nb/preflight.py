@@ -14,16 +14,18 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, resolve_ref
+from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, pipeline_registry, resolve_ref
 from .core import ConfigError, InputError, md_escape, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_folder', 'check_engine', 'check_alerts', 'PreflightReport', 'preflight']
+           'check_columns', 'check_folder', 'check_registry', 'check_engine', 'check_alerts', 'PreflightReport',
+           'preflight']
 
 # %% ../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -258,18 +260,29 @@ def check_columns(
 # %% ../nbs/30b_preflight.ipynb #70f03006
 def check_folder(
     cfg:PipelineConfig,  # Parsed pipeline
-    key:str,             # `runs` or `registry`
+    key:str,             # `runs` or `registry` (or the key `path` comes from)
+    path:Path|None=None, # The folder, when `key` is not a path-valued key of `cfg` (a registry backend's folder)
 )->PipelineConfig:
     "Raise `ConfigError` unless the folder `key` names exists or can be created, and can be written"
-    p = q = config_path(cfg, key)
+    p = q = Path(path) if path is not None else config_path(cfg, key)
+    value = str(path) if path is not None else getattr(cfg, key)
     while not q.exists() and q != q.parent: q = q.parent
     if not q.is_dir():
-        raise ConfigError(f"{key}: {getattr(cfg, key)!r} " + (f"is a file ({p})" if q == p else f"cannot be created: {q} is a file")
+        raise ConfigError(f"{key}: {value!r} " + (f"is a file ({p})" if q == p else f"cannot be created: {q} is a file")
                           + f", not a folder: point {key} at a folder (created when missing), e.g. {key}: {key}")
     if not os.access(q, os.W_OK | os.X_OK):
-        raise ConfigError(f"{key}: {getattr(cfg, key)!r}: {q} is not writable: choose a folder you can write to, "
+        raise ConfigError(f"{key}: {value!r}: {q} is not writable: choose a folder you can write to, "
                           "or change its permissions")
     return cfg
+
+# %% ../nbs/30b_preflight.ipynb #886bb8a0
+def check_registry(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->PipelineConfig:
+    "Raise `ConfigError` unless the registry can be opened (kind, extra, parameters) and its local folders written"
+    if isinstance(cfg.registry, str): return check_folder(cfg, "registry")
+    reg = pipeline_registry(cfg)   # nothing is connected to yet
+    return check_folder(cfg, "registry.snapshots", Path(reg.snapshots.root))
 
 # %% ../nbs/30b_preflight.ipynb #645f952e
 def check_engine(
@@ -326,7 +339,7 @@ def preflight(
     task = model_task(cfg)
     built = build_components(cfg, task)
     check_metrics(cfg, built, task)
-    for key in ("runs", "registry"): check_folder(cfg, key)
+    check_folder(cfg, "runs"); check_registry(cfg)
     check_engine(cfg)
     cols = check_columns(cfg, source_head(cfg, nrows))
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))

@@ -5,133 +5,31 @@
 # %% ../nbs/22_registry.ipynb #9a389bcd
 from __future__ import annotations
 
-import getpass
 import hashlib
-import re
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from filelock import FileLock, Timeout
 
 from .core import InputError, IntegrityError, RegistryError, atomic_write, read_json, to_jsonable, write_json
-from .data import Snapshot, SnapshotStore
-from .lineage import environment
-from .model_files import FORMATS, dump_model, read_verified, signing_key
+from .data import SnapshotStore
+from .model_files import FORMATS, read_verified
 from .model_files import sign as sign_record
-from .registry_verify import SignedRecords, VerifiedLoads
+from .registry_api import ModelVersion, Registry, utc_stamp, check_alias, check_name, valid_name
 from .validation import DataSchema
 
-_all_ = ["FORMATS"]  # re-exported: the model formats `register(format=)` takes
+_all_ = ["FORMATS", "ModelVersion", "check_name", "check_alias"]  # re-exported: `register(format=)`, the version record, names
 
 # %% auto #0
-__all__ = ['check_name', 'check_alias', 'ModelVersion', 'ModelRegistry', 'FORMATS']
-
-# %% ../nbs/22_registry.ipynb #787a3f07
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-def check_name(
-    value:str,          # Model name or alias to check
-    param:str="name",   # Parameter name used in the error
-)->str:                 # `value`, unchanged
-    "Raise `RegistryError` unless `value` is a safe registry name"
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
-        raise RegistryError(f"`{param}` {value!r} is not allowed: use 1 to 128 letters, digits, '.', '_' or '-', starting "
-                            "with a letter or digit and without '..' (it names a folder inside the registry root).")
-    return value
-
-def check_alias(alias:str)->str:
-    "Raise `RegistryError` unless `alias` is a safe alias that cannot be read as a version"
-    check_name(alias, "alias")
-    if alias == "latest" or re.fullmatch(r"v?\d+", alias):
-        raise RegistryError(f"`alias` {alias!r} is reserved: 'latest' and numbers (or v<number>) already name versions.")
-    return alias
-
-# %% ../nbs/22_registry.ipynb #9504f3bd
-def _artifact_blobs(artifacts)->dict:
-    "Name -> bytes of the `artifacts` given to `register`, checked before anything is written"
-    if artifacts is None: return {}
-    if not isinstance(artifacts, dict):
-        raise InputError(f"`artifacts` must be a dict of name -> bytes, str or Path, got {type(artifacts).__name__}.")
-    out = {}
-    for k, v in artifacts.items():
-        check_name(k, "artifacts")   # the name becomes a file name
-        if isinstance(v, str): v = v.encode("utf-8")
-        elif isinstance(v, Path):
-            try: v = v.read_bytes()
-            except OSError as e: raise InputError(f"`artifacts[{k!r}]`: cannot read {v} ({e.strerror}).") from None
-        elif isinstance(v, (bytes, bytearray, memoryview)): v = bytes(v)
-        else: raise InputError(f"`artifacts[{k!r}]` must be bytes, str (stored as UTF-8) or a Path, got {type(v).__name__}.")
-        out[k] = v
-    return out
-
-# %% ../nbs/22_registry.ipynb #26941fe2
-def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-@dataclass
-class ModelVersion:
-    "One registered model version and its metadata"
-    name: str
-    version: int
-    created_at: str                 # UTC, ISO 8601
-    format: str                     # joblib or skops
-    file: str                       # Model file, relative to the registry root
-    sha256: str                     # SHA-256 of the model file
-    size: int                       # Bytes of the model file
-    model_class: str
-    metrics: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)
-    tags: dict = field(default_factory=dict)
-    data_snapshots: dict = field(default_factory=dict)  # Role ("train", "test", "data") -> snapshot id
-    parent: dict|None = None        # {"name", "version"} of the model this one was derived from
-    run_id: str|None = None         # The run (pipeline cycle, notebook execution) that trained it
-    code: dict|None = None          # Code version, e.g. `git_info()` or {"notebook": ...}
-    environment: dict = field(default_factory=dict)
-    description: str|None = None
-    has_schema: bool = False
-    artifacts: dict = field(default_factory=dict)  # Artifact name -> {"file", "sha256", "size"} (`register(artifacts=)`)
-    aliases: list = field(default_factory=list)  # Current aliases (read time, not stored)
-
-    def to_dict(self)->dict: return to_jsonable(asdict(self))
-    def __repr__(self): return f"ModelVersion(name={self.name!r}, version={self.version}, aliases={self.aliases})"
-    def _repr_html_(self):
-        rows = [("aliases", ", ".join(self.aliases) or "-"), ("created", self.created_at), ("class", self.model_class),
-                ("metrics", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items()) or "-"),
-                ("data", ", ".join(f"{k}: {v[:12]}" for k, v in self.data_snapshots.items()) or "-"),
-                ("parent", f"{self.parent['name']} v{self.parent['version']}" if self.parent else "-"),
-                ("run", self.run_id or "-"), ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
-                ("artifacts", ", ".join(self.artifacts) or "-"),
-                ("file", f"{self.file} ({self.size:,} bytes, sha256 {self.sha256[:12]})")]
-        body = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
-        return f"<table><caption>{escape(self.name)} version {self.version}</caption>{body}</table>"
-
-# %% ../nbs/22_registry.ipynb #73fcda4f
-def _check_metrics(metrics)->dict:
-    if metrics is None: return {}
-    if not isinstance(metrics, dict): raise InputError(f"`metrics` must be a dict of name -> number, got {type(metrics).__name__}.")
-    out = {}
-    for k, v in metrics.items():
-        if not isinstance(k, str): raise InputError(f"`metrics` key {k!r} must be a string.")
-        if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))):
-            raise InputError(f"`metrics[{k!r}]` must be a number (or None when it could not be computed), got {type(v).__name__}.")
-        out[k] = to_jsonable(v)
-    return out
-
-def _lenient_json(obj):
-    "JSON-safe form of `obj`; objects JSON cannot hold (estimators in `get_params()`) become their `repr`"
-    if isinstance(obj, dict): return {str(k): _lenient_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [_lenient_json(v) for v in obj]
-    try: return to_jsonable(obj)
-    except TypeError: return repr(obj)
+__all__ = ['ModelRegistry', 'FORMATS', 'ModelVersion', 'check_name', 'check_alias']
 
 # %% ../nbs/22_registry.ipynb #a1f0c001
 class _Folder:
     "Where a registry keeps a model's files, its data snapshots and the lock that serialises writers"
+    @property
+    def location(self)->str: return str(self.root)
     def _model_dir(self, name): return Path(self.root)/"models"/check_name(name)
     def _version_dir(self, name, v): return self._model_dir(name)/"versions"/str(int(v))
     @property
@@ -150,7 +48,7 @@ class _Folder:
 
 # %% ../nbs/22_registry.ipynb #a1f0c002
 class _Versions:
-    "Reading versions: the committed numbers, names, version numbers from aliases and the metadata of one version"
+    "Reading and writing the records: committed version numbers, names, version metadata and the alias state"
     def _committed(self, name)->list:
         d = self._model_dir(name)/"versions"
         return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit() and (p/"version.json").exists()) if d.exists() else []
@@ -158,210 +56,83 @@ class _Versions:
     def names(self)->list:
         "Names of the models with at least one version"
         d = Path(self.root)/"models"
-        return sorted(p.name for p in d.iterdir() if _NAME.fullmatch(p.name) and self._committed(p.name)) if d.exists() else []
+        return sorted(p.name for p in d.iterdir() if valid_name(p.name) and self._committed(p.name)) if d.exists() else []
+
+    def _record(self, name, v)->dict:
+        path = self._version_dir(name, v)/"version.json"
+        try: return read_json(path)
+        except InputError as e: raise IntegrityError(f"Version metadata {path} is unreadable ({e}).") from None
+
+    def _write_record(self, name, v, meta): write_json(self._version_dir(name, v)/"version.json", meta)
 
     def _state(self, name)->dict:
         p = self._model_dir(name)/"aliases.json"
         return read_json(p) if p.exists() else {"aliases": {}, "champion_stack": [], "history": []}
 
-    def resolve(self, name:str, version_or_alias:int|str)->int:
-        "Version number of an int, a numeric string, 'latest' or an alias"
-        vs = self._committed(name)
-        if not vs: raise RegistryError(f"No model named {name!r} in {self.root}: registered names are {self.names()}.")
-        v = version_or_alias
-        if isinstance(v, str) and v.isdigit(): v = int(v)
-        if v == "latest": return vs[-1]
-        if isinstance(v, str):
-            aliases = self._state(name)["aliases"]
-            if v not in aliases: raise RegistryError(f"Model {name!r} has no alias {v!r}: its aliases are {sorted(aliases)}.")
-            return int(aliases[v])
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and int(v) in vs: return int(v)
-        raise RegistryError(f"Model {name!r} has no version {v!r}: its versions are {vs}.")
-
-    def get_version(self, name:str, version_or_alias:int|str)->ModelVersion:
-        "The metadata of a version (by number, 'latest' or alias)"
-        v = self.resolve(name, version_or_alias)
-        path = self._version_dir(name, v)/"version.json"
-        try: meta = read_json(path)
-        except InputError as e: raise IntegrityError(f"Version metadata {path} is unreadable ({e}).") from None
-        aliases = sorted(a for a, x in self._state(name)["aliases"].items() if x == v)
-        return ModelVersion(**{f.name: meta[f.name] for f in fields(ModelVersion) if f.name in meta}, aliases=aliases)
-
-    def versions(self, name:str)->pd.DataFrame:
-        "One row per version of `name`: aliases, lineage references, file, tags and `metrics.<name>` columns"
-        rows = []
-        for v in self._committed(name) or [self.resolve(name, "latest")]:
-            mv = self.get_version(name, v)
-            rows.append({"version": mv.version, "created_at": mv.created_at, "aliases": ",".join(mv.aliases),
-                         **{f"metrics.{k}": x for k, x in mv.metrics.items()}, "run_id": mv.run_id,
-                         "parent": f"{mv.parent['name']}:{mv.parent['version']}" if mv.parent else None,
-                         "data_snapshots": ",".join(f"{k}={x[:12]}" for k, x in mv.data_snapshots.items()) or None,
-                         "model_class": mv.model_class, "format": mv.format, "size": mv.size, "sha256": mv.sha256,
-                         "tags": mv.tags})
-        return pd.DataFrame(rows).set_index("version")
-
-# %% ../nbs/22_registry.ipynb #a1f0c003
-class _References:
-    "The lineage references `register` stores: data snapshots by id and the parent version"
-    def _snapshot_refs(self, data_snapshot)->dict:
-        if data_snapshot is None: return {}
-        items = data_snapshot if isinstance(data_snapshot, dict) else {"data": data_snapshot}
-        out = {}
-        for role, s in items.items():
-            if not isinstance(role, str): raise InputError(f"`data_snapshot` role {role!r} must be a string such as 'train'.")
-            if isinstance(s, pd.DataFrame): s = self.snapshots.save(s, name=role)
-            if isinstance(s, Snapshot): s = s.id
-            if not isinstance(s, str):
-                raise InputError(f"`data_snapshot[{role!r}]` must be a DataFrame, a Snapshot or a snapshot id, got {type(s).__name__}.")
-            try: out[role] = self.snapshots.resolve(s)
-            except InputError as e: raise RegistryError(f"`data_snapshot[{role!r}]`: {e}") from None
-        return out
-
-    def _parent_ref(self, parent, name)->dict|None:
-        if parent is None: return None
-        if isinstance(parent, ModelVersion): pname, pv = parent.name, parent.version
-        elif isinstance(parent, tuple) and len(parent) == 2: pname, pv = parent
-        elif isinstance(parent, str) and ":" in parent: pname, pv = parent.split(":", 1)
-        else: pname, pv = name, parent
-        try: return {"name": check_name(pname, "parent"), "version": self.resolve(pname, pv)}
-        except RegistryError as e: raise RegistryError(f"`parent` {parent!r}: {e}") from None
+    def _save_state(self, name, st): write_json(self._model_dir(name)/"aliases.json", st)
 
 # %% ../nbs/22_registry.ipynb #a1f0c004
-class _Register:
-    "Writing a new version: model file, schema and artifacts first, the signed `version.json` last"
-    def register(self,
-                 model,                        # Any object joblib (or skops) can serialise
-                 name:str,                     # Model name (letters, digits, '.', '_', '-')
-                 metrics:dict|None=None,       # Name -> number, e.g. test-set scores (None/NaN: not computed)
-                 params:dict|None=None,        # Training parameters (`model.get_params()` ...)
-                 data_snapshot=None,           # DataFrame, Snapshot or id, or a dict role -> one of those
-                 parent=None,                  # Version this model derives from: int, alias, "name:version", (name, v), ModelVersion
-                 tags:dict|None=None,          # Free-form key -> value (stored as strings)
-                 run_id:str|None=None,         # The run that trained it
-                 schema:DataSchema|None=None,  # Data schema to save with the model
-                 code:dict|str|None=None,      # Code version: `git_info()`, a notebook path ...
-                 description:str|None=None,
-                 format:str="joblib",          # joblib, or skops for models shared with untrusted parties
-                 compress:int=3,               # joblib compression level (0-9); skops: 0 disables zip compression
-                 artifacts:dict|None=None,     # Name -> bytes, str (UTF-8 text) or Path: small files kept and verified with the model
-                )->ModelVersion:
-        "Store `model` as the next version of `name`; its files are verified before the version becomes visible"
-        check_name(name)
-        if format not in FORMATS: raise InputError(f"`format` {format!r} is not supported: use one of {list(FORMATS)}.")
-        if schema is not None and not isinstance(schema, DataSchema): raise InputError(f"`schema` must be a DataSchema, got {type(schema).__name__}.")
-        if tags is not None and not isinstance(tags, dict): raise InputError("`tags` must be a dict of key -> value.")
-        meta = {"name": name, "format": format, "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
-                "metrics": _check_metrics(metrics), "params": _lenient_json(params or {}),
-                "tags": {str(k): str(v) for k, v in (tags or {}).items()}, "data_snapshots": self._snapshot_refs(data_snapshot),
-                "parent": self._parent_ref(parent, name), "run_id": None if run_id is None else str(run_id),
-                "code": _lenient_json({"path": code} if isinstance(code, str) else code), "environment": environment(model),
-                "description": description, "has_schema": schema is not None}
-        blobs = _artifact_blobs(artifacts)
-        key = signing_key(self.key_file, create=True)
-        data = dump_model(model, format, compress)
+class _Files:
+    "Writing a new version's files, the signed `version.json` last; reading them back checked"
+    def _store(self, name, meta, data, blobs, schema, key)->int:
         meta.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data), artifacts={})
         with self._locked():
             vs = self._committed(name)
             v = (vs[-1] if vs else 0) + 1
             vdir = self._version_dir(name, v)
             if vdir.exists(): shutil.rmtree(vdir)   # left by a crashed write: never visible, safe to replace
-            path = atomic_write(vdir/FORMATS[format], data)
+            path = atomic_write(vdir/FORMATS[meta["format"]], data)
             read_verified(path, meta["sha256"], meta["size"])
             if schema is not None: schema.save(vdir/"schema.json")
             for a, b in blobs.items():
                 rec = {"file": (vdir/"artifacts"/a).relative_to(self.root).as_posix(), "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
                 read_verified(atomic_write(vdir/"artifacts"/a, b), rec["sha256"], rec["size"], f"Artifact {a!r} file")
                 meta["artifacts"][a] = rec
-            meta.update(version=v, created_at=_now(), file=path.relative_to(self.root).as_posix())
+            meta.update(version=v, created_at=utc_stamp(), file=path.relative_to(self.root).as_posix())
             meta = to_jsonable(meta)
             write_json(vdir/"version.json", {**meta, "signature": sign_record(key, meta)})  # the commit point
-        return self.get_version(name, v)
+        return v
 
-# %% ../nbs/22_registry.ipynb #a1f0c005
-class _Aliases:
-    "Aliases and the history of their moves"
-    def _move(self, name, alias, version, action, reason, evidence=None)->dict:
-        "Under the lock: point `alias` at `version` (None deletes it) and record the move"
-        st = self._state(name); old = st["aliases"].get(alias)
-        if version is None: st["aliases"].pop(alias, None)
-        else: st["aliases"][alias] = version
-        if alias == "champion":
-            if action == "rollback": st["champion_stack"].pop()
-            elif version is None: st["champion_stack"] = []
-            elif version != old: st["champion_stack"].append(version)
-        event = {"time": _now(), "action": action, "alias": alias, "from": old, "to": version, "reason": reason,
-                 "user": _user(), "evidence": _lenient_json(evidence)}
-        st["history"].append(event)
-        write_json(self._model_dir(name)/"aliases.json", st)
-        return event
+    def _where(self, name, v, rec)->str: return str(self._version_dir(name, v) if rec is None else Path(self.root)/rec["file"])
 
-    def set_alias(self, name:str, alias:str, version:int|str, reason:str|None=None)->ModelVersion:
-        "Point `alias` at a version (setting 'champion' is a promotion)"
-        check_alias(alias)
-        with self._locked():
-            v = self.resolve(name, version)
-            self._move(name, alias, v, "promote" if alias == "champion" else "set_alias", reason)
-        return self.get_version(name, v)
+    def _file_bytes(self, name, v, rec, what)->bytes:
+        return read_verified(Path(self.root)/rec["file"], rec["sha256"], rec["size"], what)
 
-    def delete_alias(self, name:str, alias:str, reason:str|None=None):
-        "Remove an alias (deleting 'champion' also forgets the previous champions)"
-        check_alias(alias)
-        with self._locked():
-            if alias not in self._state(name)["aliases"]:
-                raise RegistryError(f"Model {name!r} has no alias {alias!r}: its aliases are {sorted(self._state(name)['aliases'])}.")
-            self._move(name, alias, None, "delete_alias", reason)
+    def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
+        "The data schema saved with a version"
+        mv = self.get_version(name, version_or_alias)
+        if not mv.has_schema: raise RegistryError(f"{name} version {mv.version} was registered without `schema=`.")
+        return DataSchema.load(self._version_dir(name, mv.version)/"schema.json")
 
-    def history(self, name:str)->pd.DataFrame:
-        "Every alias move of a model, oldest first"
-        self.resolve(name, "latest")
-        cols = ["time", "action", "alias", "from", "to", "reason", "user"]
-        return pd.DataFrame(self._state(name)["history"], columns=cols + ["evidence"])[cols]
-
-# %% ../nbs/22_registry.ipynb #a1f0c006
-class _Promotion:
-    "Moving the champion: promote, roll back, confirm"
-    def promote(self,
-                name:str, version:int|str,   # Version (or alias, e.g. 'challenger') to make champion
-                reason:str|None=None,        # Why, recorded in the history
-                evidence=None,               # The decision behind it, e.g. a `PromotionPolicy` decision (stored via `to_dict`)
-               )->ModelVersion:
-        "Make a version the champion; the previous champion is remembered for `rollback`"
-        with self._locked():
-            v = self.resolve(name, version); st = self._state(name)
-            if st["aliases"].get("champion") != v:
-                self._move(name, "champion", v, "promote", reason, evidence)
-                if self._state(name)["aliases"].get("challenger") == v:
-                    self._move(name, "challenger", None, "delete_alias", f"version {v} was promoted to champion")
-        return self.get_version(name, v)
-
-    def rollback(self, name:str, *, reason:str)->ModelVersion:
-        "Return the champion alias to the previous champion and record why"
-        if not isinstance(reason, str) or not reason.strip(): raise InputError("`reason` must say why the champion is rolled back.")
-        with self._locked():
-            stack = self._state(name)["champion_stack"] if self._committed(name) else None
-            if stack is None: raise RegistryError(f"No model named {name!r} in {self.root}: registered names are {self.names()}.")
-            if len(stack) < 2: raise RegistryError(f"Model {name!r} has no previous champion to roll back to (champions so far: {stack}).")
-            self._move(name, "champion", stack[-2], "rollback", reason)
-        return self.get_version(name, "champion")
-
-    def confirm(self, name:str, version:int|str, reason:str, evidence=None)->ModelVersion:
-        "Record in the history that the champion `version` was checked and kept (the alias does not move)"
-        with self._locked():
-            v = self.resolve(name, version)
-            if self._state(name)["aliases"].get("champion") != v:
-                raise RegistryError(f"Model {name!r}: version {v} is not the champion, so it cannot be confirmed.")
-            self._move(name, "champion", v, "confirm", reason, evidence)
-        return self.get_version(name, v)
+    def leftovers(self, name:str)->list:
+        "Rows (version, item, where, note) for version folders an interrupted write left without `version.json`"
+        d, done = self._model_dir(name)/"versions", set(self._committed(name))
+        left = sorted((p for p in d.iterdir() if p.name.isdigit() and int(p.name) not in done), key=lambda p: int(p.name)) if d.exists() else []
+        return [(int(p.name), "folder", str(p), "uncommitted folder left by an interrupted write: invisible, reused by the next register")
+                for p in left]
 
 # %% ../nbs/22_registry.ipynb #989f0176
-class ModelRegistry(_Folder, _Versions, _References, _Register, _Aliases, _Promotion, SignedRecords, VerifiedLoads):
+class ModelRegistry(_Folder, _Versions, _Files, Registry):
     "A model registry in a folder: versions, aliases, verified model files, data snapshots and lineage"
+    cannot_verify = ("who moved an alias: `aliases.json` (aliases and their history) is not signed, so whoever can write "
+                     "to the folder can point an alias at another signed version",
+                     "the data schema file saved with a version (`schema.json`) is not hashed")
     def __init__(self,
                  root:str|Path,                # Registry folder (created by the first write)
                  lock_timeout:float=60.0,      # Seconds a writer waits for another before `RegistryError`
                  key_file:str|Path|None=None,  # Signing key file (None: `$CTML_REGISTRY_KEY_FILE`, else ~/.config/ctml-nb/registry.key)
                  trust_unsigned:bool=False):   # Also load versions without a valid signature (you vouch for every file in `root`)
         self.root, self.lock_timeout, self.key_file, self.trust_unsigned = root, lock_timeout, key_file, trust_unsigned
+
+    @classmethod
+    def from_spec(cls, params:dict, base_dir:Path, key_file=None, trust_unsigned=False)->ModelRegistry:
+        "From a config's `registry:` (a folder, relative to `base_dir`)"
+        from ctml_nb.core import ConfigError
+        p = dict(params)
+        if not isinstance(p.get("root"), str): raise ConfigError(f"registry.root: expected a folder, got {p.get('root')!r}")
+        root = Path(p.pop("root")).expanduser()
+        try: return cls(root if root.is_absolute() else Path(base_dir)/root, key_file=key_file, trust_unsigned=trust_unsigned, **p)
+        except TypeError as e: raise ConfigError(f"registry: {e}") from None
 
     def __repr__(self): return f"ModelRegistry({str(self.root)!r})"
 
@@ -370,8 +141,3 @@ class ModelRegistry(_Folder, _Versions, _References, _Register, _Aliases, _Promo
                        f"<td>{escape(str(self._state(n)['aliases'].get('champion', '-')))}</td></tr>" for n in self.names())
         return (f"<p><b>ModelRegistry</b> {escape(str(self.root))}</p><table><tr><th>model</th><th>versions</th>"
                 f"<th>champion</th></tr>{rows}</table>")
-
-# %% ../nbs/22_registry.ipynb #30162652
-def _user()->str|None:
-    try: return getpass.getuser()
-    except Exception: return None

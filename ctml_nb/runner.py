@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import PipelineConfig, check_parameters, config_path, load_config, parse_config, validate_config
+from .config import (PipelineConfig, check_parameters, config_path, load_config, parse_config, pipeline_registry,
+                            validate_config)
 from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import request_retrain, requeue_requests, update_promotion
@@ -202,11 +203,8 @@ def registry_champion(
     cfg:PipelineConfig,  # Pipeline
 ):                       # Champion version, or None when there is none (or no registry yet)
     "Current champion version of the pipeline's model in its registry"
-    root = config_path(cfg, "registry")
-    if not root.exists(): return None
-    from ctml_nb.registry import ModelRegistry
     from ctml_nb.core import RegistryError
-    try: return ModelRegistry(root).resolve(cfg.model.name or cfg.name, "champion")
+    try: return pipeline_registry(cfg).resolve(cfg.model.name or cfg.name, "champion")
     except RegistryError: return None
 
 def restore_champion(
@@ -214,8 +212,7 @@ def restore_champion(
     version,             # Version to make champion again (None: remove the alias)
 ):
     "Point the champion alias back at `version`"
-    from ctml_nb.registry import ModelRegistry
-    reg, name = ModelRegistry(config_path(cfg, "registry")), cfg.model.name or cfg.name
+    reg, name = pipeline_registry(cfg), cfg.model.name or cfg.name
     why = "restored by the ctml-nb runner: the cycle that changed it failed"
     if version is None: reg.delete_alias(name, "champion", reason=why)
     else: reg.set_alias(name, "champion", version, reason=why)

@@ -53,7 +53,7 @@ def test_the_graph_is_read():
     g = _graph()
     assert len(g) > 20 and "core" in g and "cli" in g
     assert any(t == "runner" and "find_run" in n for t, n, _ in g["cli"])     # a module-level relative import
-    assert any(t == "registry" for t, _, _ in g["runner"])                   # a function-level absolute import
+    assert any(t == "registry_api" for t, _, _ in g["config"])               # a function-level absolute import
     assert not [t for t, _, _ in g["core"]], "core imports no other ctml_nb module"
 
 

@@ -14,7 +14,7 @@ import pytest
 from ctml_nb.cli import EXIT_USAGE, main
 from ctml_nb.config import config_path, load_config
 from ctml_nb.demo import demo_data
-from ctml_nb.pipeline import DRIFT_PROFILE, fit_reference, open_context, reference_detector
+from ctml_nb.pipeline import DRIFT_PROFILE, GATE_DECISION, fit_reference, open_context, reference_detector
 from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
 
@@ -74,7 +74,7 @@ def test_story_full_skipped_failed_recovered(tmp_path):
 
     # the champion carries its drift reference profile, which gives the report a refit on its training rows gives
     reg = ModelRegistry(tmp_path / "registry")
-    assert list(mv.artifacts) == [DRIFT_PROFILE]
+    assert sorted(mv.artifacts) == [DRIFT_PROFILE, GATE_DECISION] and mv.status == "accepted"
     ctx = open_context(load_config(cfg))
     day = demo_data().iloc[14 * 48:16 * 48]
     day = day.assign(nswdemand=day["nswdemand"] * 1.3)
