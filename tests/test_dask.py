@@ -1,5 +1,6 @@
 """Drift profiles, drift tests and policy comparisons on a Dask cluster (`LocalCluster`, 2 worker processes of one
 thread each), and the same drift checks on Dask's synchronous scheduler. Skipped where the `dask` extra is absent."""
+import os
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,4 +163,7 @@ def test_engine_starts_and_closes_its_own_local_cluster(pair):
         prof = eng.profile_current(det, pair[4])
         cluster = eng._started[-1]
         assert eng.describe()["workers"] == 1 and prof.n_rows == N_ROWS
+        # LEAN_WORKERS: no MALLOC_TRIM_THRESHOLD_ (Dask's 65536 made every large array fault its pages in afresh)
+        trim = eng.client.run(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(trim.values()) == [os.environ.get("MALLOC_TRIM_THRESHOLD_")], trim
     assert eng.client is None and cluster.status.name == "closed"
