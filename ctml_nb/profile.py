@@ -62,13 +62,19 @@ def _cdf_at(q:np.ndarray, x:np.ndarray, j:np.ndarray)->np.ndarray:
     m = q.size - 1
     if m < 1: return np.where(j < 0, 0.0, 1.0)
     if x.ndim == 0: return _cdf_at(q, x.reshape(1), np.reshape(j, 1)).reshape(())
-    jc = np.clip(j, 0, m - 1)
+    jc = np.minimum(np.maximum(j, 0), m - 1)                # np.clip's result, without its Python overhead
     lo = q[jc]; w = q[jc + 1]; w -= lo                      # the segment's start and width
     with np.errstate(divide="ignore", invalid="ignore"): f = np.divide(np.subtract(x, lo, out=lo), w)
     f[~(w > 0)] = 0.0                                       # tied knots: the jump is in `j`
-    np.clip(f, 0.0, 1.0, out=f); f += jc; f /= m
+    np.maximum(f, 0.0, out=f); np.minimum(f, 1.0, out=f); f += jc; f /= m
     f[j < 0] = 0.0; f[j >= m] = 1.0
     return f
+
+def _knot_cdf(q:np.ndarray, left:bool=False)->np.ndarray:
+    "`quantile_cdf(q, q, left)`: at a knot the summary's CDF is i / m, i the last (left limit: the first) of its tied knots"
+    m = q.size - 1
+    if m < 1 or not math.isfinite(float(q[-1]) - float(q[0])): return quantile_cdf(q, q, left)  # a width that overflows
+    return np.searchsorted(q, q, "left") / m if left else (np.searchsorted(q, q, "right") - 1) / m
 
 # %% ../nbs/03_profile.ipynb #2bc52193
 def summarise_numeric(
@@ -84,19 +90,22 @@ def _summarise_sorted(xs:np.ndarray, n_quantiles:int)->tuple:
     idx = np.maximum((np.arange(m + 1, dtype=np.int64) * n + m - 1) // m - 1, 0)
     q = xs[idx]
     lo, hi = np.searchsorted(xs, q, "left") / n, np.searchsorted(xs, q, "right") / n
-    knot_err = max(np.abs(quantile_cdf(q, q) - hi).max(), np.abs(quantile_cdf(q, q, left=True) - lo).max())
+    knot_err = max(np.abs(_knot_cdf(q) - hi).max(), np.abs(_knot_cdf(q, left=True) - lo).max())
     return q, 1.0 / m, float(knot_err)
 
 # %% ../nbs/03_profile.ipynb #c1a6ab7b
 def _mixture_cdf(parts:list, u:np.ndarray, total:float)->tuple:
     "CDF and its left limits of the count-weighted mixture of `parts` at `u`, the sorted union of their knots"
-    fr = fl = 0
+    fr = fl = None
     for n, q, _ in parts:
         at = np.searchsorted(u, q)                              # u holds every knot: where each one sits
         f = _cdf_at(q, u, np.bincount(at, minlength=u.size).cumsum() - 1)   # = quantile_cdf(q, u), without a search
-        g = f.copy(); g[at] = quantile_cdf(q, q, left=True)     # the left limit differs only at the part's knots
-        fr = fr + n * f; fl = fl + n * g
-    return fr / total, fl / total
+        g = f.copy(); g[at] = _knot_cdf(q, left=True)           # the left limit differs only at the part's knots
+        f *= n; g *= n                                          # summed in place, in the parts' order (same bits)
+        if fr is None: fr, fl = f, g
+        else: fr += f; fl += g
+    fr /= total; fl /= total
+    return fr, fl
 
 def merge_quantiles(
     parts:list,        # `(count, knots, rank_error)` for each summary
