@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -292,8 +291,8 @@ def profile_column(
         p.n_missing = int(s.isna().sum())
     return p
 
-PROFILE_THREADS = min(4, os.cpu_count() or 1)  # Threads that profile a large frame's columns side by side (1: one at a time)
-PARALLEL_MIN_ROWS = 100_000                    # Frames with fewer rows are profiled one column at a time
+PROFILE_THREADS = 1          # Threads profiling a large frame's columns side by side: 2+ lowers wall time on idle cores, costs CPU
+PARALLEL_MIN_ROWS = 100_000  # Frames with fewer rows are profiled one column at a time
 
 def profile_columns(
     jobs:list,               # `(series, name, kind)` for each column (`kind` None: inferred)
