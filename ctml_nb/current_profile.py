@@ -11,7 +11,7 @@ import pandas as pd
 
 from .core import InputError, check_is_fitted
 from .drift_columns import align_column
-from .profile import ColumnProfile, ReferenceProfile, infer_kind, merge_columns, profile_column
+from .profile import ColumnProfile, ReferenceProfile, infer_kind, merge_columns, profile_columns
 
 # %% auto #0
 __all__ = ['check_frame', 'CurrentProfile', 'profile_chunk', 'current_from_reference']
@@ -71,6 +71,7 @@ def profile_chunk(det:DriftDetector, chunk:pd.DataFrame, index:int=0)->CurrentPr
     if len(chunk) == 0: return out
     skip = {str(c) for c in det.exclude or ()}   # columns the detector leaves out (the target, IDs)
     by_name = {str(c): c for c in chunk.columns if str(c) not in skip}
+    jobs = []
     for name, ref in det.profile_.columns.items():
         if ref.reason or ref.count == 0 or name in skip: continue
         if name not in by_name:
@@ -78,7 +79,8 @@ def profile_chunk(det:DriftDetector, chunk:pd.DataFrame, index:int=0)->CurrentPr
         s, nts, reason = align_column(chunk[by_name[name]], ref)
         if reason: out.reasons[name] = f"chunk {index}: {reason}"; continue
         if nts: out.notes[name] = sorted(set(nts))
-        out.profile.columns[name] = profile_column(s, name, ref.kind, det.n_quantiles, det.max_categories)
+        jobs.append((s, name, ref.kind))
+    for p in profile_columns(jobs, det.n_quantiles, det.max_categories): out.profile.columns[p.name] = p
     for c in by_name:
         if c not in det.profile_.columns: out.added[c] = infer_kind(chunk[by_name[c]])[0]
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -16,9 +17,9 @@ import pandas as pd
 from .core import InputError, IntegrityError, read_json, to_jsonable, write_json
 
 # %% auto #0
-__all__ = ['KINDS', 'SKETCH_K', 'FORMAT_VERSION', 'infer_kind', 'quantile_cdf', 'summarise_numeric', 'merge_quantiles',
-           'ColumnProfile', 'category_counts', 'value_hashes', 'value_sketch', 'merge_sketches', 'profile_column',
-           'merge_columns', 'ReferenceProfile']
+__all__ = ['KINDS', 'SKETCH_K', 'PROFILE_THREADS', 'PARALLEL_MIN_ROWS', 'FORMAT_VERSION', 'infer_kind', 'quantile_cdf',
+           'summarise_numeric', 'merge_quantiles', 'ColumnProfile', 'category_counts', 'value_hashes', 'value_sketch',
+           'merge_sketches', 'profile_column', 'profile_columns', 'merge_columns', 'ReferenceProfile']
 
 # %% ../nbs/03_profile.ipynb #f40aebbd
 KINDS = ("numeric", "categorical", "boolean", "datetime", "unsupported")
@@ -62,13 +63,19 @@ def _cdf_at(q:np.ndarray, x:np.ndarray, j:np.ndarray)->np.ndarray:
     m = q.size - 1
     if m < 1: return np.where(j < 0, 0.0, 1.0)
     if x.ndim == 0: return _cdf_at(q, x.reshape(1), np.reshape(j, 1)).reshape(())
-    jc = np.clip(j, 0, m - 1)
-    lo = q[jc]; w = q[jc + 1]; w -= lo                      # the segment's start and width
+    jc = np.minimum(np.maximum(j, 0), m - 1)                # np.clip's result, without its Python overhead
+    lo = q[jc]; w = q[1:][jc]; w -= lo                      # the segment's start and width
     with np.errstate(divide="ignore", invalid="ignore"): f = np.divide(np.subtract(x, lo, out=lo), w)
     f[~(w > 0)] = 0.0                                       # tied knots: the jump is in `j`
-    np.clip(f, 0.0, 1.0, out=f); f += jc; f /= m
+    np.maximum(f, 0.0, out=f); np.minimum(f, 1.0, out=f); f += jc; f /= m
     f[j < 0] = 0.0; f[j >= m] = 1.0
     return f
+
+def _knot_cdf(q:np.ndarray, left:bool=False)->np.ndarray:
+    "`quantile_cdf(q, q, left)`: at a knot the summary's CDF is i / m, i the last (left limit: the first) of its tied knots"
+    m = q.size - 1
+    if m < 1 or not math.isfinite(float(q[-1]) - float(q[0])): return quantile_cdf(q, q, left)  # a width that overflows
+    return np.searchsorted(q, q, "left") / m if left else (np.searchsorted(q, q, "right") - 1) / m
 
 # %% ../nbs/03_profile.ipynb #2bc52193
 def summarise_numeric(
@@ -78,25 +85,49 @@ def summarise_numeric(
     "Quantile knots of a sample, the bound on its CDF error and the exact error at the knots"
     return _summarise_sorted(np.sort(np.asarray(x, dtype=np.float64)), n_quantiles)
 
+def _tie_ranks(xs:np.ndarray, q:np.ndarray, idx:np.ndarray)->tuple:
+    "`searchsorted(xs, q, 'left')` and `'right'` for `q = xs[idx]`: `idx` and `idx + 1`, searched only where a neighbour ties"
+    lo, hi, last = idx.copy(), idx + 1, xs.size - 1
+    t = (idx > 0) & (xs[np.maximum(idx - 1, 0)] == q)
+    if t.any(): lo[t] = np.searchsorted(xs, q[t], "left")
+    t = (idx < last) & (xs[np.minimum(idx + 1, last)] == q)
+    if t.any(): hi[t] = np.searchsorted(xs, q[t], "right")
+    return lo, hi
+
 def _summarise_sorted(xs:np.ndarray, n_quantiles:int)->tuple:
     "`summarise_numeric` of values already sorted"
     n, m = xs.size, int(n_quantiles)
     idx = np.maximum((np.arange(m + 1, dtype=np.int64) * n + m - 1) // m - 1, 0)
     q = xs[idx]
-    lo, hi = np.searchsorted(xs, q, "left") / n, np.searchsorted(xs, q, "right") / n
-    knot_err = max(np.abs(quantile_cdf(q, q) - hi).max(), np.abs(quantile_cdf(q, q, left=True) - lo).max())
+    lo, hi = _tie_ranks(xs, q, idx); lo, hi = lo / n, hi / n
+    knot_err = max(np.abs(_knot_cdf(q) - hi).max(), np.abs(_knot_cdf(q, left=True) - lo).max())
     return q, 1.0 / m, float(knot_err)
 
 # %% ../nbs/03_profile.ipynb #c1a6ab7b
+def _part_cdf(q:np.ndarray, u:np.ndarray, at:np.ndarray)->np.ndarray:
+    "`quantile_cdf(q, u)` where `u` is sorted and `u[at] == q`: no search, and `_cdf_at`'s arithmetic only between the knots"
+    a, b, m = at[0], at[-1], q.size - 1          # u[:a] lies below the first knot, u[b:] at or above the last
+    f = np.empty(u.size); f[:a] = 0.0; f[b:] = 1.0
+    if b <= a: return f
+    j = np.bincount(at - a, minlength=b - a + 1)[:b - a].cumsum() - 1   # last knot at or below each u: 0 ... m - 1
+    lo = q[j]; w = q[1:][j]; w -= lo; fm = f[a:b]
+    with np.errstate(divide="ignore", invalid="ignore"): np.divide(np.subtract(u[a:b], lo, out=lo), w, out=fm)
+    fm[~(w > 0)] = 0.0
+    np.maximum(fm, 0.0, out=fm); np.minimum(fm, 1.0, out=fm); fm += j; fm /= m
+    return f
+
 def _mixture_cdf(parts:list, u:np.ndarray, total:float)->tuple:
     "CDF and its left limits of the count-weighted mixture of `parts` at `u`, the sorted union of their knots"
-    fr = fl = 0
+    fr = fl = None
     for n, q, _ in parts:
         at = np.searchsorted(u, q)                              # u holds every knot: where each one sits
-        f = _cdf_at(q, u, np.bincount(at, minlength=u.size).cumsum() - 1)   # = quantile_cdf(q, u), without a search
-        g = f.copy(); g[at] = quantile_cdf(q, q, left=True)     # the left limit differs only at the part's knots
-        fr = fr + n * f; fl = fl + n * g
-    return fr / total, fl / total
+        f = _part_cdf(q, u, at)
+        g = f.copy(); g[at] = _knot_cdf(q, left=True)           # the left limit differs only at the part's knots
+        f *= n; g *= n                                          # summed in place, in the parts' order (same bits)
+        if fr is None: fr, fl = f, g
+        else: fr += f; fl += g
+    fr /= total; fl /= total
+    return fr, fl
 
 def merge_quantiles(
     parts:list,        # `(count, knots, rank_error)` for each summary
@@ -260,6 +291,20 @@ def profile_column(
         p.n_missing = int(s.isna().sum())
     return p
 
+PROFILE_THREADS = 1          # Threads profiling a large frame's columns side by side: 2+ lowers wall time on idle cores, costs CPU
+PARALLEL_MIN_ROWS = 100_000  # Frames with fewer rows are profiled one column at a time
+
+def profile_columns(
+    jobs:list,               # `(series, name, kind)` for each column (`kind` None: inferred)
+    n_quantiles:int=500,     # Rank intervals of the quantile summaries (numeric)
+    max_categories:int=50,   # Categories kept per column
+)->list:                     # The `ColumnProfile`s, in the order of `jobs`
+    "`profile_column` of each job; a large frame's columns in `PROFILE_THREADS` threads (numpy's sort releases the GIL)"
+    run = lambda job: profile_column(*job, n_quantiles=n_quantiles, max_categories=max_categories)
+    n = min(PROFILE_THREADS, len(jobs))
+    if n < 2 or max(len(s) for s, _, _ in jobs) < PARALLEL_MIN_ROWS: return [run(j) for j in jobs]
+    with ThreadPoolExecutor(n, thread_name_prefix="ctml-profile") as pool: return list(pool.map(run, jobs))
+
 # %% ../nbs/03_profile.ipynb #11c335c2
 def merge_columns(
     parts:list,              # `ColumnProfile`s of the same column and kind
@@ -341,8 +386,8 @@ class ReferenceProfile:
         if len(cols) == 0: raise InputError("The frame has no columns to profile.")
         if df.columns.duplicated().any():
             raise InputError(f"Duplicated column names {sorted(set(df.columns[df.columns.duplicated()]))}: rename them.")
-        return cls({str(c): profile_column(df[c], str(c), n_quantiles=n_quantiles, max_categories=max_categories)
-                    for c in cols}, n_quantiles, max_categories)
+        profiles = profile_columns([(df[c], str(c), None) for c in cols], n_quantiles, max_categories)
+        return cls({p.name: p for p in profiles}, n_quantiles, max_categories)
 
     def check_mergeable(self, other:ReferenceProfile):
         "Raise `InputError` naming the problem if `other` cannot be merged with this profile"
