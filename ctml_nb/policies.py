@@ -127,10 +127,14 @@ def default_policy(
     max_drop:float=0.1,                  # Fire when the recent error is this far above the model's fresh level
     min_new_fraction:float=1 / 30,       # ... and new labelled rows are at least this share of the training rows
     max_new_fraction:float|None=None,    # Retrain anyway at this share of new labelled rows (None: no cap)
-    window:int=100,                      # Labelled rows that measure the fresh level and the recent error
+    window:int|None=None,                # Labelled rows that measure the fresh level and the recent error (None: half
+                                         # the strategy's training window in rows, at most 250; 100 without one)
     name:str="ctml default",             # Policy name
 )->Policy:
     "ctml-nb's recommended policy: retrain when the model decayed from its fresh level, once enough new data arrived"
+    if window is None:
+        w = getattr(strategy, "window", None)
+        window = min(250, max(2, int(w) // 2)) if isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 else 100
     trigger = AllOf(DecayTrigger(max_rise=max_drop, window=window), DataVolumeTrigger(min_fraction=min_new_fraction))
     if max_new_fraction is not None: trigger = trigger | DataVolumeTrigger(min_fraction=max_new_fraction)
     return Policy(name, trigger, strategy).validate()

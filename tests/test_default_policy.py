@@ -37,9 +37,10 @@ def test_default_reacts_on_a_fast_decaying_stream():
     assert cmp.judge("ctml default")["on_or_above"], cmp.judge("ctml default")
 
 
-@pytest.mark.parametrize("kind", ["abrupt", "recurring"])
+@pytest.mark.parametrize("kind", ["abrupt", "gradual", "recurring"])
 def test_default_recovers_after_a_change(kind):
-    "After an abrupt change a retrain on a window full of old rows does not help: the default retrains again"
+    """After a change a retrain on a window full of old rows does not help: the default retrains again; on 1,000-row
+    ramps (gradual) no periodic schedule dominates it"""
     cmp = _compare(kind, 6_000, 100, 500, 500)
     t = cmp.to_frame().set_index("policy")
     assert _share(t) >= 0.5, t
@@ -71,3 +72,19 @@ def test_default_round_trips_through_a_pipeline_config(tmp_path):
     b = backtest(data, "target", TREE, Policy("ctml default", core, back.strategy), batch_size=50, progress=False)
     assert (a.totals["metric"], a.totals["retrains"]) == (b.totals["metric"], b.totals["retrains"])
     assert a.totals["retrains"] > 0
+
+
+def test_default_window_is_half_the_training_window(tmp_path):
+    "The decay is measured on half the training window, at most 250 rows (100 without one in rows); a config carries the number"
+    pol = default_policy(FullRetrain(window=500))
+    assert pol.trigger.triggers[0].window == 250
+    assert default_policy(FullRetrain(window=1440)).trigger.triggers[0].window == 250   # at most 250 rows
+    assert default_policy(FullRetrain()).trigger.triggers[0].window == 100
+    assert default_policy(FullRetrain(window="30D")).trigger.triggers[0].window == 100
+    assert default_policy(FullRetrain(window=500), window=80).trigger.triggers[0].window == 80
+    base = {"name": "p", "data": {"source": "d.csv", "target": "target"},
+            "model": {"factory": "sklearn.tree:DecisionTreeClassifier"}}
+    cfg = policy_to_config(pol, base)
+    assert cfg["triggers"][0] == {"kind": "decay", "params": {"window": 250}}
+    back = policy_from_config(parse_config(cfg, tmp_path), name="ctml default")
+    assert repr(back.trigger.triggers[0]) == repr(pol.trigger)
