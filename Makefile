@@ -70,7 +70,7 @@ tutorials: install
 	done; $(BIN)/nbdev_clean; echo "tutorials executed and cleaned: review and commit nbs/5*_tutorial_*.ipynb"
 
 nbtest: install
-	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/nbdev_test --n_workers 2 --flags mlflow
 
 # Debian's Chromium for the browser tests, where this machine allows it (root with apt-get); elsewhere the
 # browser tests are skipped with their reason. Playwright drives it through `executable_path`: no browser download.
