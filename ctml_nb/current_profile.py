@@ -14,7 +14,7 @@ from .drift_columns import align_column
 from .profile import ColumnProfile, ReferenceProfile, infer_kind, merge_columns, profile_columns
 
 # %% auto #0
-__all__ = ['check_frame', 'CurrentProfile', 'profile_chunk', 'current_from_reference']
+__all__ = ['check_frame', 'CurrentProfile', 'excluded_columns', 'profile_chunk', 'current_from_reference']
 
 # %% ../nbs/03b_current_profile.ipynb #2aad53d9
 def check_frame(df, what:str)->pd.DataFrame:
@@ -64,12 +64,16 @@ class CurrentProfile:
 
 
 # %% ../nbs/03b_current_profile.ipynb #5eb55f1b
+def excluded_columns(det)->set:
+    "Names of the columns `det` leaves out (`DriftDetector(exclude=...)`: the target, IDs), as profiles key them"
+    return {str(c) for c in det.exclude or ()}
+
 def profile_chunk(det:DriftDetector, chunk:pd.DataFrame, index:int=0)->CurrentProfile:
     "Profile of one current chunk (number `index` in the data, for messages), read as `det`'s reference columns"
     check_is_fitted(det, "profile_"); check_frame(chunk, f"current chunk {index}")
     out = CurrentProfile(ReferenceProfile({}, det.n_quantiles, det.max_categories), len(chunk), 1)
     if len(chunk) == 0: return out
-    skip = {str(c) for c in det.exclude or ()}   # columns the detector leaves out (the target, IDs)
+    skip = excluded_columns(det)
     by_name = {str(c): c for c in chunk.columns if str(c) not in skip}
     jobs = []
     for name, ref in det.profile_.columns.items():

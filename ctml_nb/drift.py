@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InputError, check_is_fitted
-from .current_profile import CurrentProfile, check_frame, current_from_reference, profile_chunk
+from .current_profile import CurrentProfile, check_frame, current_from_reference, excluded_columns, profile_chunk
 from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TESTS, OTHER, UNSEEN_DRIFT_SHARE,
                                    Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
                                    unseen_share)
@@ -139,15 +139,15 @@ def _check_params(det:DriftDetector):
         if v is not None and (isinstance(v, str) or not isinstance(v, Iterable)):
             raise InputError(f"DriftDetector: `{name}` must be a list of column names, got {v!r}.")
 
-def _excluded(det:DriftDetector)->set: return {str(c) for c in det.exclude or ()}
 
 def _fit_columns(det:DriftDetector, df:pd.DataFrame)->list|None:
     "Columns to profile: `columns` (or all of `df`) without `exclude`, whose names must be columns of `df`"
     if not det.exclude: return det.columns
-    unknown = sorted(_excluded(det) - {str(c) for c in df.columns})
+    skip = excluded_columns(det)
+    unknown = sorted(skip - {str(c) for c in df.columns})
     if unknown: raise InputError(f"DriftDetector: `exclude` names column(s) {unknown[:10]} that are not in the reference "
                                  f"data (it has {[str(c) for c in df.columns][:10]}...): fix the names.")
-    return [c for c in (df.columns if det.columns is None else det.columns) if str(c) not in _excluded(det)]
+    return [c for c in (df.columns if det.columns is None else det.columns) if str(c) not in skip]
 
 def _by_name(d:Mapping|None)->dict: return {str(k): v for k, v in (d or {}).items()}  # profiles key columns by str
 
@@ -304,10 +304,11 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     if engine_for(current) not in (None, "local"): return self.test_profile(self.profile_current(current))
     check_frame(current, "current")
     if len(current) == 0: raise InputError("The current data has no rows: test a non-empty DataFrame.")
-    by_name = {str(c): c for c in current.columns if str(c) not in _excluded(self)}
+    skip = excluded_columns(self)
+    by_name = {str(c): c for c in current.columns if str(c) not in skip}
     rows = []
     for name, ref in self.profile_.columns.items():
-        if name in _excluded(self): continue   # a stored profile may hold a column this detector leaves out
+        if name in skip: continue   # a stored profile may hold a column this detector leaves out
         if name not in by_name:
             rows.append(_untested(name, ref, "missing from the current data: add the column or leave it out of `columns`"))
             continue
@@ -346,9 +347,9 @@ def _test_profile(self:DriftDetector, profile:CurrentProfile|ReferenceProfile)->
     if not isinstance(profile, CurrentProfile):
         raise InputError(f"`test_profile` takes a CurrentProfile (from `profile_current`) or a ReferenceProfile, got {type(profile).__name__}.")
     if profile.n_rows == 0: raise InputError(f"The current profile holds no rows ({profile.n_chunks} chunks): nothing to test.")
-    rows = []
+    rows, skip = [], excluded_columns(self)
     for name, ref in self.profile_.columns.items():
-        if name in _excluded(self): continue
+        if name in skip: continue
         if ref.reason: rows.append(_untested(name, ref, ref.reason))
         elif ref.count == 0: rows.append(_untested(name, ref, _empty_reference(ref)))
         elif name in profile.reasons: rows.append(_untested(name, ref, profile.reasons[name]))
@@ -357,7 +358,7 @@ def _test_profile(self:DriftDetector, profile:CurrentProfile|ReferenceProfile)->
         else: rows.append(_test_column(self, name, ref, prof=profile.profile.columns[name], notes=profile.notes.get(name, ())))
     if self.columns is None:
         rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it", k) for c, k in profile.added.items()
-                 if c not in _excluded(self)]
+                 if c not in skip]
     return _finish(self, rows, profile.n_rows, self.profile_.n_rows, profile.merge_every)
 
 
