@@ -61,8 +61,6 @@ def _template_params(cfg, pairs:list)->dict:
 def _print_record(rec, details:bool=False):
     from ctml_nb.run_views import record_text
     print(record_text(rec, details=details))
-    for a in getattr(rec, "alerts", None) or []:
-        if a.get("status") != "sent": print(f"  alert {a.get('event')} -> {a.get('notifier')}: {a.get('status')}: {a.get('error')}")
 
 def _exit_for(rec)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
 

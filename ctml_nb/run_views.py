@@ -176,5 +176,7 @@ def record_text(
         if not _missing(d.get("watermark")) and d.get("watermark") != "": out.append(f"watermark: {d['watermark']}")
         for k in ("request", "recovery"):
             if d.get(k): out += [f"{k}:"] + _tree(d[k], "  ", width)
+    out += [f"  alert {a.get('event')} -> {a.get('notifier')}: {a.get('status')}: {a.get('error')}"
+            for a in d.get("alerts") or [] if a.get("status") != "sent"]   # deliveries that did not go out
     if d.get("run_dir"): out.append(f"record: {Path(d['run_dir']) / 'run.json'}")
     return "\n".join(out)
