@@ -20,7 +20,7 @@ from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUME
                                    unseen_share)
 from .drift_report import DriftReport
 from .engines import engine_for, get_engine
-from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind, merge_columns, profile_column
+from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind
 from .stats import adjust_pvalues, chi_square_from_counts
 
 # re-exported: `from ctml_nb.drift import *` gives the whole drift API

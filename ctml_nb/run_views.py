@@ -5,7 +5,6 @@
 # %% ../nbs/31b_run_views.ipynb #af612a1b
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from pathlib import Path
