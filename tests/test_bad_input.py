@@ -23,18 +23,8 @@ from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import run_cycle
 from ctml_nb.validation import infer_schema, validate
 
-CONFIG = """\
-name: elec2
-data: {source: live.csv, target: target, time_column: timestamp, late_rows: LATE}
-model:
-  factory: sklearn.ensemble:RandomForestClassifier
-  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
-triggers:
-  - {kind: performance, params: {metric: accuracy, floor: 1.0, min_rows: 20}}
-strategy: {kind: full, params: {window: 14D}}
-promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2, min_delta: -1.0, test: none}}
-timeout: 300
-"""
+from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
+CONFIG = elec2_pipeline(floor=1.0, data=", late_rows: LATE")
 
 
 def _project(tmp_path, late="reject"):

@@ -122,19 +122,8 @@ def test_compare_policies_on_the_cluster_equals_one_job(client):
     pd.testing.assert_frame_equal(by_address, one.iloc[:1])
 
 
-PIPELINE = """\
-name: elec2
-data: {source: live, target: target, time_column: timestamp}
-model:
-  factory: sklearn.ensemble:RandomForestClassifier
-  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
-triggers:
-  - {kind: performance, params: {metric: accuracy, floor: 0.0, min_rows: 20}}
-strategy: {kind: full, params: {window: 14D}}
-promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2, min_delta: -1.0, test: none}}
-engine: {kind: dask, address: ADDRESS}
-timeout: 300
-"""
+from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
+PIPELINE = elec2_pipeline("live", extra="engine: {kind: dask, address: ADDRESS}\n")
 
 
 def test_pipeline_cycle_checks_drift_on_the_cluster(client, tmp_path):

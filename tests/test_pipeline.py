@@ -19,18 +19,8 @@ from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
-CONFIG = """\
-name: elec2
-data: {source: live.csv, target: target, time_column: timestamp}
-model:
-  factory: sklearn.ensemble:RandomForestClassifier
-  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
-triggers:
-  - {kind: performance, params: {metric: accuracy, floor: FLOOR, min_rows: 20}}
-strategy: {kind: full, params: {window: 14D}}
-promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2}}
-timeout: 300
-"""
+from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
+CONFIG = elec2_pipeline(floor="FLOOR", gate="")
 
 
 def _project(tmp_path, floor=0.0, templates=None, accept_any=False):

@@ -16,18 +16,8 @@ from ctml_nb.demo import demo_data
 from ctml_nb.preflight import preflight
 from ctml_nb.runner import RunRecord
 
-CONFIG = """\
-name: elec2
-data: {source: live.csv, target: target, time_column: timestamp}
-model:
-  factory: sklearn.ensemble:RandomForestClassifier
-  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
-triggers:
-  - {kind: performance, params: {metric: accuracy, floor: 0.5, min_rows: 20}}
-strategy: {kind: full, params: {window: 14D}}
-promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2}}
-timeout: 300
-"""
+from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
+CONFIG = elec2_pipeline(floor=0.5, gate="")
 NO_TIME = ("data: {source: live.csv, target: target, time_column: timestamp}", "data: {source: live.csv, target: target}")
 
 

@@ -203,18 +203,8 @@ def test_tampered_candidate_is_refused(tmp_path):
 
 # -- real cycles (papermill): a tampered candidate, then a re-hashed champion
 
-CONFIG = """\
-name: elec2
-data: {source: live.csv, target: target, time_column: timestamp}
-model:
-  factory: sklearn.ensemble:RandomForestClassifier
-  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
-triggers:
-  - {kind: performance, params: {metric: accuracy, floor: 0.0, min_rows: 20}}
-strategy: {kind: full, params: {window: 14D}}
-promotion: {kind: gate, params: {metric: accuracy, n_boot: 200, latency_repeats: 2, min_delta: -1.0, test: none}}
-timeout: 300
-"""
+from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
+CONFIG = elec2_pipeline()
 
 
 def _live(tmp_path, days):
