@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import os
 import platform
@@ -17,8 +18,9 @@ from pathlib import Path
 from .core import InputError, atomic_write, md_escape, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'record_bundle', 'record', 'read_records', 'library_versions',
-           'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'execute_step']
+__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'ENGINE_ENV', 'record_bundle', 'record', 'read_records',
+           'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'step_engine',
+           'execute_step']
 
 # %% ../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -174,6 +176,26 @@ def kernel_env(**env:str):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/31_steps.ipynb #887bc7b0
+ENGINE_ENV = "CTML_PAPERMILL_ENGINE"  # papermill engine for the steps: a registered name or `module:Class`
+
+def step_engine()->str|None: # Engine name for `papermill.execute_notebook` (None: papermill's Jupyter kernel)
+    "The papermill engine named by `$CTML_PAPERMILL_ENGINE`, registered with papermill if given as `module:Class`"
+    name = os.environ.get(ENGINE_ENV, "").strip()
+    if not name: return None
+    from papermill.engines import papermill_engines
+    from papermill.exceptions import PapermillException
+    try: papermill_engines.get_engine(name); return name
+    except PapermillException: pass
+    mod, _, attr = name.partition(":")
+    try: engine = getattr(importlib.import_module(mod), attr) if attr else None
+    except (ImportError, AttributeError): engine = None
+    if engine is None:
+        raise InputError(f"${ENGINE_ENV}={name!r} is neither a registered papermill engine nor an importable "
+                         "`module:Class`: unset it to run the steps in Jupyter kernels")
+    papermill_engines.register(name, engine)
+    return name
+
 # %% ../nbs/31_steps.ipynb #845235bc
 def execute_step(
     template:str|Path,      # Template notebook
@@ -186,20 +208,21 @@ def execute_step(
     start_timeout:float=60, # Seconds the kernel may take to start
     kernel_log_level:str="ERROR", # Log level of the kernel process itself (its own stderr, not the cells' outputs)
 )->StepResult:
-    "Run one template with papermill; detect exceptions, timeouts, dead kernels and cells that never ran"
+    "Run one template with papermill (engine: `step_engine`); detect exceptions, timeouts, dead kernels, cells never run"
     import nbformat
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
     template, output = Path(template), Path(output)
+    engine = step_engine()
     step = step or template.stem.split("_", 1)[-1]
     output.parent.mkdir(parents=True, exist_ok=True)
     t0, error, banner = time.perf_counter(), None, False
     try:
         with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
             pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
-                                execution_timeout=timeout, start_timeout=start_timeout, progress_bar=False,
-                                cwd=str(cwd or output.parent),
+                                engine_name=engine, execution_timeout=timeout, start_timeout=start_timeout,
+                                progress_bar=False, cwd=str(cwd or output.parent),
                                 extra_arguments=[f"--IPKernelApp.log_level={kernel_log_level}"])
     except PapermillExecutionError as e:
         error = f"cell raised {e.ename}: {e.evalue}"  # papermill saved the notebook with its own banner

@@ -22,6 +22,7 @@ from ctml_nb.core import write_json
 from ctml_nb.journal import begin_promotion, predictions_digest, queued_requests, read_promotion
 from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
+from ctml_nb.steps import ENGINE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -167,7 +168,8 @@ def _kill_after_promotion(tmp_path):
     reg = _seed(tmp_path)
     code = (f"from ctml_nb.runner import run_cycle; run_cycle({str(cfg)!r}, "
             "parameters={'check': {'fire': True}, 'promote': {'kill': True}}, progress=False)")
-    runner = subprocess.Popen([sys.executable, "-c", code], env=ENV)
+    env = {k: v for k, v in ENV.items() if k != ENGINE_ENV}  # a real kernel: this step kills its own process
+    runner = subprocess.Popen([sys.executable, "-c", code], env=env)
     assert runner.wait(timeout=300) == -9
     (killed,) = [p.parent for p in (tmp_path / "runs").glob("*/run.json")]
     assert json.loads((killed / "run.json").read_text())["status"] == "running"
@@ -193,6 +195,7 @@ def _assert_recovered(tmp_path, cfg, reg, killed):
     assert idx.set_index("run_id").loc[killed.name, "model_after"] == 2
 
 
+@pytest.mark.kernel
 def test_sigkill_after_the_alias_moved_is_recovered_by_the_next_run(tmp_path):
     cfg, reg, killed = _kill_after_promotion(tmp_path)
     assert main(["run", "--config", str(cfg), "--no-progress", "-p", "check.fire", "false"]) == EXIT_OK
@@ -201,6 +204,7 @@ def test_sigkill_after_the_alias_moved_is_recovered_by_the_next_run(tmp_path):
     assert (nxt.status, nxt.model_before, nxt.model_after) == ("skipped", 2, 2)   # the checked champion serves on
 
 
+@pytest.mark.kernel
 def test_sigkill_after_the_alias_moved_is_recovered_by_ctml_registry(tmp_path, capsys):
     cfg, reg, killed = _kill_after_promotion(tmp_path)
     assert main(["registry", "list", "--config", str(cfg)]) == EXIT_OK

@@ -117,6 +117,7 @@ def _copy_templates(tmp_path, step, code):
     return dst
 
 
+@pytest.mark.kernel
 def test_crash_after_promotion_restores_the_champion_and_kill_keeps_it(tmp_path):
     cfg = _seed_champion(tmp_path)
     tpl = _copy_templates(tmp_path, "promote", "raise RuntimeError('crash after the promotion')")

@@ -78,6 +78,7 @@ def test_exception_in_a_cell(project):
     assert nb.exists() and "boom in the work step" in nb.read_text()
 
 
+@pytest.mark.kernel
 def test_kernel_killed_in_a_cell(project):
     rec = _run(project, mode="exit")
     assert rec.status == "failed", rec.reason
@@ -87,6 +88,7 @@ def test_kernel_killed_in_a_cell(project):
     assert saved.metadata.papermill.exception is True
 
 
+@pytest.mark.kernel
 def test_cell_past_its_timeout(project):
     project.write_text(project.read_text().replace("timeout: 60", "timeout: 10"))
     rec = _run(project, mode="sleep", seconds=120.0)
@@ -220,6 +222,7 @@ def test_cli_retrain_request(project, capsys):
     assert main(["retrain", "--config", str(project), "--reason", "  "]) == 4
 
 
+@pytest.mark.kernel
 def test_killed_runner_is_recorded_by_the_next_cycle(project):
     code = ("from ctml_nb.runner import run_cycle; "
             f"run_cycle({str(project)!r}, parameters={{'work': {{'mode': 'sleep', 'seconds': 5.0}}}}, "
