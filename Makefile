@@ -8,12 +8,12 @@ DEMO_OUT ?= demo_out
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: install install-demo tutorials test test-min demo docs sync-check nbtest pytest browser bench bench-evidently clean help
+.PHONY: install install-demo tutorials test test-min install-min demo docs sync-check nbtest pytest browser bench bench-evidently clean help
 
 help:
 	@echo "make demo   create .venv, install ctml-nb (runtime dependencies only), run the demo on the bundled data"
 	@echo "make test   create .venv, install, check notebooks/modules are in sync, run nbdev_test and pytest;"
-	@echo "            then the same tests with the minimum versions on Python 3.10 (make test-min)"
+	@echo "            then what the minimum versions can break, on Python 3.10 (make test-min); prints the time split"
 	@echo "make bench  run the benchmarks in bench/ (sets up Evidently in bench/.venv-evidently first)"
 	@echo "make docs   build the documentation site offline into _docs/ (every notebook executed; see docs/build_site.py)"
 
@@ -82,25 +82,43 @@ browser:
 	    || echo "browser tests: chromium could not be installed, they will be skipped"; \
 	else echo "browser tests: no /usr/bin/chromium and no root apt-get, they will be skipped"; fi
 
+# Two workers, one test file per worker at a time (module fixtures are built once); template steps run in-process
+# unless a test is marked `kernel` (tests/conftest.py). pytest exits 5 when it collects nothing: that fails too.
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 pytest: install browser
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests
 
 # The declared minimum versions on the oldest supported Python: .ci/min-constraints.txt pins every floor of
 # settings.ini and the extras; browser tests (JupyterLab, Playwright) run in the main environment only.
 PY_MIN ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
 MIN_VENV ?= .venv-min
-test-min:
-	@if ! $(PY_MIN) -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
-	  echo "test-min: no Python 3.10 ($(PY_MIN)), so the minimum versions are NOT tested on this machine"; exit 0; fi; \
+PY310_MISSING = ! $(PY_MIN) -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1
+install-min:
+	@if $(PY310_MISSING); then echo "test-min: no Python 3.10 ($(PY_MIN)), nothing to install"; exit 0; fi; \
 	set -e; [ -x $(MIN_VENV)/bin/python ] || $(PY_MIN) -m venv $(MIN_VENV); \
 	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" \
-	  "nbdev==2.4.14" "fastcore<2" "execnb<0.2" "ghapi<2" pytest; \
-	$(MIN_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null; \
-	echo "test-min: $$($(MIN_VENV)/bin/python -c 'import sys, numpy, pandas, scipy, sklearn; print("Python", sys.version.split()[0], "numpy", numpy.__version__, "pandas", pandas.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)')"; \
-	$(MIN_VENV)/bin/nbdev_test --n_workers 2; \
-	$(MIN_VENV)/bin/python -m pytest -q -m "not browser" tests
+	  "nbdev==2.4.14" "fastcore<2" "execnb<0.2" "ghapi<2" pytest pytest-xdist; \
+	$(MIN_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 
-test: sync-check nbtest pytest test-min
+# What the minimum versions can break, not every end-to-end test again: the notebooks' own tests (imports, numerics,
+# pandas and scikit-learn API use), the test files marked `min_versions` (tests/conftest.py lists them), among them
+# one set of Elec2 cycles run in real Jupyter kernels and in-process (tests/test_engines.py).
+test-min: install-min
+	@if $(PY310_MISSING); then \
+	  echo "test-min: no Python 3.10 ($(PY_MIN)), so the minimum versions are NOT tested on this machine"; exit 0; fi; \
+	set -e; echo "test-min: $$($(MIN_VENV)/bin/python -c 'import sys, numpy, pandas, scipy, sklearn; print("Python", sys.version.split()[0], "numpy", numpy.__version__, "pandas", pandas.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)')"; \
+	$(MIN_VENV)/bin/nbdev_test --n_workers 2; \
+	$(MIN_VENV)/bin/python -m pytest -q -n 2 --dist loadfile -m "min_versions and not browser" tests
+
+# Each tier timed (wall and CPU seconds, load average) by .ci/timed.py; the split is printed at the end, pass or fail.
+# A failing tier stops the run, as make's own prerequisites would.
+TIMINGS := .test-timings.tsv
+TEST_TIERS := install sync-check browser nbtest pytest install-min test-min
+test:
+	@rm -f $(TIMINGS); status=0; \
+	for tier in $(TEST_TIERS); do \
+	  $(PYTHON) .ci/timed.py $(TIMINGS) $$tier -- $(MAKE) --no-print-directory $$tier || { status=$$?; break; }; \
+	done; $(PYTHON) .ci/timed.py $(TIMINGS) --report; exit $$status
 
 demo: install-demo
 	@echo "make demo: running the demo into $(DEMO_OUT)/: a drift report, then eight pipeline cycles (a few minutes)"
@@ -120,4 +138,4 @@ bench: install bench-evidently
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) bench/.venv-evidently $(DEMO_OUT) _docs _docs_build _proc *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) bench/.venv-evidently $(TIMINGS) $(DEMO_OUT) _docs _docs_build _proc *.egg-info

@@ -2,8 +2,9 @@
 
 1. Every notebook that `nbs/sidebar.yml` lists is executed (they are committed without outputs) into
    `_docs_build/nbs/`, never into `nbs/`, with `nbs/` as working directory as `nbdev_test` uses. Cells flagged with
-   a test flag of settings.ini (`#| slow`, `#| notest`) or `#| eval: false` are shown, not run. An executed copy
-   newer than its notebook and than every module of `ctml_nb/` is reused.
+   a test flag of settings.ini (`#| slow`, `#| notest`) or `#| eval: false` are shown, not run, with the outputs
+   committed in `nbs/` if any (the tutorials' cycles). An executed copy newer than its notebook and than every
+   module of `ctml_nb/` is reused.
 2. The executed copies are processed into `_proc/` as nbdev would (a frontmatter cell from the title, hidden cells
    and directives dropped, after each exported cell the `nbdev.showdoc` signature and parameter table of what it
    defines: the API reference), without nbdev's `proc_nbs`, which runs every cell holding an import a second time.
@@ -61,7 +62,7 @@ def execute(name: str, timeout: int = 900) -> tuple:
     held = {}
     for i, c in enumerate(nb.cells):   # shown, not run
         if c.cell_type == "code" and SKIP_FLAGS.search(c.source):
-            held[i], c.source = c.source, ""   # (indices before the setup cell below is inserted and removed)
+            held[i], c.source = (c.source, c.get("outputs", [])), ""   # (indices before the setup cell is inserted)
     error = None
     # Figures drawn without pyplot (ctml-nb's plots return a `matplotlib.figure.Figure`) get their PNG form from the
     # inline backend, which a kernel only sets up on `%matplotlib inline`: run it first, then drop that cell
@@ -71,8 +72,8 @@ def execute(name: str, timeout: int = 900) -> tuple:
     except Exception as e:   # keep what ran: the page shows it, and the build reports the failure
         error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
     del nb.cells[0]
-    for i, src in held.items():
-        nb.cells[i].source, nb.cells[i].outputs = src, []
+    for i, (src, outputs) in held.items():   # with the outputs committed in nbs/ (the tutorials keep theirs)
+        nb.cells[i].source, nb.cells[i].outputs = src, outputs
     BUILD.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(BUILD / name))
     return name, time.perf_counter() - t0, error

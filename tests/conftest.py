@@ -29,6 +29,7 @@ def pytest_configure(config):
         "kernel: the template steps run in real Jupyter kernels (the kernel itself is under test: timeouts, dead "
         "kernels, kills, the demo, the browser); other tests run them in-process (tests/inprocess_engine.py)",
     )
+    config.addinivalue_line("markers", "min_versions: run again by `make test-min` (set from MIN_VERSIONS below)")
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +38,16 @@ def _step_engine(request, monkeypatch):
     if request.node.get_closest_marker("kernel") or request.node.get_closest_marker("browser"):
         monkeypatch.delenv(ENGINE_ENV, raising=False)
     else: monkeypatch.setenv(ENGINE_ENV, ENGINE)
+
+
+# What the declared minimum versions can break, run again by `make test-min` on Python 3.10 (with the notebooks' own
+# tests): imports and packaging, numerics, pandas and scikit-learn API use, file formats, and one set of Elec2 cycles
+# through the packaged templates in real Jupyter kernels and in-process (test_engines.py). The other files test the
+# project's own logic end to end; they run once, in the main environment.
+MIN_VERSIONS = {"test_package.py", "test_engines.py", "test_drift_synthetic.py", "test_drift_io.py", "test_sources.py",
+                "test_triggers.py", "test_registry_contract.py", "test_data_contract.py", "test_backtest.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in MIN_VERSIONS: item.add_marker(pytest.mark.min_versions)

@@ -1,7 +1,7 @@
 """Bad input, one test per class of fault (issue 14, items 5 to 10): each ends in a typed ctml error naming the file,
 column or key and what to do, or in a decision that refuses with its reason; none in a traceback or a silent pass.
 
-The pipeline-level cases (late rows, bad labels) run the packaged templates through real kernels on the project of
+The pipeline-level cases (late rows, bad labels) run the packaged templates through papermill (in-process) on the project of
 `test_pipeline.py` (a few hundred rows of Elec2); the others call the library or the CLI directly.
 """
 import gzip

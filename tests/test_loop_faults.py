@@ -1,8 +1,9 @@
 """Crashes and concurrency around the cycle: the retrain request queue and a promotion interrupted by SIGKILL.
 
-Small templates stand in for the packaged ones (as in `test_pipeline_runner.py`), with real papermill kernels: a
-check step that can queue a request while it runs, a work step that can fail, and a promote step that calls the
-real `promote_candidate` and can kill its runner and itself right after the `champion` alias moved.
+Small templates stand in for the packaged ones (as in `test_pipeline_runner.py`), through papermill (in-process; the
+SIGKILL tests in real kernels): a check step that can queue a request while it runs, a work step that can fail, and
+a promote step that calls the real `promote_candidate` and can kill its runner and itself right after the `champion`
+alias moved.
 """
 import json
 import os
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ctml_nb.cli import EXIT_INTERRUPTED, EXIT_OK, main

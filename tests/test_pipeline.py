@@ -1,4 +1,5 @@
-"""The packaged templates through real papermill kernels: full, skipped, failed cycles and a user's changed copy.
+"""The packaged templates through papermill (in-process; a killed kernel in a real one): full, skipped, failed cycles
+and a user's changed copy.
 
 Failure modes on minimal templates (timeouts, overlapping cycles, ...) are in `test_pipeline_runner.py`; here the
 real steps run on a small slice of the bundled Elec2 data.
@@ -17,8 +18,10 @@ from ctml_nb.demo import demo_data
 from ctml_nb.pipeline import DRIFT_PROFILE, GATE_DECISION, fit_reference, open_context, reference_detector
 from ctml_nb.registry import ModelRegistry
 from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
+from ctml_nb.steps import ENGINE_ENV
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
+from inprocess_engine import ENGINE  # noqa: E402 (tests/inprocess_engine.py)
 from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
 CONFIG = elec2_pipeline(floor="FLOOR", gate="")
 
@@ -117,8 +120,7 @@ def _copy_templates(tmp_path, step, code):
     return dst
 
 
-@pytest.mark.kernel
-def test_crash_after_promotion_restores_the_champion_and_kill_keeps_it(tmp_path):
+def test_crash_after_promotion_restores_the_champion(tmp_path):
     cfg = _seed_champion(tmp_path)
     tpl = _copy_templates(tmp_path, "promote", "raise RuntimeError('crash after the promotion')")
     cfg = _project(tmp_path, templates=str(tpl), accept_any=True)
@@ -131,8 +133,15 @@ def test_crash_after_promotion_restores_the_champion_and_kill_keeps_it(tmp_path)
     assert _champion(load_config(cfg)) == 1
     assert len(list((tmp_path / "runs" / "requests" / "elec2").glob("*.json"))) == 1  # a failed cycle leaves it queued
 
+
+@pytest.mark.kernel
+def test_kernel_killed_in_a_step_keeps_the_champion(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENGINE_ENV, ENGINE)  # the first model in-process; the cycle under test in real kernels
+    _seed_champion(tmp_path)
+    monkeypatch.delenv(ENGINE_ENV)
     tpl2 = _copy_templates(tmp_path / "k", "evaluate", "import os; os._exit(1)")
     cfg = _project(tmp_path, templates=str(tpl2))
+    request_retrain(load_config(cfg), "test: force a retrain", requested_by="pytest")
     rec = run_cycle(cfg, progress=False)
     assert rec.status == "failed" and "kernel died" in rec.reason
     assert rec.steps[-1]["step"] == "evaluate"

@@ -1,4 +1,5 @@
-"""The runner's record is right where papermill is wrong: real papermill kernels on small templates in tmp folders.
+"""The runner's record is right where papermill is wrong: small templates in tmp folders, run in-process (in real
+kernels, marked `kernel`, for the dead kernel, the cell past its timeout and the killed runner).
 
 These templates stand in for the packaged ones so that each failure mode is isolated: an exception in a cell, a
 kernel killed by `os._exit`, a cell past its timeout, a bad config, an overlapping cycle, a failed step that had

@@ -1,4 +1,4 @@
-"""A pipeline's whole life on each registry backend, through real papermill kernels: first model, a skipped cycle,
+"""A pipeline's whole life on each registry backend, through papermill (in-process): first model, a skipped cycle,
 a retrain promoted, a retrain rejected (registered, never champion), a rollback from the CLI, and `ctml registry list`.
 """
 import json

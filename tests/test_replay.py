@@ -1,7 +1,7 @@
 """Replay equivalence: feeding a history to the pipeline batch by batch (append, `ctml run`, repeat) gives the same
 retrain batches, gate decisions, champion versions and per-batch metric as `ctml backtest` of the same config.
 
-Two short streams run through real papermill kernels: Elec2 (classification, no label delay) and a drifting
+Two short streams run through papermill (in-process): Elec2 (classification, no label delay) and a drifting
 regression stream whose labels arrive one cycle after its features.
 """
 import json

@@ -14,6 +14,7 @@ cycle retrain and gate. Then:
 """
 import os
 import re
+import selectors
 import signal
 import subprocess
 import sys
@@ -129,9 +130,12 @@ def test_index_page_in_chromium(project, index, tmp_path):
             ctx.close()
 
 
+HANG_GUARD = 600  # seconds; only a hang guard: every wait below ends on an event (a line printed, a reply, an exit)
+
+
 def _get(url):
     try:
-        with urllib.request.urlopen(url, timeout=10) as r: return r.status, r.read().decode()
+        with urllib.request.urlopen(url, timeout=HANG_GUARD) as r: return r.status, r.read().decode()
     except urllib.error.HTTPError as e: return e.code, ""
 
 
@@ -142,7 +146,10 @@ def test_ui_serves_the_pages_on_localhost(project, index):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
     try:
-        line = proc.stdout.readline()
+        ready = selectors.DefaultSelector()
+        ready.register(proc.stdout, selectors.EVENT_READ)
+        assert ready.select(timeout=HANG_GUARD), "ctml ui printed no address (hang guard)"
+        line = proc.stdout.readline()  # printed once the server's socket listens: the port answers from here on
         m = re.match(r"runs page: (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops\)", line)
         assert m, line + proc.stderr.read() if proc.poll() is not None else line
         url = m.group(1)
@@ -155,5 +162,5 @@ def test_ui_serves_the_pages_on_localhost(project, index):
             assert _get(url + private)[0] == 404, private
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=HANG_GUARD) == 0
         proc.stdout.close(); proc.stderr.close()

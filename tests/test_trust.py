@@ -37,7 +37,7 @@ class Evil:
 
 @pytest.fixture(autouse=True)
 def key_file(tmp_path, monkeypatch):
-    "Each test has its own key, outside the registry and runs folders (papermill kernels inherit the environment)"
+    "Each test has its own key, outside the registry and runs folders (the steps read the environment)"
     monkeypatch.delenv(KEY_ENV, raising=False)
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "keys" / "registry.key"))
     return tmp_path / "keys" / "registry.key"
