@@ -64,14 +64,18 @@ def _print_record(rec, details:bool=False):
 
 def _exit_for(rec)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
 
+def _write_run_report(*args, **kwargs):
+    "`ctml_nb.reports.write_run_report` (the report an alert links to), imported only when a report is written"
+    from ctml_nb.reports import write_run_report   # nbformat, nbconvert, jsonschema: seconds a refusal does not pay
+    return write_run_report(*args, **kwargs)
+
 def cmd_run(args)->int:
     "Run one cycle"
     from ctml_nb.config import load_config
     from ctml_nb.runner import run_cycle
     cfg = load_config(args.config)
-    from ctml_nb.reports import write_run_report   # the report an alert links to
     rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress,
-                    write_report=write_run_report)
+                    write_report=_write_run_report)
     _print_record(rec)
     return _exit_for(rec)
 
@@ -161,8 +165,7 @@ def cmd_schedule(args)->int:
         start = time.monotonic(); n += 1
         _say(f"[cycle {n}{total}] {_clock()} started")
         try:
-            from ctml_nb.reports import write_run_report   # the report an alert links to
-            rec = run_cycle(cfg, progress=not args.no_progress, write_report=write_run_report)
+            rec = run_cycle(cfg, progress=not args.no_progress, write_report=_write_run_report)
             print(f"[cycle {n}] {rec.run_id}: {rec.status}: {rec.reason}", flush=True)
             code = _exit_for(rec)
         except CycleLocked as e: print(f"[cycle {n}] not started: {e}", flush=True); code = EXIT_LOCKED
@@ -431,7 +434,8 @@ def build_parser()->argparse.ArgumentParser:
     g = sp.add_mutually_exclusive_group(required=True)
     g.add_argument("--batch-rows", type=int, help="rows per cycle")
     g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
-    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch)")
+    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch, or the rows the "
+                    "gate's holdout needs to leave a first model as many to train on, 100 by default, if more)")
     sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
     sp.add_argument("--json", action="store_true", help="summary and one row per batch, as JSON")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
