@@ -111,8 +111,18 @@ def cmd_report(args)->int:
     "Report of one run, or (--index) the page of every run"
     from ctml_nb.runner import RunRecord, find_run
     if args.index:
-        from ctml_nb.runs_page import write_runs_page
-        print(write_runs_page(_runs_dir(args), reports=not args.no_reports, no_input=args.no_input, progress=_say))
+        from ctml_nb.runs_page import missing_reports, write_runs_page
+        runs = _runs_dir(args)
+        if not (runs / "index.jsonl").exists():
+            return _usage(f"ctml report --index: {runs} holds no runs yet: run `ctml run --config FILE` first (or pass "
+                          "the pipeline's --config, or its runs folder with --runs)")
+        print(write_runs_page(runs, reports=args.build_missing, no_input=args.no_input, progress=_say))
+        todo = missing_reports(runs)
+        if todo:
+            cfg = f" --config {args.config}" if args.config else f" --runs {runs}"
+            _say(f"{len(todo)} run(s) have no HTML report yet (the page says 'not written'): `ctml report --index "
+                 f"--build-missing{cfg}` writes them (seconds per executed notebook), `ctml report RUN --html{cfg}` one, "
+                 f"and `ctml ui{cfg}` writes each when its link is opened")
         return EXIT_OK
     if not args.run: return _usage("ctml report: name a RUN (its id, a unique prefix or `last`), or give --index")
     run_dir = find_run(_runs_dir(args), args.run)
@@ -129,7 +139,7 @@ def cmd_ui(args)->int:
     "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
     from ctml_nb.runs_page import runs_server, write_runs_page
     runs = _runs_dir(args)
-    write_runs_page(runs, reports=not args.no_reports, progress=_say)
+    write_runs_page(runs, reports=args.build_missing, progress=_say)   # a missing report is written when opened
     try: srv = runs_server(runs, port=args.port)
     except OSError as e: return _usage(f"ctml ui: port {args.port}: {e.strerror}: choose another --port, or --port 0 for a free one")
     print(f"runs page: http://127.0.0.1:{srv.server_address[1]}/ (Ctrl-C stops)", flush=True)
@@ -305,8 +315,12 @@ def cmd_backtest(args)->int:
     from ctml_nb.core import to_jsonable
     from ctml_nb.config import load_config
     from ctml_nb.policy_config import backtest_config
+    from ctml_nb.config import validate_config
+    from ctml_nb.preflight import check_history
     cfg = load_config(args.config)
-    cmp = backtest_config(cfg, _history(cfg, args.history), batch_rows=args.batch_rows, batch_every=args.batch_every,
+    hist = _history(cfg, args.history)
+    check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
+    cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
                           initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
     (res,) = cmp.results.values()
     if args.json:
@@ -337,9 +351,13 @@ def cmd_tune(args)->int:
     from ctml_nb.config import load_config
     from ctml_nb.core import atomic_write, to_jsonable
     from ctml_nb.tune import tune_config
+    from ctml_nb.config import validate_config
+    from ctml_nb.preflight import check_history
     _tune_args(args)
     cfg = load_config(args.config)
-    res = tune_config(cfg, args.retrain_cost, _history(cfg, args.history), split=args.split, n_jobs=args.n_jobs,
+    hist = _history(cfg, args.history)
+    check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
+    res = tune_config(cfg, args.retrain_cost, hist, split=args.split, n_jobs=args.n_jobs,
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,
                       initial_rows=args.initial_rows, label_delay=args.label_delay)
     tuned, s = res.to_config(), res.summary()
@@ -398,14 +416,18 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("run", nargs="?", help="run id, unique prefix, `last`, or run folder")
     sp.add_argument("--html", action="store_true", help="write HTML pages and an index.html")
     sp.add_argument("--index", action="store_true", help="write RUNS/index.html: every run, with the history plots")
-    sp.add_argument("--no-reports", action="store_true", help="with --index: do not write the missing run reports")
+    sp.add_argument("--build-missing", action="store_true", help="with --index: first write the HTML report of every "
+                    "run that has none (seconds per executed notebook; without it the page is written in seconds)")
+    sp.add_argument("--no-reports", action="store_true", help=argparse.SUPPRESS)   # the default now; kept for old scripts
     sp.add_argument("--no-input", action="store_true", help="hide code cells (outputs only)")
     sp.add_argument("--out", help="folder of the HTML files (default: RUN/report)")
     sp.set_defaults(func=cmd_report)
 
     sp = add("ui", "write the page of every run and serve it on 127.0.0.1 (Ctrl-C stops)"); runs_src(sp)
     sp.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
-    sp.add_argument("--no-reports", action="store_true", help="do not write the missing run reports")
+    sp.add_argument("--build-missing", action="store_true", help="first write the HTML report of every run that has "
+                    "none (without it, a missing report is written when its link is opened)")
+    sp.add_argument("--no-reports", action="store_true", help=argparse.SUPPRESS)   # the default now; kept for old scripts
     sp.set_defaults(func=cmd_ui)
 
     sp = add("registry", "list versions, promote a version, roll back the champion")

@@ -88,7 +88,7 @@ class _FileColumns:
 class _FileCursor:
     "The cursor of the file-backed sources: a fresh one, or a checked copy of the last one"
     def _new_cursor(self)->dict:
-        return {"format": 1, "kind": self.kind, "source": str(self.path), "time_column": self.time_column,
+        return {"format": 1, "kind": self.kind, "source": self.source_name, "time_column": self.time_column,
                 "position": None if self.time_column else "row", "tz": None, "watermark": None, "rows": 0,
                 "columns": None, "files": {}, "rejected": {}, "label_from": None}
 
@@ -97,11 +97,26 @@ class _FileCursor:
         if cursor is None: return self._new_cursor()
         if not isinstance(cursor, dict) or cursor.get("format") != 1:
             raise InputError(f"Not a source cursor (format 1): {str(cursor)[:80]}; pass the `cursor` of the last Batch or None")
-        if (cursor.get("kind"), cursor.get("source"), cursor.get("time_column")) != (self.kind, str(self.path), self.time_column):
-            raise InputError(f"The cursor was written for {cursor.get('kind')} source {cursor.get('source')!r} (time column "
-                             f"{cursor.get('time_column')!r}), not {self.kind} {str(self.path)!r} ({self.time_column!r}); "
-                             "pass None to start from the whole history")
-        return {**cursor, "files": dict(cursor["files"]), "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
+        if (cursor.get("kind"), cursor.get("time_column")) != (self.kind, self.time_column) or not self._same_source(cursor.get("source")):
+            raise InputError(f"The last cycle read {cursor.get('kind')} source {cursor.get('source')!r} (time column "
+                             f"{cursor.get('time_column')!r}), but the source is now {self.kind} {self.source_name!r} "
+                             f"({self.time_column!r}): point data.source and data.time_column back at what the pipeline "
+                             "read, or start the pipeline over on the new source with a new `runs` folder (its first "
+                             "cycle reads the whole history; with a Source alone: pass cursor=None)")
+        return {**cursor, "source": self.source_name, "files": dict(cursor["files"]),
+                "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
+
+    @property
+    def source_name(self)->str:
+        "How cursors name this source: `name` as the pipeline file gives it (relative to its folder), else the path"
+        return self.name if getattr(self, "name", None) is not None else str(self.path)
+
+    def _same_source(self, recorded)->bool:
+        "Whether a cursor's `source` is this one: the same name, or (an older cursor) an absolute path ending in it"
+        if recorded in (self.source_name, str(self.path)): return True
+        rel = Path(self.source_name)
+        if not isinstance(recorded, str) or rel.is_absolute() or not Path(recorded).is_absolute(): return False
+        return Path(recorded).parts[-len(rel.parts):] == rel.parts   # the folder moved: same file under it
 
 # %% ../nbs/23c_source_files.ipynb #ad9fafb1
 class _FileArrivals:
@@ -194,8 +209,10 @@ class _FileBatches(_FileBackend, _FileColumns, _FileCursor, _FileArrivals, _File
         target:str,                   # Label column
         time_column:str|None=None,    # Position column (None: 1-based row numbers in arrival order)
         max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`, rows)
+        name:str|None=None,           # How cursors name the source (`open_source`: data.source as written); None: `path`
     ):
         self.path, self.target, self.time_column, self.max_label_wait = path, target, time_column, max_label_wait
+        self.name = name
 
     def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
 
@@ -434,4 +451,4 @@ def open_source(
     if data_cfg.params and kind != "callable": raise ConfigError("data.params: only a 'module:function' source takes parameters")
     if kind == "callable":
         return CallableSource(src, data_cfg.target, data_cfg.time_column, max_label_wait, params=dict(data_cfg.params or {}))
-    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait)
+    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait, name=src)  # relocatable cursors
