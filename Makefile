@@ -93,7 +93,7 @@ test-min:
 	@if ! $(PY_MIN) -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
 	  echo "test-min: no Python 3.10 ($(PY_MIN)), so the minimum versions are NOT tested on this machine"; exit 0; fi; \
 	set -e; [ -x $(MIN_VENV)/bin/python ] || $(PY_MIN) -m venv $(MIN_VENV); \
-	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" \
+	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" vega_datasets \
 	  "nbdev==2.4.14" "fastcore<2" "execnb<0.2" "ghapi<2" pytest; \
 	$(MIN_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null; \
 	echo "test-min: $$($(MIN_VENV)/bin/python -c 'import sys, numpy, pandas, scipy, sklearn; print("Python", sys.version.split()[0], "numpy", numpy.__version__, "pandas", pandas.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)')"; \

@@ -302,12 +302,19 @@ def backtest_rows(result)->list:
     return f[cols].assign(gate=gate).to_dict(orient="records")
 
 def _history(cfg, path:str|None):
-    "The labelled history `--history FILE` names, read as the config's source (None: use the source itself)"
+    """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label
+    has not arrived are left out, and `ctml` says how many"""
     import dataclasses
     from ctml_nb.config import load_source
-    if not path: return None
-    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={})
-    return load_source(dataclasses.replace(cfg, data=src))
+    from ctml_nb.core import ConfigError
+    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={}) if path else cfg.data
+    df, t = load_source(dataclasses.replace(cfg, data=src)), cfg.data.target
+    miss = df[t].isna()
+    if miss.all(): raise ConfigError(f"data.target: column {t!r} of {src.source} holds no label yet: a replay needs labelled rows")
+    if miss.any():
+        _say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
+        df = df[~miss].reset_index(drop=True)
+    return df
 
 def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"

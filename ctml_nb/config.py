@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_ref: re-exported
+from .core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'EngineConfig',
@@ -337,7 +337,7 @@ def load_source(
     if cfg.data.time_column:
         t = cfg.data.time_column
         if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
-            try: df = df.assign(**{t: pd.to_datetime(df[t])})
+            try: df = df.assign(**{t: parse_times(df[t])})
             except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
         df = df.sort_values(t, kind="stable").reset_index(drop=True)
     return df

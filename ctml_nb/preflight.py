@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, pipeline_registry, resolve_ref
-from .core import ConfigError, InputError, md_escape, to_jsonable
+from .core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
@@ -241,7 +241,7 @@ def check_columns(
             raise ConfigError(f"data.time_column: column {t!r} holds numbers ({s.dtype}), not dates: {fix}")
         if not pd.api.types.is_datetime64_any_dtype(s):
             try:
-                with warnings.catch_warnings(): warnings.simplefilter("ignore"); pd.to_datetime(s)
+                with warnings.catch_warnings(): warnings.simplefilter("ignore"); parse_times(s)
             except (ValueError, TypeError):
                 raise ConfigError(f"data.time_column: column {t!r} cannot be read as dates (first values "
                                   f"{s.head(3).tolist()}): {fix}") from None
@@ -395,7 +395,7 @@ def preflight(
     check_model_fit(cfg, head)
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
 
-# %% ../nbs/30b_preflight.ipynb #78569a91
+# %% ../nbs/30b_preflight.ipynb #281e7457
 def check_history(
     cfg:PipelineConfig,                # Parsed pipeline, after `validate_config`
     history:pd.DataFrame|None=None,    # The rows a replay reads (None: the config's source)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, read_table
+from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, parse_times, read_table
 from .sources import (
     LATE_POLICIES, Batch, Labels, Source, decode_position, encode_position, encode_positions, in_row_ranges,
     next_position, plain_position, row_ranges)
@@ -67,7 +67,7 @@ class _FileColumns:
         else:
             s = df[t]
             if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)) or pd.api.types.is_bool_dtype(s):
-                try: s = pd.to_datetime(s)
+                try: s = parse_times(s)   # mixed UTC offsets (daylight saving): UTC
                 except (ValueError, TypeError) as e:
                     raise InputError(f"{name}: time column {t!r} cannot be read as dates ({e}); "
                                      "write ISO 8601 dates or numbers") from None
@@ -76,6 +76,8 @@ class _FileColumns:
                 raise InputError(f"{name}: time column {t!r} has {int(s.isna().sum())} missing values; fill or drop those rows")
             kind = "datetime" if pd.api.types.is_datetime64_any_dtype(s) else "number"
             tz = str(s.dt.tz) if kind == "datetime" and s.dt.tz is not None else None
+            if tz is not None and cur.get("tz") is not None and tz != cur["tz"]:   # the same instants, shown as before
+                s = df[t] = s.dt.tz_convert(cur["tz"]); tz = cur["tz"]
             if cur.get("position") is None: cur["position"], cur["tz"] = kind, tz
             elif (kind, tz) != (cur["position"], cur["tz"]):
                 raise InputError(f"{name}: time column {t!r} holds {kind} values (tz {tz}), earlier files {cur['position']} "
@@ -225,7 +227,10 @@ class _FileRanges:
         if self.time_column is None: return "row", None
         s = self._schema()[self.time_column]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s): return "number", None
-        return "datetime", (str(s.dt.tz) if pd.api.types.is_datetime64_any_dtype(s) and s.dt.tz is not None else None)
+        if not pd.api.types.is_datetime64_any_dtype(s):   # text (a CSV): its offsets say whether times are tz-aware
+            try: s = parse_times(s)
+            except (ValueError, TypeError): return "datetime", None   # reading the rows says what is wrong
+        return "datetime", (str(s.dt.tz) if s.dt.tz is not None else None)
 
     def _footer(self, name:str, kind:str, tz:str|None)->tuple:
         "`(min, max)` encoded positions of a parquet file from its row-group statistics, `(None, None)` if unknown"
