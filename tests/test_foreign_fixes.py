@@ -88,3 +88,54 @@ def test_a_copied_and_a_moved_pipeline_carry_on(tmp_path):
         for args in (("runs",), ("show", "last"), ("report", "--index")):
             rc, out, err = _ctml(*args, "--config", folder / "pipeline.yaml")
             assert rc == 0, (args, out, err)
+
+
+def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
+    """recipes/mixed_features.py beside a pipeline.yaml: preflight refuses the plain forest on a table with a category
+    and a text column, and passes with the recipe, whose fitted model takes unseen and missing categories, missing
+    numbers and text, and is loaded back (joblib) from a fresh process through the pipeline folder alone"""
+    import numpy as np
+    from ctml_nb.config import load_config, validate_config
+    from ctml_nb.core import ConfigError
+    from ctml_nb.preflight import preflight
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"temp": rng.normal(size=n), "sky": rng.choice(["sun", "rain", "fog"], n),
+                       "note": [f"{w} day number {i}" for i, w in enumerate(rng.choice(["clear", "grey"], n))]})
+    df["y"] = ((df.sky == "rain") | df.note.str.startswith("grey")).astype(int)   # needs the category and the text
+    df.to_csv(tmp_path / "data.csv", index=False)
+    plain = "model: {factory: 'sklearn.ensemble:RandomForestClassifier', params: {n_estimators: 5}}\n"
+    (tmp_path / "pipeline.yaml").write_text("name: mixed\ndata: {source: data.csv, target: y}\n" + plain)
+    try:
+        preflight(validate_config(load_config(tmp_path / "pipeline.yaml")))
+        raise AssertionError("preflight passed a forest on text and categories")
+    except ConfigError as e:
+        assert "'sky' (categories" in str(e) and "'note' (text" in str(e) and "recipes/mixed_features.py" in str(e)
+    shutil.copy(ROOT / "recipes" / "mixed_features.py", tmp_path / "mixed_features.py")
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: mixed\ndata: {source: data.csv, target: y}\n"
+        "model: {factory: 'mixed_features:make', params: {text_columns: [note], estimator_params: {n_estimators: 20, random_state: 0}}}\n")
+    before = list(sys.path)
+    try:
+        cfg = load_config(tmp_path / "pipeline.yaml")
+        preflight(validate_config(cfg))
+        from ctml_nb.policy_config import new_model
+        X, y = df.drop(columns="y"), df["y"]
+        model = new_model(cfg).fit(X[:200], y[:200])
+        assert (model.predict(X[200:]) == y[200:]).mean() > 0.9
+        odd = X[200:203].copy()
+        odd.loc[odd.index[0], "sky"] = "hail"            # unseen category
+        odd.loc[odd.index[1], "sky"] = None              # missing category
+        odd.loc[odd.index[2], "temp"] = np.nan           # missing number
+        assert len(model.predict(odd)) == 3
+        import joblib
+        joblib.dump(model, tmp_path / "model.joblib")
+    finally:
+        sys.path[:] = before
+        sys.modules.pop("mixed_features", None)
+    code = ("import sys, joblib\nfrom ctml_nb.config import load_config\nload_config(sys.argv[1])\n"
+            "print(type(joblib.load(sys.argv[2])).__name__)")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pipeline.yaml"), str(tmp_path / "model.joblib")],
+                       capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                       timeout=600)
+    assert r.stdout.strip() == "Pipeline", r.stdout + r.stderr
