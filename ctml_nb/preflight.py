@@ -288,6 +288,11 @@ def check_model_fit(
     bad = {c: k for c in X.columns if (k := _column_kind(X[c])) is not None}
     nan = [c for c in X.columns if c not in bad and X[c].isna().any()]
     where = f"model.factory {cfg.model.factory!r} cannot be fitted on the first {len(rows)} labelled rows of data.source"
+    if bad and len(bad) < X.shape[1]:   # blame the columns only when the model fits the others
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore"); new_model(cfg).fit(X[[c for c in X.columns if c not in bad]], y)
+        except Exception: bad = {}   # it fails without them too: not theirs (nan below, or left to the cycle)
     if bad:
         cols = ", ".join(f"{c!r} ({k}, e.g. {X[c].dropna().iloc[0]!r})" if X[c].notna().any() else f"{c!r} ({k})"
                          for c, k in bad.items())
