@@ -320,9 +320,8 @@ def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
     import pandas as pd
     from ctml_nb.core import to_jsonable
-    from ctml_nb.config import load_config
+    from ctml_nb.config import load_config, validate_config
     from ctml_nb.policy_config import backtest_config
-    from ctml_nb.config import validate_config
     from ctml_nb.preflight import check_history
     cfg = load_config(args.config)
     hist = _history(cfg, args.history)
@@ -355,11 +354,10 @@ def _tune_args(args):
 def cmd_tune(args)->int:
     "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
     import yaml
-    from ctml_nb.config import load_config
+    from ctml_nb.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
-    from ctml_nb.tune import tune_config
-    from ctml_nb.config import validate_config
     from ctml_nb.preflight import check_history
+    from ctml_nb.tune import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
     hist = _history(cfg, args.history)

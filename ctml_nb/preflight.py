@@ -270,40 +270,48 @@ def _column_kind(s:pd.Series)->str|None:
         if pd.to_datetime(v.astype(str), errors="coerce", format="mixed").notna().mean() > 0.9: return "dates"
     return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
 
+def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
+    "A fresh model of `cfg` fitted on `X`, `y` (its warnings silenced)"
+    from ctml_nb.policy_config import new_model
+    with warnings.catch_warnings(): warnings.simplefilter("ignore"); return new_model(cfg).fit(X, y)
+
+def _unfit_columns(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series)->dict:
+    "{column: kind} of the non-numeric features to blame: none when the model fails without them too"
+    bad = {c: k for c in X.columns if (k := _column_kind(X[c])) is not None}
+    if not bad or len(bad) == X.shape[1]: return bad
+    try: _fit(cfg, X[[c for c in X.columns if c not in bad]], y); return bad
+    except Exception: return {}
+
+# %% ../nbs/30b_preflight.ipynb #f0e1d2c3
+def _column_fixes(cfg:PipelineConfig, X:pd.DataFrame, bad:dict)->tuple:
+    "(the columns a model cannot take, with an example value each; the fixes)"
+    cols = ", ".join(f"{c!r} ({k}, e.g. {X[c].dropna().iloc[0]!r})" if X[c].notna().any() else f"{c!r} ({k})"
+                     for c, k in bad.items())
+    dates, keep = [c for c, k in bad.items() if k == "dates"], [c for c in X.columns if c not in bad]
+    fixes = [f"set data.time_column: {dates[0]} if that column orders the rows"] if dates and not cfg.data.time_column else []
+    fixes += [f"list the features the model can take in data.features (e.g. [{', '.join(map(str, keep[:6]))}])" if keep
+              else "list the features the model can take in data.features",
+              "or use a model.factory that encodes them (a scikit-learn ColumnTransformer with a OneHotEncoder or a "
+              "TfidfVectorizer: see recipes/mixed_features.py)"]
+    return f"column(s) {cols} are not numbers", "Fix: " + "; ".join(fixes)
+
 def check_model_fit(
     cfg:PipelineConfig,   # Parsed pipeline
     head:pd.DataFrame,    # `source_head(cfg)`: the rows the model is fitted on
 )->PipelineConfig:
     "Fit the configured model on `head`'s labelled rows; raise `ConfigError` naming the columns it cannot take and the fixes"
-    from ctml_nb.policy_config import new_model
     from ctml_nb.config import feature_columns
-    rows = head[head[cfg.data.target].notna()]
-    if cfg.data.time_column: rows = rows.drop(columns=[cfg.data.time_column])
+    rows = head[head[cfg.data.target].notna()].drop(columns=[cfg.data.time_column] if cfg.data.time_column else [])
     X, y = rows[feature_columns(cfg, rows)], rows[cfg.data.target]
     if len(rows) < 2: return cfg
-    try:
-        with warnings.catch_warnings(): warnings.simplefilter("ignore"); new_model(cfg).fit(X, y)
-        return cfg
+    try: _fit(cfg, X, y); return cfg
     except Exception as e: err = " ".join(f"{type(e).__name__}: {e}".split())[:300]
-    bad = {c: k for c in X.columns if (k := _column_kind(X[c])) is not None}
-    nan = [c for c in X.columns if c not in bad and X[c].isna().any()]
     where = f"model.factory {cfg.model.factory!r} cannot be fitted on the first {len(rows)} labelled rows of data.source"
-    if bad and len(bad) < X.shape[1]:   # blame the columns only when the model fits the others
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore"); new_model(cfg).fit(X[[c for c in X.columns if c not in bad]], y)
-        except Exception: bad = {}   # it fails without them too: not theirs (nan below, or left to the cycle)
+    bad = _unfit_columns(cfg, X, y)
     if bad:
-        cols = ", ".join(f"{c!r} ({k}, e.g. {X[c].dropna().iloc[0]!r})" if X[c].notna().any() else f"{c!r} ({k})"
-                         for c, k in bad.items())
-        dates = [c for c, k in bad.items() if k == "dates"]
-        keep = [c for c in X.columns if c not in bad]
-        fixes = ([f"set data.time_column: {dates[0]} if that column orders the rows"] if dates and not cfg.data.time_column else [])
-        fixes += [f"list the features the model can take in data.features (e.g. [{', '.join(map(str, keep[:6]))}])" if keep
-                  else "list the features the model can take in data.features",
-                  "or use a model.factory that encodes them (a scikit-learn ColumnTransformer with a OneHotEncoder or a "
-                  "TfidfVectorizer: see recipes/mixed_features.py)"]
-        raise ConfigError(f"{where}: column(s) {cols} are not numbers ({err}). Fix: " + "; ".join(fixes))
+        what, fix = _column_fixes(cfg, X, bad)
+        raise ConfigError(f"{where}: {what} ({err}). {fix}")
+    nan = [c for c in X.columns if _column_kind(X[c]) is None and X[c].isna().any()]
     if nan:
         raise ConfigError(f"{where}: column(s) {', '.join(map(repr, nan))} have missing values ({err}). Fix: use a "
                           "model.factory that imputes them (a scikit-learn Pipeline with a SimpleImputer) or that takes "
