@@ -96,7 +96,7 @@ PY310_MISSING = ! $(PY_MIN) -c 'import sys; assert sys.version_info[:2] == (3, 1
 install-min:
 	@if $(PY310_MISSING); then echo "test-min: no Python 3.10 ($(PY_MIN)), nothing to install"; exit 0; fi; \
 	set -e; [ -x $(MIN_VENV)/bin/python ] || $(PY_MIN) -m venv $(MIN_VENV); \
-	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" \
+	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-constraints.txt -e ".[river,skops]" vega_datasets \
 	  "nbdev==2.4.14" "fastcore<2" "execnb<0.2" "ghapi<2" pytest pytest-xdist; \
 	$(MIN_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 

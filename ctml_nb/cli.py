@@ -64,14 +64,18 @@ def _print_record(rec, details:bool=False):
 
 def _exit_for(rec)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
 
+def _write_run_report(*args, **kwargs):
+    "`ctml_nb.reports.write_run_report` (the report an alert links to), imported only when a report is written"
+    from ctml_nb.reports import write_run_report   # nbformat, nbconvert, jsonschema: seconds a refusal does not pay
+    return write_run_report(*args, **kwargs)
+
 def cmd_run(args)->int:
     "Run one cycle"
     from ctml_nb.config import load_config
     from ctml_nb.runner import run_cycle
     cfg = load_config(args.config)
-    from ctml_nb.reports import write_run_report   # the report an alert links to
     rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress,
-                    write_report=write_run_report)
+                    write_report=_write_run_report)
     _print_record(rec)
     return _exit_for(rec)
 
@@ -107,8 +111,18 @@ def cmd_report(args)->int:
     "Report of one run, or (--index) the page of every run"
     from ctml_nb.runner import RunRecord, find_run
     if args.index:
-        from ctml_nb.runs_page import write_runs_page
-        print(write_runs_page(_runs_dir(args), reports=not args.no_reports, no_input=args.no_input, progress=_say))
+        from ctml_nb.runs_page import missing_reports, write_runs_page
+        runs = _runs_dir(args)
+        if not (runs / "index.jsonl").exists():
+            return _usage(f"ctml report --index: {runs} holds no runs yet: run `ctml run --config FILE` first (or pass "
+                          "the pipeline's --config, or its runs folder with --runs)")
+        print(write_runs_page(runs, reports=args.build_missing, no_input=args.no_input, progress=_say))
+        todo = missing_reports(runs)
+        if todo:
+            cfg = f" --config {args.config}" if args.config else f" --runs {runs}"
+            _say(f"{len(todo)} run(s) have no HTML report yet (the page says 'not written'): `ctml report --index "
+                 f"--build-missing{cfg}` writes them (seconds per executed notebook), `ctml report RUN --html{cfg}` one, "
+                 f"and `ctml ui{cfg}` writes each when its link is opened")
         return EXIT_OK
     if not args.run: return _usage("ctml report: name a RUN (its id, a unique prefix or `last`), or give --index")
     run_dir = find_run(_runs_dir(args), args.run)
@@ -125,7 +139,7 @@ def cmd_ui(args)->int:
     "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
     from ctml_nb.runs_page import runs_server, write_runs_page
     runs = _runs_dir(args)
-    write_runs_page(runs, reports=not args.no_reports, progress=_say)
+    write_runs_page(runs, reports=args.build_missing, progress=_say)   # a missing report is written when opened
     try: srv = runs_server(runs, port=args.port)
     except OSError as e: return _usage(f"ctml ui: port {args.port}: {e.strerror}: choose another --port, or --port 0 for a free one")
     print(f"runs page: http://127.0.0.1:{srv.server_address[1]}/ (Ctrl-C stops)", flush=True)
@@ -161,8 +175,7 @@ def cmd_schedule(args)->int:
         start = time.monotonic(); n += 1
         _say(f"[cycle {n}{total}] {_clock()} started")
         try:
-            from ctml_nb.reports import write_run_report   # the report an alert links to
-            rec = run_cycle(cfg, progress=not args.no_progress, write_report=write_run_report)
+            rec = run_cycle(cfg, progress=not args.no_progress, write_report=_write_run_report)
             print(f"[cycle {n}] {rec.run_id}: {rec.status}: {rec.reason}", flush=True)
             code = _exit_for(rec)
         except CycleLocked as e: print(f"[cycle {n}] not started: {e}", flush=True); code = EXIT_LOCKED
@@ -289,21 +302,31 @@ def backtest_rows(result)->list:
     return f[cols].assign(gate=gate).to_dict(orient="records")
 
 def _history(cfg, path:str|None):
-    "The labelled history `--history FILE` names, read as the config's source (None: use the source itself)"
+    """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label
+    has not arrived are left out, and `ctml` says how many"""
     import dataclasses
     from ctml_nb.config import load_source
-    if not path: return None
-    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={})
-    return load_source(dataclasses.replace(cfg, data=src))
+    from ctml_nb.core import ConfigError
+    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={}) if path else cfg.data
+    df, t = load_source(dataclasses.replace(cfg, data=src)), cfg.data.target
+    miss = df[t].isna()
+    if miss.all(): raise ConfigError(f"data.target: column {t!r} of {src.source} holds no label yet: a replay needs labelled rows")
+    if miss.any():
+        _say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
+        df = df[~miss].reset_index(drop=True)
+    return df
 
 def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
     import pandas as pd
     from ctml_nb.core import to_jsonable
-    from ctml_nb.config import load_config
+    from ctml_nb.config import load_config, validate_config
     from ctml_nb.policy_config import backtest_config
+    from ctml_nb.preflight import check_history
     cfg = load_config(args.config)
-    cmp = backtest_config(cfg, _history(cfg, args.history), batch_rows=args.batch_rows, batch_every=args.batch_every,
+    hist = _history(cfg, args.history)
+    check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
+    cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
                           initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
     (res,) = cmp.results.values()
     if args.json:
@@ -331,12 +354,15 @@ def _tune_args(args):
 def cmd_tune(args)->int:
     "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
     import yaml
-    from ctml_nb.config import load_config
+    from ctml_nb.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
+    from ctml_nb.preflight import check_history
     from ctml_nb.tune import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
-    res = tune_config(cfg, args.retrain_cost, _history(cfg, args.history), split=args.split, n_jobs=args.n_jobs,
+    hist = _history(cfg, args.history)
+    check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
+    res = tune_config(cfg, args.retrain_cost, hist, split=args.split, n_jobs=args.n_jobs,
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,
                       initial_rows=args.initial_rows, label_delay=args.label_delay)
     tuned, s = res.to_config(), res.summary()
@@ -395,14 +421,18 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("run", nargs="?", help="run id, unique prefix, `last`, or run folder")
     sp.add_argument("--html", action="store_true", help="write HTML pages and an index.html")
     sp.add_argument("--index", action="store_true", help="write RUNS/index.html: every run, with the history plots")
-    sp.add_argument("--no-reports", action="store_true", help="with --index: do not write the missing run reports")
+    sp.add_argument("--build-missing", action="store_true", help="with --index: first write the HTML report of every "
+                    "run that has none (seconds per executed notebook; without it the page is written in seconds)")
+    sp.add_argument("--no-reports", action="store_true", help=argparse.SUPPRESS)   # the default now; kept for old scripts
     sp.add_argument("--no-input", action="store_true", help="hide code cells (outputs only)")
     sp.add_argument("--out", help="folder of the HTML files (default: RUN/report)")
     sp.set_defaults(func=cmd_report)
 
     sp = add("ui", "write the page of every run and serve it on 127.0.0.1 (Ctrl-C stops)"); runs_src(sp)
     sp.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
-    sp.add_argument("--no-reports", action="store_true", help="do not write the missing run reports")
+    sp.add_argument("--build-missing", action="store_true", help="first write the HTML report of every run that has "
+                    "none (without it, a missing report is written when its link is opened)")
+    sp.add_argument("--no-reports", action="store_true", help=argparse.SUPPRESS)   # the default now; kept for old scripts
     sp.set_defaults(func=cmd_ui)
 
     sp = add("registry", "list versions, promote a version, roll back the champion")
@@ -431,7 +461,8 @@ def build_parser()->argparse.ArgumentParser:
     g = sp.add_mutually_exclusive_group(required=True)
     g.add_argument("--batch-rows", type=int, help="rows per cycle")
     g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
-    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch)")
+    sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch, or the rows the "
+                    "gate's holdout needs to leave a first model as many to train on, 100 by default, if more)")
     sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
     sp.add_argument("--json", action="store_true", help="summary and one row per batch, as JSON")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")

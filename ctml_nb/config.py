@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import REF_PATTERN, ConfigError, InputError, resolve_ref  # resolve_ref: re-exported
+from .core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'EngineConfig',
-           'engine_spec', 'check_type', 'from_dict', 'check_call', 'parse_config', 'load_config', 'config_path',
-           'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters',
-           'check_parameters', 'parse_parameter']
+           'engine_spec', 'check_type', 'from_dict', 'pipeline_importable', 'check_call', 'parse_config', 'load_config',
+           'config_path', 'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns',
+           'declared_parameters', 'check_parameters', 'parse_parameter']
 
 # %% ../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -189,6 +189,16 @@ def from_dict(
 # %% ../nbs/30_config.ipynb #5bfc6582
 _REF = REF_PATTERN  # `module:Name` references (one definition, in `ctml_nb.core`)
 
+# %% ../nbs/30_config.ipynb #23099645
+def pipeline_importable(
+    base_dir:str|Path,  # Folder of the pipeline file
+)->Path:                # The folder, now on `sys.path`
+    "Make the modules beside a pipeline file importable (appended to `sys.path` once: installed packages win)"
+    import sys
+    p = str(Path(base_dir).resolve())
+    if p not in sys.path: sys.path.append(p)
+    return Path(p)
+
 # %% ../nbs/30_config.ipynb #7ccc7e32
 def check_call(
     fn,           # Callable that will receive `params`
@@ -213,6 +223,7 @@ def parse_config(
     d.pop("base_dir", None)
     cfg = from_dict(PipelineConfig, d)
     cfg.base_dir = str(Path(base_dir).resolve())
+    pipeline_importable(cfg.base_dir)   # `factory: mymodels:make` with mymodels.py beside the config, in every step
     if cfg.data.late_rows not in ("reject", "include"):
         raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
     if cfg.trigger_combine not in ("any", "all"):
@@ -326,7 +337,7 @@ def load_source(
     if cfg.data.time_column:
         t = cfg.data.time_column
         if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
-            try: df = df.assign(**{t: pd.to_datetime(df[t])})
+            try: df = df.assign(**{t: parse_times(df[t])})
             except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
         df = df.sort_values(t, kind="stable").reset_index(drop=True)
     return df

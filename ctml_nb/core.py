@@ -18,7 +18,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['TABLE_FORMATS', 'REF_PATTERN', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError',
            'ConfigError', 'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json',
-           'filter_frame', 'read_table', 'resolve_ref', 'md_escape']
+           'filter_frame', 'read_table', 'parse_times', 'resolve_ref', 'md_escape']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -204,6 +204,17 @@ def read_table(
     except Exception as e: raise InputError(_read_error(p, what, e)) from None
     _check_names(p, df)
     return df if cols is None else df[cols]
+
+# %% ../nbs/00_core.ipynb #d1327c1d
+def parse_times(
+    s:pd.Series,  # Times: datetime64 already, or text
+)->pd.Series:     # datetime64 (tz-aware when the text had offsets; UTC when they differ)
+    "A column of times as datetime64; mixed UTC offsets (daylight saving) are read as UTC; raises ValueError/TypeError"
+    if pd.api.types.is_datetime64_any_dtype(s): return s
+    try: return pd.to_datetime(s)
+    except ValueError as e:
+        if "mixed time" not in str(e).lower() and "mixed timezones" not in str(e).lower(): raise
+        return pd.to_datetime(s, utc=True)
 
 # %% ../nbs/00_core.ipynb #fc1a784a
 import importlib

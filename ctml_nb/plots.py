@@ -113,7 +113,8 @@ def run_history(
             "gate_promote", "held_out_rows", "greater_is_better", "outcome", "run_dir"]
     df = pd.DataFrame(rows, columns=cols)
     for c in ("started", "data_time"):
-        df[c] = pd.to_datetime(df[c], utc=False, errors="coerce") if len(df) else df[c]
+        # tz-aware data times (offsets that may differ across runs, e.g. daylight saving) are plotted in UTC
+        df[c] = pd.to_datetime(df[c], utc=True, errors="coerce").dt.tz_convert(None) if len(df) else df[c]
     return df
 
 # %% ../nbs/40_plots.ipynb #253f34e5

@@ -15,7 +15,8 @@ from .core import ConfigError, InputError
 
 # %% auto #0
 __all__ = ['build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model', 'policy_from_config',
-           'component_spec', 'policy_to_config', 'replay_options', 'backtest_config', 'first_batch_rows']
+           'component_spec', 'policy_to_config', 'replay_options', 'backtest_config', 'first_cycle_rows',
+           'first_batch_rows']
 
 # %% ../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
@@ -202,12 +203,30 @@ def backtest_config(
     opts = replay_options(cfg, **options)
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
-    if opts["initial_rows"] is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
+    given, need = opts["initial_rows"], first_cycle_rows(cfg)
+    if given is not None and given < need:
+        raise ConfigError(f"--initial-rows {given}: the first cycle holds out {build_holdout(cfg).size(given)} rows for the "
+                          f"gate and trains the first model on the rest, so it needs at least {need} rows: pass "
+                          f"--initial-rows {need} or more (or leave it out: {need} rows or one batch, the larger)")
+    if given is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
+    if opts["initial_rows"] >= len(df):
+        raise ConfigError(f"--history: {len(df)} labelled rows leave nothing to replay after the first cycle's "
+                          f"{opts['initial_rows']} rows: give a longer history or a smaller --initial-rows (at least {need})")
     return compare_policies(df[keep], cfg.data.target, new_model(cfg), [policy_from_config(cfg)], progress=progress, **opts)
 
+def first_cycle_rows(cfg:PipelineConfig)->int:
+    "Fewest rows a first cycle can train on: it holds out `build_holdout(cfg)` rows for the gate, and trains on as many"
+    h = build_holdout(cfg)
+    n = 2 * (h.rows or h.min_test_rows)
+    while n - h.size(n) < (h.rows or h.min_test_rows): n += 1   # test_fraction < 1, so this ends
+    return n
+
 def first_batch_rows(df, cfg, opts)->int:
-    "Rows of the first cycle when none are given: one batch (`batch_rows`, or the rows of the first `batch_every` span)"
-    if opts["batch_every"] is None: return opts["batch_size"]
-    from ctml_nb.triggers import parse_span
-    t = pd.to_datetime(df[cfg.data.time_column])
-    return int(((t - t.iloc[0]) < parse_span(opts["batch_every"], "--batch-every")).sum())
+    """Rows of the first cycle when none are given: one batch (`batch_rows`, or the rows of the first `batch_every`
+    span), or `first_cycle_rows(cfg)` when that is larger"""
+    if opts["batch_every"] is None: one = opts["batch_size"]
+    else:
+        from ctml_nb.triggers import parse_span
+        t = pd.to_datetime(df[cfg.data.time_column])
+        one = int(((t - t.iloc[0]) < parse_span(opts["batch_every"], "--batch-every")).sum())
+    return max(one, first_cycle_rows(cfg))

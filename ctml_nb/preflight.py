@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, pipeline_registry, resolve_ref
-from .core import ConfigError, InputError, md_escape, to_jsonable
+from .core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_folder', 'check_registry', 'check_engine', 'check_alerts', 'PreflightReport',
-           'preflight']
+           'check_columns', 'check_model_fit', 'check_folder', 'check_registry', 'check_engine', 'check_alerts',
+           'PreflightReport', 'preflight', 'check_history']
 
 # %% ../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -241,7 +241,7 @@ def check_columns(
             raise ConfigError(f"data.time_column: column {t!r} holds numbers ({s.dtype}), not dates: {fix}")
         if not pd.api.types.is_datetime64_any_dtype(s):
             try:
-                with warnings.catch_warnings(): warnings.simplefilter("ignore"); pd.to_datetime(s)
+                with warnings.catch_warnings(): warnings.simplefilter("ignore"); parse_times(s)
             except (ValueError, TypeError):
                 raise ConfigError(f"data.time_column: column {t!r} cannot be read as dates (first values "
                                   f"{s.head(3).tolist()}): {fix}") from None
@@ -256,6 +256,68 @@ def check_columns(
             if c not in feats: raise ConfigError(f"triggers[{i}].params.columns: {c!r} is not a feature column; "
                                                  f"the features are {', '.join(map(str, feats[:20]))}")
     return {str(c): str(d) for c, d in head.dtypes.items()}
+
+# %% ../nbs/30b_preflight.ipynb #cd557018
+def _column_kind(s:pd.Series)->str|None:
+    "What a feature column holds that a plain estimator cannot take: 'dates', 'text', 'categories', or None"
+    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype): return "dates"
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s): return None
+    v = s.dropna()
+    if isinstance(s.dtype, pd.CategoricalDtype) or not len(v): return "categories"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if pd.to_numeric(v, errors="coerce").notna().all(): return None
+        if pd.to_datetime(v.astype(str), errors="coerce", format="mixed").notna().mean() > 0.9: return "dates"
+    return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
+
+def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
+    "A fresh model of `cfg` fitted on `X`, `y` (its warnings silenced)"
+    from ctml_nb.policy_config import new_model
+    with warnings.catch_warnings(): warnings.simplefilter("ignore"); return new_model(cfg).fit(X, y)
+
+def _unfit_columns(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series)->dict:
+    "{column: kind} of the non-numeric features to blame: none when the model fails without them too"
+    bad = {c: k for c in X.columns if (k := _column_kind(X[c])) is not None}
+    if not bad or len(bad) == X.shape[1]: return bad
+    try: _fit(cfg, X[[c for c in X.columns if c not in bad]], y); return bad
+    except Exception: return {}
+
+# %% ../nbs/30b_preflight.ipynb #f0e1d2c3
+def _column_fixes(cfg:PipelineConfig, X:pd.DataFrame, bad:dict)->tuple:
+    "(the columns a model cannot take, with an example value each; the fixes)"
+    cols = ", ".join(f"{c!r} ({k}, e.g. {X[c].dropna().iloc[0]!r})" if X[c].notna().any() else f"{c!r} ({k})"
+                     for c, k in bad.items())
+    dates, keep = [c for c, k in bad.items() if k == "dates"], [c for c in X.columns if c not in bad]
+    fixes = [f"set data.time_column: {dates[0]} if that column orders the rows"] if dates and not cfg.data.time_column else []
+    fixes += [f"list the features the model can take in data.features (e.g. [{', '.join(map(str, keep[:6]))}])" if keep
+              else "list the features the model can take in data.features",
+              "or use a model.factory that encodes them (a scikit-learn ColumnTransformer with a OneHotEncoder or a "
+              "TfidfVectorizer: see recipes/mixed_features.py)"]
+    return f"column(s) {cols} are not numbers", "Fix: " + "; ".join(fixes)
+
+def check_model_fit(
+    cfg:PipelineConfig,   # Parsed pipeline
+    head:pd.DataFrame,    # `source_head(cfg)`: the rows the model is fitted on
+)->PipelineConfig:
+    "Fit the configured model on `head`'s labelled rows; raise `ConfigError` naming the columns it cannot take and the fixes"
+    from ctml_nb.config import feature_columns
+    rows = head[head[cfg.data.target].notna()].drop(columns=[cfg.data.time_column] if cfg.data.time_column else [])
+    X, y = rows[feature_columns(cfg, rows)], rows[cfg.data.target]
+    if len(rows) < 2: return cfg
+    try: _fit(cfg, X, y); return cfg
+    except Exception as e: err = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    where = f"model.factory {cfg.model.factory!r} cannot be fitted on the first {len(rows)} labelled rows of data.source"
+    bad = _unfit_columns(cfg, X, y)
+    if bad:
+        what, fix = _column_fixes(cfg, X, bad)
+        raise ConfigError(f"{where}: {what} ({err}). {fix}")
+    nan = [c for c in X.columns if _column_kind(X[c]) is None and X[c].isna().any()]
+    if nan:
+        raise ConfigError(f"{where}: column(s) {', '.join(map(repr, nan))} have missing values ({err}). Fix: use a "
+                          "model.factory that imputes them (a scikit-learn Pipeline with a SimpleImputer) or that takes "
+                          "missing values (e.g. sklearn.ensemble:HistGradientBoostingClassifier), or leave them out "
+                          "with data.features")
+    return cfg   # e.g. one class in the first rows: not something a sample can settle, so the cycle reports it
 
 # %% ../nbs/30b_preflight.ipynb #70f03006
 def check_folder(
@@ -341,5 +403,21 @@ def preflight(
     check_metrics(cfg, built, task)
     check_folder(cfg, "runs"); check_registry(cfg)
     check_engine(cfg)
-    cols = check_columns(cfg, source_head(cfg, nrows))
+    head = source_head(cfg, nrows)
+    cols = check_columns(cfg, head)
+    check_model_fit(cfg, head)
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
+
+# %% ../nbs/30b_preflight.ipynb #281e7457
+def check_history(
+    cfg:PipelineConfig,                # Parsed pipeline, after `validate_config`
+    history:pd.DataFrame|None=None,    # The rows a replay reads (None: the config's source)
+    nrows:int=200,                     # Rows the columns and the model are checked on
+)->PipelineConfig:
+    "The checks before a replay (backtest, tune): values, components, columns and the model on the history's first rows"
+    check_values(cfg); check_time_spans(cfg)
+    task = model_task(cfg)
+    check_metrics(cfg, build_components(cfg, task), task)
+    head = source_head(cfg, nrows) if history is None else history.head(nrows)
+    check_columns(cfg, head); check_model_fit(cfg, head)
+    return cfg

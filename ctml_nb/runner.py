@@ -114,8 +114,10 @@ class RunRecord:
         return cls(**{k: v for k, v in d.items() if k in names})
     @classmethod
     def load(cls, run_dir:str|Path)->RunRecord:
-        "Read `run_dir/run.json`"
-        return cls.from_dict(read_json(Path(run_dir)/"run.json"))
+        "Read `run_dir/run.json` (its `run_dir` is where it is now: a pipeline folder may have been moved or copied)"
+        rec = cls.from_dict(read_json(Path(run_dir)/"run.json"))
+        rec.run_dir = str(Path(run_dir).absolute())
+        return rec
     def summary(self)->dict:
         "One line of the runs index"
         fired = (self.trigger or {}).get("retrain") if isinstance(self.trigger, dict) else None
@@ -168,6 +170,9 @@ def read_index(
             "trigger_fired", "promoted", "retrained", "watermark", "run_dir"]
     df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols + [k for r in rows for k in r])))  # every column, always
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
+    if len(df):   # a run's folder is RUNS/<run_id> where the runs folder is now (moved, copied or restored elsewhere)
+        here = [Path(runs_dir).absolute()/str(r) for r in df["run_id"]]
+        df["run_dir"] = [str(h) if (h/"run.json").exists() else d for h, d in zip(here, df["run_dir"])]
     return df
 
 # %% ../nbs/31a_runner.ipynb #c8fd3613

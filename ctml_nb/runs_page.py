@@ -13,7 +13,7 @@ from urllib.parse import quote
 from .core import InputError, atomic_write
 
 # %% auto #0
-__all__ = ['runs_rows', 'runs_page_html', 'write_runs_page', 'runs_server']
+__all__ = ['runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'runs_server']
 
 # %% ../nbs/42a_runs_page.ipynb #44ebd079
 def _metric_text(r)->str:
@@ -65,7 +65,8 @@ def _cell(key:str, r:dict, have_report:bool)->str:
     e = html.escape
     if key == "report":
         return (f"<td><a href='{e(quote(r['report']))}'>report</a></td>" if have_report else
-                f"<td title='ctml report {e(r['run_id'])} --html'>not written</td>")
+                f"<td><a href='{e(quote(r['report']))}' title='ctml ui writes it when this link is opened; or run: "
+                f"ctml report {e(r['run_id'])} --html'>not written</a></td>")
     if key == "status": return f"<td><span class='st st-{e(r['status'])}'>{e(r['status'])}</span></td>"
     if key == "trigger": return f"<td class='trigger' title='{e(r['why'])}'>{e(r['trigger'])}</td>"
     if key == "gate": return f"<td class='gate-{e(r['gate'])}'>{e(r['gate'])}</td>"
@@ -118,24 +119,33 @@ def runs_page_html(
 # %% ../nbs/42a_runs_page.ipynb #b690e6a9
 def write_runs_page(
     runs_dir:str|Path,     # Runs folder
-    reports:bool=True,     # Write the missing run reports first, so every row links to one
+    reports:bool=False,    # Write the missing run reports first (slow: seconds per notebook), so every row links to one
     no_input:bool=False,   # Those reports without code cells
     progress=None,         # Called with a line of text before each slow step (e.g. `print`)
 )->Path:                   # `runs_dir/index.html`
-    "Write `RUNS/index.html`, the page of every run (and the run reports it links to)"
+    "Write `RUNS/index.html`, the page of every run (with `reports`: first the missing run reports it links to)"
     from ctml_nb.runner import read_index
     runs_dir = Path(runs_dir); say = progress or (lambda msg: None)
     if not (runs_dir / "index.jsonl").exists():
         raise InputError(f"{runs_dir} holds no index.jsonl: pass the runs folder of a pipeline (its `runs` key), after `ctml run`")
     if reports:
         from ctml_nb.reports import write_run_report
-        todo = [d for d in (runs_dir / str(r) for r in read_index(runs_dir)["run_id"])
-                if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]
+        todo = missing_reports(runs_dir)
         for i, d in enumerate(todo, 1):
             say(f"report {i}/{len(todo)}: run {d.name}")
             write_run_report(d, no_input=no_input, progress=say)
     say(f"page of every run: {runs_dir / 'index.html'}")
     return atomic_write(runs_dir / "index.html", runs_page_html(runs_dir))
+
+# %% ../nbs/42a_runs_page.ipynb #893cb208
+def missing_reports(
+    runs_dir:str|Path,  # Runs folder
+)->list:                # Folders of the runs with a record and no `report/index.html`, oldest first
+    "The runs whose HTML report is not written yet"
+    from ctml_nb.runner import read_index
+    runs_dir = Path(runs_dir)
+    return [d for d in (runs_dir / str(r) for r in read_index(runs_dir)["run_id"])
+            if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]
 
 # %% ../nbs/42a_runs_page.ipynb #d9104333
 def runs_server(
@@ -153,6 +163,13 @@ def runs_server(
         def send_head(self):
             p = Path(self.translate_path(self.path))
             page = p / "index.html" if p.is_dir() else p
+            run = page.parent.parent
+            if (page.name == "index.html" and page.parent.name == "report" and not page.exists() and run.parent == root
+                    and (run / "run.json").is_file()):   # a run's report not written yet: written on open
+                from ctml_nb.reports import write_run_report
+                try: write_run_report(run)
+                except Exception as e:
+                    self.send_error(500, f"the report of run {run.name} could not be written: {type(e).__name__}: {e}"); return None
             if page.suffix != ".html" or not page.is_file() or not page.resolve().is_relative_to(root):
                 self.send_error(404, "Only the HTML pages of the runs folder are served"); return None
             return super().send_head()  # a folder's index.html, with the redirect to its trailing slash

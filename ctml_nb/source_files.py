@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, read_table
+from .core import TABLE_FORMATS, ConfigError, InputError, filter_frame, parse_times, read_table
 from .sources import (
     LATE_POLICIES, Batch, Labels, Source, decode_position, encode_position, encode_positions, in_row_ranges,
     next_position, plain_position, row_ranges)
@@ -67,7 +67,7 @@ class _FileColumns:
         else:
             s = df[t]
             if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)) or pd.api.types.is_bool_dtype(s):
-                try: s = pd.to_datetime(s)
+                try: s = parse_times(s)   # mixed UTC offsets (daylight saving): UTC
                 except (ValueError, TypeError) as e:
                     raise InputError(f"{name}: time column {t!r} cannot be read as dates ({e}); "
                                      "write ISO 8601 dates or numbers") from None
@@ -76,6 +76,8 @@ class _FileColumns:
                 raise InputError(f"{name}: time column {t!r} has {int(s.isna().sum())} missing values; fill or drop those rows")
             kind = "datetime" if pd.api.types.is_datetime64_any_dtype(s) else "number"
             tz = str(s.dt.tz) if kind == "datetime" and s.dt.tz is not None else None
+            if tz is not None and cur.get("tz") is not None and tz != cur["tz"]:   # the same instants, shown as before
+                s = df[t] = s.dt.tz_convert(cur["tz"]); tz = cur["tz"]
             if cur.get("position") is None: cur["position"], cur["tz"] = kind, tz
             elif (kind, tz) != (cur["position"], cur["tz"]):
                 raise InputError(f"{name}: time column {t!r} holds {kind} values (tz {tz}), earlier files {cur['position']} "
@@ -88,7 +90,7 @@ class _FileColumns:
 class _FileCursor:
     "The cursor of the file-backed sources: a fresh one, or a checked copy of the last one"
     def _new_cursor(self)->dict:
-        return {"format": 1, "kind": self.kind, "source": str(self.path), "time_column": self.time_column,
+        return {"format": 1, "kind": self.kind, "source": self.source_name, "time_column": self.time_column,
                 "position": None if self.time_column else "row", "tz": None, "watermark": None, "rows": 0,
                 "columns": None, "files": {}, "rejected": {}, "label_from": None}
 
@@ -97,11 +99,26 @@ class _FileCursor:
         if cursor is None: return self._new_cursor()
         if not isinstance(cursor, dict) or cursor.get("format") != 1:
             raise InputError(f"Not a source cursor (format 1): {str(cursor)[:80]}; pass the `cursor` of the last Batch or None")
-        if (cursor.get("kind"), cursor.get("source"), cursor.get("time_column")) != (self.kind, str(self.path), self.time_column):
-            raise InputError(f"The cursor was written for {cursor.get('kind')} source {cursor.get('source')!r} (time column "
-                             f"{cursor.get('time_column')!r}), not {self.kind} {str(self.path)!r} ({self.time_column!r}); "
-                             "pass None to start from the whole history")
-        return {**cursor, "files": dict(cursor["files"]), "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
+        if (cursor.get("kind"), cursor.get("time_column")) != (self.kind, self.time_column) or not self._same_source(cursor.get("source")):
+            raise InputError(f"The last cycle read {cursor.get('kind')} source {cursor.get('source')!r} (time column "
+                             f"{cursor.get('time_column')!r}), but the source is now {self.kind} {self.source_name!r} "
+                             f"({self.time_column!r}): point data.source and data.time_column back at what the pipeline "
+                             "read, or start the pipeline over on the new source with a new `runs` folder (its first "
+                             "cycle reads the whole history; with a Source alone: pass cursor=None)")
+        return {**cursor, "source": self.source_name, "files": dict(cursor["files"]),
+                "rejected": {k: list(v) for k, v in cursor["rejected"].items()}}
+
+    @property
+    def source_name(self)->str:
+        "How cursors name this source: `name` as the pipeline file gives it (relative to its folder), else the path"
+        return self.name if getattr(self, "name", None) is not None else str(self.path)
+
+    def _same_source(self, recorded)->bool:
+        "Whether a cursor's `source` is this one: the same name, or (an older cursor) an absolute path ending in it"
+        if recorded in (self.source_name, str(self.path)): return True
+        rel = Path(self.source_name)
+        if not isinstance(recorded, str) or rel.is_absolute() or not Path(recorded).is_absolute(): return False
+        return Path(recorded).parts[-len(rel.parts):] == rel.parts   # the folder moved: same file under it
 
 # %% ../nbs/23c_source_files.ipynb #ad9fafb1
 class _FileArrivals:
@@ -194,8 +211,10 @@ class _FileBatches(_FileBackend, _FileColumns, _FileCursor, _FileArrivals, _File
         target:str,                   # Label column
         time_column:str|None=None,    # Position column (None: 1-based row numbers in arrival order)
         max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`, rows)
+        name:str|None=None,           # How cursors name the source (`open_source`: data.source as written); None: `path`
     ):
         self.path, self.target, self.time_column, self.max_label_wait = path, target, time_column, max_label_wait
+        self.name = name
 
     def __repr__(self): return f"{type(self).__name__}({str(self.path)!r}, target={self.target!r}, time_column={self.time_column!r})"
 
@@ -208,7 +227,10 @@ class _FileRanges:
         if self.time_column is None: return "row", None
         s = self._schema()[self.time_column]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s): return "number", None
-        return "datetime", (str(s.dt.tz) if pd.api.types.is_datetime64_any_dtype(s) and s.dt.tz is not None else None)
+        if not pd.api.types.is_datetime64_any_dtype(s):   # text (a CSV): its offsets say whether times are tz-aware
+            try: s = parse_times(s)
+            except (ValueError, TypeError): return "datetime", None   # reading the rows says what is wrong
+        return "datetime", (str(s.dt.tz) if s.dt.tz is not None else None)
 
     def _footer(self, name:str, kind:str, tz:str|None)->tuple:
         "`(min, max)` encoded positions of a parquet file from its row-group statistics, `(None, None)` if unknown"
@@ -434,4 +456,4 @@ def open_source(
     if data_cfg.params and kind != "callable": raise ConfigError("data.params: only a 'module:function' source takes parameters")
     if kind == "callable":
         return CallableSource(src, data_cfg.target, data_cfg.time_column, max_label_wait, params=dict(data_cfg.params or {}))
-    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait)
+    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait, name=src)  # relocatable cursors

@@ -62,6 +62,6 @@ def test_report_without_a_run_or_index_is_a_usage_error(tmp_path, capsys):
 
 
 def test_index_of_a_folder_without_runs_says_what_to_do(tmp_path, capsys):
-    from ctml_nb.cli import EXIT_ERROR, main
-    assert main(["report", "--index", "--runs", str(tmp_path)]) == EXIT_ERROR
-    assert "holds no index.jsonl" in capsys.readouterr().err
+    from ctml_nb.cli import EXIT_USAGE, main
+    assert main(["report", "--index", "--runs", str(tmp_path)]) == EXIT_USAGE
+    assert "holds no runs yet: run `ctml run --config FILE` first" in capsys.readouterr().err

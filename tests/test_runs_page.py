@@ -4,7 +4,8 @@ A real pipeline (the packaged templates, run by papermill on Elec2 in a temporar
 promotes version 1; a retrain request with a hostile reason (`<img src=x onerror=...>` and friends) makes the second
 cycle retrain and gate. Then:
 
-(a) `ctml report --index` writes `RUNS/index.html` and the missing run reports, saying what it does on stderr; the page
+(a) `ctml report --index` writes `RUNS/index.html` alone, naming the runs without a report and the command that writes
+    them; with `--build-missing` it writes the missing run reports too, saying what it does on stderr; the page
     is parsed (`html.parser`): one row per run, no element or handler a payload could make, the hostile reason only
     as the text of the trigger cell's tooltip;
 (b) in headless Chromium (Debian's chromium through Playwright's `executable_path`, like `tests/test_browser.py`):
@@ -57,9 +58,16 @@ def index(project):
     import contextlib
     import io
     from ctml_nb.cli import EXIT_OK, main
+    runs = project.parent / "runs"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):   # the page alone: no report is written
+        assert main(["report", "--index", "--config", str(project)]) == EXIT_OK
+    assert Path(out.getvalue().strip()) == runs / "index.html" and not list(runs.glob("*/report"))
+    assert "2 run(s) have no HTML report yet" in err.getvalue() and "--build-missing" in err.getvalue()
+    assert "not written" in (runs / "index.html").read_text()
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert main(["report", "--index", "--config", str(project)]) == EXIT_OK
+        assert main(["report", "--index", "--build-missing", "--config", str(project)]) == EXIT_OK
     return Path(out.getvalue().strip()), err.getvalue()
 
 
