@@ -17,8 +17,9 @@ from pathlib import Path
 from .core import InputError, atomic_write, md_escape, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'record_bundle', 'record', 'read_records', 'library_versions',
-           'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'execute_step']
+__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'KERNEL_LOG', 'record_bundle', 'record', 'read_records',
+           'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env',
+           'logged_kernels', 'execute_step']
 
 # %% ../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -174,6 +175,21 @@ def kernel_env(**env:str):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/31_steps.ipynb #415c100e
+KERNEL_LOG = "kernel.log"   # In a run's folder: what the steps' kernel processes wrote outside their cells
+
+def logged_kernels(
+    log:str|Path,   # File the kernels' own stdout and stderr are appended to
+)->type:            # A `jupyter_client` kernel manager class, for nbclient's `kernel_manager_class`
+    "A kernel manager class whose kernels write their process output to `log`, not to the runner's terminal"
+    from jupyter_client.manager import AsyncKernelManager
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as f:   # the kernel keeps its own copy of the descriptor
+                return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": f, "stderr": f})
+    return LoggedKernelManager
+
 # %% ../nbs/31_steps.ipynb #845235bc
 def execute_step(
     template:str|Path,      # Template notebook
@@ -185,6 +201,7 @@ def execute_step(
     kernel_name:str="python3", # Jupyter kernel
     start_timeout:float=60, # Seconds the kernel may take to start
     kernel_log_level:str="ERROR", # Log level of the kernel process itself (its own stderr, not the cells' outputs)
+    kernel_log:str|Path|None=None, # File the kernel process's own output goes to (default: `kernel.log` beside `output`)
 )->StepResult:
     "Run one template with papermill; detect exceptions, timeouts, dead kernels and cells that never ran"
     import nbformat
@@ -199,7 +216,7 @@ def execute_step(
         with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
             pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
                                 execution_timeout=timeout, start_timeout=start_timeout, progress_bar=False,
-                                cwd=str(cwd or output.parent),
+                                cwd=str(cwd or output.parent), kernel_manager_class=logged_kernels(kernel_log or output.parent/KERNEL_LOG),
                                 extra_arguments=[f"--IPKernelApp.log_level={kernel_log_level}"])
     except PapermillExecutionError as e:
         error = f"cell raised {e.ename}: {e.evalue}"  # papermill saved the notebook with its own banner
