@@ -123,6 +123,7 @@ class RunRecord:
         return {"run_id": self.run_id, "pipeline": self.pipeline, "started": self.started, "status": self.status,
                 "reason": self.reason, "seconds": self.seconds, "model_before": self.model_before,
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
+                "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
                 "watermark": self.watermark, "run_dir": self.run_dir}
     def _repr_markdown_(self)->str:
