@@ -26,10 +26,22 @@ from .validation import DataSchema
 __all__ = ['RECORD', 'HISTORY', 'STACK', 'mlflow_model_files', 'MlflowRegistry']
 
 # %% ../nbs/22e_mlflow_registry.ipynb #7d874154
+def _route_logging():
+    "MLflow's and alembic's log lines through Python's logging, warnings and up: not MLflow's own terminal handler"
+    import logging
+    for name in ("mlflow", "alembic"):
+        log = logging.getLogger(name)
+        if getattr(log, "_ctml_routed", False): continue
+        for h in [h for h in log.handlers if type(h) is logging.StreamHandler]: log.removeHandler(h)
+        if log.level in (logging.NOTSET, logging.DEBUG, logging.INFO): log.setLevel(logging.WARNING)   # set-up chatter
+        log.propagate, log._ctml_routed = True, True
+
 def _client_class():
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")   # before MLflow's first import: no handler of its own
     try: from mlflow.tracking import MlflowClient
     except ImportError: raise ImportError('MlflowRegistry needs mlflow: pip install "ctml-nb[mlflow]"') from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # loads print no progress bars
+    _route_logging()
     return MlflowClient
 
 def _sqlite_path(uri:str)->Path|None:
@@ -100,10 +112,15 @@ class _Records:
             if not token: break
         return sorted(n for n in out if self._committed(n))
 
-    def _record(self, name, v)->dict:
-        raw = self.client.get_model_version(name, str(v)).tags.get(RECORD)
+    def _record(self, name, v, raw=None)->dict:
+        raw = raw if raw is not None else self.client.get_model_version(name, str(v)).tags.get(RECORD)
         try: return json.loads(raw)
         except (TypeError, ValueError) as e: raise IntegrityError(f"{name} version {v}: its `{RECORD}` tag in {self.location} is unreadable ({e}).") from None
+
+    def _records(self, name, vs)->dict:
+        "The records of versions `vs`, from one search of the model's versions"
+        tags = {int(m.version): m.tags.get(RECORD) for m in self._model_versions(name)}
+        return {v: self._record(name, v, tags.get(v)) for v in vs}
 
     def _write_record(self, name, v, meta):
         text = json.dumps(meta, allow_nan=False)
@@ -154,6 +171,9 @@ def _example(model, rows, schema)->pd.DataFrame|None:
     return rows[cols].head(5).reset_index(drop=True)
 
 # %% ../nbs/22e_mlflow_registry.ipynb #2bd076c0
+def _no_pickle_note(record)->bool: return "pickle or cloudpickle format" not in record.getMessage()
+_NO_PICKLE_NOTE = _no_pickle_note
+
 def _is_sklearn(model)->bool:
     try: from sklearn.base import BaseEstimator
     except ImportError: return False
@@ -176,7 +196,9 @@ def mlflow_model_files(
         out, own = Path(d)/"model", Path(d)/FORMATS[fmt]
         own.write_bytes(data)
         if _is_sklearn(model):
+            import logging
             import mlflow.sklearn
+            logging.getLogger("mlflow.sklearn").addFilter(_NO_PICKLE_NOTE)   # cloudpickle is chosen: see the README
             mlflow.sklearn.save_model(model, str(out), serialization_format="cloudpickle", signature=sig, input_example=example,
                                       pip_requirements=mlflow.sklearn.get_default_pip_requirements())
         else:
