@@ -31,7 +31,7 @@ model:
   factory: sklearn.ensemble:RandomForestClassifier
   params: {{n_estimators: 20, random_state: 0, n_jobs: 1}}
 triggers:
-  - {{kind: performance, params: {{metric: accuracy, floor: 1.01, min_rows: 20}}}}
+  - {{kind: performance, params: {{metric: accuracy, floor: 1.0, min_rows: 20}}}}
 strategy: {{kind: full, params: {{window: 28D}}}}
 promotion: {{kind: gate, params: {{metric: accuracy, n_boot: 200, latency_repeats: 2, min_delta: -1.0, test: none}}}}
 registry: {registry}
