@@ -55,7 +55,7 @@ class StepInputs:
     config_path:str         # The pipeline config the runner wrote for it
     values_path:str         # Values recorded by the earlier steps
     config_sha256:str = ""  # Its SHA-256: a step refuses a config changed since the runner wrote it
-    cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
+    cursor:dict|str = ""    # What the last good cycle read (`ctml_nb.batches.read_cursor`), a dict shown as one; "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
     request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
     step:str = ""           # The step's name
@@ -353,7 +353,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
     digest = hashlib.sha256((run_dir/"config.json").read_bytes()).hexdigest()
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           config_sha256=digest,
-                                          cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
+                                          cursor=to_jsonable(cursor) if cursor else "",   # a dict literal in the parameters cell
                                           watermark=str((cursor or {}).get("watermark") or ""),
                                           request_path=str(run_dir/REQUESTS_SEEN) if queued else ""))
     failed_step = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import platform
 import time
@@ -19,7 +20,7 @@ from .core import InputError, atomic_write, md_escape, read_json, to_jsonable
 # %% auto #0
 __all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'KERNEL_LOG', 'record_bundle', 'record', 'read_records',
            'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env',
-           'logged_kernels', 'execute_step']
+           'logged_kernels', 'readable_parameters', 'execute_step']
 
 # %% ../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -190,6 +191,25 @@ def logged_kernels(
                 return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": f, "stderr": f})
     return LoggedKernelManager
 
+# %% ../nbs/31_steps.ipynb #b7d08eba
+def _plain_json(v)->bool:
+    if isinstance(v, dict): return all(isinstance(k, str) and _plain_json(x) for k, x in v.items())
+    if isinstance(v, (list, tuple)): return all(_plain_json(x) for x in v)
+    return v is None or isinstance(v, (str, bool, int)) or (isinstance(v, float) and math.isfinite(v))
+
+def readable_parameters():
+    "Make papermill write dict and list parameters of Python notebooks as indented literals"
+    import pprint
+    from papermill.translators import PythonTranslator, papermill_translators
+    class ReadablePython(PythonTranslator):
+        @classmethod
+        def translate_dict(cls, val):
+            return pprint.pformat(val, width=100, sort_dicts=False) if _plain_json(val) else super().translate_dict(val)
+        @classmethod
+        def translate_list(cls, val):
+            return pprint.pformat(list(val), width=100) if _plain_json(val) else super().translate_list(val)
+    papermill_translators.register("python", ReadablePython)
+
 # %% ../nbs/31_steps.ipynb #845235bc
 def execute_step(
     template:str|Path,      # Template notebook
@@ -212,6 +232,7 @@ def execute_step(
     step = step or template.stem.split("_", 1)[-1]
     output.parent.mkdir(parents=True, exist_ok=True)
     t0, error, banner = time.perf_counter(), None, False
+    readable_parameters()
     try:
         with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
             pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
