@@ -172,7 +172,6 @@ def _example(model, rows, schema)->pd.DataFrame|None:
 
 # %% ../nbs/22e_mlflow_registry.ipynb #2bd076c0
 def _no_pickle_note(record)->bool: return "pickle or cloudpickle format" not in record.getMessage()
-_NO_PICKLE_NOTE = _no_pickle_note
 
 def _is_sklearn(model)->bool:
     try: from sklearn.base import BaseEstimator
@@ -185,7 +184,7 @@ def mlflow_model_files(
     data:bytes,                     # ctml-nb's serialised model
     example:pd.DataFrame|None=None, # Training rows in the columns the model reads (`_example`)
 )->dict:                            # Relative path -> bytes of the MLflow model folder, ctml-nb's file included
-    "An MLflow model folder for `model`: the sklearn flavour for scikit-learn estimators, else pyfunc reading ctml-nb's file"
+    "An MLflow model folder for `model`: the sklearn flavour for scikit-learn estimators, else pyfunc reading ctml-nb's file (always for skops)"
     import mlflow.pyfunc
     from mlflow.models import infer_signature
     sig = None
@@ -195,10 +194,10 @@ def mlflow_model_files(
     with tempfile.TemporaryDirectory() as d:
         out, own = Path(d)/"model", Path(d)/FORMATS[fmt]
         own.write_bytes(data)
-        if _is_sklearn(model):
+        if _is_sklearn(model) and fmt == "joblib":   # a skops file stays the only form of a skops model: pyfunc reads it
             import logging
             import mlflow.sklearn
-            logging.getLogger("mlflow.sklearn").addFilter(_NO_PICKLE_NOTE)   # cloudpickle is chosen: see the README
+            logging.getLogger("mlflow.sklearn").addFilter(_no_pickle_note)   # cloudpickle is chosen: see the README
             mlflow.sklearn.save_model(model, str(out), serialization_format="cloudpickle", signature=sig, input_example=example,
                                       pip_requirements=mlflow.sklearn.get_default_pip_requirements())
         else:
@@ -267,7 +266,7 @@ class _Runs:
                 mv = c.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, description=meta["description"],
                                             tags={**({"ctml.parent": parent} if parent else {})})
                 v = int(mv.version)
-                self._folder_bytes(name, v, rid, "", recs.values(), "Stored file")
+                self._check_folder(name, v, rid, "", recs.values(), "Stored file")
                 meta.update(version=v, created_at=utc_stamp()); meta = to_jsonable(meta)
                 self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})   # the commit point
             except BaseException:
@@ -293,7 +292,7 @@ class _Files:
             try: return read_verified(local, rec["sha256"], rec["size"], what)
             except IntegrityError as e: raise IntegrityError(str(e).replace(str(local), self._where(name, v, rec))) from None
 
-    def _folder_bytes(self, name, v, rid, folder, recs, what):
+    def _check_folder(self, name, v, rid, folder, recs, what):
         "Download `folder` of run `rid`'s artifacts once and check the files `recs` in it"
         from mlflow.exceptions import MlflowException
         with tempfile.TemporaryDirectory() as d:
@@ -305,7 +304,7 @@ class _Files:
                 except IntegrityError as e: raise IntegrityError(str(e).replace(str(root/rec["file"]), self._where(name, v, {**rec, "run": rid}))) from None
 
     def _model_folder(self, name, v, meta):
-        if meta.get("model_files"): self._folder_bytes(name, v, self._run_of(name, v, meta), "model", meta["model_files"].values(), "Model folder file")
+        if meta.get("model_files"): self._check_folder(name, v, self._run_of(name, v, meta), "model", meta["model_files"].values(), "Model folder file")
 
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
         "The data schema saved with a version, checked against its recorded SHA-256"

@@ -83,6 +83,21 @@ def test_any_estimator_is_a_pyfunc_model(reg, wine):
     np.testing.assert_allclose(got, X.iloc[:5, 0] / 2)
 
 
+def test_a_skops_model_stays_skops_for_mlflow(reg, wine):
+    "No pickle is added beside a model registered as skops: MLflow's pyfunc reads the skops file itself"
+    pytest.importorskip("skops")
+    import mlflow
+    X, y = wine
+    model = LogisticRegression(max_iter=2000).fit(X, y)
+    reg.register(model, "wine_skops", data_snapshot={"train": X}, format="skops")
+    files = reg._record("wine_skops", 1)["model_files"]
+    assert "model/model.pkl" not in files and "model/MLmodel" in files
+    mlflow.set_tracking_uri(reg.tracking_uri)
+    try: got = mlflow.pyfunc.load_model("models:/wine_skops/1").predict(X.head(10))
+    finally: mlflow.set_tracking_uri(None)
+    np.testing.assert_array_equal(got, reg.load("wine_skops", 1).predict(X.head(10)))
+
+
 def test_ctml_loads_verify_every_file_of_the_mlflow_model(reg, wine):
     _champion(reg, wine)
     rec = reg._record("wine", 1)["model_files"]["model/MLmodel"]
