@@ -125,8 +125,8 @@ demo: install-demo
 	$(BIN)/ctml demo --out $(DEMO_OUT)
 
 # The site: every notebook executed into _docs_build/ (never into nbs/), then Quarto where it is installed, else
-# nbconvert (Quarto has no offline install: see docs/build_site.py). Not part of `make test`; tests/test_docs.py
-# builds two pages of it.
+# nbconvert (Quarto has no offline install: see docs/build_site.py); then every link and image of every page is
+# checked, and a broken one fails the build. Not part of `make test`; tests/test_docs.py builds and checks two pages.
 docs: install
 	$(BIN)/python docs/build_site.py --out _docs
 

@@ -216,11 +216,14 @@ def drift_report(
     html:str|Path|None=None,  # Save the HTML report here
     columns:list|None=None,   # Columns to test (default: all)
     exclude:list|None=None,   # Columns left out (the target, IDs)
+    reference_source:str|None=None, # Where `reference` comes from (a file), named in the report
+    current_source:str|None=None,   # Where `current` comes from
 ):
     "Fit a `DriftDetector` on `reference`, test `current`, optionally save the HTML report"
     from ctml_nb.drift import DriftDetector
     if columns: reference, current = reference[columns], current[columns]
     report = DriftDetector(exclude=exclude).fit(reference).test(current)
+    report.describe(reference={"source": reference_source}, current={"source": current_source})
     if html: report.save_html(html)
     return report
 
@@ -254,7 +257,7 @@ def cmd_drift(args)->int:
     bad = _unknown_columns(args)
     if bad: print(f"ctml drift: {bad}", file=sys.stderr); return EXIT_USAGE
     ref, cur = read_table(args.reference, columns), read_table(args.current, columns)
-    report = drift_report(ref, cur, args.html, columns, exclude)
+    report = drift_report(ref, cur, args.html, columns, exclude, str(args.reference), str(args.current))
     _print_drift(report, None if args.sort == "none" else args.sort)
     if args.html: print(f"HTML report: {args.html}")
     return EXIT_FAILED if args.fail_on_drift and report.dataset_drift else EXIT_OK

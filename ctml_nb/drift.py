@@ -18,7 +18,7 @@ from .current_profile import CurrentProfile, check_frame, current_from_reference
 from .drift_columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TESTS, OTHER, UNSEEN_DRIFT_SHARE,
                                    Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
                                    unseen_share)
-from .drift_report import DriftReport
+from .drift_report import DriftReport, data_summary
 from .engines import engine_for, get_engine
 from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind
 from .stats import adjust_pvalues, chi_square_from_counts
@@ -168,6 +168,7 @@ def _fit(self:DriftDetector, reference:pd.DataFrame)->DriftDetector:
     check_frame(reference, "reference")
     if len(reference) == 0: raise InputError("The reference data has no rows: fit on a non-empty DataFrame.")
     self.profile_ = ReferenceProfile.from_frame(reference, _fit_columns(self, reference), self.n_quantiles, self.max_categories)
+    self.reference_data_ = data_summary(reference)   # what reports say they compare against
     return self
 
 def _partial_fit(self:DriftDetector, chunk:pd.DataFrame)->DriftDetector:
@@ -319,7 +320,7 @@ def _test(self:DriftDetector, current:pd.DataFrame)->DriftReport:
     if self.columns is None:
         rows += [_untested(c, None, "not in the reference profile: refit the detector to monitor it",
                            infer_kind(current[by_name[c]])[0]) for c in by_name if c not in self.profile_.columns]
-    return _finish(self, rows, len(current), self.profile_.n_rows)
+    return _finish(self, rows, len(current), self.profile_.n_rows).describe(current=data_summary(current))
 
 # %% ../nbs/04_drift.ipynb #42bd5a94
 def _profile_current(self:DriftDetector, data)->CurrentProfile:
@@ -385,7 +386,8 @@ def _finish(self:DriftDetector, rows:list, n_cur_rows:int, n_ref_rows:int, merge
     share = sum(weight[r["column"]] for r in tested if r["drift"]) / total
     errs = [r["details"]["rank_error_cur"] for r in tested if "rank_error_cur" in r["details"]]
     return DriftReport(rows, share, share >= self.dataset_drift_share, self.alpha, self.correction,
-                       self.dataset_drift_share, n_ref_rows, n_cur_rows, max(errs, default=None), merge_every)
+                       self.dataset_drift_share, n_ref_rows, n_cur_rows, max(errs, default=None), merge_every
+                       ).describe(reference=getattr(self, "reference_data_", None))
 
 # %% ../nbs/04_drift.ipynb #0b918ac6
 def redecide(

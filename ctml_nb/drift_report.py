@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datetime import datetime, timezone
+
 from .core import atomic_write, to_jsonable, write_json
 
 # %% auto #0
-__all__ = ['sort_rows', 'DriftReport', 'report_table_html', 'plot_report', 'report_html']
+__all__ = ['sort_rows', 'DriftReport', 'data_summary', 'compared_text', 'report_table_html', 'plot_report', 'report_html']
 
 # %% ../nbs/04a_drift_report.ipynb #6db21957
 _FRAME_COLUMNS = ["column", "kind", "test", "statistic", "threshold", "p_test", "test_statistic", "p_value",
@@ -45,12 +47,24 @@ class DriftReport:
     "Outcome of a drift test: per-column rows, drifted columns, share and dataset verdict"
     def __init__(self, rows:list, share:float, dataset_drift:bool, alpha:float, correction:str,
                  dataset_drift_share:float, n_ref_rows:int, n_cur_rows:int, rank_error:float|None=None,
-                 merge_every:int|None=None):
+                 merge_every:int|None=None, data:dict|None=None, created_at:str|None=None):
         self.rows, self.share, self.dataset_drift = rows, float(share), bool(dataset_drift)
         self.alpha, self.correction, self.dataset_drift_share = alpha, correction, dataset_drift_share
         self.n_ref_rows, self.n_cur_rows = n_ref_rows, n_cur_rows
         # bound on |summary CDF - data CDF| of the current numeric summaries tested (0: exact values), merge fan-in
         self.rank_error, self.merge_every = rank_error, merge_every
+        # what was compared ({"reference": data_summary(...), "current": ...}) and when the test ran (UTC, ISO 8601)
+        self.data = data or {"reference": {"rows": n_ref_rows}, "current": {"rows": n_cur_rows}}
+        self.created_at = created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def describe(self,
+                 reference:dict|None=None,  # `data_summary(...)` of the reference data (source, rows, time range)
+                 current:dict|None=None,    # The same of the current data
+                )->DriftReport:             # self
+        "Say which data the report compares (merged into `data`); returns self"
+        for role, d in (("reference", reference), ("current", current)):
+            if d: self.data[role] = {**self.data.get(role, {}), **{k: v for k, v in d.items() if v is not None}}
+        return self
 
     @property
     def drifted(self)->list:
@@ -86,14 +100,15 @@ class DriftReport:
         return df.astype({"n_ref": "Int64", "n_cur": "Int64"})
 
     def to_dict(self, details:bool=False)->dict:
-        "JSON-safe dict; `details` adds the quantiles and category counts used by the plots"
+        "JSON-safe dict; `details` adds the quantiles and category counts used by the plots, the data compared and when"
         keep = _FRAME_COLUMNS + (["details"] if details else [])
         return to_jsonable({"dataset_drift": self.dataset_drift, "share": self.share, "drifted": self.drifted,
                             "alpha": self.alpha, "correction": self.correction,
                             "dataset_drift_share": self.dataset_drift_share, "n_ref_rows": self.n_ref_rows,
                             "n_cur_rows": self.n_cur_rows, "rank_error": self.rank_error,
                             "merge_every": self.merge_every, "summary": self.summary(),
-                            "columns": [{k: r.get(k) for k in keep} for r in self.rows]})
+                            "columns": [{k: r.get(k) for k in keep} for r in self.rows],
+                            **({"data": self.data, "created_at": self.created_at} if details else {})})
 
     def save_json(self, path:str|Path)->Path:
         "Write `to_dict(details=True)` as JSON, atomically"
@@ -108,6 +123,39 @@ class DriftReport:
     def save_html(self, path:str|Path, plots:bool=True)->Path:
         "Self-contained HTML page (table, findings, plots embedded as PNG), written atomically"
         return atomic_write(path, report_html(self, plots=plots))
+
+# %% ../nbs/04a_drift_report.ipynb #05d415ec
+def data_summary(
+    data:pd.DataFrame|None=None,  # The data (None: only `source` and `rows` are known)
+    source:str|None=None,         # Where it comes from: a file, a snapshot id, a query
+    time_column:str|None=None,    # Column of its time stamps (default: its one datetime column, if it has exactly one)
+    rows:int|None=None,           # Row count, when `data` is not given
+)->dict:                          # {"source", "rows", "time_column", "start", "end"}: None where unknown
+    "Which data a drift report compares: source, rows and time range"
+    out = {"source": None if source is None else str(source), "rows": rows, "time_column": None, "start": None, "end": None}
+    if data is None or not isinstance(data, pd.DataFrame): return out
+    out["rows"] = len(data)
+    col = time_column
+    if col is None:
+        dt = [c for c in data.columns if pd.api.types.is_datetime64_any_dtype(data[c])]
+        col = dt[0] if len(dt) == 1 else None
+    if col is not None and col in data.columns and len(data):
+        t = pd.to_datetime(data[col], errors="coerce").dropna()
+        if len(t): out.update(time_column=str(col), start=t.min().isoformat(), end=t.max().isoformat())
+    return out
+
+def _data_text(d:dict)->str:
+    "One data set as a phrase: source, rows, time range"
+    parts = [d.get("source") or "data given in memory", f"{d['rows']:,} rows" if d.get("rows") is not None else None,
+             f"{d['time_column']} {d['start'][:19].replace('T', ' ')} to {d['end'][:19].replace('T', ' ')}" if d.get("start") else None]
+    return ", ".join(p for p in parts if p)
+
+def compared_text(report)->str:
+    "A sentence naming the two data sets a report compares and when it was made"
+    data = getattr(report, "data", None) or {}
+    made = str(getattr(report, "created_at", "") or "")[:19].replace("T", " ")
+    return (f"Reference: {_data_text(data.get('reference') or {})}. Current: {_data_text(data.get('current') or {})}."
+            + (f" Made {made} UTC." if made else ""))
 
 # %% ../nbs/04a_drift_report.ipynb #d20502e8
 def _fmt(v, col:str)->str:
@@ -129,7 +177,7 @@ def report_table_html(report)->str:
     for _, r in df.iterrows():
         style = ' style="background:#fde2e1"' if r["drift"] else (' style="color:#888"' if r["reason"] else "")
         body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(_fmt(r[c], c))}</td>" for c in _SHOWN) + "</tr>")
-    return (f"<div><p><b>{html.escape(report.summary())}</b></p>"
+    return (f"<div><p><b>{html.escape(report.summary())}</b></p><p>{html.escape(compared_text(report))}</p>"
             f"<table class=\"dataframe\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 # %% ../nbs/04a_drift_report.ipynb #8d04a3ea
@@ -214,7 +262,12 @@ def report_html(
              "body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
-             f"<p>Reference rows: {report.n_ref_rows:,}; current rows: {report.n_cur_rows:,}.</p>",
+             "<table class=\"ctml-compared\"><tr><th></th><th>source</th><th>rows</th><th>from</th><th>to</th></tr>"
+             + "".join(f"<tr><th>{role}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                 d.get("source") or "data given in memory", f"{d['rows']:,}" if d.get("rows") is not None else "-",
+                 (d.get("start") or "-")[:19].replace("T", " "), (d.get("end") or "-")[:19].replace("T", " "))) + "</tr>"
+                 for role, d in ((r, report.data.get(r) or {}) for r in ("reference", "current")))
+             + f"</table><p>Made {html.escape(report.created_at[:19].replace('T', ' '))} UTC.</p>",
              report_table_html(report)]
     if report.findings:
         parts.append("<h2>Findings</h2><ul>" + "".join(f"<li><b>{html.escape(c)}</b>: {html.escape('; '.join(f))}</li>"

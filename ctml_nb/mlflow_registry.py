@@ -12,23 +12,36 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from filelock import FileLock, Timeout
 
 from .core import ConfigError, IntegrityError, RegistryError, to_jsonable
 from .data import SnapshotStore
-from .model_files import FORMATS, read_verified
+from .model_files import FORMATS, load_model, read_verified
 from .model_files import sign as sign_record
-from .registry_api import Registry, utc_stamp, valid_name
+from .registry_api import REGISTRIES, Registry, utc_stamp, valid_name
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['RECORD', 'HISTORY', 'STACK', 'MlflowRegistry']
+__all__ = ['RECORD', 'HISTORY', 'STACK', 'mlflow_model_files', 'MlflowRegistry']
 
 # %% ../nbs/22e_mlflow_registry.ipynb #7d874154
+def _route_logging():
+    "MLflow's and alembic's log lines through Python's logging, warnings and up: not MLflow's own terminal handler"
+    import logging
+    for name in ("mlflow", "alembic"):
+        log = logging.getLogger(name)
+        if getattr(log, "_ctml_routed", False): continue
+        for h in [h for h in log.handlers if type(h) is logging.StreamHandler]: log.removeHandler(h)
+        if log.level in (logging.NOTSET, logging.DEBUG, logging.INFO): log.setLevel(logging.WARNING)   # set-up chatter
+        log.propagate, log._ctml_routed = True, True
+
 def _client_class():
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")   # before MLflow's first import: no handler of its own
     try: from mlflow.tracking import MlflowClient
     except ImportError: raise ImportError('MlflowRegistry needs mlflow: pip install "ctml-nb[mlflow]"') from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # loads print no progress bars
+    _route_logging()
     return MlflowClient
 
 def _sqlite_path(uri:str)->Path|None:
@@ -99,10 +112,15 @@ class _Records:
             if not token: break
         return sorted(n for n in out if self._committed(n))
 
-    def _record(self, name, v)->dict:
-        raw = self.client.get_model_version(name, str(v)).tags.get(RECORD)
+    def _record(self, name, v, raw=None)->dict:
+        raw = raw if raw is not None else self.client.get_model_version(name, str(v)).tags.get(RECORD)
         try: return json.loads(raw)
         except (TypeError, ValueError) as e: raise IntegrityError(f"{name} version {v}: its `{RECORD}` tag in {self.location} is unreadable ({e}).") from None
+
+    def _records(self, name, vs)->dict:
+        "The records of versions `vs`, from one search of the model's versions"
+        tags = {int(m.version): m.tags.get(RECORD) for m in self._model_versions(name)}
+        return {v: self._record(name, v, tags.get(v)) for v in vs}
 
     def _write_record(self, name, v, meta):
         text = json.dumps(meta, allow_nan=False)
@@ -133,14 +151,81 @@ class _Records:
                 c.set_model_version_tag(name, str(e["to"]), "ctml.promotion", json.dumps(to_jsonable(e["evidence"]))[:100_000])
         c.set_registered_model_tag(name, STACK, json.dumps(st["champion_stack"]))
 
+# %% ../nbs/22e_mlflow_registry.ipynb #8273696d
+class _Pyfunc:
+    "MLflow's pyfunc face of a model ctml-nb stored: `predict` on a DataFrame"
+    def __init__(self, model): self.model = model
+    def predict(self, model_input, params=None): return self.model.predict(model_input)
+
+def _load_pyfunc(path):
+    "MLflow's pyfunc loader for a model stored by ctml-nb in a format MLflow has no flavour for"
+    p = Path(path); fmt = next(k for k, f in FORMATS.items() if f == p.name)
+    return _Pyfunc(load_model(p.read_bytes(), fmt, p, None))
+
+def _example(model, rows, schema)->pd.DataFrame|None:
+    "Up to 5 training rows in the columns `model` reads (None when they cannot be told)"
+    if rows is None: return None
+    cols = [str(c) for c in getattr(model, "feature_names_in_", [])]
+    if not cols and schema is not None: cols = [c for c in schema.columns if not (schema.target and c == schema.target.column)]
+    if not cols or any(c not in rows.columns for c in cols): return None
+    return rows[cols].head(5).reset_index(drop=True)
+
+# %% ../nbs/22e_mlflow_registry.ipynb #2bd076c0
+def _no_pickle_note(record)->bool: return "pickle or cloudpickle format" not in record.getMessage()
+
+def _is_sklearn(model)->bool:
+    try: from sklearn.base import BaseEstimator
+    except ImportError: return False
+    return isinstance(model, BaseEstimator)
+
+def mlflow_model_files(
+    model,                          # The fitted model
+    fmt:str,                        # ctml-nb's format of `data` (a key of `FORMATS`)
+    data:bytes,                     # ctml-nb's serialised model
+    example:pd.DataFrame|None=None, # Training rows in the columns the model reads (`_example`)
+)->dict:                            # Relative path -> bytes of the MLflow model folder, ctml-nb's file included
+    "An MLflow model folder for `model`: the sklearn flavour for scikit-learn estimators, else pyfunc reading ctml-nb's file (always for skops)"
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+    sig = None
+    if example is not None:
+        try: sig = infer_signature(example, model.predict(example))
+        except Exception: example = None   # a model that cannot predict on its training rows gets no example
+    with tempfile.TemporaryDirectory() as d:
+        out, own = Path(d)/"model", Path(d)/FORMATS[fmt]
+        own.write_bytes(data)
+        if _is_sklearn(model) and fmt == "joblib":   # a skops file stays the only form of a skops model: pyfunc reads it
+            import logging
+            import mlflow.sklearn
+            logging.getLogger("mlflow.sklearn").addFilter(_no_pickle_note)   # cloudpickle is chosen: see the README
+            mlflow.sklearn.save_model(model, str(out), serialization_format="cloudpickle", signature=sig, input_example=example,
+                                      pip_requirements=mlflow.sklearn.get_default_pip_requirements())
+        else:
+            import joblib
+            mlflow.pyfunc.save_model(str(out), loader_module=REGISTRIES["mlflow"].split(":")[0], data_path=str(own),
+                                     signature=sig, input_example=example, pip_requirements=[f"joblib=={joblib.__version__}"])
+        files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return {**files, FORMATS[fmt]: data}
+
 # %% ../nbs/22e_mlflow_registry.ipynb #01e24497
 class _Runs:
     "Logging a version's run and reading its files back checked"
+    def _native(self, meta, data, schema)->dict:
+        "The MLflow model folder of the model in `data` (which `register` has just serialised), example rows from its training snapshot"
+        fmt = meta["format"]
+        trusted = None
+        if fmt == "skops": import skops.io as sio; trusted = sio.get_untrusted_types(data=data)   # our own bytes, just made
+        model = load_model(data, fmt, Path(FORMATS[fmt]), trusted)
+        snaps = meta["data_snapshots"]; sid = snaps.get("train") or snaps.get("data") or next(iter(snaps.values()), None)
+        rows = self.snapshots.load(sid) if sid else None
+        return mlflow_model_files(model, fmt, data, _example(model, rows, schema))
+
     def _log_run(self, run_id, meta, data, blobs, schema):
         from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
         c, ts = self.client, 0
         with tempfile.TemporaryDirectory() as d:
-            files = {f"model/{FORMATS[meta['format']]}": data, **{f"artifacts/{a}": b for a, b in blobs.items()}}
+            files = {**{f"model/{r}": b for r, b in self._native(meta, data, schema).items()},
+                     **{f"artifacts/{a}": b for a, b in blobs.items()}}
             if schema is not None: files["schema/schema.json"] = json.dumps(schema.to_dict(), indent=1).encode()
             for rel, b in files.items(): (Path(d)/rel).parent.mkdir(parents=True, exist_ok=True); (Path(d)/rel).write_bytes(b)
             c.log_artifacts(run_id, d)
@@ -176,11 +261,12 @@ class _Runs:
                 recs = {rel: {"file": rel, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for rel, b in files.items()}
                 model = f"model/{FORMATS[meta['format']]}"
                 meta.update(file=model, sha256=recs[model]["sha256"], size=recs[model]["size"], mlflow_run_id=rid,
+                            model_files={r: x for r, x in recs.items() if r.startswith("model/") and r != model},
                             artifacts={a: recs[f"artifacts/{a}"] for a in blobs}, schema_file=recs.get("schema/schema.json"))
                 mv = c.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, description=meta["description"],
                                             tags={**({"ctml.parent": parent} if parent else {})})
                 v = int(mv.version)
-                for rec in recs.values(): self._file_bytes(name, v, {**rec, "run": rid}, f"Stored file {rec['file']!r}")
+                self._check_folder(name, v, rid, "", recs.values(), "Stored file")
                 meta.update(version=v, created_at=utc_stamp()); meta = to_jsonable(meta)
                 self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})   # the commit point
             except BaseException:
@@ -205,6 +291,20 @@ class _Files:
             except (MlflowException, OSError): local = Path(d)/"missing"
             try: return read_verified(local, rec["sha256"], rec["size"], what)
             except IntegrityError as e: raise IntegrityError(str(e).replace(str(local), self._where(name, v, rec))) from None
+
+    def _check_folder(self, name, v, rid, folder, recs, what):
+        "Download `folder` of run `rid`'s artifacts once and check the files `recs` in it"
+        from mlflow.exceptions import MlflowException
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            try: self.client.download_artifacts(rid, folder, d)
+            except (MlflowException, OSError): root = root/"missing"
+            for rec in recs:
+                try: read_verified(root/rec["file"], rec["sha256"], rec["size"], f"{what} {rec['file']!r}")
+                except IntegrityError as e: raise IntegrityError(str(e).replace(str(root/rec["file"]), self._where(name, v, {**rec, "run": rid}))) from None
+
+    def _model_folder(self, name, v, meta):
+        if meta.get("model_files"): self._check_folder(name, v, self._run_of(name, v, meta), "model", meta["model_files"].values(), "Model folder file")
 
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema:
         "The data schema saved with a version, checked against its recorded SHA-256"

@@ -390,12 +390,14 @@ def batch_drift(
 )->tuple:              # `(DriftReport, engine record)`
     "This cycle's batch tested for drift against the reference, profiled on the pipeline's engine"
     from ctml_nb.config import engine_spec
+    from ctml_nb.drift_report import data_summary
     from ctml_nb.engines import get_engine
     spec, t0 = engine_spec(ctx.cfg), time.perf_counter()
+    batch = data_summary(data.batch, f"the new rows of {ctx.cfg.data.source}", ctx.cfg.data.time_column)   # what the report names
     if spec["kind"] == "local":
-        return detector.test(data.batch[features]), {"kind": "local", "seconds": round(time.perf_counter() - t0, 3)}
+        return detector.test(data.batch[features]).describe(current=batch), {"kind": "local", "seconds": round(time.perf_counter() - t0, 3)}
     with get_engine(spec) as eng:
         files = _batch_files(data)
-        report = detector.test_profile(eng.profile_current(detector, eng.read(files or data.batch, features)))
+        report = detector.test_profile(eng.profile_current(detector, eng.read(files or data.batch, features))).describe(current=batch)
         rec = {**eng.describe(), "input": f"{len(files)} parquet files" if files else "the batch, in partitions"}
     return report, {**rec, "total_seconds": round(time.perf_counter() - t0, 3)}

@@ -14,9 +14,9 @@ from .config import COMPONENTS, ComponentSpec, PipelineConfig, feature_columns, 
 from .core import ConfigError, InputError
 
 # %% auto #0
-__all__ = ['build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model', 'policy_from_config',
-           'component_spec', 'policy_to_config', 'replay_options', 'backtest_config', 'first_cycle_rows',
-           'first_batch_rows']
+__all__ = ['FIRST_MODEL', 'build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model',
+           'policy_from_config', 'component_spec', 'policy_to_config', 'replay_options', 'backtest_config',
+           'first_cycle_rows', 'first_batch_rows']
 
 # %% ../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
@@ -28,6 +28,8 @@ def build_component(
     target = COMPONENTS[section].get(spec.kind, spec.kind)
     return resolve_ref(target, f"{section}.kind")(*args, **supplied, **spec.params)
 
+FIRST_MODEL = "first_model"   # The trigger label of the cycle that trains the first model (no champion yet)
+
 def build_trigger(
     cfg:PipelineConfig,  # Parsed pipeline
     detector=None,       # `DriftDetector` for `drift` triggers (None: they are left out, with a note)
@@ -36,7 +38,7 @@ def build_trigger(
     "The pipeline's trigger: its triggers combined, vetoed, and any-of an on-demand trigger"
     from ctml_nb.triggers import AllOf, AnyOf, OnDemandTrigger
     if not has_champion:
-        return OnDemandTrigger(), ["no champion yet: the configured triggers need one, the first model is trained on request"]
+        return OnDemandTrigger(name=FIRST_MODEL), ["no champion yet: the configured triggers need one, so the first model is trained now"]
     members, notes = [], []
     for spec in cfg.triggers:
         if spec.kind == "drift":

@@ -352,7 +352,7 @@ def _decide(self, champion, challenger, X, y):
     cand = point[m.name][0]
     if failed: reason = "Reject: " + "; ".join(c["note"] for c in failed) + "."
     elif champion is None:
-        reason = (f"Promote: no champion yet and the challenger passes {'every floor' if floors else 'no floors were set'}"
+        reason = (f"Promote: no champion yet: the challenger becomes the first champion{', passing every floor' if floors else ''}"
                   f" ({m.name} {cand:.4g}).")
     else: reason = f"Promote: {checks[len(floors)]['note']}; all {len(checks)} check(s) passed."
     return PromotionDecision(not failed, reason, m.name, m.greater_is_better, base, cand,

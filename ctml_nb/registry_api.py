@@ -141,6 +141,11 @@ def _artifact_blobs(artifacts)->dict:
     return out
 
 # %% ../nbs/22d_registry_api.ipynb #8abbd987
+def _model_version(meta:dict, v:int, aliases:dict)->ModelVersion:
+    "A `ModelVersion` from a stored record and the model's aliases"
+    return ModelVersion(**{f.name: meta[f.name] for f in fields(ModelVersion) if f.name in meta},
+                        aliases=sorted(a for a, x in aliases.items() if x == v))
+
 class _Lookup:
     "Reading versions: version numbers from numbers, 'latest' and aliases; one version's metadata; the table of versions"
     def resolve(self, name:str, version_or_alias:int|str)->int:
@@ -164,15 +169,18 @@ class _Lookup:
     def get_version(self, name:str, version_or_alias:int|str)->ModelVersion:
         "The metadata of a version (by number, 'latest' or alias)"
         v = self.resolve(name, version_or_alias)
-        meta = self._record(name, v)
-        aliases = sorted(a for a, x in self._state(name)["aliases"].items() if x == v)
-        return ModelVersion(**{f.name: meta[f.name] for f in fields(ModelVersion) if f.name in meta}, aliases=aliases)
+        return _model_version(self._record(name, v), v, self._state(name)["aliases"])
+
+    def _records(self, name, vs:list)->dict:
+        "Version -> stored record of the versions `vs` (a backend may read them all at once)"
+        return {v: self._record(name, v) for v in vs}
 
     def versions(self, name:str)->pd.DataFrame:
         "One row per version of `name`: aliases, status, lineage references, file, tags and `metrics.<name>` columns"
-        rows = []
-        for v in self._committed(name) or [self.resolve(name, "latest")]:
-            mv = self.get_version(name, v)
+        rows, vs = [], self._committed(name) or [self.resolve(name, "latest")]
+        aliases = self._state(name)["aliases"]   # read once, not once per version
+        for v, meta in self._records(name, vs).items():
+            mv = _model_version(meta, v, aliases)
             rows.append({"version": mv.version, "created_at": mv.created_at, "aliases": ",".join(mv.aliases),
                          "status": mv.status, **{f"metrics.{k}": x for k, x in mv.metrics.items()}, "run_id": mv.run_id,
                          "parent": f"{mv.parent['name']}:{mv.parent['version']}" if mv.parent else None,

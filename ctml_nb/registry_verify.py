@@ -43,7 +43,7 @@ class SignedRecords:
         with self._locked():
             v = self.resolve(name, version_or_alias)
             meta = self._meta(name, v, check=False); meta.pop("signature", None)
-            self._file_bytes(name, v, meta, "Model file")
+            self._file_bytes(name, v, meta, "Model file"); self._model_folder(name, v, meta)
             for a, rec in meta.get("artifacts", {}).items(): self._file_bytes(name, v, rec, f"Artifact {a!r} file")
             self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})
         return self.get_version(name, v)
@@ -72,7 +72,12 @@ class VerifiedLoads:
         "Load a model after checking the version's signature and its file against the recorded SHA-256"
         v = self.resolve(name, version_or_alias)
         meta = self._meta(name, v, check=not self.trust_unsigned)
-        return load_model(self._file_bytes(name, v, meta, "Model file"), meta["format"], meta["file"], trusted)
+        data = self._file_bytes(name, v, meta, "Model file"); self._model_folder(name, v, meta)
+        return load_model(data, meta["format"], meta["file"], trusted)
+
+    def _model_folder(self, name, v, meta):
+        "Check the other files of the model's folder (`model_files`: e.g. an MLflow model's) against their recorded SHA-256"
+        for rec in meta.get("model_files", {}).values(): self._file_bytes(name, v, rec, "Model folder file")
 
     def load_artifact(self,
                       name:str,                  # Model name
@@ -97,6 +102,8 @@ class VerifiedLoads:
             meta = self._meta(name, v, check=True)   # the records below are what the registry's key signed
             self._file_bytes(name, v, meta, "Model file"); rows = [("model", self._where(name, v, meta), True, None)]
         except CtmlError as e: return [("model", self._where(name, v, None), False, str(e))]
+        try: self._model_folder(name, v, meta)
+        except CtmlError as e: rows = [("model", self._where(name, v, meta), False, str(e))]
         for a, rec in meta.get("artifacts", {}).items():
             try: self._file_bytes(name, v, rec, f"Artifact {a!r} file"); rows.append((f"artifact:{a}", self._where(name, v, rec), True, None))
             except CtmlError as e: rows.append((f"artifact:{a}", self._where(name, v, rec), False, str(e)))

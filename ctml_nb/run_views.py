@@ -68,8 +68,8 @@ def runs_table(
     head = ["run", "started (UTC)", "status", "trigger", "gate", "champion", "seconds", "reason"]
     body = []
     for r in _rows(runs):
-        fired = r.get("trigger_fired")
-        trig = "-" if _missing(fired) else ("fired" if fired else "no")
+        fired, which = r.get("trigger_fired"), r.get("fired")
+        trig = "-" if _missing(fired) else (("fired: " + ", ".join(map(str, which)) if isinstance(which, list) and which else "fired") if fired else "no")
         secs = r.get("seconds")
         body.append([str(r.get("run_id")), when_text(r.get("started")), str(r.get("status")), trig,
                      _gate_text(r.get("promoted"), r.get("retrained")), _champion_text(r.get("model_before"), r.get("model_after")),

@@ -55,7 +55,7 @@ class StepInputs:
     config_path:str         # The pipeline config the runner wrote for it
     values_path:str         # Values recorded by the earlier steps
     config_sha256:str = ""  # Its SHA-256: a step refuses a config changed since the runner wrote it
-    cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
+    cursor:dict|str = ""    # What the last good cycle read (`ctml_nb.batches.read_cursor`), a dict shown as one; "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
     request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
     step:str = ""           # The step's name
@@ -125,6 +125,7 @@ class RunRecord:
         return {"run_id": self.run_id, "pipeline": self.pipeline, "started": self.started, "status": self.status,
                 "reason": self.reason, "seconds": self.seconds, "model_before": self.model_before,
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
+                "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
                 "watermark": self.watermark, "run_dir": self.run_dir}
     def _repr_markdown_(self)->str:
@@ -357,7 +358,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
     digest = hashlib.sha256((run_dir/"config.json").read_bytes()).hexdigest()
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           config_sha256=digest,
-                                          cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
+                                          cursor=to_jsonable(cursor) if cursor else "",   # a dict literal in the parameters cell
                                           watermark=str((cursor or {}).get("watermark") or ""),
                                           request_path=str(run_dir/REQUESTS_SEEN) if queued else ""))
     failed_step = None

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import html
+import json
 import math
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from urllib.parse import quote
 from .core import InputError, atomic_write
 
 # %% auto #0
-__all__ = ['runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'runs_server']
+__all__ = ['SHORT', 'runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'runs_server']
 
 # %% ../nbs/42a_runs_page.ipynb #44ebd079
 def _metric_text(r)->str:
@@ -24,6 +25,27 @@ def _metric_text(r)->str:
         return f"{r.metric}: {champ}challenger {f(r.challenger)} (held-out rows)"
     if isinstance(r.metric, str) and not math.isnan(r.live): return f"{r.metric}: {f(r.live)} (champion on the new batch)"
     return ""
+
+def _scalars(d, skip=())->dict:
+    "The scalar fields of a record's dict as text (nested values left out)"
+    from ctml_nb.run_views import number_text
+    return {str(k): number_text(v) for k, v in (d or {}).items()
+            if k not in skip and (v is None or isinstance(v, (str, int, float, bool)))}
+
+def _compare(rec:dict, t:dict|None, before:str, after:str)->dict:
+    "What the side-by-side view shows of a run: its data, triggers, gate figures and champion, each a dict of text"
+    from ctml_nb.run_views import when_text
+    g = rec.get("gate") if isinstance(rec.get("gate"), dict) else {}
+    snaps = rec.get("snapshots") if isinstance(rec.get("snapshots"), dict) else {}
+    data = {"data up to": when_text((t or {}).get("now")), **{f"snapshot {k}": str(v)[:12] for k, v in snaps.items()},
+            **_scalars(rec.get("cursor") if isinstance(rec.get("cursor"), dict) else {})}
+    trig = {"retrain": str(bool((t or {}).get("retrain"))).lower() if t else "-", "fired": ", ".join(map(str, (t or {}).get("fired") or [])) or "-",
+            **{f"reason {i}": str(x) for i, x in enumerate((t or {}).get("reasons") or [], 1)}}
+    gate = _scalars(g)
+    for s in g.get("scores") or []:
+        if isinstance(s, dict) and isinstance(s.get("challenger_interval"), list) and s.get("metric") == g.get("metric"):
+            gate["challenger interval"] = " to ".join(f"{float(x):.4g}" for x in s["challenger_interval"] if x is not None)
+    return {"data": data, "triggers": trig, "gate": gate, "champion": {"before": before, "after": after}}
 
 def runs_rows(
     runs_dir:str|Path,  # Runs folder
@@ -44,7 +66,9 @@ def runs_rows(
                      "data_time": when_text((t or {}).get("now")), "pipeline": str(r.pipeline),
                      "status": str(r.status), "trigger": trig, "why": "; ".join(map(str, (t or {}).get("reasons") or [])), "gate": gate,
                      "champion": before if before == after else f"{before} \u2192 {after}",
-                     "metric": _metric_text(r), "reason": str(r.reason or ""), "report": f"{r.run_id}/report/index.html"})
+                     "metric": _metric_text(r), "reason": str(r.reason or ""), "report": f"{r.run_id}/report/index.html",
+                     "outcome": str(r.outcome), "fired": [str(x) for x in (t or {}).get("fired") or []] if (t or {}).get("retrain") else [],
+                     "started_iso": str(rec.get("started") or ""), "compare": _compare(rec, t, before, after)})
     return rows[::-1]
 
 # %% ../nbs/42a_runs_page.ipynb #a369c7ff
@@ -57,9 +81,15 @@ padding:4px 8px;text-align:left;vertical-align:top} .ctml-runs th{background:#f6
 .st-succeeded{color:#1e7e34} .st-skipped{color:#6c757d} .st-failed{color:#c82333} .st-running{color:#b8860b}
 .gate-reject{color:#c82333} .gate-promote{color:#1e7e34} .ctml-figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start} figure{margin:.5em 0} img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555} .ctml-summary{font-size:1.1em}
+.ctml-filters{display:flex;flex-wrap:wrap;gap:.6em 1.2em;align-items:center;margin:.6em 0;font-size:13px}
+.ctml-runs th button{all:unset;cursor:pointer;font-weight:bold} .ctml-runs th[aria-sort=ascending] button::after{content:" \\25B2"}
+.ctml-runs th[aria-sort=descending] button::after{content:" \\25BC"} td.reason summary{cursor:pointer}
+table.ctml-compare{border-collapse:collapse;font-size:13px;margin:.5em 0} .ctml-compare td,.ctml-compare th{border:1px solid #e3e3e3;padding:3px 8px;text-align:left;vertical-align:top}
+.ctml-compare tr.section th{background:#f6f8fa} .ctml-compare tr.diff td{background:#fff8e1}
 """
+SHORT = 90   # Characters of a reason shown before "more"
 _COLUMNS = [("started", "started (UTC)"), ("data_time", "data up to"), ("pipeline", "pipeline"), ("status", "status"), ("trigger", "trigger"),
-            ("gate", "gate"), ("champion", "champion"), ("metric", "metric"), ("reason", "reason"), ("report", "report")]
+            ("gate", "gate"), ("champion", "champion"), ("metric", "metric"), ("reason", "reason"), ("report", "report"), ("compare", "compare")]
 
 def _cell(key:str, r:dict, have_report:bool)->str:
     e = html.escape
@@ -70,8 +100,76 @@ def _cell(key:str, r:dict, have_report:bool)->str:
     if key == "status": return f"<td><span class='st st-{e(r['status'])}'>{e(r['status'])}</span></td>"
     if key == "trigger": return f"<td class='trigger' title='{e(r['why'])}'>{e(r['trigger'])}</td>"
     if key == "gate": return f"<td class='gate-{e(r['gate'])}'>{e(r['gate'])}</td>"
-    if key == "started": return f"<td class='started' title='run {e(r['run_id'])}'>{e(r['started'])}</td>"
+    if key == "started": return f"<td class='started' title='run {e(r['run_id'])}' data-sort='{e(r['started_iso'])}'>{e(r['started'])}</td>"
+    if key == "reason" and len(r["reason"]) > SHORT:
+        return (f"<td class='reason' data-sort='{e(r['reason'])}'><details><summary>{e(r['reason'][:SHORT].rstrip())}\u2026</summary>"
+                f"{e(r['reason'])}</details></td>")
+    if key == "compare": return f"<td><input type='checkbox' class='ctml-pick' aria-label='compare run {e(r['run_id'])}' value='{e(r['run_id'])}'></td>"
     return f"<td class='{key}'>{e(r[key])}</td>"
+
+def _row(r:dict, cols:list, runs_dir:Path)->str:
+    "A table row, with what the filters read in data attributes"
+    e = html.escape
+    attrs = (f" data-run='{e(r['run_id'])}' data-status='{e(r['status'])}' data-outcome='{e(r['outcome'])}'"
+             f" data-triggers='{e(chr(10).join(r['fired']))}' data-started='{e(r['started_iso'])}' data-compare='{e(json.dumps(r['compare']))}'")
+    return f"<tr{attrs}>" + "".join(_cell(k, r, (runs_dir / r["report"]).exists()) for k, _ in cols) + "</tr>"
+
+# %% ../nbs/42a_runs_page.ipynb #2ce798fa
+_SCRIPT = """(function(){
+const $=id=>document.getElementById(id), table=document.querySelector('table.ctml-runs'), body=table.tBodies[0];
+const rows=[...body.rows], data={}, picked=[];
+for(const r of rows)data[r.dataset.run]=JSON.parse(r.dataset.compare);
+function apply(){
+  const st=$('ctml-f-status').value, tr=$('ctml-f-trigger').value, oc=$('ctml-f-outcome').value, lo=$('ctml-f-from').value, hi=$('ctml-f-to').value;
+  let n=0;
+  for(const r of rows){const d=r.dataset, day=(d.started||'').slice(0,10);
+    const ok=(!st||d.status===st)&&(!tr||d.triggers.split('\\n').includes(tr))&&(!oc||d.outcome===oc)&&(!lo||day>=lo)&&(!hi||day<=hi);
+    r.hidden=!ok; if(ok)n++;}
+  $('ctml-f-count').textContent=n+' of '+rows.length+' runs shown';
+}
+const key=(r,i)=>{const c=r.cells[i];return c.dataset.sort!==undefined?c.dataset.sort:c.textContent.trim();};
+function sortBy(th){
+  const i=th.cellIndex, dir=th.getAttribute('aria-sort')==='ascending'?'descending':'ascending', s=dir==='ascending'?1:-1;
+  for(const h of table.tHead.rows[0].cells)h.removeAttribute('aria-sort');
+  th.setAttribute('aria-sort',dir);
+  const num=x=>x!==''&&isFinite(x);
+  rows.sort((a,b)=>{const x=key(a,i),y=key(b,i);return s*(num(x)&&num(y)?x-y:x.localeCompare(y));});
+  for(const r of rows)body.appendChild(r);
+}
+function el(tag,text,cls){const e=document.createElement(tag);if(text!==undefined)e.textContent=text;if(cls)e.className=cls;return e;}
+function compare(){
+  const box=$('ctml-compare');box.replaceChildren();
+  if(picked.length<2){box.appendChild(el('p',picked.length?'Tick one more run to compare.':'Tick two runs\\u2019 compare boxes to see them side by side.'));return;}
+  const [a,b]=picked.map(id=>data[id]), t=el('table',undefined,'ctml-compare'), h=el('tr');
+  h.append(el('th',''),el('th','run '+picked[0]),el('th','run '+picked[1]));t.appendChild(h);
+  for(const sec of ['data','triggers','gate','champion']){
+    const s=el('tr',undefined,'section'),c=el('th',sec);c.colSpan=3;s.appendChild(c);t.appendChild(s);
+    const keys=[...new Set([...Object.keys(a[sec]||{}),...Object.keys(b[sec]||{})])];
+    for(const k of keys){const x=(a[sec]||{})[k]??'-', y=(b[sec]||{})[k]??'-', r=el('tr',undefined,x===y?'':'diff');
+      r.append(el('th',k),el('td',x),el('td',y));t.appendChild(r);}
+  }
+  box.appendChild(t);
+}
+for(const id of ['ctml-f-status','ctml-f-trigger','ctml-f-outcome','ctml-f-from','ctml-f-to'])$(id).addEventListener('input',apply);
+for(const th of table.tHead.rows[0].cells){const b=th.querySelector('button');if(b)b.addEventListener('click',()=>sortBy(th));}
+for(const c of document.querySelectorAll('input.ctml-pick'))c.addEventListener('change',()=>{
+  const i=picked.indexOf(c.value); if(c.checked&&i<0)picked.push(c.value); if(!c.checked&&i>=0)picked.splice(i,1);
+  while(picked.length>2){const old=picked.shift();for(const o of document.querySelectorAll('input.ctml-pick'))if(o.value===old)o.checked=false;}
+  compare();});
+apply();compare();
+})();"""
+
+def _filters(rows:list)->str:
+    "The filter controls: status, trigger fired, outcome, start dates; their options are the values the runs have"
+    e = html.escape
+    def select(key, label, values):
+        opts = "".join(f"<option value='{e(v)}'>{e(v)}</option>" for v in sorted(set(values)))
+        return f"<label>{e(label)} <select id='ctml-f-{key}'><option value=''>all</option>{opts}</select></label>"
+    return ("<div class='ctml-filters'>" + select("status", "status", [r["status"] for r in rows])
+            + select("trigger", "trigger fired", [f for r in rows for f in r["fired"]])
+            + select("outcome", "outcome", [r["outcome"] for r in rows])
+            + "<label>started from <input type='date' id='ctml-f-from'></label><label>to <input type='date' id='ctml-f-to'></label>"
+            + "<span id='ctml-f-count' aria-live='polite'></span></div>")
 
 # %% ../nbs/42a_runs_page.ipynb #433c4696
 def _plots(runs_dir:Path, pipelines:list)->str:
@@ -107,13 +205,15 @@ def runs_page_html(
                + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
                + "; champion now: " + ", ".join(f"{p} version {v}" for p, v in champ.items()))
     cols = [c for c in _COLUMNS if c[0] != "pipeline" or len(pipelines) > 1]
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in cols)
-    body = "".join("<tr>" + "".join(_cell(k, r, (runs_dir / r["report"]).exists()) for k, _ in cols) + "</tr>" for r in rows)
+    head = "".join(f"<th><button type='button'>{html.escape(t)}</button></th>" if k != "compare" else f"<th>{html.escape(t)}</th>" for k, t in cols)
+    body = "".join(_row(r, cols, runs_dir) for r in rows)
     title = f"ctml runs: {runs_dir.resolve().name}"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_CSS}</style></head><body>"
             f"<h1>Runs in <code>{html.escape(str(runs_dir))}</code></h1><p class='ctml-summary'>{html.escape(summary)}</p>"
-            + f"<h2>Every run</h2><table class='ctml-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + f"<h2>Every run</h2>{_filters(rows)}<table class='ctml-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + "<h2>Compare two runs</h2><div id='ctml-compare'></div>"
+            + f"<script>{_SCRIPT}</script>"
             + (_plots(runs_dir, pipelines) if plots and rows else "") + "</body></html>")
 
 # %% ../nbs/42a_runs_page.ipynb #b690e6a9

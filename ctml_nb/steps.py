@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import math
 import os
 import platform
 import time
@@ -18,9 +19,9 @@ from pathlib import Path
 from .core import InputError, atomic_write, md_escape, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'ENGINE_ENV', 'record_bundle', 'record', 'read_records',
+__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'ENGINE_ENV', 'KERNEL_LOG', 'record_bundle', 'record', 'read_records',
            'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'step_engine',
-           'execute_step']
+           'logged_kernels', 'readable_parameters', 'execute_step']
 
 # %% ../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -196,6 +197,40 @@ def step_engine()->str|None: # Engine name for `papermill.execute_notebook` (Non
     papermill_engines.register(name, engine)
     return name
 
+# %% ../nbs/31_steps.ipynb #415c100e
+KERNEL_LOG = "kernel.log"   # In a run's folder: what the steps' kernel processes wrote outside their cells
+
+def logged_kernels(
+    log:str|Path,   # File the kernels' own stdout and stderr are appended to
+)->type:            # A `jupyter_client` kernel manager class, for nbclient's `kernel_manager_class`
+    "A kernel manager class whose kernels write their process output to `log`, not to the runner's terminal"
+    from jupyter_client.manager import AsyncKernelManager
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as f:   # the kernel keeps its own copy of the descriptor
+                return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": f, "stderr": f})
+    return LoggedKernelManager
+
+# %% ../nbs/31_steps.ipynb #b7d08eba
+def _plain_json(v)->bool:
+    if isinstance(v, dict): return all(isinstance(k, str) and _plain_json(x) for k, x in v.items())
+    if isinstance(v, (list, tuple)): return all(_plain_json(x) for x in v)
+    return v is None or isinstance(v, (str, bool, int)) or (isinstance(v, float) and math.isfinite(v))
+
+def readable_parameters():
+    "Make papermill write dict and list parameters of Python notebooks as indented literals"
+    import pprint
+    from papermill.translators import PythonTranslator, papermill_translators
+    class ReadablePython(PythonTranslator):
+        @classmethod
+        def translate_dict(cls, val):
+            return pprint.pformat(val, width=100, sort_dicts=False) if _plain_json(val) else super().translate_dict(val)
+        @classmethod
+        def translate_list(cls, val):
+            return pprint.pformat(list(val), width=100) if _plain_json(val) else super().translate_list(val)
+    papermill_translators.register("python", ReadablePython)
+
 # %% ../nbs/31_steps.ipynb #845235bc
 def execute_step(
     template:str|Path,      # Template notebook
@@ -207,6 +242,7 @@ def execute_step(
     kernel_name:str="python3", # Jupyter kernel
     start_timeout:float=60, # Seconds the kernel may take to start
     kernel_log_level:str="ERROR", # Log level of the kernel process itself (its own stderr, not the cells' outputs)
+    kernel_log:str|Path|None=None, # File the kernel process's own output goes to (default: `kernel.log` beside `output`)
 )->StepResult:
     "Run one template with papermill (engine: `step_engine`); detect exceptions, timeouts, dead kernels, cells never run"
     import nbformat
@@ -218,11 +254,13 @@ def execute_step(
     step = step or template.stem.split("_", 1)[-1]
     output.parent.mkdir(parents=True, exist_ok=True)
     t0, error, banner = time.perf_counter(), None, False
+    readable_parameters()
     try:
         with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
             pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
                                 engine_name=engine, execution_timeout=timeout, start_timeout=start_timeout,
                                 progress_bar=False, cwd=str(cwd or output.parent),
+                                kernel_manager_class=logged_kernels(kernel_log or output.parent/KERNEL_LOG),
                                 extra_arguments=[f"--IPKernelApp.log_level={kernel_log_level}"])
     except PapermillExecutionError as e:
         error = f"cell raised {e.ename}: {e.evalue}"  # papermill saved the notebook with its own banner

@@ -60,7 +60,7 @@ def drift_report_from_dict(
         if isinstance(r["findings"], str): r["findings"] = [f for f in r["findings"].split("; ") if f]
         rows.append(r)
     return DriftReport(rows, d["share"], d["dataset_drift"], d["alpha"], d["correction"], d["dataset_drift_share"],
-                       d["n_ref_rows"], d["n_cur_rows"])
+                       d["n_ref_rows"], d["n_cur_rows"], data=d.get("data"), created_at=d.get("created_at"))
 
 def flips(
     before,  # `DriftReport`

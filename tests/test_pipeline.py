@@ -55,7 +55,7 @@ def test_story_full_skipped_failed_recovered(tmp_path):
     assert (first.model_before, first.model_after) == (None, 1)
     assert [s["step"] for s in first.steps] == ["check", "retrain", "evaluate", "promote"]
     assert all(Path(s["notebook"]).exists() for s in first.steps)
-    assert first.trigger["retrain"] and first.trigger["fired"] == ["on_demand"]
+    assert first.trigger["retrain"] and first.trigger["fired"] == ["first_model"]   # nobody asked: no champion yet
     assert first.gate["promote"] and first.gate["baseline"] is None
     assert set(first.snapshots) == {"batch", "train", "test"}
     on_disk = json.loads((Path(first.run_dir) / "run.json").read_text())
