@@ -41,7 +41,7 @@ def report(path:str):
     total_w = total_c = 0.0
     for tier in TIERS + tuple(t for t in rows if t not in TIERS):
         if tier not in rows:
-            print(f"  {tier:<18}{'-':>9}{'-':>9}{'':>7}  not run (an earlier tier failed)"); continue
+            print(f"  {tier:<18}{'-':>9}{'-':>9}{'':>7}  not run (an earlier tier failed, or not asked for)"); continue
         w, c, l, k = rows[tier]
         total_w, total_c = total_w + w, total_c + c
         print(f"  {tier:<18}{w:>9.1f}{c:>9.1f}{l:>7.1f}  {'ok' if k == 0 else f'FAILED (exit {k})'}")
