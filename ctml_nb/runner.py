@@ -55,6 +55,7 @@ class StepInputs:
     config_path:str         # The pipeline config the runner wrote for it
     values_path:str         # Values recorded by the earlier steps
     config_sha256:str = ""  # Its SHA-256: a step refuses a config changed since the runner wrote it
+    values_sha256:str = ""  # SHA-256 of `values_path` as the runner wrote it before this step: a changed file is refused
     cursor:str = ""         # JSON of what the last good cycle read (`ctml_nb.batches.read_cursor`); "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
     request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
@@ -62,24 +63,33 @@ class StepInputs:
 
 RUNNER_PARAMETERS = tuple(f.name for f in dataclasses.fields(StepInputs))
 
+def _checked_json(path:Path, sha256:str, why:str):
+    "JSON parsed from the very bytes whose SHA-256 is checked against `sha256` (\"\" skips the check): no swap between the two"
+    import hashlib
+    from ctml_nb.core import IntegrityError
+    try: data = Path(path).read_bytes()
+    except FileNotFoundError: raise InputError(f"{path} is missing") from None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(f"{path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is used: "
+                             f"{why}. Run the cycle again; find out who can write to the runs folder")
+    try: return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise InputError(f"{path} is not valid JSON ({e})") from None
+
 def load_values(
     values_path:str|Path,  # `values.json` of a run
+    sha256:str="",         # The digest the runner handed the step (`StepInputs.values_sha256`); "" skips the check
 )->dict:                   # {step: {name: value}}
-    "Values recorded by the steps of a run so far"
+    "Values recorded by the steps of a run so far, refused when the file changed since the runner wrote it"
     p = Path(values_path)
-    return read_json(p) if p.exists() else {}
+    if not p.exists() and not sha256: return {}
+    return _checked_json(p, sha256, "it carries the gate's decision")
 
 def load_run_config(
     config_path:str|Path,  # `config.json` of a run
     sha256:str="",         # The digest the runner handed the step (`StepInputs.config_sha256`); "" skips the check
 )->PipelineConfig:
     "The pipeline config a run was started with, refused when it changed since the runner wrote it"
-    import hashlib
-    from ctml_nb.core import IntegrityError
-    if sha256 and hashlib.sha256(Path(config_path).read_bytes()).hexdigest() != sha256:
-        raise IntegrityError(f"{config_path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is "
-                             "used: it names code to import. Run the cycle again; find out who can write to the runs folder")
-    d = read_json(config_path)
+    d = _checked_json(Path(config_path), sha256, "it names code to import")
     return parse_config(d, d.get("base_dir", "."))
 
 # %% ../nbs/31a_runner.ipynb #93953382
@@ -329,6 +339,13 @@ def recover(
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #1f28ba00
+def _write_digest(path:Path, obj)->str:
+    "Write `obj` as JSON atomically; the SHA-256 of the bytes written (never of a read back, which another writer could swap)"
+    import hashlib
+    body = (json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n").encode()
+    atomic_write(path, body)
+    return hashlib.sha256(body).hexdigest()
+
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=None)->RunRecord:
     from tqdm.auto import tqdm
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
@@ -342,14 +359,12 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         _finish(cfg, rec, runs, t0, None, None, [], failed=True, write_report=write_report)
         return rec
     rec.model_before = before
-    write_json(run_dir/"config.json", dataclasses.asdict(cfg))
+    digest = _write_digest(run_dir/"config.json", dataclasses.asdict(cfg))
     write_json(run_dir/"run.json", rec.to_dict())
     queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
     cursor = _last_cursor(runs, cfg.name)
-    import hashlib
-    digest = hashlib.sha256((run_dir/"config.json").read_bytes()).hexdigest()
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           config_sha256=digest,
                                           cursor=json.dumps(to_jsonable(cursor)) if cursor else "",
@@ -360,8 +375,8 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         bar = tqdm(plan.items(), desc=cfg.name, unit="step", disable=not progress, leave=False)
         for i, (step, (path, declared, user)) in enumerate(bar):
             bar.set_postfix_str(step)
-            write_json(run_dir/"values.json", rec.values)
-            params = {k: v for k, v in {**given, "step": step}.items() if k in declared} | user
+            vdigest = _write_digest(run_dir/"values.json", rec.values)
+            params = {k: v for k, v in {**given, "step": step, "values_sha256": vdigest}.items() if k in declared} | user
             res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
             rec.values[step] = res.values or {}
             missing = [v for v in REQUIRED_VALUES.get(step, ()) if v not in rec.values[step]]
