@@ -173,6 +173,15 @@ def cmd_schedule(args)->int:
     return code
 
 # %% ../nbs/32_cli.ipynb #02d60261
+def _unverifiable(reg, name, versions)->dict:
+    "{version: why} for the versions whose signed record does not check (their metrics could be anyone's)"
+    from ctml_nb.core import CtmlError
+    bad = {}
+    for v in versions:
+        try: reg.check_signature(name, int(v))
+        except CtmlError as e: bad[v] = str(e)
+    return bad
+
 def cmd_registry(args)->int:
     "List, promote, roll back"
     from ctml_nb.config import load_config, pipeline_registry
@@ -185,8 +194,12 @@ def cmd_registry(args)->int:
     reg, name = pipeline_registry(cfg), args.name or cfg.model.name or cfg.name
     if args.action == "list":
         import pandas as pd
-        with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(reg.versions(name).drop(columns=["sha256", "tags"], errors="ignore").to_string())
+        df = reg.versions(name).drop(columns=["sha256", "tags"], errors="ignore").astype(object)
+        bad = _unverifiable(reg, name, df.index)
+        df.insert(0, "verified", ["NO" if v in bad else "yes" for v in df.index])
+        df.loc[list(bad), [c for c in df.columns if c.startswith("metrics.")]] = "?"   # a forged record's numbers are not shown
+        with pd.option_context("display.width", 250, "display.max_colwidth", 60): print(df.to_string())
+        for v, why in bad.items(): print(f"version {v} is not verified, its metrics are hidden: {why}", file=sys.stderr)
     elif args.action == "promote":
         if args.version is None: raise InputError("ctml registry promote: give the VERSION to make champion")
         mv = reg.promote(name, args.version, reason=args.reason or "manual promotion from the ctml CLI")

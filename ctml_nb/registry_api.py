@@ -239,6 +239,7 @@ class _Register:
                 "description": description, "has_schema": schema is not None}
         blobs = _artifact_blobs(artifacts)
         key = signing_key(self.key_file, create=True)
+        meta["registry"] = self.identity(create=True)   # signed: the version cannot be copied into another registry
         data = dump_model(model, format, compress)
         return self.get_version(name, self._store(name, meta, data, blobs, schema, key))
 
@@ -261,8 +262,8 @@ class _Aliases:
         return event
 
     def _aliasable(self, name, v)->int:
-        "`v`, unless it is a rejected challenger"
-        if self._record(name, v).get("tags", {}).get(STATUS_TAG) == REJECTED:
+        "`v`, unless it is a rejected challenger or its signature does not check (`IntegrityError`)"
+        if self._meta(name, v, check=not self.trust_unsigned).get("tags", {}).get(STATUS_TAG) == REJECTED:
             raise RegistryError(f"{name} version {v} is a challenger the gate rejected (tag {STATUS_TAG}={REJECTED}): no alias "
                                 f"may point at it. Register the model again if you overrule the gate.")
         return v
@@ -316,6 +317,19 @@ class _Promotion:
             self._move(name, "champion", stack[-2], "rollback", reason)
         return self.get_version(name, "champion")
 
+    def swap_champion(self,
+                      name:str,
+                      expected:int|None,        # The champion the caller read (None: no champion)
+                      version:int|None,         # The champion to set (None: remove the alias)
+                      reason:str, evidence=None,
+                     )->bool:                   # False, and nothing moved, when the champion is no longer `expected`
+        "Compare-and-swap: move the champion from `expected` to `version` only if nobody moved it since it was read"
+        with self._locked():
+            if self._state(check_name(name))["aliases"].get("champion") != expected: return False
+            if version is None: self._move(name, "champion", None, "delete_alias", reason, evidence)
+            elif version != expected: self._move(name, "champion", self._aliasable(name, self.resolve(name, version)), "promote", reason, evidence)
+        return True
+
     def confirm(self, name:str, version:int|str, reason:str, evidence=None)->ModelVersion:
         "Record in the history that the champion `version` was checked and kept (the alias does not move)"
         with self._locked():
@@ -359,6 +373,8 @@ class Registry(_Lookup, _References, _Register, _Aliases, _Promotion, SignedReco
     @abstractmethod
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema: "The data schema saved with a version"
     def leftovers(self, name:str)->list: "Rows (version, item, where, note) for traces of interrupted writes (`verify`)"; return []
+    def _identity(self)->dict|None: "The stored identity {'id', 'location', 'migrating'} (None: none yet, or a backend without one)"; return None
+    def _save_identity(self, ident:dict): "Store the identity (under the lock); a backend that cannot keeps versions unbound"
     def _where(self, name, v, rec)->str:
         "Where a stored file is (`rec` None: the version itself), for `check_version`"
         return f"{name} version {v}" if rec is None else rec["file"]

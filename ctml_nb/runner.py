@@ -220,12 +220,20 @@ def registry_champion(
 def restore_champion(
     cfg:PipelineConfig,  # Pipeline
     version,             # Version to make champion again (None: remove the alias)
-):
-    "Point the champion alias back at `version`"
+    expected,            # The champion the failed cycle set: the alias moves only if it still points there
+    run_id:str="",       # The failed cycle
+)->bool:                 # False, and nothing moved, when someone moved the champion since
+    "Undo a failed cycle's own promotion by compare-and-swap: a promote or rollback made meanwhile stands"
     reg, name = pipeline_registry(cfg), cfg.model.name or cfg.name
-    why = "restored by the ctml-nb runner: the cycle that changed it failed"
-    if version is None: reg.delete_alias(name, "champion", reason=why)
-    else: reg.set_alias(name, "champion", version, reason=why)
+    why = f"restored by the ctml-nb runner: cycle {run_id} promoted version {expected}, then failed"
+    return reg.swap_champion(name, expected, version, reason=why)
+
+def _own_promotion(cfg:PipelineConfig, run_id:str)->dict|None:
+    "The signed promotion journal of `run_id` (its `previous` and `version`), or None: this cycle moved no champion"
+    from ctml_nb.journal import read_promotion
+    try: j = read_promotion(cfg)
+    except Exception: return None   # forged or unreadable: not this cycle's (`recover_promotion` sets it aside)
+    return j if j and j.get("run_id") == run_id else None
 
 # %% ../nbs/31a_runner.ipynb #4cca3905
 class CycleLocked(PipelineError):
@@ -264,6 +272,24 @@ def _cycle_lock(runs:Path, pipeline:str):
     from filelock import FileLock
     return FileLock(str(Path(runs)/f".{pipeline}.lock"))
 
+def _holder_path(lock)->Path: return Path(f"{lock.lock_file}.holder")
+
+def _note_holder(lock, what:str):
+    "Say who holds the cycle lock (`RUNS/.<pipeline>.lock.holder`), for the message of the command that finds it taken"
+    import os
+    write_json(_holder_path(lock), {"holder": what, "pid": os.getpid(), "since": _now()})
+
+def _held_by(lock)->str|None:
+    "Who holds the lock when it is not a cycle, in words (from the note its holder wrote; None: a cycle)"
+    import os
+    try: h = read_json(_holder_path(lock))
+    except Exception: return None
+    if not isinstance(h, dict) or h.get("holder") == "cycle" or not isinstance(h.get("pid"), int): return None
+    try: os.kill(h["pid"], 0)   # a note left by a process that has ended says nothing
+    except ProcessLookupError: return None
+    except OSError: pass
+    return f"{h.get('holder')} (pid {h['pid']}, since {h.get('since')})"
+
 def run_cycle(
     config:PipelineConfig|str|Path,  # Parsed pipeline, or the path of its YAML/TOML file
     parameters:dict|None=None,       # Extra template parameters {step: {name: value}} (e.g. from the CLI)
@@ -282,12 +308,18 @@ def run_cycle(
     lock = _cycle_lock(runs, cfg.name)
     try: runs.mkdir(parents=True, exist_ok=True); lock.acquire(timeout=0)
     except Timeout:
+        by = _held_by(lock)
+        if by: raise CycleLocked(f"No cycle of pipeline {cfg.name!r} is running, but {by} holds its lock {lock.lock_file} "
+                                 "while it finishes what a stopped cycle left; this cycle did not start: run again in a "
+                                 "few seconds.") from None
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
                           "this one did not start. Wait for it to finish.") from None
     except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
         raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
                           "folder you can write to, or remove what is in the way") from None
-    try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report)
+    try:
+        _note_holder(lock, "cycle")
+        return _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report)
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #4be99976
@@ -335,7 +367,9 @@ def recover(
     lock = _cycle_lock(runs, cfg.name)
     try: lock.acquire(timeout=0)
     except Timeout: return None   # the running cycle recovers when it ends, or the next one does
-    try: return _recover_locked(cfg, runs, registry_champion)
+    try:
+        _note_holder(lock, "a registry recovery (`ctml registry`)")
+        return _recover_locked(cfg, runs, registry_champion)
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #1f28ba00
@@ -420,13 +454,20 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
         if after is None: after = before
     restored = False
     if failed and after != before:
-        try:
-            restore_champion(cfg, before)
-            restored = True
-            rec.reason += f" (the champion, changed to {after} by the failed step, was restored to {before})"
-            after = before
-        except Exception as e:
-            rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
+        own = _own_promotion(cfg, rec.run_id) if champion else None
+        if own is None or after != own.get("version"):   # not this cycle's move: an operator's promote or rollback stands
+            rec.reason += (f" (the champion moved from {before} to {after} during the cycle, not by this cycle's promotion: "
+                           "left as is)") if champion else ""
+        else:
+            try:
+                restored = restore_champion(cfg, own.get("previous"), expected=after, run_id=rec.run_id)
+                if restored:
+                    rec.reason += f" (the champion, changed to {after} by the failed step, was restored to {own.get('previous')})"
+                    after = own.get("previous")
+                else: rec.reason += f" (the champion moved again after this cycle set {after}: left as is)"
+                after = champion(cfg) if not restored else after
+            except Exception as e:
+                rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
     rec.model_after = after
     if failed: rec.watermark = rec.cursor = None  # the next cycle processes the same data again
     else:  # succeeded or skipped: the requests it acted on are done with (a kill from here on requeues them)

@@ -89,3 +89,26 @@ def test_values_and_config_are_parsed_from_the_bytes_that_were_hashed(tmp_path, 
     with pytest.raises(IntegrityError, match="changed after the runner wrote it"): load_run_config(p, digest)
     (tmp_path / "gone.json").unlink(missing_ok=True)
     assert load_values(tmp_path / "gone.json") == {}   # no digest, no file: the first step's empty values
+
+
+def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(tmp_path):
+    "Issue 22: `ctml registry promote 1` during a cycle whose kernel then died was undone by the runner's `_finish`"
+    from sklearn.dummy import DummyClassifier
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text(CONFIG)
+    _live(tmp_path, 14)
+    first = run_cycle(cfg, progress=False)
+    assert first.status == "succeeded" and first.model_after == 1, first.reason
+    reg = ModelRegistry(tmp_path / "registry")
+    reg.register(DummyClassifier().fit([[0]], [0]), "elec2"); reg.promote("elec2", 2, reason="set up by the test")
+    tpl = _templates_with(tmp_path, "check",     # the operator acts while the step runs, then the kernel dies
+        f"from ctml_nb.registry import ModelRegistry\n"
+        f"ModelRegistry({str(tmp_path / 'registry')!r}).promote('elec2', 1, reason='operator: back to 1')\n"
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    cfg.write_text(CONFIG + f"templates: {tpl}\n")
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and "kernel died" in rec.reason, rec.reason
+    assert reg.resolve("elec2", "champion") == 1 and (rec.model_before, rec.model_after) == (2, 1)
+    assert "not by this cycle's promotion: left as is" in rec.reason, rec.reason
+    hist = reg.history("elec2")
+    assert hist["reason"].iloc[-1] == "operator: back to 1"   # the last move is the operator's, not a restore
