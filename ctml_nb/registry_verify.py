@@ -90,6 +90,19 @@ class SignedRecords:
             self._write_record(name, v, self._signed(meta, key))
         return self.get_version(name, v)
 
+    def rotate_key(self, new_key:bytes)->dict:
+        "Sign again with `new_key` every version whose signature checks with the current key: {'signed': [(name, v)], 'skipped': [(name, v, why)]}"
+        from ctml_nb.model_files import MIN_KEY_BYTES
+        if not isinstance(new_key, bytes) or len(new_key) < MIN_KEY_BYTES: raise IntegrityError(f"the new key needs at least {MIN_KEY_BYTES} bytes")
+        out = {"signed": [], "skipped": []}
+        with self._locked():
+            for n in self.names():
+                for v in self._committed(n):
+                    try: meta = self._meta(n, v, check=True)
+                    except CtmlError as e: out["skipped"].append((n, v, str(e))); continue   # never vouch for what did not check
+                    self._write_record(n, v, self._signed(meta, new_key)); out["signed"].append((n, v))
+        return out
+
     def set_tag(self, name:str, version_or_alias:int|str, key:str, value):
         "Set (or with `value=None` remove) a tag of a version (signed again only when its signature was valid)"
         with self._locked():

@@ -146,3 +146,39 @@ def test_ctml_run_says_when_a_registry_recovery_holds_the_lock(project, capsys):
         code = main(["run", "--config", str(project / "pipeline.yaml"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 3 and "No cycle of pipeline 'elec2' is running" in err and "registry recovery" in err, err
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("engine: {kind: dask, address: 'not a url'}\n", "engine.address"),
+    ("trust: {key_file: keys}\n", "trust.key_file"),              # a folder
+    ("trust: {key_file: loose.key}\n", "trust.key_file"),         # readable by everyone
+    ("trust: {key_file: short.key}\n", "trust.key_file"),         # 5 bytes
+])
+def test_bad_trust_and_engine_settings_exit_2_before_any_kernel(project, capsys, extra, key):
+    "Issue 22: `engine.address: 'not a url'` failed 30 s into a later cycle; a key_file naming a folder failed at retrain"
+    from ctml_nb.demo import demo_data
+    demo_data().iloc[:14 * 48].to_csv(project / "live.csv", index=False)
+    (project / "keys").mkdir(exist_ok=True)
+    (project / "loose.key").write_text("k" * 64); (project / "loose.key").chmod(0o644)
+    (project / "short.key").write_text("short"); (project / "short.key").chmod(0o600)
+    (project / "pipeline.yaml").write_text(elec2_pipeline(extra=extra))
+    code = main(["run", "--config", str(project / "pipeline.yaml"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and key in err, err
+    assert not list((project / "runs").glob("*/run.json")) if (project / "runs").exists() else True
+
+
+def test_rotate_key_signs_every_verified_version_with_a_new_key(project, key_file, capsys):
+    "Key rotation, documented as one command: `ctml registry rotate-key --config FILE`"
+    reg = ModelRegistry(project / "registry")
+    reg.register(_model(3), "elec2")
+    p = reg._version_dir("elec2", 3) / "version.json"
+    d = json.loads(p.read_text()); d["metrics"] = {"accuracy": 0.99}; p.write_text(json.dumps(d))   # forged
+    old = key_file.read_bytes()
+    assert main(["registry", "rotate-key", "--config", str(project / "pipeline.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert "2 version(s) signed with the new key" in out and "version 3 not signed again" in err, (out, err)
+    assert key_file.read_bytes() != old and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [f.read_bytes() for f in key_file.parent.glob("registry.key.old-*")] == [old]
+    reg.load("elec2", 1); reg.load("elec2", "champion")
+    with pytest.raises(IntegrityError): reg.load("elec2", 3)
