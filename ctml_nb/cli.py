@@ -216,26 +216,21 @@ def _rotate_key(cfg, reg)->int:
     from ctml_nb.config import config_path
     from ctml_nb.core import ConfigError
     from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
-    from ctml_nb.runner import CycleLocked, _cycle_lock
+    from ctml_nb.runner import cycle_lock_held
     if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
     p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
     signing_key(p)   # the old key must be usable: it checks every signature first
-    runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
-    lock = _cycle_lock(runs, cfg.name)
-    try: lock.acquire(timeout=0)
-    except Exception: raise CycleLocked(f"A cycle of {cfg.name!r} holds {lock.lock_file}: rotate the key when it has finished") from None
-    try:
+    with cycle_lock_held(cfg, "a key rotation (`ctml registry rotate-key`)"):
         new = p.with_name(f"{p.name}.new")
         fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
-        from ctml_nb.journal import _write_journal, read_promotion
+        from ctml_nb.journal import read_promotion, write_journal
         try: journal = read_promotion(cfg)
         except Exception: journal = None   # a journal the old key did not sign stays refused
         done = reg.rotate_key(new.read_bytes().strip())
         old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
         os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
-        if journal: _write_journal(cfg, journal)
-    finally: lock.release()
+        if journal: write_journal(cfg, journal)
     print(f"{len(done['signed'])} version(s) signed with the new key in {p} (the old key is kept as {old.name}: delete it once "
           "every machine has the new one)")
     for n, v, why in done["skipped"]: print(f"{n} version {v} not signed again (its signature did not check): {why}", file=sys.stderr)

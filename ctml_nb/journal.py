@@ -20,8 +20,8 @@ from .core import InputError, PipelineError, read_json, to_jsonable, write_json
 
 # %% auto #0
 __all__ = ['REQUEST_ID', 'queue_dir', 'request_retrain', 'queued_requests', 'consume_requests', 'requeue_requests',
-           'legacy_request_path', 'migrate_requests', 'journal_path', 'predictions_digest', 'read_promotion',
-           'begin_promotion', 'update_promotion', 'recover_promotion']
+           'legacy_request_path', 'migrate_requests', 'journal_path', 'predictions_digest', 'write_journal',
+           'read_promotion', 'begin_promotion', 'update_promotion', 'recover_promotion']
 
 # %% ../nbs/30d_journal.ipynb #81d92c3f
 REQUEST_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")  # `<UTC time>-<random>`: sorts by time, names a file
@@ -148,7 +148,7 @@ def _journal_key(cfg:PipelineConfig, create:bool=False)->bytes|None:
     from ctml_nb.model_files import signing_key
     return None if cfg.trust.trusted else signing_key(config_path(cfg, "trust.key_file"), create=create)
 
-def _write_journal(cfg:PipelineConfig, body:dict)->Path:
+def write_journal(cfg:PipelineConfig, body:dict)->Path:
     "Write the journal signed with the registry key: a promotion or a recovery acts only on what the key signed"
     from ctml_nb.model_files import sign
     body = to_jsonable({k: v for k, v in body.items() if k != "signature"})
@@ -181,7 +181,7 @@ def begin_promotion(
     expected:str,          # `predictions_digest` of the candidate's predictions on them
 )->Path:
     "Journal a promotion before the champion alias moves (state `started`)"
-    return _write_journal(cfg, {"state": "started", "run_id": run_id, "pipeline": cfg.name, "model": model,
+    return write_journal(cfg, {"state": "started", "run_id": run_id, "pipeline": cfg.name, "model": model,
                                 "previous": previous, "version": version, "test_snapshot": test_snapshot,
                                 "expected": expected, "started": _utc().isoformat(timespec="seconds")})
 
@@ -196,7 +196,7 @@ def update_promotion(
     try: j = read_promotion(cfg)
     except (IntegrityError, InputError): return False   # not this run's journal: `recover_promotion` sets it aside
     if not j or j.get("run_id") != run_id or j.get("state") == "done": return False
-    _write_journal(cfg, {**j, **to_jsonable(fields), "state": state, state: _utc().isoformat(timespec="seconds")})
+    write_journal(cfg, {**j, **to_jsonable(fields), "state": state, state: _utc().isoformat(timespec="seconds")})
     return True
 
 # %% ../nbs/30d_journal.ipynb #28bde506
@@ -260,7 +260,7 @@ def recover_promotion(
            "previous": prev, "champion": _champion_of(reg, name), "journal_state": j.get("state"), "health": health,
            "note": f"recovery: {note}"}
     _annotate_run(cfg, run, rec)
-    _write_journal(cfg, {**j, "state": "done", "recovery": rec})
+    write_journal(cfg, {**j, "state": "done", "recovery": rec})
     return rec
 
 def _set_aside(cfg:PipelineConfig, err:Exception)->dict:

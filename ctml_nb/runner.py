@@ -27,7 +27,8 @@ _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
            'load_run_config', 'RunRecord', 'append_index', 'read_index', 'find_run', 'acted_on', 'registry_champion',
-           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'recover', 'request_retrain']
+           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'cycle_lock_held', 'recover',
+           'request_retrain']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -355,6 +356,24 @@ def _recover_locked(cfg, runs, champion)->dict:
     try: now = champion(cfg) if champion else None
     except Exception: now = None
     return {"promotion": promo, "migrated": migrated, "closed": close_abandoned(runs, cfg.name, now)}
+
+from contextlib import contextmanager
+
+@contextmanager
+def cycle_lock_held(
+    cfg:PipelineConfig,  # Pipeline
+    what:str,            # Who holds it, in words (shown to a `ctml run` that finds it taken)
+):
+    "Hold the cycle lock of `cfg` for a command that must not run beside a cycle; `CycleLocked` when one runs"
+    from filelock import Timeout
+    runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
+    lock = _cycle_lock(runs, cfg.name)
+    try: lock.acquire(timeout=0)
+    except Timeout: raise CycleLocked(f"A cycle of {cfg.name!r} holds {lock.lock_file}: run this again when it has finished") from None
+    try:
+        _note_holder(lock, what)
+        yield
+    finally: lock.release()
 
 def recover(
     cfg:PipelineConfig|str|Path,  # Pipeline, or the path of its YAML/TOML file

@@ -137,12 +137,9 @@ def test_registry_cli_hides_forged_metrics_and_refuses_to_promote_them(project, 
 def test_ctml_run_says_when_a_registry_recovery_holds_the_lock(project, capsys):
     "Issue 22: `ctml run` exited 3 with no cycle running while `ctml registry` recovered, and did not say why"
     from ctml_nb.demo import demo_data
-    from ctml_nb.runner import _cycle_lock, _note_holder
+    from ctml_nb.runner import cycle_lock_held
     demo_data().iloc[:14 * 48].to_csv(project / "live.csv", index=False)
-    (project / "runs").mkdir()
-    lock = _cycle_lock(project / "runs", "elec2")
-    with lock:
-        _note_holder(lock, "a registry recovery (`ctml registry`)")
+    with cycle_lock_held(load_config(project / "pipeline.yaml"), "a registry recovery (`ctml registry`)"):
         code = main(["run", "--config", str(project / "pipeline.yaml"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 3 and "No cycle of pipeline 'elec2' is running" in err and "registry recovery" in err, err
