@@ -9,7 +9,8 @@ At the end it checks, and prints beside its counts:
   the executed notebook), by an operator's command of this script, or by the runner or a recovery undoing a cycle's
   own promotion;
 - `verify()` finds every version's signature and files OK;
-- no cycle waited on the webhook: a cycle's `_finish` ends within its deliveries' deadlines.
+- the `Authorization` header never reached the host the webhook redirects to (`leaked`: 0). The dripping endpoint would
+  hold a delivery for 60 s; `alerts.timeout: 2` cuts it (compare the cycle times with and without alerts).
 
     python bench/trust_soak.py --cycles 100 --seed 0      # about 20 s a cycle on an idle 2-core machine
 
@@ -177,11 +178,12 @@ def main(argv=None):
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", help="keep the project here (default: a temporary folder)")
+    ap.add_argument("--kill", type=float, default=0.2, help="share of cycles killed with SIGKILL at a random moment")
     a = ap.parse_args(argv)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="ctml-soak-")); work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CTML_REGISTRY_KEY_FILE", str(work / "keys" / "registry.key"))
     t0, cpu0 = time.monotonic(), os.times()
-    res = soak(a.cycles, a.seed, work)
+    res = soak(a.cycles, a.seed, work, a.kill)
     cpu = os.times(); cpu_s = sum(getattr(cpu, k) - getattr(cpu0, k) for k in ("user", "system", "children_user", "children_system"))
     print(json.dumps({k: v for k, v in res.items() if k != "requests"}, indent=1))
     print(f"{a.cycles} cycles in {time.monotonic() - t0:.0f} s wall, {cpu_s:.0f} s CPU; load average {os.getloadavg()}; "
