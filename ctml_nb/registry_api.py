@@ -314,7 +314,7 @@ class _Promotion:
             stack = self._state(name)["champion_stack"] if self._committed(check_name(name)) else None
             if stack is None: raise RegistryError(f"No model named {name!r} in {self.location}: registered names are {self.names()}.")
             if len(stack) < 2: raise RegistryError(f"Model {name!r} has no previous champion to roll back to (champions so far: {stack}).")
-            self._move(name, "champion", stack[-2], "rollback", reason)
+            self._move(name, "champion", self._aliasable(name, stack[-2]), "rollback", reason)  # never to a forged version
         return self.get_version(name, "champion")
 
     def swap_champion(self,

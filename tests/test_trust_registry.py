@@ -132,6 +132,10 @@ def test_registry_cli_hides_forged_metrics_and_refuses_to_promote_them(project, 
     assert main(["registry", "promote", "3", "--config", conf]) == EXIT_ERROR
     assert "invalid signature" in capsys.readouterr().err
     assert reg.resolve("elec2", "champion") == 2
+    p1 = reg._version_dir("elec2", 1) / "version.json"   # the previous champion, forged: a rollback will not go there
+    d = json.loads(p1.read_text()); d["metrics"]["accuracy"] = 0.98; p1.write_text(json.dumps(d))
+    assert main(["registry", "rollback", "--config", conf]) == EXIT_ERROR
+    assert "elec2 version 1" in capsys.readouterr().err and reg.resolve("elec2", "champion") == 2
 
 
 def test_ctml_run_says_when_a_registry_recovery_holds_the_lock(project, capsys):
