@@ -183,7 +183,7 @@ def _unverifiable(reg, name, versions)->dict:
     return bad
 
 def cmd_registry(args)->int:
-    "List, promote, roll back"
+    "List, promote, roll back, rotate the key"
     from ctml_nb.config import load_config, pipeline_registry
     from ctml_nb.core import InputError
     from ctml_nb.runner import recover
@@ -445,7 +445,7 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--no-reports", action="store_true", help="do not write the missing run reports")
     sp.set_defaults(func=cmd_ui)
 
-    sp = add("registry", "list versions, promote a version, roll back the champion")
+    sp = add("registry", "list versions, promote a version, roll back the champion, rotate the signing key")
     sp.add_argument("action", choices=["list", "promote", "rollback", "rotate-key"])
     sp.add_argument("version", nargs="?", help="version to promote")
     sp.add_argument("--config", "-c", required=True, help="pipeline YAML/TOML file (its registry)")
