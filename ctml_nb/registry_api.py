@@ -9,6 +9,7 @@ import difflib
 import getpass
 import importlib.util
 import inspect
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
@@ -27,8 +28,8 @@ from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp', 'ModelVersion',
-           'Registry', 'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
+           'ModelVersion', 'Registry', 'registry_class', 'open_registry']
 
 # %% ../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -56,6 +57,7 @@ def check_alias(alias:str)->str:
 
 # %% ../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
+RUN_ENV = "CTML_RUN_ID"   # Set by the runner for its steps: an alias move records the pipeline run that made it
 
 def utc_stamp()->str:
     "Now, UTC, ISO 8601 to the microsecond: when a version was created or an alias moved"
@@ -257,6 +259,7 @@ class _Aliases:
             elif version != old: st["champion_stack"].append(version)
         event = {"time": utc_stamp(), "action": action, "alias": alias, "from": old, "to": version, "reason": reason,
                  "user": _user(), "evidence": _lenient_json(evidence)}
+        if os.environ.get(RUN_ENV): event["run"] = os.environ[RUN_ENV]   # a cycle's step, not an operator
         st["history"].append(event)
         self._save_state(name, st)
         return event
@@ -283,6 +286,11 @@ class _Aliases:
             if alias not in self._state(check_name(name))["aliases"]:
                 raise RegistryError(f"Model {name!r} has no alias {alias!r}: its aliases are {sorted(self._state(name)['aliases'])}.")
             self._move(name, alias, None, "delete_alias", reason)
+
+    def champion_moves(self, name:str, run:str)->list:
+        "The champion's moves made by the steps of pipeline run `run` (each move records `$CTML_RUN_ID`), oldest first"
+        return [e for e in self._state(check_name(name))["history"]
+                if e.get("alias") == "champion" and e.get("run") == run and e.get("action") != "confirm"]
 
     def history(self, name:str)->pd.DataFrame:
         "Every alias move of a model, oldest first"

@@ -20,7 +20,7 @@ from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import request_retrain, requeue_requests, update_promotion
 from .core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
-from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
+from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
 
 _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
 
@@ -230,8 +230,12 @@ def restore_champion(
     return reg.swap_champion(name, expected, version, reason=why)
 
 def _own_promotion(cfg:PipelineConfig, run_id:str)->dict|None:
-    "The signed promotion journal of `run_id` (its `previous` and `version`), or None: this cycle moved no champion"
+    "{'previous', 'version'} of the champion moves the steps of `run_id` made (registry history, else its signed journal), or None"
     from ctml_nb.journal import read_promotion
+    try:
+        moves = pipeline_registry(cfg).champion_moves(cfg.model.name or cfg.name, run_id)
+        if moves: return {"previous": moves[0]["from"], "version": moves[-1]["to"]}
+    except Exception: pass
     try: j = read_promotion(cfg)
     except Exception: return None   # forged or unreadable: not this cycle's (`recover_promotion` sets it aside)
     return j if j and j.get("run_id") == run_id else None
@@ -401,6 +405,7 @@ def _write_digest(path:Path, obj)->str:
 
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=None)->RunRecord:
     from tqdm.auto import tqdm
+    from ctml_nb.registry_api import RUN_ENV
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -430,7 +435,8 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
             bar.set_postfix_str(step)
             vdigest = _write_digest(run_dir/"values.json", rec.values)
             params = {k: v for k, v in {**given, "step": step, "values_sha256": vdigest}.items() if k in declared} | user
-            res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
+            with kernel_env(**{RUN_ENV: run_id}):   # the registry records this run on the alias moves its steps make
+                res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
             rec.values[step] = res.values or {}
             missing = [v for v in REQUIRED_VALUES.get(step, ()) if v not in rec.values[step]]
             if res.status == "succeeded" and missing:

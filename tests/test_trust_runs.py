@@ -104,9 +104,12 @@ def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(tmp_path):
     reg = ModelRegistry(tmp_path / "registry")
     reg.register(DummyClassifier().fit([[0]], [0]), "elec2"); reg.promote("elec2", 2, reason="set up by the test")
     tpl = _templates_with(tmp_path, "check",     # the operator acts while the step runs, then the kernel dies
-        f"from ctml_nb.registry import ModelRegistry\n"
-        f"ModelRegistry({str(tmp_path / 'registry')!r}).promote('elec2', 1, reason='operator: back to 1')\n"
-        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+        "import os, signal, subprocess, sys\n"   # the operator's own process: not one of the cycle's steps
+        "operator = {k: v for k, v in os.environ.items() if k != 'CTML_RUN_ID'}\n"
+        f"code = \"from ctml_nb.registry import ModelRegistry; ModelRegistry({str(tmp_path / 'registry')!r})"
+        ".promote('elec2', 1, reason='operator: back to 1')\"\n"
+        "subprocess.run([sys.executable, '-c', code], env=operator, check=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)")
     cfg.write_text(CONFIG + f"templates: {tpl}\n")
     rec = run_cycle(cfg, progress=False)
     assert rec.status == "failed" and "kernel died" in rec.reason, rec.reason
