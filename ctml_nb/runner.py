@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -314,9 +315,8 @@ def run_cycle(
     try: runs.mkdir(parents=True, exist_ok=True); lock.acquire(timeout=0)
     except Timeout:
         by = _held_by(lock)
-        if by: raise CycleLocked(f"No cycle of pipeline {cfg.name!r} is running, but {by} holds its lock {lock.lock_file} "
-                                 "while it finishes what a stopped cycle left; this cycle did not start: run again in a "
-                                 "few seconds.") from None
+        if by: raise CycleLocked(f"No cycle of pipeline {cfg.name!r} is running, but {by} holds its lock {lock.lock_file}; "
+                                 "this cycle did not start: run again when it has finished (a recovery takes seconds).") from None
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
                           "this one did not start. Wait for it to finish.") from None
     except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
@@ -360,8 +360,6 @@ def _recover_locked(cfg, runs, champion)->dict:
     try: now = champion(cfg) if champion else None
     except Exception: now = None
     return {"promotion": promo, "migrated": migrated, "closed": close_abandoned(runs, cfg.name, now)}
-
-from contextlib import contextmanager
 
 @contextmanager
 def cycle_lock_held(
