@@ -18,9 +18,9 @@ from .config import PipelineConfig, config_path, from_dict, resolve_ref
 from .core import ConfigError, REF_PATTERN, md_escape, read_json, to_jsonable, write_json
 
 # %% auto #0
-__all__ = ['EVENTS', 'NOTIFIERS', 'run_events', 'NotifierConfig', 'EventRoute', 'AlertsConfig', 'parse_alerts', 'AlertMessage',
-           'build_message', 'slack_escape', 'WebhookNotifier', 'SlackNotifier', 'TeamsNotifier', 'AppriseNotifier',
-           'register_notifier', 'make_notifier', 'alert_state_path', 'notify_run']
+__all__ = ['EVENTS', 'MAX_RESPONSE', 'NOTIFIERS', 'run_events', 'NotifierConfig', 'EventRoute', 'AlertsConfig', 'parse_alerts',
+           'AlertMessage', 'build_message', 'slack_escape', 'within', 'WebhookNotifier', 'SlackNotifier',
+           'TeamsNotifier', 'AppriseNotifier', 'register_notifier', 'make_notifier', 'alert_state_path', 'notify_run']
 
 # %% ../nbs/30e_alerts.ipynb #9ed750ec
 EVENTS = {
@@ -172,6 +172,30 @@ def slack_escape(text)->str:
 
 def _is_url(s:str)->bool: return urlsplit(str(s)).scheme in ("http", "https")
 
+MAX_RESPONSE = 64 * 1024   # Bytes of a notifier's answer read at most: the rest is never read
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    "Redirects are refused: a header such as `Authorization` never reaches a host the config did not name"
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        import urllib.error
+        raise urllib.error.URLError(f"the server answered {code} (a redirect); alerts never follow redirects, so no "
+                                    "credential goes to another host: set the final URL")
+
+def within(
+    seconds:float,  # The delivery's overall deadline (`alerts.timeout`)
+    send:Callable,  # A call that delivers one message
+):
+    "Run `send` with an overall deadline: a server that answers a byte at a time cannot hold the cycle past it"
+    import threading
+    box = {}
+    def run():
+        try: send()
+        except BaseException as e: box["error"] = e
+    t = threading.Thread(target=run, name="ctml-alert", daemon=True)  # abandoned when late: it cannot keep the process alive
+    t.start(); t.join(seconds)
+    if t.is_alive(): raise TimeoutError(f"no complete answer within {seconds:g} s (alerts.timeout): delivery abandoned")
+    if "error" in box: raise box["error"]
+
 class WebhookNotifier:
     "POST the message as JSON (`AlertMessage.to_dict()`) with the standard library"
     def __init__(self, url:str, timeout:float=10, headers_env:dict|None=None):
@@ -184,7 +208,7 @@ class WebhookNotifier:
             headers[h] = os.environ[env]
         body = json.dumps(to_jsonable(self.payload(msg)), allow_nan=False).encode()
         req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(req, timeout=self.timeout) as r: r.read()
+        with urllib.request.build_opener(_NoRedirect).open(req, timeout=self.timeout) as r: r.read(MAX_RESPONSE)
     def __repr__(self): return f"{type(self).__name__}(timeout={self.timeout})"  # never the URL
 
 # %% ../nbs/30e_alerts.ipynb #41343c09
@@ -310,7 +334,8 @@ def notify_run(
         secrets = {}
         try:
             notifier, secrets = make_notifier(a.notifiers[entry["notifier"]], a.timeout)
-            notifier.send(build_message(entry["event"], record, report))
+            msg = build_message(entry["event"], record, report)
+            within(a.timeout, lambda: notifier.send(msg))
             state[f"{entry['event']}/{entry['notifier']}"] = entry["at"]; entry["status"] = "sent"
         except Exception as e:
             entry.update(status="failed", error=_redact(f"{type(e).__name__}: {e}", secrets)[:500])

@@ -186,8 +186,17 @@ def cmd_schedule(args)->int:
     return code
 
 # %% ../nbs/32_cli.ipynb #02d60261
+def _unverifiable(reg, name, versions)->dict:
+    "{version: why} for the versions whose signed record does not check (their metrics could be anyone's)"
+    from ctml_nb.core import CtmlError
+    bad = {}
+    for v in versions:
+        try: reg.check_signature(name, int(v))
+        except CtmlError as e: bad[v] = str(e)
+    return bad
+
 def cmd_registry(args)->int:
-    "List, promote, roll back"
+    "List, promote, roll back, rotate the key"
     from ctml_nb.config import load_config, pipeline_registry
     from ctml_nb.core import InputError
     from ctml_nb.runner import recover
@@ -198,15 +207,46 @@ def cmd_registry(args)->int:
     reg, name = pipeline_registry(cfg), args.name or cfg.model.name or cfg.name
     if args.action == "list":
         import pandas as pd
-        with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(reg.versions(name).drop(columns=["sha256", "tags"], errors="ignore").to_string())
+        df = reg.versions(name).drop(columns=["sha256", "tags"], errors="ignore").astype(object)
+        bad = _unverifiable(reg, name, df.index)
+        df.insert(0, "verified", ["NO" if v in bad else "yes" for v in df.index])
+        df.loc[list(bad), [c for c in df.columns if c.startswith("metrics.")]] = "?"   # a forged record's numbers are not shown
+        with pd.option_context("display.width", 250, "display.max_colwidth", 60): print(df.to_string())
+        for v, why in bad.items(): print(f"version {v} is not verified, its metrics are hidden: {why}", file=sys.stderr)
     elif args.action == "promote":
         if args.version is None: raise InputError("ctml registry promote: give the VERSION to make champion")
         mv = reg.promote(name, args.version, reason=args.reason or "manual promotion from the ctml CLI")
         print(f"{name}: version {mv.version} is now champion")
+    elif args.action == "rotate-key": return _rotate_key(cfg, reg)
     else:
         mv = reg.rollback(name, reason=args.reason or "manual rollback from the ctml CLI")
         print(f"{name}: rolled back; champion is now version {mv.version}")
+    return EXIT_OK
+
+def _rotate_key(cfg, reg)->int:
+    "Sign every verified version with a new random key, then put the new key file in place of the old one (kept beside it)"
+    import os, secrets
+    from ctml_nb.config import config_path
+    from ctml_nb.core import ConfigError
+    from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
+    from ctml_nb.runner import cycle_lock_held
+    if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
+    p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
+    signing_key(p)   # the old key must be usable: it checks every signature first
+    with cycle_lock_held(cfg, "a key rotation (`ctml registry rotate-key`)"):
+        new = p.with_name(f"{p.name}.new")
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
+        from ctml_nb.journal import read_promotion, write_journal
+        try: journal = read_promotion(cfg)
+        except Exception: journal = None   # a journal the old key did not sign stays refused
+        done = reg.rotate_key(new.read_bytes().strip())
+        old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
+        if journal: write_journal(cfg, journal)
+    print(f"{len(done['signed'])} version(s) signed with the new key in {p} (the old key is kept as {old.name}: delete it once "
+          "every machine has the new one)")
+    for n, v, why in done["skipped"]: print(f"{n} version {v} not signed again (its signature did not check): {why}", file=sys.stderr)
     return EXIT_OK
 
 # %% ../nbs/32_cli.ipynb #8de0a1ba
@@ -438,8 +478,8 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--no-reports", action="store_true", help=argparse.SUPPRESS)   # the default now; kept for old scripts
     sp.set_defaults(func=cmd_ui)
 
-    sp = add("registry", "list versions, promote a version, roll back the champion")
-    sp.add_argument("action", choices=["list", "promote", "rollback"])
+    sp = add("registry", "list versions, promote a version, roll back the champion, rotate the signing key")
+    sp.add_argument("action", choices=["list", "promote", "rollback", "rotate-key"])
     sp.add_argument("version", nargs="?", help="version to promote")
     sp.add_argument("--config", "-c", required=True, help="pipeline YAML/TOML file (its registry)")
     sp.add_argument("--name", help="model name (default: the pipeline's)")

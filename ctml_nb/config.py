@@ -104,6 +104,8 @@ class EngineConfig:
     workers: int|None = None             # Or: a `LocalCluster` of this many worker processes, started for the step
     threads_per_worker: int = 1          # Threads of each such worker
 
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://[^\s/]+(?:/\S*)?|[\w.-]+:\d{1,5})")  # a Dask scheduler's address
+
 def engine_spec(cfg:PipelineConfig)->dict:
     "The pipeline's engine as `{kind, **options}`, checked; raise `ConfigError` naming the `engine.` key"
     from ctml_nb.engines import ENGINES
@@ -112,6 +114,8 @@ def engine_spec(cfg:PipelineConfig)->dict:
     opts = {k: v for k, v in (("address", e.address), ("workers", e.workers)) if v is not None}
     if e.kind == "local" and opts: raise ConfigError(f"engine: {', '.join(opts)} apply to a cluster engine, not kind local: set kind: dask")
     if len(opts) > 1: raise ConfigError("engine: give `address` (an existing cluster) or `workers` (a local cluster started for the step), not both")
+    if e.address is not None and not (isinstance(e.address, str) and _ADDRESS.fullmatch(e.address)):
+        raise ConfigError(f"engine.address: expected a scheduler address such as tcp://scheduler:8786 (or host:port), got {e.address!r}")
     for k, v in (("workers", e.workers), ("threads_per_worker", e.threads_per_worker)):
         if v is not None and v < 1: raise ConfigError(f"engine.{k}: expected an integer >= 1, got {v}")
     if e.workers is not None: opts["threads_per_worker"] = e.threads_per_worker

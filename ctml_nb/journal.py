@@ -20,8 +20,8 @@ from .core import InputError, PipelineError, read_json, to_jsonable, write_json
 
 # %% auto #0
 __all__ = ['REQUEST_ID', 'queue_dir', 'request_retrain', 'queued_requests', 'consume_requests', 'requeue_requests',
-           'legacy_request_path', 'migrate_requests', 'journal_path', 'predictions_digest', 'read_promotion',
-           'begin_promotion', 'update_promotion', 'recover_promotion']
+           'legacy_request_path', 'migrate_requests', 'journal_path', 'predictions_digest', 'write_journal',
+           'read_promotion', 'begin_promotion', 'update_promotion', 'recover_promotion']
 
 # %% ../nbs/30d_journal.ipynb #81d92c3f
 REQUEST_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")  # `<UTC time>-<random>`: sorts by time, names a file
@@ -143,10 +143,33 @@ def predictions_digest(
     h.update(np.ascontiguousarray(a).tobytes() if a.dtype.kind in "biuf" else json.dumps(to_jsonable(a.tolist())).encode())
     return h.hexdigest()
 
+def _journal_key(cfg:PipelineConfig, create:bool=False)->bytes|None:
+    "The registry key that signs the journal (None under `trust: {trusted: true}`: not signed, not checked)"
+    from ctml_nb.model_files import signing_key
+    return None if cfg.trust.trusted else signing_key(config_path(cfg, "trust.key_file"), create=create)
+
+def write_journal(cfg:PipelineConfig, body:dict)->Path:
+    "Write the journal signed with the registry key: a promotion or a recovery acts only on what the key signed"
+    from ctml_nb.model_files import sign
+    body = to_jsonable({k: v for k, v in body.items() if k != "signature"})
+    key = _journal_key(cfg, create=True)
+    return write_json(journal_path(cfg), body if key is None else {**body, "signature": sign(key, body)})
+
 def read_promotion(cfg:PipelineConfig)->dict|None:
-    "The promotion journal of `cfg`, or None when no promotion was ever journaled"
+    "The promotion journal of `cfg` (its signature checked: `IntegrityError` when forged), or None when there is none"
+    from ctml_nb.model_files import check_signature
     p = journal_path(cfg)
-    return read_json(p) if p.exists() else None
+    if not p.exists(): return None
+    d = read_json(p)
+    if not isinstance(d, dict): d = {}
+    body = {k: v for k, v in d.items() if k != "signature"}
+    if not cfg.trust.trusted:
+        check_signature(_journal_key(cfg), body, d.get("signature"), f"Promotion journal {p}",
+                        "Nothing in it is acted on: a writer of the runs folder cannot move the champion.")
+        if body.get("pipeline") != cfg.name:
+            from ctml_nb.core import IntegrityError
+            raise IntegrityError(f"Promotion journal {p} is pipeline {body.get('pipeline')!r}'s, copied here: not acted on.")
+    return body
 
 def begin_promotion(
     cfg:PipelineConfig,    # Pipeline
@@ -158,9 +181,9 @@ def begin_promotion(
     expected:str,          # `predictions_digest` of the candidate's predictions on them
 )->Path:
     "Journal a promotion before the champion alias moves (state `started`)"
-    return write_json(journal_path(cfg), {"state": "started", "run_id": run_id, "pipeline": cfg.name, "model": model,
-                                          "previous": previous, "version": version, "test_snapshot": test_snapshot,
-                                          "expected": expected, "started": _utc().isoformat(timespec="seconds")})
+    return write_journal(cfg, {"state": "started", "run_id": run_id, "pipeline": cfg.name, "model": model,
+                                "previous": previous, "version": version, "test_snapshot": test_snapshot,
+                                "expected": expected, "started": _utc().isoformat(timespec="seconds")})
 
 def update_promotion(
     cfg:PipelineConfig,  # Pipeline
@@ -169,9 +192,11 @@ def update_promotion(
     **fields,            # Added to the journal (health check, champion after)
 )->bool:                 # False when the journal is missing, another run's, or done already
     "Move the journal of `run_id`'s promotion on"
-    j = read_promotion(cfg)
+    from ctml_nb.core import IntegrityError
+    try: j = read_promotion(cfg)
+    except (IntegrityError, InputError): return False   # not this run's journal: `recover_promotion` sets it aside
     if not j or j.get("run_id") != run_id or j.get("state") == "done": return False
-    write_json(journal_path(cfg), {**j, **to_jsonable(fields), "state": state, state: _utc().isoformat(timespec="seconds")})
+    write_journal(cfg, {**j, **to_jsonable(fields), "state": state, state: _utc().isoformat(timespec="seconds")})
     return True
 
 # %% ../nbs/30d_journal.ipynb #28bde506
@@ -209,7 +234,9 @@ def recover_promotion(
     cfg:PipelineConfig,  # Pipeline (call under its cycle lock)
 )->dict|None:            # What was done (also in the journal and the run's `run.json`), or None: nothing to recover
     "Finish a promotion a stopped cycle left unfinished: keep the new champion if its health check passes again, else restore the previous one"
-    j = read_promotion(cfg)
+    from ctml_nb.core import IntegrityError
+    try: j = read_promotion(cfg)
+    except (IntegrityError, InputError) as e: return _set_aside(cfg, e)
     if j is None or j.get("state") == "done": return None
     reg, name, v, prev, run = pipeline_registry(cfg), j["model"], j["version"], j.get("previous"), j.get("run_id")
     now, health = _champion_of(reg, name), None
@@ -227,12 +254,20 @@ def recover_promotion(
             outcome = "restored"
             note = (f"champion restored to {prev}: version {v}, promoted before the run stopped, failed the health check "
                     f"run again ({health['error'] or 'its predictions differ from the candidate'})")
-            why = f"recovery of run {run}: {note}"
-            if prev is None: reg.delete_alias(name, "champion", reason=why)
-            else: reg.set_alias(name, "champion", prev, reason=why)
+            if not reg.swap_champion(name, v, prev, reason=f"recovery of run {run}: {note}", evidence=health):
+                outcome, note = "not_in_effect", f"version {v} failed the health check run again, but the champion moved meanwhile: left as is"
     rec = {"outcome": outcome, "time": _utc().isoformat(timespec="seconds"), "run_id": run, "version": v,
            "previous": prev, "champion": _champion_of(reg, name), "journal_state": j.get("state"), "health": health,
            "note": f"recovery: {note}"}
     _annotate_run(cfg, run, rec)
-    write_json(journal_path(cfg), {**j, "state": "done", "recovery": rec})
+    write_journal(cfg, {**j, "state": "done", "recovery": rec})
     return rec
+
+def _set_aside(cfg:PipelineConfig, err:Exception)->dict:
+    "Move a journal the key did not sign out of the way (kept for inspection) and say so; nothing in it is acted on"
+    p = journal_path(cfg)
+    dest = p.with_name(f"{p.stem}.refused-{_utc():%Y%m%dT%H%M%S.%fZ}.json")
+    os.replace(p, dest)
+    return {"outcome": "refused", "time": _utc().isoformat(timespec="seconds"), "run_id": None, "version": None,
+            "previous": None, "champion": None, "journal_state": None, "health": None,
+            "note": f"recovery: refused {p.name} and moved it to {dest.name}, nothing done: {err}"}

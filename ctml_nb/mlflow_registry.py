@@ -23,7 +23,7 @@ from .registry_api import REGISTRIES, Registry, utc_stamp, valid_name
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['RECORD', 'HISTORY', 'STACK', 'mlflow_model_files', 'MlflowRegistry']
+__all__ = ['RECORD', 'HISTORY', 'STACK', 'IDENTITY', 'mlflow_model_files', 'MlflowRegistry']
 
 # %% ../nbs/22e_mlflow_registry.ipynb #7d874154
 def _route_logging():
@@ -49,6 +49,7 @@ def _sqlite_path(uri:str)->Path|None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 RECORD, HISTORY, STACK = "ctml.record", "ctml.history.", "ctml.champion_stack"   # tags holding ctml-nb's records
+IDENTITY = "ctml.registry"   # experiment tag: the registry's id, bound into every signature
 _KEY = re.compile(r"^[\w\-. /]{1,250}$")   # what MLflow accepts as a param or metric name
 
 # %% ../nbs/22e_mlflow_registry.ipynb #498d49a5
@@ -60,7 +61,13 @@ class _Store:
     def client(self):
         "The `MlflowClient` of the tracking store (mlflow is imported on first use)"
         if getattr(self, "client_", None) is None:
-            self.client_ = _client_class()(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
+            c = _client_class()(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
+            if any(_sqlite_path(u) is not None for u in (self.tracking_uri, self.registry_uri or "")):
+                # the first use of a fresh SQLite store creates its tables: two processes at once clash ("duplicate column")
+                p = Path(self.lock_file or self._default("lock_file")); p.parent.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(p.with_name(p.name + ".init")), timeout=max(self.lock_timeout, 300)):
+                    c.search_experiments(max_results=1); c.search_registered_models(max_results=1)
+            self.client_ = c
         return self.client_
 
     def _default(self, what)->Path:
@@ -82,6 +89,15 @@ class _Store:
         except Timeout:
             raise RegistryError(f"Registry {self.location} is locked by another writer ({p}) for more than "
                                 f"{self.lock_timeout} s: retry, or raise `lock_timeout`.") from None
+
+    def _identity(self)->dict|None:
+        "The registry's identity: a tag of its experiment (None before the first write)"
+        exp = self.client.get_experiment_by_name(self.experiment)
+        raw = exp.tags.get(IDENTITY) if exp is not None else None
+        try: return json.loads(raw) if raw else None
+        except ValueError: raise IntegrityError(f"Registry {self.location}: the experiment tag {IDENTITY} is unreadable.") from None
+
+    def _save_identity(self, ident): self.client.set_experiment_tag(self._experiment(), IDENTITY, json.dumps(ident))
 
     def _experiment(self)->str:
         "Id of the experiment holding the versions' runs (created with the artifact location the first time)"

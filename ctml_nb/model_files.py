@@ -18,8 +18,9 @@ import joblib
 from .core import InputError, IntegrityError, RegistryError, atomic_write, read_json, write_json
 
 # %% auto #0
-__all__ = ['FORMATS', 'KEY_ENV', 'KEY_FILE_ENV', 'dump_model', 'load_model', 'read_verified', 'default_key_file', 'signing_key',
-           'sign', 'check_signature', 'write_signed', 'read_signed']
+__all__ = ['FORMATS', 'KEY_ENV', 'KEY_FILE_ENV', 'KEY_ANY_MODE_ENV', 'MIN_KEY_BYTES', 'dump_model', 'load_model', 'read_verified',
+           'check_key_file', 'default_key_file', 'signing_key', 'sign', 'check_signature', 'write_signed',
+           'read_signed']
 
 # %% ../nbs/22b_model_files.ipynb #fb7b188a
 FORMATS = {"joblib": "model.joblib", "skops": "model.skops"}
@@ -75,6 +76,25 @@ def read_verified(
 
 # %% ../nbs/22b_model_files.ipynb #487f667d
 KEY_ENV, KEY_FILE_ENV = "CTML_REGISTRY_KEY", "CTML_REGISTRY_KEY_FILE"
+KEY_ANY_MODE_ENV = "CTML_REGISTRY_KEY_ANY_MODE"  # "1": accept a key file others can read (you protect it another way)
+MIN_KEY_BYTES = 16
+
+def _checked_key(key:bytes, where:str)->bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise IntegrityError(f"Signing key {where} has {len(key)} bytes; at least {MIN_KEY_BYTES} are needed (a short key can be "
+                             "guessed): use `python -c \"import secrets; print(secrets.token_hex(32))\"`.")
+    return key
+
+def check_key_file(p:Path)->Path:
+    "`p`, unless it is not a regular file or others can read or write it (`IntegrityError` saying what to do)"
+    import stat
+    try: st = os.stat(p)
+    except OSError as e: raise IntegrityError(f"Signing key file {p} cannot be read ({e.strerror or e}).") from None
+    if not stat.S_ISREG(st.st_mode): raise IntegrityError(f"Signing key file {p} is not a regular file: name the key file itself.")
+    if st.st_mode & 0o077 and os.environ.get(KEY_ANY_MODE_ENV) != "1":
+        raise IntegrityError(f"Signing key file {p} has mode {stat.S_IMODE(st.st_mode):04o}: others can read it, so they could "
+                             f"sign anything. Run `chmod 600 {p}` (or set {KEY_ANY_MODE_ENV}=1 if you protect it another way).")
+    return p
 
 def default_key_file()->Path:
     "The key file used when neither the config nor `$CTML_REGISTRY_KEY_FILE` names one"
@@ -85,7 +105,7 @@ def signing_key(
     create:bool=False,            # Create a missing key file with a random 256-bit key (mode 0600)
 )->bytes|None:                    # The key, or None when there is none (and `create` is False)
     "The secret that signs model and state files: `$CTML_REGISTRY_KEY`, else the key file's content"
-    if os.environ.get(KEY_ENV): return os.environ[KEY_ENV].encode("utf-8")
+    if os.environ.get(KEY_ENV): return _checked_key(os.environ[KEY_ENV].encode("utf-8"), f"${KEY_ENV}")
     p = Path(key_file or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
     if not p.exists():
         if not create: return None
@@ -96,10 +116,10 @@ def signing_key(
         try: os.link(tmp, p)          # atomic; fails when another process made the key first
         except FileExistsError: pass
         finally: tmp.unlink()
-    key = p.read_bytes().strip()
+    key = check_key_file(p).read_bytes().strip()
     if not key: raise IntegrityError(f"Signing key file {p} is empty: restore it from where you keep its copy (files "
                                      "signed with it are refused until then), or delete it to start a new key.")
-    return key
+    return _checked_key(key, f"file {p}")
 
 # %% ../nbs/22b_model_files.ipynb #b1f5c9be
 def sign(

@@ -24,8 +24,8 @@ from .core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_model_fit', 'check_folder', 'check_registry', 'check_engine', 'check_alerts',
-           'PreflightReport', 'preflight', 'check_history']
+           'check_columns', 'check_model_fit', 'check_folder', 'check_registry', 'check_trust', 'check_engine',
+           'check_alerts', 'PreflightReport', 'preflight', 'check_history']
 
 # %% ../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -347,6 +347,18 @@ def check_registry(
     return check_folder(cfg, "registry.snapshots", Path(reg.snapshots.root))
 
 # %% ../nbs/30b_preflight.ipynb #645f952e
+def check_trust(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->PipelineConfig:
+    "Raise `ConfigError` when the signing key is unusable: a key file that is a folder, readable by others, or too short"
+    from ctml_nb.core import IntegrityError
+    from ctml_nb.model_files import KEY_ENV, signing_key
+    if cfg.trust.trusted: return cfg
+    key = "$" + KEY_ENV if os.environ.get(KEY_ENV) else "trust.key_file"
+    try: signing_key(config_path(cfg, "trust.key_file"))   # a missing file is created with the first signature
+    except IntegrityError as e: raise ConfigError(f"{key}: {e}") from None
+    return cfg
+
 def check_engine(
     cfg:PipelineConfig,  # Parsed pipeline
 )->dict:                 # The engine spec (`ctml_nb.config.engine_spec`)
@@ -401,7 +413,7 @@ def preflight(
     task = model_task(cfg)
     built = build_components(cfg, task)
     check_metrics(cfg, built, task)
-    check_folder(cfg, "runs"); check_registry(cfg)
+    check_folder(cfg, "runs"); check_registry(cfg); check_trust(cfg)
     check_engine(cfg)
     head = source_head(cfg, nrows)
     cols = check_columns(cfg, head)

@@ -71,6 +71,12 @@ class _Versions:
 
     def _save_state(self, name, st): write_json(self._model_dir(name)/"aliases.json", st)
 
+    def _identity(self)->dict|None:
+        p = Path(self.root)/"registry.json"
+        try: return read_json(p) if p.exists() else None
+        except InputError as e: raise IntegrityError(f"Registry identity {p} is unreadable ({e}).") from None
+    def _save_identity(self, ident): write_json(Path(self.root)/"registry.json", ident)
+
 # %% ../nbs/22_registry.ipynb #a1f0c004
 class _Files:
     "Writing a new version's files, the signed `version.json` last; reading them back checked"

@@ -9,6 +9,7 @@ import difflib
 import getpass
 import importlib.util
 import inspect
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
@@ -27,8 +28,8 @@ from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp', 'ModelVersion',
-           'Registry', 'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
+           'ModelVersion', 'Registry', 'registry_class', 'open_registry']
 
 # %% ../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -56,6 +57,7 @@ def check_alias(alias:str)->str:
 
 # %% ../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
+RUN_ENV = "CTML_RUN_ID"   # Set by the runner for its steps: an alias move records the pipeline run that made it
 
 def utc_stamp()->str:
     "Now, UTC, ISO 8601 to the microsecond: when a version was created or an alias moved"
@@ -247,6 +249,7 @@ class _Register:
                 "description": description, "has_schema": schema is not None}
         blobs = _artifact_blobs(artifacts)
         key = signing_key(self.key_file, create=True)
+        meta["registry"] = self.identity(create=True)   # signed: the version cannot be copied into another registry
         data = dump_model(model, format, compress)
         return self.get_version(name, self._store(name, meta, data, blobs, schema, key))
 
@@ -264,13 +267,14 @@ class _Aliases:
             elif version != old: st["champion_stack"].append(version)
         event = {"time": utc_stamp(), "action": action, "alias": alias, "from": old, "to": version, "reason": reason,
                  "user": _user(), "evidence": _lenient_json(evidence)}
+        if os.environ.get(RUN_ENV): event["run"] = os.environ[RUN_ENV]   # a cycle's step, not an operator
         st["history"].append(event)
         self._save_state(name, st)
         return event
 
     def _aliasable(self, name, v)->int:
-        "`v`, unless it is a rejected challenger"
-        if self._record(name, v).get("tags", {}).get(STATUS_TAG) == REJECTED:
+        "`v`, unless it is a rejected challenger or its signature does not check (`IntegrityError`)"
+        if self._meta(name, v, check=not self.trust_unsigned).get("tags", {}).get(STATUS_TAG) == REJECTED:
             raise RegistryError(f"{name} version {v} is a challenger the gate rejected (tag {STATUS_TAG}={REJECTED}): no alias "
                                 f"may point at it. Register the model again if you overrule the gate.")
         return v
@@ -290,6 +294,11 @@ class _Aliases:
             if alias not in self._state(check_name(name))["aliases"]:
                 raise RegistryError(f"Model {name!r} has no alias {alias!r}: its aliases are {sorted(self._state(name)['aliases'])}.")
             self._move(name, alias, None, "delete_alias", reason)
+
+    def champion_moves(self, name:str, run:str)->list:
+        "The champion's moves made by the steps of pipeline run `run` (each move records `$CTML_RUN_ID`), oldest first"
+        return [e for e in self._state(check_name(name))["history"]
+                if e.get("alias") == "champion" and e.get("run") == run and e.get("action") != "confirm"]
 
     def history(self, name:str)->pd.DataFrame:
         "Every alias move of a model, oldest first"
@@ -321,8 +330,21 @@ class _Promotion:
             stack = self._state(name)["champion_stack"] if self._committed(check_name(name)) else None
             if stack is None: raise RegistryError(f"No model named {name!r} in {self.location}: registered names are {self.names()}.")
             if len(stack) < 2: raise RegistryError(f"Model {name!r} has no previous champion to roll back to (champions so far: {stack}).")
-            self._move(name, "champion", stack[-2], "rollback", reason)
+            self._move(name, "champion", self._aliasable(name, stack[-2]), "rollback", reason)  # never to a forged version
         return self.get_version(name, "champion")
+
+    def swap_champion(self,
+                      name:str,
+                      expected:int|None,        # The champion the caller read (None: no champion)
+                      version:int|None,         # The champion to set (None: remove the alias)
+                      reason:str, evidence=None,
+                     )->bool:                   # False, and nothing moved, when the champion is no longer `expected`
+        "Compare-and-swap: move the champion from `expected` to `version` only if nobody moved it since it was read"
+        with self._locked():
+            if self._state(check_name(name))["aliases"].get("champion") != expected: return False
+            if version is None: self._move(name, "champion", None, "delete_alias", reason, evidence)
+            elif version != expected: self._move(name, "champion", self._aliasable(name, self.resolve(name, version)), "promote", reason, evidence)
+        return True
 
     def confirm(self, name:str, version:int|str, reason:str, evidence=None)->ModelVersion:
         "Record in the history that the champion `version` was checked and kept (the alias does not move)"
@@ -367,6 +389,8 @@ class Registry(_Lookup, _References, _Register, _Aliases, _Promotion, SignedReco
     @abstractmethod
     def load_schema(self, name:str, version_or_alias:int|str)->DataSchema: "The data schema saved with a version"
     def leftovers(self, name:str)->list: "Rows (version, item, where, note) for traces of interrupted writes (`verify`)"; return []
+    def _identity(self)->dict|None: "The stored identity {'id', 'location', 'migrating'} (None: none yet, or a backend without one)"; return None
+    def _save_identity(self, ident:dict): "Store the identity (under the lock); a backend that cannot keeps versions unbound"
     def _where(self, name, v, rec)->str:
         "Where a stored file is (`rec` None: the version itself), for `check_version`"
         return f"{name} version {v}" if rec is None else rec["file"]

@@ -5,6 +5,9 @@
 # %% ../nbs/22c_registry_verify.ipynb #b2c0d003
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
+
 import pandas as pd
 
 from .core import CtmlError, IntegrityError, RegistryError
@@ -15,6 +18,10 @@ from .model_files import check_signature as check_record, sign as sign_record
 __all__ = ['SignedRecords', 'VerifiedLoads']
 
 # %% ../nbs/22c_registry_verify.ipynb #b2c0d006
+def _bound(ident:dict)->dict:
+    "What a signature binds of a registry's identity: its id (compared) and where it was (for messages)"
+    return {"id": ident["id"], "location": ident.get("location")}
+
 class SignedRecords:
     "Mixin of `Registry`: reading, checking and signing a version's metadata, and editing its tags"
     def _meta(self, name, v, check:bool)->dict:
@@ -26,10 +33,43 @@ class SignedRecords:
                f"yourself before ctml-nb signed versions, or with another key, sign it: `{type(self).__name__}(...).sign({name!r}, {v})`"
                " (or accept unsigned versions: `trust_unsigned=True`; in a pipeline config `trust: {trusted: true}`).")
         check_record(signing_key(self.key_file), meta, sig, what, fix)
+        self._check_identity(meta.get("registry"), what)
         if (meta.get("name"), meta.get("version")) != (name, v):
             raise IntegrityError(f"{what}: its signed metadata is that of {meta.get('name')} version {meta.get('version')}, "
                                  f"copied here. {fix}")
         return meta
+
+    def identity(self, create:bool=False)->dict|None:
+        "{'id', 'location'} of this registry, bound into every signature it makes; `create`: made on first write"
+        ident = self._identity()
+        if ident is None and create:
+            with self._locked():   # an older registry: bind the versions whose signatures check, then stop accepting unbound ones
+                ident = self._identity()
+                if ident is None:
+                    ident = {"id": uuid.uuid4().hex, "location": self.location, "created_at": datetime.now(timezone.utc).isoformat(), "migrating": True}
+                    self._save_identity(ident)
+                    for n in self.names():
+                        for v in self._committed(n):
+                            try: meta = self._meta(n, v, check=True)
+                            except CtmlError: continue   # unsigned or forged: stays refused until someone signs it
+                            self._write_record(n, v, self._signed({**meta, "registry": _bound(ident)}, signing_key(self.key_file)))
+                    ident = {**ident, "migrating": False}; self._save_identity(ident)
+        return None if ident is None else _bound(ident)
+
+    def _check_identity(self, signed, what):
+        "Refuse a record signed for another registry (or, once this one has an id, for none)"
+        ident = self._identity()
+        if ident is None or (ident.get("migrating") and signed is None): return
+        if not isinstance(signed, dict) or signed.get("id") != ident.get("id"):
+            there = (f"registry {signed.get('location')} (id {signed.get('id')})" if isinstance(signed, dict)
+                     else "no registry (signed before registries had an id, and not bound when this one got its id)")
+            raise IntegrityError(f"{what} was signed for {there}, not for this registry {self.location} (id {ident.get('id')}): "
+                                 "a version does not move between registries. Register the model here; if you vouch for "
+                                 f"this copy, sign it: `{type(self).__name__}(...).sign({what.split()[0]!r}, <version>)`.")
+
+    def _signed(self, meta:dict, key:bytes)->dict:
+        meta = {k: x for k, x in meta.items() if k != "signature"}
+        return {**meta, "signature": sign_record(key, meta)}
 
     def check_signature(self, name:str, version_or_alias:int|str)->int:
         "Raise `IntegrityError` unless a version's metadata carries a valid signature with this registry's key; its number"
@@ -45,8 +85,23 @@ class SignedRecords:
             meta = self._meta(name, v, check=False); meta.pop("signature", None)
             self._file_bytes(name, v, meta, "Model file"); self._model_folder(name, v, meta)
             for a, rec in meta.get("artifacts", {}).items(): self._file_bytes(name, v, rec, f"Artifact {a!r} file")
-            self._write_record(name, v, {**meta, "signature": sign_record(key, meta)})
+        meta["registry"] = self.identity(create=True)   # you vouch for it here: bound to this registry
+        with self._locked():
+            self._write_record(name, v, self._signed(meta, key))
         return self.get_version(name, v)
+
+    def rotate_key(self, new_key:bytes)->dict:
+        "Sign again with `new_key` every version whose signature checks with the current key: {'signed': [(name, v)], 'skipped': [(name, v, why)]}"
+        from ctml_nb.model_files import MIN_KEY_BYTES
+        if not isinstance(new_key, bytes) or len(new_key) < MIN_KEY_BYTES: raise IntegrityError(f"the new key needs at least {MIN_KEY_BYTES} bytes")
+        out = {"signed": [], "skipped": []}
+        with self._locked():
+            for n in self.names():
+                for v in self._committed(n):
+                    try: meta = self._meta(n, v, check=True)
+                    except CtmlError as e: out["skipped"].append((n, v, str(e))); continue   # never vouch for what did not check
+                    self._write_record(n, v, self._signed(meta, new_key)); out["signed"].append((n, v))
+        return out
 
     def set_tag(self, name:str, version_or_alias:int|str, key:str, value):
         "Set (or with `value=None` remove) a tag of a version (signed again only when its signature was valid)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,14 +21,15 @@ from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import request_retrain, requeue_requests, update_promotion
 from .core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
-from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, read_records, record, library_versions
+from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
 
 _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
            'load_run_config', 'RunRecord', 'append_index', 'read_index', 'find_run', 'acted_on', 'registry_champion',
-           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'recover', 'request_retrain']
+           'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'cycle_lock_held', 'recover',
+           'request_retrain']
 
 # %% ../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -55,6 +57,7 @@ class StepInputs:
     config_path:str         # The pipeline config the runner wrote for it
     values_path:str         # Values recorded by the earlier steps
     config_sha256:str = ""  # Its SHA-256: a step refuses a config changed since the runner wrote it
+    values_sha256:str = ""  # SHA-256 of `values_path` as the runner wrote it before this step: a changed file is refused
     cursor:dict|str = ""    # What the last good cycle read (`ctml_nb.batches.read_cursor`), a dict shown as one; "" before the first
     watermark:str = ""      # That cursor's watermark alone (for templates written before cursors)
     request_path:str = ""   # JSON {"requests": [...]} of the requests queued when the cycle started, with ids ("" when none)
@@ -62,24 +65,33 @@ class StepInputs:
 
 RUNNER_PARAMETERS = tuple(f.name for f in dataclasses.fields(StepInputs))
 
+def _checked_json(path:Path, sha256:str, why:str):
+    "JSON parsed from the very bytes whose SHA-256 is checked against `sha256` (\"\" skips the check): no swap between the two"
+    import hashlib
+    from ctml_nb.core import IntegrityError
+    try: data = Path(path).read_bytes()
+    except FileNotFoundError: raise InputError(f"{path} is missing") from None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(f"{path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is used: "
+                             f"{why}. Run the cycle again; find out who can write to the runs folder")
+    try: return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise InputError(f"{path} is not valid JSON ({e})") from None
+
 def load_values(
     values_path:str|Path,  # `values.json` of a run
+    sha256:str="",         # The digest the runner handed the step (`StepInputs.values_sha256`); "" skips the check
 )->dict:                   # {step: {name: value}}
-    "Values recorded by the steps of a run so far"
+    "Values recorded by the steps of a run so far, refused when the file changed since the runner wrote it"
     p = Path(values_path)
-    return read_json(p) if p.exists() else {}
+    if not p.exists() and not sha256: return {}
+    return _checked_json(p, sha256, "it carries the gate's decision")
 
 def load_run_config(
     config_path:str|Path,  # `config.json` of a run
     sha256:str="",         # The digest the runner handed the step (`StepInputs.config_sha256`); "" skips the check
 )->PipelineConfig:
     "The pipeline config a run was started with, refused when it changed since the runner wrote it"
-    import hashlib
-    from ctml_nb.core import IntegrityError
-    if sha256 and hashlib.sha256(Path(config_path).read_bytes()).hexdigest() != sha256:
-        raise IntegrityError(f"{config_path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is "
-                             "used: it names code to import. Run the cycle again; find out who can write to the runs folder")
-    d = read_json(config_path)
+    d = _checked_json(Path(config_path), sha256, "it names code to import")
     return parse_config(d, d.get("base_dir", "."))
 
 # %% ../nbs/31a_runner.ipynb #93953382
@@ -216,12 +228,24 @@ def registry_champion(
 def restore_champion(
     cfg:PipelineConfig,  # Pipeline
     version,             # Version to make champion again (None: remove the alias)
-):
-    "Point the champion alias back at `version`"
+    expected,            # The champion the failed cycle set: the alias moves only if it still points there
+    run_id:str="",       # The failed cycle
+)->bool:                 # False, and nothing moved, when someone moved the champion since
+    "Undo a failed cycle's own promotion by compare-and-swap: a promote or rollback made meanwhile stands"
     reg, name = pipeline_registry(cfg), cfg.model.name or cfg.name
-    why = "restored by the ctml-nb runner: the cycle that changed it failed"
-    if version is None: reg.delete_alias(name, "champion", reason=why)
-    else: reg.set_alias(name, "champion", version, reason=why)
+    why = f"restored by the ctml-nb runner: cycle {run_id} promoted version {expected}, then failed"
+    return reg.swap_champion(name, expected, version, reason=why)
+
+def _own_promotion(cfg:PipelineConfig, run_id:str)->dict|None:
+    "{'previous', 'version'} of the champion moves the steps of `run_id` made (registry history, else its signed journal), or None"
+    from ctml_nb.journal import read_promotion
+    try:
+        moves = pipeline_registry(cfg).champion_moves(cfg.model.name or cfg.name, run_id)
+        if moves: return {"previous": moves[0]["from"], "version": moves[-1]["to"]}
+    except Exception: pass
+    try: j = read_promotion(cfg)
+    except Exception: return None   # forged or unreadable: not this cycle's (`recover_promotion` sets it aside)
+    return j if j and j.get("run_id") == run_id else None
 
 # %% ../nbs/31a_runner.ipynb #4cca3905
 class CycleLocked(PipelineError):
@@ -260,6 +284,24 @@ def _cycle_lock(runs:Path, pipeline:str):
     from filelock import FileLock
     return FileLock(str(Path(runs)/f".{pipeline}.lock"))
 
+def _holder_path(lock)->Path: return Path(f"{lock.lock_file}.holder")
+
+def _note_holder(lock, what:str):
+    "Say who holds the cycle lock (`RUNS/.<pipeline>.lock.holder`), for the message of the command that finds it taken"
+    import os
+    write_json(_holder_path(lock), {"holder": what, "pid": os.getpid(), "since": _now()})
+
+def _held_by(lock)->str|None:
+    "Who holds the lock when it is not a cycle, in words (from the note its holder wrote; None: a cycle)"
+    import os
+    try: h = read_json(_holder_path(lock))
+    except Exception: return None
+    if not isinstance(h, dict) or h.get("holder") == "cycle" or not isinstance(h.get("pid"), int): return None
+    try: os.kill(h["pid"], 0)   # a note left by a process that has ended says nothing
+    except ProcessLookupError: return None
+    except OSError: pass
+    return f"{h.get('holder')} (pid {h['pid']}, since {h.get('since')})"
+
 def run_cycle(
     config:PipelineConfig|str|Path,  # Parsed pipeline, or the path of its YAML/TOML file
     parameters:dict|None=None,       # Extra template parameters {step: {name: value}} (e.g. from the CLI)
@@ -278,12 +320,17 @@ def run_cycle(
     lock = _cycle_lock(runs, cfg.name)
     try: runs.mkdir(parents=True, exist_ok=True); lock.acquire(timeout=0)
     except Timeout:
+        by = _held_by(lock)
+        if by: raise CycleLocked(f"No cycle of pipeline {cfg.name!r} is running, but {by} holds its lock {lock.lock_file}; "
+                                 "this cycle did not start: run again when it has finished (a recovery takes seconds).") from None
         raise CycleLocked(f"Another cycle of pipeline {cfg.name!r} is running (lock {lock.lock_file}); "
                           "this one did not start. Wait for it to finish.") from None
     except OSError as e:  # (after Timeout, an OSError) a read-only folder, or a folder where the lock file should be: nothing was written
         raise ConfigError(f"runs: {cfg.runs!r}: cannot take the lock {lock.lock_file} ({e.strerror or e}): choose a "
                           "folder you can write to, or remove what is in the way") from None
-    try: return _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report)
+    try:
+        _note_holder(lock, "cycle")
+        return _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report)
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #4be99976
@@ -320,6 +367,22 @@ def _recover_locked(cfg, runs, champion)->dict:
     except Exception: now = None
     return {"promotion": promo, "migrated": migrated, "closed": close_abandoned(runs, cfg.name, now)}
 
+@contextmanager
+def cycle_lock_held(
+    cfg:PipelineConfig,  # Pipeline
+    what:str,            # Who holds it, in words (shown to a `ctml run` that finds it taken)
+):
+    "Hold the cycle lock of `cfg` for a command that must not run beside a cycle; `CycleLocked` when one runs"
+    from filelock import Timeout
+    runs = config_path(cfg, "runs"); runs.mkdir(parents=True, exist_ok=True)
+    lock = _cycle_lock(runs, cfg.name)
+    try: lock.acquire(timeout=0)
+    except Timeout: raise CycleLocked(f"A cycle of {cfg.name!r} holds {lock.lock_file}: run this again when it has finished") from None
+    try:
+        _note_holder(lock, what)
+        yield
+    finally: lock.release()
+
 def recover(
     cfg:PipelineConfig|str|Path,  # Pipeline, or the path of its YAML/TOML file
 )->dict|None:                     # {"promotion", "migrated", "closed"}; None while a cycle holds the lock
@@ -331,12 +394,22 @@ def recover(
     lock = _cycle_lock(runs, cfg.name)
     try: lock.acquire(timeout=0)
     except Timeout: return None   # the running cycle recovers when it ends, or the next one does
-    try: return _recover_locked(cfg, runs, registry_champion)
+    try:
+        _note_holder(lock, "a registry recovery (`ctml registry`)")
+        return _recover_locked(cfg, runs, registry_champion)
     finally: lock.release()
 
 # %% ../nbs/31a_runner.ipynb #1f28ba00
+def _write_digest(path:Path, obj)->str:
+    "Write `obj` as JSON atomically; the SHA-256 of the bytes written (never of a read back, which another writer could swap)"
+    import hashlib
+    body = (json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n").encode()
+    atomic_write(path, body)
+    return hashlib.sha256(body).hexdigest()
+
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=None)->RunRecord:
     from tqdm.auto import tqdm
+    from ctml_nb.registry_api import RUN_ENV
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -348,14 +421,12 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         _finish(cfg, rec, runs, t0, None, None, [], failed=True, write_report=write_report)
         return rec
     rec.model_before = before
-    write_json(run_dir/"config.json", dataclasses.asdict(cfg))
+    digest = _write_digest(run_dir/"config.json", dataclasses.asdict(cfg))
     write_json(run_dir/"run.json", rec.to_dict())
     queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
     cursor = _last_cursor(runs, cfg.name)
-    import hashlib
-    digest = hashlib.sha256((run_dir/"config.json").read_bytes()).hexdigest()
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           config_sha256=digest,
                                           cursor=to_jsonable(cursor) if cursor else "",   # a dict literal in the parameters cell
@@ -366,9 +437,10 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         bar = tqdm(plan.items(), desc=cfg.name, unit="step", disable=not progress, leave=False)
         for i, (step, (path, declared, user)) in enumerate(bar):
             bar.set_postfix_str(step)
-            write_json(run_dir/"values.json", rec.values)
-            params = {k: v for k, v in {**given, "step": step}.items() if k in declared} | user
-            res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
+            vdigest = _write_digest(run_dir/"values.json", rec.values)
+            params = {k: v for k, v in {**given, "step": step, "values_sha256": vdigest}.items() if k in declared} | user
+            with kernel_env(**{RUN_ENV: run_id}):   # the registry records this run on the alias moves its steps make
+                res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
             rec.values[step] = res.values or {}
             missing = [v for v in REQUIRED_VALUES.get(step, ()) if v not in rec.values[step]]
             if res.status == "succeeded" and missing:
@@ -411,13 +483,20 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
         if after is None: after = before
     restored = False
     if failed and after != before:
-        try:
-            restore_champion(cfg, before)
-            restored = True
-            rec.reason += f" (the champion, changed to {after} by the failed step, was restored to {before})"
-            after = before
-        except Exception as e:
-            rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
+        own = _own_promotion(cfg, rec.run_id) if champion else None
+        if own is None or after != own.get("version"):   # not this cycle's move: an operator's promote or rollback stands
+            rec.reason += (f" (the champion moved from {before} to {after} during the cycle, not by this cycle's promotion: "
+                           "left as is)") if champion else ""
+        else:
+            try:
+                restored = restore_champion(cfg, own.get("previous"), expected=after, run_id=rec.run_id)
+                if restored:
+                    rec.reason += f" (the champion, changed to {after} by the failed step, was restored to {own.get('previous')})"
+                    after = own.get("previous")
+                else: rec.reason += f" (the champion moved again after this cycle set {after}: left as is)"
+                after = champion(cfg) if not restored else after
+            except Exception as e:
+                rec.reason += f" (WARNING: the champion changed from {before} to {after} and could not be restored: {e})"
     rec.model_after = after
     if failed: rec.watermark = rec.cursor = None  # the next cycle processes the same data again
     else:  # succeeded or skipped: the requests it acted on are done with (a kill from here on requeues them)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from .core import InputError, atomic_write
 
 # %% auto #0
-__all__ = ['SHORT', 'runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'runs_server']
+__all__ = ['SHORT', 'runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'host_allowed', 'runs_server']
 
 # %% ../nbs/42a_runs_page.ipynb #44ebd079
 def _metric_text(r)->str:
@@ -248,6 +248,18 @@ def missing_reports(
             if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]
 
 # %% ../nbs/42a_runs_page.ipynb #d9104333
+def host_allowed(
+    header:str|None,  # The request's Host header
+    host:str,         # The address the server is bound to
+    port:int,         # Its port
+)->bool:
+    "Whether a request names this server: loopback names or the bound host, with this port or none (DNS rebinding refused)"
+    if not header: return False
+    name, _, p = header.strip().rpartition(":") if not header.strip().endswith("]") else (header.strip(), "", "")
+    if not name: name, p = header.strip(), ""
+    if p and p != str(port): return False
+    return name.lower().strip("[]") in {"127.0.0.1", "localhost", "::1", host.lower().strip("[]")}
+
 def runs_server(
     runs_dir:str|Path,       # Runs folder (its `index.html` is the front page)
     port:int=8765,           # Port; 0 picks a free one
@@ -261,6 +273,8 @@ def runs_server(
         def __init__(self, *a, **kw): super().__init__(*a, directory=str(root), **kw)
         def log_message(self, *a): pass
         def send_head(self):
+            if not host_allowed(self.headers.get("Host"), host, self.server.server_address[1]):
+                self.send_error(403, "Host header names another site: pages are served to this machine's own names only"); return None
             p = Path(self.translate_path(self.path))
             page = p / "index.html" if p.is_dir() else p
             run = page.parent.parent

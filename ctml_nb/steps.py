@@ -253,11 +253,11 @@ def execute_step(
     engine = step_engine()
     step = step or template.stem.split("_", 1)[-1]
     output.parent.mkdir(parents=True, exist_ok=True)
-    t0, error, banner = time.perf_counter(), None, False
+    t0, error, banner, ran = time.perf_counter(), None, False, None
     readable_parameters()
     try:
         with kernel_env(MPLBACKEND=INLINE_BACKEND):  # plots stay in the report whatever backend the scheduler set
-            pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
+            ran = pm.execute_notebook(str(template), str(output), parameters=parameters, kernel_name=kernel_name,
                                 engine_name=engine, execution_timeout=timeout, start_timeout=start_timeout,
                                 progress_bar=False, cwd=str(cwd or output.parent),
                                 kernel_manager_class=logged_kernels(kernel_log or output.parent/KERNEL_LOG),
@@ -272,8 +272,8 @@ def execute_step(
         error, banner = f"{type(e).__name__}: {e}", True
     seconds = time.perf_counter() - t0
     values = {}
-    if output.exists():
-        nb = nbformat.read(str(output), as_version=4)
+    if output.exists() or ran is not None:  # values from the notebook in memory: the file could be swapped since
+        nb = ran if isinstance(ran, nbformat.NotebookNode) else nbformat.read(str(output), as_version=4)
         values = read_records(nb)
         problem = audit_notebook(nb)
         if error is None and problem: error, banner = problem, True

@@ -88,10 +88,10 @@ def test_rehashed_malicious_registry_pickle_is_refused_and_never_runs(tmp_path):
 
 def test_signature_by_another_key_is_refused(tmp_path, monkeypatch):
     X, y = _data()
-    monkeypatch.setenv(KEY_ENV, "the attacker's key")
+    monkeypatch.setenv(KEY_ENV, "the attacker's key, long enough")
     evil = ModelRegistry(tmp_path / "registry")
     evil.register(Evil(tmp_path / "pwned"), "clf")       # a well-formed version, signed with another key
-    monkeypatch.setenv(KEY_ENV, "our key")
+    monkeypatch.setenv(KEY_ENV, "our key, long enough to use")
     with pytest.raises(IntegrityError, match="invalid signature"):
         ModelRegistry(tmp_path / "registry").load("clf", 1)
     monkeypatch.delenv(KEY_ENV)                           # no key at all on this machine
