@@ -21,7 +21,7 @@ from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot
                                 slice_masks, wilcoxon_test)
 
 # %% auto #0
-__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'PromotionDecision']
+__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'decision_status', 'PromotionDecision']
 
 # %% ../nbs/20a_promotion.ipynb #23a19675
 TESTS = ("bootstrap", "mcnemar", "ttest", "wilcoxon", "none")
@@ -152,6 +152,13 @@ def validate_policy(self, task):
     return m
 
 # %% ../nbs/20a_promotion.ipynb #91266d62
+def decision_status(
+    gate:dict,  # A gate decision as plain data (`PromotionDecision.to_dict()`, as steps record it)
+)->str:         # "promoted", "pending" or "rejected"
+    "The outcome of a gate decision: a sequential gate's undecided challenger is pending"
+    if gate.get("promote"): return "promoted"
+    return "pending" if (gate.get("sequential") or {}).get("status") == "pending" and not gate.get("blocked_by") else "rejected"
+
 @dataclass
 class PromotionDecision:
     "A promotion gate's verdict with its evidence"
@@ -176,7 +183,7 @@ class PromotionDecision:
     @property
     def status(self)->str:
         "'promoted', 'rejected' or 'pending' (a sequential gate's undecided challenger)"
-        return "promoted" if self.promote else "pending" if (self.sequential or {}).get("status") == "pending" and not self.blocked_by else "rejected"
+        return decision_status(self.to_dict())
     def to_frame(self)->pd.DataFrame:
         "One row per check: floors, primary metric, guardrails, latency, size, slices"
         return pd.DataFrame(self.checks, columns=list(_check("", "", None, None))).set_index("check")
@@ -325,7 +332,7 @@ def _decide(self, champion, challenger, X, y, evidence=None):
     task, ye, classes, (oc, ox) = model_outputs([champion, challenger], X, y, self.task)
     m, K, n = validate_policy(self, task), None if classes is None else len(classes), len(ye)
     ts, seq = _test_set(self, task, ye, n), self.sequential and champion is not None
-    if not ts["passed"] and not seq: return _refuse(self, m, ts, n)
+    if not ts["passed"] and not self.sequential: return _refuse(self, m, ts, n)   # sequential: later looks add rows
     masks = slice_masks(self.slices, X) if self.slices else {}
     guards = dict(self.guardrails or {})
     lat_tol, size_tol, floors = guards.pop("latency", None), guards.pop("size", None), dict(self.floors or {})
@@ -388,13 +395,15 @@ def _decide(self, champion, challenger, X, y, evidence=None):
         checks += _slice_checks(self, masks, get_metric(self.slice_metric or m.name), ye, ox, oc, K, missing)
     failed = [c for c in checks if c["passed"] is False]
     cand, pending = point[m.name][0], verdict is not None and verdict.status == "pending"
-    if seq and not ts["passed"]: checks.insert(0, {**ts, "passed": None, "note": ts["note"] + " (sequential: the rows count as evidence, no verdict on them alone)"})
+    if self.sequential and not ts["passed"]:
+        checks.insert(0, {**ts, "passed": None, "note": ts["note"] + (" (sequential: the rows count as evidence, no verdict on "
+                          "them alone)" if seq else " (sequential: the first model is checked against its floors only)")})
     if failed: reason = "Reject: " + "; ".join(c["note"] for c in failed) + "."
     elif pending: reason = f"Pending: {verdict.reason}; the next cycles' labelled rows add evidence."
     elif champion is None:
         reason = (f"Promote: no champion yet and the challenger passes {'every floor' if floors else 'no floors were set'}"
                   f" ({m.name} {cand:.4g}).")
-    else: reason = f"Promote: {checks[len(floors)]['note']}; all {len(checks)} check(s) passed."
+    else: reason = f"Promote: {next(c for c in checks if c['kind'] == 'primary')['note']}; all {len(checks)} check(s) passed."
     if seq: thresholds.update(sequential=True, max_rows=self.max_rows, max_looks=self.max_looks)
     return PromotionDecision(not failed and not pending, reason, m.name, m.greater_is_better, base, cand,
                              None if base is None else cand - base, imp, interval, p, "sequential" if seq else self.test,

@@ -27,8 +27,8 @@ from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp', 'ModelVersion',
-           'Registry', 'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'PENDING', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
+           'ModelVersion', 'Registry', 'registry_class', 'open_registry']
 
 # %% ../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -56,6 +56,7 @@ def check_alias(alias:str)->str:
 
 # %% ../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
+PENDING = "pending"   # ... and for one a sequential gate has not decided yet (no alias may point at it either)
 
 def utc_stamp()->str:
     "Now, UTC, ISO 8601 to the microsecond: when a version was created or an alias moved"
@@ -261,10 +262,15 @@ class _Aliases:
         return event
 
     def _aliasable(self, name, v)->int:
-        "`v`, unless it is a rejected challenger"
-        if self._record(name, v).get("tags", {}).get(STATUS_TAG) == REJECTED:
+        "`v`, unless it is a rejected or pending challenger"
+        status = self._record(name, v).get("tags", {}).get(STATUS_TAG)
+        if status == REJECTED:
             raise RegistryError(f"{name} version {v} is a challenger the gate rejected (tag {STATUS_TAG}={REJECTED}): no alias "
                                 f"may point at it. Register the model again if you overrule the gate.")
+        if status == PENDING:
+            raise RegistryError(f"{name} version {v} is a challenger the sequential gate has not decided yet (tag {STATUS_TAG}="
+                                f"{PENDING}): no alias may point at it until the gate promotes it (set its {STATUS_TAG} tag "
+                                "to 'accepted' first if you overrule the gate).")
         return v
 
     def set_alias(self, name:str, alias:str, version:int|str, reason:str|None=None)->ModelVersion:

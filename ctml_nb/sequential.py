@@ -36,12 +36,11 @@ class Evidence:
     total:float=0.0             # Sum of the differences
     sumsq:float=0.0             # Sum of their squares
     looks:int=0                 # Looks (cycles) that added rows
-    first_n:int=0               # Rows of the first look (the gate's holdout)
-    first_loss:float|None=None  # The challenger's mean loss on them
-    first_sd:float|None=None    # ... and its standard deviation
+    loss_total:float=0.0        # Sum of the challenger's own per-row losses (all looks)
+    loss_sumsq:float=0.0        # ... and of their squares
     last_n:int=0                # Rows of the latest look
-    last_loss:float|None=None   # The challenger's mean loss on them
-    last_sd:float|None=None     # ... and its standard deviation
+    last_total:float=0.0        # Sum of the challenger's losses on them
+    last_sumsq:float=0.0        # ... and of their squares
 
     def add(self,
             champion_loss,      # Per-row losses of the champion on this look's rows
@@ -52,11 +51,10 @@ class Evidence:
         if a.ndim != 1 or a.shape != b.shape:
             raise InputError(f"champion_loss and challenger_loss must be 1-d and of the same length, got {a.shape} and {b.shape}")
         if not len(a): return self
-        d, sd = a - b, float(b.std(ddof=1)) if len(b) > 1 else 0.0
-        out = replace(self, n=self.n + len(d), total=self.total + float(d.sum()), sumsq=self.sumsq + float(d @ d),
-                      looks=self.looks + 1, last_n=len(b), last_loss=float(b.mean()), last_sd=sd)
-        if not self.looks: out.first_n, out.first_loss, out.first_sd = len(b), float(b.mean()), sd
-        return out
+        d, s, s2 = a - b, float(b.sum()), float(b @ b)
+        return replace(self, n=self.n + len(d), total=self.total + float(d.sum()), sumsq=self.sumsq + float(d @ d),
+                       looks=self.looks + 1, loss_total=self.loss_total + s, loss_sumsq=self.loss_sumsq + s2,
+                       last_n=len(b), last_total=s, last_sumsq=s2)
 
     @property
     def mean(self)->float: return self.total / self.n if self.n else math.nan
@@ -65,6 +63,13 @@ class Evidence:
         "Sample standard deviation of the differences"
         if self.n < 2: return math.nan
         return math.sqrt(max(0.0, (self.sumsq - self.n * self.mean ** 2) / (self.n - 1)))
+    def challenger_loss(self, latest:bool)->tuple:
+        "(rows, mean, sd) of the challenger's own loss on the latest look (`latest`) or on all the looks before it"
+        n, t, t2 = ((self.last_n, self.last_total, self.last_sumsq) if latest else
+                    (self.n - self.last_n, self.loss_total - self.last_total, self.loss_sumsq - self.last_sumsq))
+        if n < 1: return n, math.nan, math.nan
+        m = t / n
+        return n, m, math.sqrt(max(0.0, (t2 - n * m * m) / (n - 1))) if n > 1 else math.nan
     def to_dict(self)->dict: return to_jsonable(asdict(self))
     @classmethod
     def from_dict(cls, d:dict|None)->Evidence:
@@ -160,11 +165,12 @@ class SequentialTest:
         return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict())
 
     def moved_past(self, ev:Evidence)->tuple:
-        "(True, why) when the challenger's loss on the latest look is significantly above its loss on its first look"
-        if ev.looks < 2 or ev.last_n < 2 or ev.first_n < 2: return False, "the challenger has been scored on one look only"
+        "(True, why) when the challenger's loss on the latest look is significantly above its loss on the looks before"
+        (n1, m1, s1), (n0, m0, s0) = ev.challenger_loss(True), ev.challenger_loss(False)
+        if ev.looks < 2 or n1 < 2 or n0 < 2: return False, "the challenger has been scored on one look only"
         from scipy.stats import norm
-        se = math.sqrt(ev.first_sd ** 2 / ev.first_n + ev.last_sd ** 2 / ev.last_n)
-        z, crit = (ev.last_loss - ev.first_loss) / se if se > 0 else 0.0, float(norm.ppf(1 - self.alpha))
-        why = (f"the challenger's loss on the newest {ev.last_n} rows is {ev.last_loss:.4g} against {ev.first_loss:.4g} on its "
-               f"first {ev.first_n} (z = {z:.2f}, {'above' if z > crit else 'not above'} {crit:.2f})")
+        se = math.sqrt(s0 ** 2 / n0 + s1 ** 2 / n1)
+        z, crit = (m1 - m0) / se if se > 0 else 0.0, float(norm.ppf(1 - self.alpha))
+        why = (f"the challenger's loss on the newest {n1} rows is {m1:.4g} against {m0:.4g} on the {n0} rows before "
+               f"(z = {z:.2f}, {'above' if z > crit else 'not above'} {crit:.2f})")
         return bool(z > crit), why
