@@ -173,4 +173,8 @@ def pending_retrain(
     "While a challenger is pending, whether a fired trigger pays for a new retrain (the pending one is then dropped as superseded)"
     if requested: return True, "an on-demand request asked for a retrain"
     from ctml_nb.sequential import Evidence
-    return gate.sequential_test().moved_past(Evidence.from_dict(verdict.get("evidence")))
+    ev, test = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
+    if ev.n >= test.min_rows and ev.mean <= test.min_delta:
+        return True, (f"the challenger is not ahead after {ev.n} paired rows (improvement {ev.mean:+.4g}, not above "
+                      f"{test.min_delta:g}): a fresh challenger replaces it")
+    return test.moved_past(ev)

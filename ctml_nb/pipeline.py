@@ -353,7 +353,7 @@ def promote_candidate(
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     if not gate["promote"]: raise PipelineError(f"the gate rejected this challenger ({gate.get('reason')}): register it with `register_challenger`")
     mv = register_challenger(ctx, candidate, gate, snapshots, tags, run_id, schema, parent)
-    return deploy_version(ctx, mv, candidate, gate, test, run_id, parent)
+    return deploy_version(ctx, mv, candidate, gate, test, run_id, parent, test_id=mv.data_snapshots.get("test"))
 
 def deploy_version(
     ctx:Context,       # Step context
@@ -363,12 +363,13 @@ def deploy_version(
     test:pd.DataFrame, # Rows the deployed copy is checked on
     run_id:str,        # This cycle
     parent=None,       # Previous champion version
+    test_id:str|None=None, # Snapshot id of `test`, when it is stored already (else it is saved: what a recovery predicts)
 )->dict:               # {"version", "promoted", "health": {...}, "rolled_back"}
     "Make a registered version champion (journaled), then check the deployed copy; roll back if it fails"
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     X = test[feature_columns(cfg, test)]
     expected = np.asarray(candidate.predict(X))
-    test_id = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts
+    test_id = test_id or reg.snapshots.save(test, name="test").id   # what a recovery predicts
     try: previous = reg.resolve(name, "champion")
     except RegistryError: previous = None
     begin_promotion(cfg, run_id, name, previous, mv.version, test_id, predictions_digest(expected))  # before the move
