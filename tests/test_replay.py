@@ -162,7 +162,7 @@ def flip_stream(n=600, at=260, seed=0):
     return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": ((x[:, 0] * s + 0.5 * x[:, 1] + rng.normal(0, 0.5, n)) > 0).astype(int)})
 
 
-def test_replay_sequential_gate_pending_challengers(tmp_path):
+def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     """A sequential gate on 30-row batches: a challenger goes pending, is superseded when the data moves past it, the
     next one is promoted at a later cycle's look, and a third goes pending; the pipeline and the backtest agree on every
     step, and the run records, `ctml runs` and the runs page say what is pending"""
@@ -190,8 +190,19 @@ def test_replay_sequential_gate_pending_challengers(tmp_path):
     assert idx.iloc[-1]["pending_status"] == "pending" and "v4 pending: " in idx.iloc[-1]["reason"], idx.iloc[-1]["reason"]
     table = runs_table(idx)
     assert "pending" in table and "promote" in table
+    from ctml_nb.runs_page import runs_rows
+    page = runs_rows(tmp_path / "runs")[::-1]   # oldest first, as the index
+    for status, r in zip(idx["pending_status"], page):   # the gate column follows the pending challenger
+        if isinstance(status, str): assert r["gate"] == {"promoted": "promote", "pending": "pending"}.get(status, "drop"), r
+    assert "pending" in {r["gate"] for r in page} and any("v4 pending: " in r["reason"] for r in page)
     from ctml_nb.config import pipeline_registry
     reg = pipeline_registry(load_config(tmp_path / "pipeline.yaml"))
     assert reg.get_version("flip", 2).status == "rejected" and reg.get_version("flip", 3).status == "accepted"
     assert reg.resolve("flip", "champion") == 3
     assert main(["runs", "--config", str(tmp_path / "pipeline.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(batch), "--initial-rows",
+                 str(n0), "--json", "--no-progress"]) == 0
+    got = json.loads(capsys.readouterr().out)["batches"]
+    assert [b["gate"] for b in got][:5] == ["promoted", "", "", "pending", "pending"] and got[5]["gate"] == "promoted"
+    assert got[4]["pending"] == text(frame.iloc[4]["pending"])
