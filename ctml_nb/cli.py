@@ -337,12 +337,14 @@ def cmd_demo(args)->int:
 
 # %% ../nbs/32_cli.ipynb #aed7bf0b
 def backtest_rows(result)->list:
-    "Per-batch rows of a backtest for `ctml backtest --json`: batch, metric, retrained, reasons, gate outcome"
+    "Per-batch rows of a backtest for `ctml backtest --json`: batch, metric, retrained, reasons, gate outcome, pending challengers"
     f = result.to_frame()
-    gate = ["" if not r else "promoted" if p else "rejected" for r, p in zip(f["retrained"], f["promoted"])]
+    pend = [v if isinstance(v, str) else "" for v in (f["pending"] if "pending" in f else [None] * len(f))]
+    gate = ["promoted" if p else "" if not r else "pending" if t.rsplit("; ", 1)[-1].split(": ")[0].endswith(" pending")
+            else "rejected" for r, p, t in zip(f["retrained"], f["promoted"], pend)]
     cols = [c for c in ("batch", "start", "end", "rows", "time", "metric", "model_version", "retrained", "fired",
-                        "reasons", "vetoed_by") if c in f]
-    return f[cols].assign(gate=gate).to_dict(orient="records")
+                        "reasons", "vetoed_by", "pending") if c in f]
+    return f[cols].assign(gate=gate, **({"pending": [t or None for t in pend]} if "pending" in f else {})).to_dict(orient="records")
 
 def _history(cfg, path:str|None):
     """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label

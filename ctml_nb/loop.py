@@ -16,7 +16,8 @@ from .strategies import FullRetrain, RetrainResult
 from .triggers import ModelState, Trigger
 
 # %% auto #0
-__all__ = ['Champion', 'label_window', 'model_state', 'Holdout', 'training_end', 'retrain_model', 'gate_promotes']
+__all__ = ['Champion', 'label_window', 'model_state', 'Holdout', 'training_end', 'retrain_model', 'gate_promotes', 'pending_rows',
+           'pending_retrain']
 
 # %% ../nbs/12a_loop.ipynb #56960cbf
 @dataclass
@@ -153,3 +154,27 @@ def gate_promotes(
         raise InputError(f"The gate {type(gate).__name__} returned {type(d).__name__}: it must return a bool or an "
                          "object with a boolean `.promote`")
     return bool(promote), d
+
+# %% ../nbs/12a_loop.ipynb #c897a59b
+def pending_rows(
+    counted_to:int,  # Label mark the pending challenger's evidence reaches (its holdout's end, then each look's mark)
+    prev_mark:int,   # Label mark at the last check
+    mark:int,        # Label mark now
+)->tuple|None:       # (lo, hi): rows [lo, hi) to score both models on; None when no new labelled row
+    "Rows of the next look at a pending challenger: labelled since the last check, never counted twice"
+    lo = max(int(counted_to), int(prev_mark))
+    return (lo, int(mark)) if mark > lo else None
+
+def pending_retrain(
+    gate,            # The gate that left the challenger pending (a sequential `PromotionPolicy`)
+    verdict:dict,    # Its latest `Verdict` as a dict (`PromotionDecision.sequential`)
+    requested:bool,  # An on-demand request asked for a retrain this cycle
+)->tuple:            # (retrain now: bool, why)
+    "While a challenger is pending, whether a fired trigger pays for a new retrain (the pending one is then dropped as superseded)"
+    if requested: return True, "an on-demand request asked for a retrain"
+    from ctml_nb.sequential import Evidence
+    ev, test = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
+    if ev.n >= test.min_rows and ev.mean <= test.min_delta:
+        return True, (f"the challenger is not ahead after {ev.n} paired rows (improvement {ev.mean:+.4g}, not above "
+                      f"{test.min_delta:g}): a fresh challenger replaces it")
+    return test.moved_past(ev)

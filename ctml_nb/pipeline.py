@@ -21,14 +21,15 @@ from .loop import Champion, label_window, model_state, retrain_model, training_e
 from .metrics import task_of
 from .model_files import dump_model, load_model, read_signed, signing_key, write_signed
 from .policy_config import build_gate, build_strategy, build_trigger, new_model
-from .registry_api import REJECTED, STATUS_TAG
+from .promotion import decision_status
+from .registry_api import PENDING, REJECTED, STATUS_TAG
 
 # %% auto #0
 __all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'GATE_DECISION', 'Context', 'open_context', 'champion',
            'pending_requests', 'champion_state', 'retrain_history', 'cycle_state', 'served_scores',
            'save_trigger_state', 'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split',
            'retrain_candidate', 'save_candidate', 'load_candidate', 'champion_tags', 'register_challenger',
-           'promote_candidate', 'batch_drift']
+           'promote_candidate', 'deploy_version', 'batch_drift']
 
 # %% ../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -323,17 +324,18 @@ def register_challenger(
     schema=None,       # `DataSchema` of the training features
     parent=None,       # Champion version it challenged
 ):                     # `ModelVersion`
-    "Register a challenger with its lineage and the gate's decision; tagged `status: rejected` (no alias may point at it) unless the gate promotes it"
+    "Register a challenger with its lineage and the gate's decision; tagged `status: rejected` or `pending` (no alias may point at either) unless the gate promotes it"
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     metrics = {gate["metric"]: gate["candidate"]} if gate.get("candidate") is not None else {}
     artifacts = {GATE_DECISION: json.dumps(to_jsonable(gate), indent=1, allow_nan=False)}
-    train = snapshots.get("train") if gate["promote"] else None   # a rejected one never serves as a drift reference
+    status = decision_status(gate)
+    train = snapshots.get("train") if status != "rejected" else None   # a rejected one never serves as a drift reference
     if train is not None and not isinstance(train, pd.DataFrame): train = reg.load_snapshot(getattr(train, "id", train))
     if train is not None:   # what `reference_detector` refits
         artifacts[DRIFT_PROFILE] = json.dumps(to_jsonable(fit_reference(cfg, train).profile_.to_dict()), indent=1, allow_nan=False)
     return reg.register(candidate, name, metrics=metrics, params=getattr(candidate, "get_params", dict)(),
                         data_snapshot=snapshots, parent=parent, run_id=run_id, schema=schema, artifacts=artifacts,
-                        tags={**tags, STATUS_TAG: "accepted" if gate["promote"] else REJECTED},
+                        tags={**tags, STATUS_TAG: {"promoted": "accepted", "pending": PENDING}.get(status, REJECTED)},
                         code={"pipeline": cfg.name, "templates": str(config_path(cfg, "templates"))})
 
 def promote_candidate(
@@ -351,9 +353,23 @@ def promote_candidate(
     reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     if not gate["promote"]: raise PipelineError(f"the gate rejected this challenger ({gate.get('reason')}): register it with `register_challenger`")
     mv = register_challenger(ctx, candidate, gate, snapshots, tags, run_id, schema, parent)
+    return deploy_version(ctx, mv, candidate, gate, test, run_id, parent, test_id=mv.data_snapshots.get("test"))
+
+def deploy_version(
+    ctx:Context,       # Step context
+    mv,                # The registered `ModelVersion` to make champion (status accepted)
+    candidate,         # Its fitted model, as the gate judged it
+    gate:dict,         # Gate decision (the promotion's evidence)
+    test:pd.DataFrame, # Rows the deployed copy is checked on
+    run_id:str,        # This cycle
+    parent=None,       # Previous champion version
+    test_id:str|None=None, # Snapshot id of `test`, when it is stored already (else it is saved: what a recovery predicts)
+)->dict:               # {"version", "promoted", "health": {...}, "rolled_back"}
+    "Make a registered version champion (journaled), then check the deployed copy; roll back if it fails"
+    reg, name, cfg = ctx.registry, ctx.name, ctx.cfg
     X = test[feature_columns(cfg, test)]
     expected = np.asarray(candidate.predict(X))
-    test_id = mv.data_snapshots.get("test") or reg.snapshots.save(test, name="test").id   # what a recovery predicts
+    test_id = test_id or reg.snapshots.save(test, name="test").id   # what a recovery predicts
     try: previous = reg.resolve(name, "champion")
     except RegistryError: previous = None
     begin_promotion(cfg, run_id, name, previous, mv.version, test_id, predictions_digest(expected))  # before the move

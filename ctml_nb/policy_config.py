@@ -66,9 +66,10 @@ def build_holdout(
     cfg:PipelineConfig,     # Parsed pipeline
     overrides:dict|None=None,  # Retrain-step parameters given for one run (`ctml run -p retrain.test_fraction 0.2`)
 ):
-    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows`"
+    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows` (default 50; 1 with a sequential gate, whose later cycles add evidence)"
     from ctml_nb.loop import Holdout
-    p = {**cfg.parameters.get("retrain", {}), **(overrides or {})}
+    p = {**cfg.parameters.get("retrain", {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    if "min_test_rows" not in p and getattr(build_gate(cfg), "sequential", False): p["min_test_rows"] = 1
     h = Holdout(**{k: p[k] for k in ("test_fraction", "min_test_rows") if k in p})
     try: return h.validate()
     except InputError as e: raise ConfigError(f"parameters.retrain: {e}") from None

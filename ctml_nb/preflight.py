@@ -194,6 +194,8 @@ def build_components(
     if isinstance(g, PromotionPolicy):
         _checked("promotion.params", _names(cls, spec.params),
                  lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
+    from ctml_nb.policy_config import build_holdout
+    build_holdout(cfg)   # parameters.retrain.test_fraction and min_test_rows: a ConfigError naming them
     return built
 
 # %% ../nbs/30b_preflight.ipynb #4b5cfd49

@@ -15,12 +15,13 @@ import pandas as pd
 
 from .core import InputError, md_escape, to_jsonable
 from .metrics import check_metric_value
+from .sequential import Evidence, SequentialTest
 from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot, _check_lengths, _interval, _outs_for,
                                 _row_losses, _suite, _weighted, get_metric, mcnemar_test, model_outputs, paired_ttest,
                                 slice_masks, wilcoxon_test)
 
 # %% auto #0
-__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'PromotionDecision']
+__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'decision_status', 'PromotionDecision']
 
 # %% ../nbs/20a_promotion.ipynb #23a19675
 TESTS = ("bootstrap", "mcnemar", "ttest", "wilcoxon", "none")
@@ -40,7 +41,10 @@ class PromotionPolicy:
                  slice_metric:str|None=None,  # Metric compared on slices; the primary metric when None
                  floors:dict|None=None,       # {metric: absolute floor (ceiling for losses)} for the challenger
                  task:str|None=None,          # "classification" or "regression"; inferred when None
-                 min_test_rows:int=30,        # Fewest test rows the gate judges on; fewer (or one class only): reject
+                 min_test_rows:int=30,        # Fewest test rows the gate judges on; fewer (or one class only): reject. Sequential: fewest paired rows before a verdict
+                 sequential:bool=False,       # Keep an undecided challenger pending and test again on later cycles' rows (`ctml_nb.sequential`)
+                 max_rows:int=1000,           # Sequential: drop a challenger still undecided after this many paired rows
+                 max_looks:int=20,            # ... or after this many looks (cycles)
                  n_boot:int=2000,             # Bootstrap resamples
                  latency_repeats:int=7,       # Timed `predict` calls per model
                  latency_rows:int=1000,       # Rows per timed call
@@ -49,7 +53,7 @@ class PromotionPolicy:
         self.guardrails, self.slices, self.slice_tolerance, self.slice_metric = guardrails, slices, slice_tolerance, slice_metric
         self.slice_significant = slice_significant
         self.floors, self.task, self.n_boot, self.random_state = floors, task, n_boot, random_state
-        self.min_test_rows = min_test_rows
+        self.min_test_rows, self.sequential, self.max_rows, self.max_looks = min_test_rows, sequential, max_rows, max_looks
         self.latency_repeats, self.latency_rows = latency_repeats, latency_rows
 
     def decide(self,
@@ -57,9 +61,14 @@ class PromotionPolicy:
                challenger,  # Candidate model
                X,           # Test features: the same rows for both models
                y,           # Test labels or targets
+               evidence=None, # Sequential gate: the pending challenger's `Evidence` (or its dict) from earlier looks
               )->PromotionDecision:
-        "Compare `challenger` with `champion` on `(X, y)` and decide whether to promote it"
-        return _decide(self, champion, challenger, X, y)
+        "Compare `challenger` with `champion` on `(X, y)` and decide whether to promote it (or, sequential, keep it pending)"
+        return _decide(self, champion, challenger, X, y, evidence)
+
+    def sequential_test(self)->SequentialTest:
+        "The `SequentialTest` a sequential gate applies (its alpha, min_delta, min_test_rows, max_rows and max_looks)"
+        return SequentialTest(float(self.alpha), self.min_delta, self.min_test_rows, self.max_rows, self.max_looks)
 
     def __repr__(self):
         d = PromotionPolicy().__dict__
@@ -121,6 +130,14 @@ def validate_policy(self, task):
     if isinstance(mt, bool) or not isinstance(mt, (int, np.integer)) or mt < 1:
         raise InputError(f"`min_test_rows` must be an integer >= 1, not {mt!r}.")
     _check_boot(self.n_boot, 1 - self.alpha)
+    if not isinstance(self.sequential, bool): raise InputError(f"`sequential` must be true or false, not {self.sequential!r}.")
+    if self.sequential:
+        if not m.per_row or self.relative:
+            raise InputError(f"`sequential=True` accumulates per-row losses: metric {m.name!r}" + (" with relative=True" if
+                             self.relative else " is not a mean of per-row losses") + "; choose one of " +
+                             ", ".join(k for k, v in METRICS.items() if v.task == task and v.per_row) + " (relative=False).")
+        try: self.sequential_test().validate()
+        except InputError as e: raise InputError(str(e).replace("`min_rows`", "`min_test_rows`")) from None
     for k, v in (self.floors or {}).items(): check_metric_value(k, v, f"floors[{k!r}]")
     for k, v in (self.guardrails or {}).items():
         if k not in ("latency", "size"): get_metric(k, "guardrails")
@@ -135,6 +152,13 @@ def validate_policy(self, task):
     return m
 
 # %% ../nbs/20a_promotion.ipynb #91266d62
+def decision_status(
+    gate:dict,  # A gate decision as plain data (`PromotionDecision.to_dict()`, as steps record it)
+)->str:         # "promoted", "pending" or "rejected"
+    "The outcome of a gate decision: a sequential gate's undecided challenger is pending"
+    if gate.get("promote"): return "promoted"
+    return "pending" if (gate.get("sequential") or {}).get("status") == "pending" and not gate.get("blocked_by") else "rejected"
+
 @dataclass
 class PromotionDecision:
     "A promotion gate's verdict with its evidence"
@@ -154,7 +178,12 @@ class PromotionDecision:
     blocked_by:list           # Names of the checks that failed
     scores:list               # Every metric for both models with bootstrap intervals (see `scores_frame`)
     n:int                     # Test rows
+    sequential:dict|None=None # Sequential gate: the `Verdict` (status promote/drop/pending, evidence, rows needed)
 
+    @property
+    def status(self)->str:
+        "'promoted', 'rejected' or 'pending' (a sequential gate's undecided challenger)"
+        return decision_status(self.to_dict())
     def to_frame(self)->pd.DataFrame:
         "One row per check: floors, primary metric, guardrails, latency, size, slices"
         return pd.DataFrame(self.checks, columns=list(_check("", "", None, None))).set_index("check")
@@ -173,7 +202,7 @@ class PromotionDecision:
         import html
         return (f"<p><b>{self._verdict()}</b> ({self.n} test rows): {html.escape(self._why())}</p>"
                 + self.to_frame().to_html(float_format=_fmt, na_rep=""))
-    def _verdict(self): return "Promote" if self.promote else "Reject"
+    def _verdict(self): return {"promoted": "Promote", "pending": "Pending", "rejected": "Reject"}[self.status]
     def _why(self): return self.reason.removeprefix(self._verdict() + ": ")
 
     def plot(self):
@@ -281,14 +310,29 @@ def _refuse(self, m, c, n):
     return PromotionDecision(False, f"Reject: {c['note']}.", m.name, m.greater_is_better, None, None, None, None, None,
                              None, self.test, th, [c], ["test set"], [], n)
 
+# %% ../nbs/20a_promotion.ipynb #6933a501
+def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
+    "The primary check of a sequential gate: this look's paired per-row losses added to `evidence`, then the verdict"
+    la, lb = (_row_losses(m.name, ye, _outs_for(m.name, o), K) for o in (oc, ox))
+    ev = (evidence if isinstance(evidence, Evidence) else Evidence.from_dict(evidence)).add(la, lb)
+    v = self.sequential_test().judge(ev)
+    imp = float(_improve(m, base, cand))
+    loss = {"accuracy": "0/1 error", "balanced_accuracy": "class-weighted 0/1 error", "rmse": "squared error",
+            "r2": "squared error"}.get(m.name, f"per-row {m.name}")
+    desc = (f"{m.name} {cand:.4g} vs champion {base:.4g} on these {len(ye)} rows; {loss} over {v.looks} look(s): "
+            f"{v.reason}")
+    ok = {"promote": True, "drop": False, "pending": None}[v.status]
+    interval = None if v.lower is None else (v.lower, v.upper)
+    return _check(f"primary {m.name}", "primary", ok, desc, m.name, base, cand, imp, v.rule, v.n, interval), imp, interval, v
+
 # %% ../nbs/20a_promotion.ipynb #20627a39
-def _decide(self, champion, challenger, X, y):
+def _decide(self, champion, challenger, X, y, evidence=None):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
     _check_lengths(X=X, y=y)
     task, ye, classes, (oc, ox) = model_outputs([champion, challenger], X, y, self.task)
     m, K, n = validate_policy(self, task), None if classes is None else len(classes), len(ye)
-    ts = _test_set(self, task, ye, n)
-    if not ts["passed"]: return _refuse(self, m, ts, n)
+    ts, seq = _test_set(self, task, ye, n), self.sequential and champion is not None
+    if not ts["passed"] and not self.sequential: return _refuse(self, m, ts, n)   # sequential: later looks add rows
     masks = slice_masks(self.slices, X) if self.slices else {}
     guards = dict(self.guardrails or {})
     lat_tol, size_tol, floors = guards.pop("latency", None), guards.pop("size", None), dict(self.floors or {})
@@ -320,10 +364,11 @@ def _decide(self, champion, challenger, X, y):
     thresholds = {"min_delta": self.min_delta, "relative": self.relative, "alpha": self.alpha, "floors": floors,
                   "guardrails": dict(self.guardrails or {}), "slice_tolerance": self.slice_tolerance,
                   "slice_significant": self.slice_significant, "min_test_rows": self.min_test_rows}
-    base = imp = interval = p = None
+    base = imp = interval = p = verdict = None
     if champion is not None:
         cand, base = point[m.name]
-        c, imp, interval, p = _primary(self, m, ye, oc, ox, K, base, cand, reps[m.name])
+        if seq: c, imp, interval, verdict = _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence)
+        else: c, imp, interval, p = _primary(self, m, ye, oc, ox, K, base, cand, reps[m.name])
         checks.append(c)
         for k, tol in guards.items():
             c_, b_ = point.get(k, [math.nan, math.nan])
@@ -349,12 +394,18 @@ def _decide(self, champion, challenger, X, y):
                           None, sb, sc, ch, f"growth <= {size_tol:.0%}"))
         checks += _slice_checks(self, masks, get_metric(self.slice_metric or m.name), ye, ox, oc, K, missing)
     failed = [c for c in checks if c["passed"] is False]
-    cand = point[m.name][0]
+    cand, pending = point[m.name][0], verdict is not None and verdict.status == "pending"
+    if self.sequential and not ts["passed"]:
+        checks.insert(0, {**ts, "passed": None, "note": ts["note"] + (" (sequential: the rows count as evidence, no verdict on "
+                          "them alone)" if seq else " (sequential: the first model is checked against its floors only)")})
     if failed: reason = "Reject: " + "; ".join(c["note"] for c in failed) + "."
+    elif pending: reason = f"Pending: {verdict.reason}; the next cycles' labelled rows add evidence."
     elif champion is None:
         reason = (f"Promote: no champion yet: the challenger becomes the first champion{', passing every floor' if floors else ''}"
                   f" ({m.name} {cand:.4g}).")
-    else: reason = f"Promote: {checks[len(floors)]['note']}; all {len(checks)} check(s) passed."
-    return PromotionDecision(not failed, reason, m.name, m.greater_is_better, base, cand,
-                             None if base is None else cand - base, imp, interval, p, self.test, thresholds, checks,
-                             [c["check"] for c in failed], scores, n)
+    else: reason = f"Promote: {next(c for c in checks if c['kind'] == 'primary')['note']}; all {len(checks)} check(s) passed."
+    if seq: thresholds.update(sequential=True, max_rows=self.max_rows, max_looks=self.max_looks)
+    return PromotionDecision(not failed and not pending, reason, m.name, m.greater_is_better, base, cand,
+                             None if base is None else cand - base, imp, interval, p, "sequential" if seq else self.test,
+                             thresholds, checks, [c["check"] for c in failed], scores, n,
+                             None if verdict is None else verdict.to_dict())

@@ -28,7 +28,7 @@ from .registry_verify import SignedRecords, VerifiedLoads
 from .validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
+__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'PENDING', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
            'ModelVersion', 'Registry', 'registry_class', 'open_registry']
 
 # %% ../nbs/22d_registry_api.ipynb #81f0fa22
@@ -58,6 +58,7 @@ def check_alias(alias:str)->str:
 # %% ../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
 RUN_ENV = "CTML_RUN_ID"   # Set by the runner for its steps: an alias move records the pipeline run that made it
+PENDING = "pending"   # ... and for one a sequential gate has not decided yet (no alias may point at it either)
 
 def utc_stamp()->str:
     "Now, UTC, ISO 8601 to the microsecond: when a version was created or an alias moved"
@@ -273,10 +274,15 @@ class _Aliases:
         return event
 
     def _aliasable(self, name, v)->int:
-        "`v`, unless it is a rejected challenger or its signature does not check (`IntegrityError`)"
-        if self._meta(name, v, check=not self.trust_unsigned).get("tags", {}).get(STATUS_TAG) == REJECTED:
+        "`v`, unless it is a rejected or pending challenger or its signature does not check (`IntegrityError`)"
+        status = self._meta(name, v, check=not self.trust_unsigned).get("tags", {}).get(STATUS_TAG)
+        if status == REJECTED:
             raise RegistryError(f"{name} version {v} is a challenger the gate rejected (tag {STATUS_TAG}={REJECTED}): no alias "
                                 f"may point at it. Register the model again if you overrule the gate.")
+        if status == PENDING:
+            raise RegistryError(f"{name} version {v} is a challenger the sequential gate has not decided yet (tag {STATUS_TAG}="
+                                f"{PENDING}): no alias may point at it until the gate promotes it (set its {STATUS_TAG} tag "
+                                "to 'accepted' first if you overrule the gate).")
         return v
 
     def set_alias(self, name:str, alias:str, version:int|str, reason:str|None=None)->ModelVersion:

@@ -51,7 +51,10 @@ def _rows(runs)->list:
     "Records of a DataFrame or a list of dicts"
     return runs.to_dict(orient="records") if hasattr(runs, "to_dict") else list(runs)
 
-def _gate_text(promoted, retrained)->str:
+def _gate_text(promoted, retrained, pending=None)->str:
+    "The gate column: promote, reject, or a sequential gate's pending challenger (pending, promote, drop)"
+    if isinstance(pending, str) and pending:
+        return {"promoted": "promote", "pending": "pending"}.get(pending, "drop")
     if promoted is True or promoted == 1: return "promote"
     if promoted is False or (not _missing(promoted) and promoted == 0): return "reject"
     return "-"
@@ -72,7 +75,7 @@ def runs_table(
         trig = "-" if _missing(fired) else (("fired: " + ", ".join(map(str, which)) if isinstance(which, list) and which else "fired") if fired else "no")
         secs = r.get("seconds")
         body.append([str(r.get("run_id")), when_text(r.get("started")), str(r.get("status")), trig,
-                     _gate_text(r.get("promoted"), r.get("retrained")), _champion_text(r.get("model_before"), r.get("model_after")),
+                     _gate_text(r.get("promoted"), r.get("retrained"), r.get("pending_status")), _champion_text(r.get("model_before"), r.get("model_after")),
                      "-" if _missing(secs) else f"{float(secs):.0f}",
                      textwrap.wrap(" ".join(str(r.get("reason") or "").split()), max(width, 20)) or [""]])
     widths = [max([len(head[i])] + [len(b[i]) for b in body]) for i in range(len(head) - 1)]
@@ -171,6 +174,7 @@ def record_text(
     out += _steps(d, width)
     if details:
         out += _trigger(d.get("trigger"), width) + _gate(d.get("gate"), width)
+        out += [f"pending challenger: {p.get('text')}" for p in d.get("pending") or []]
         if d.get("snapshots"): out.append("snapshots: " + ", ".join(f"{k} {str(v)[:12]}" for k, v in d["snapshots"].items()))
         if not _missing(d.get("watermark")) and d.get("watermark") != "": out.append(f"watermark: {d['watermark']}")
         for k in ("request", "recovery"):

@@ -119,6 +119,7 @@ class RunRecord:
     versions:dict = field(default_factory=dict)  # Library versions
     recovery:dict|None = None     # What the next runner did about this run's unfinished promotion (`recover_promotion`)
     alerts:list = field(default_factory=list)    # One entry per alert delivery (`ctml_nb.alerts.notify_run`): sent, suppressed or failed
+    pending:list = field(default_factory=list)   # A sequential gate's pending challengers: looks, promotions, drops, registrations ({version, status, text})
     def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
     @classmethod
     def from_dict(cls, d:dict)->RunRecord:
@@ -139,7 +140,9 @@ class RunRecord:
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
                 "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
-                "watermark": self.watermark, "run_dir": self.run_dir}
+                "watermark": self.watermark, "run_dir": self.run_dir,
+                "pending": "; ".join(p["text"] for p in self.pending) or None,
+                "pending_status": self.pending[-1]["status"] if self.pending else None}
     def _repr_markdown_(self)->str:
         e = md_escape
         lines = [f"**Run {e(self.run_id, code=True)}** ({e(self.pipeline)}): **{e(self.status)}**: {e(self.reason)}", "",
@@ -469,6 +472,7 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
     for vals in rec.values.values():
         if "trigger" in vals: rec.trigger = vals["trigger"]
         if "gate" in vals: rec.gate = vals["gate"]
+        if isinstance(vals.get("pending"), dict): rec.pending.append({k: vals["pending"].get(k) for k in ("version", "status", "text")})
         if isinstance(vals.get("snapshots"), dict): rec.snapshots.update(vals["snapshots"])
         if "watermark" in vals: rec.watermark = vals["watermark"]
         if "cursor" in vals: rec.cursor = vals["cursor"]

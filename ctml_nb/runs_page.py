@@ -61,6 +61,8 @@ def runs_rows(
         t = rec.get("trigger") if isinstance(rec.get("trigger"), dict) else None
         trig = "-" if t is None else ("fired: " + ", ".join(t.get("fired") or []) if t.get("retrain") else "no retrain")
         gate = "-" if r.gate_promote is None else ("promote" if r.gate_promote else "reject")
+        pend = rec.get("pending") or []
+        if pend: gate = {"promoted": "promote", "pending": "pending"}.get(pend[-1].get("status"), "drop")
         before, after = version_text(r.model_before), version_text(r.model_after)
         rows.append({"run_id": str(r.run_id), "started": when_text(rec.get("started")),
                      "data_time": when_text((t or {}).get("now")), "pipeline": str(r.pipeline),
@@ -79,7 +81,7 @@ table.ctml-runs{border-collapse:collapse;font-size:13px;width:100%} .ctml-runs t
 padding:4px 8px;text-align:left;vertical-align:top} .ctml-runs th{background:#f6f8fa;position:sticky;top:0}
 .ctml-runs tr:hover td{background:#fafbfc} .ctml-runs td.reason{max-width:36em} .st{font-weight:bold} td.started,td.data_time{white-space:nowrap}
 .st-succeeded{color:#1e7e34} .st-skipped{color:#6c757d} .st-failed{color:#c82333} .st-running{color:#b8860b}
-.gate-reject{color:#c82333} .gate-promote{color:#1e7e34} .ctml-figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start} figure{margin:.5em 0} img{max-width:100%;border:1px solid #eee}
+.gate-reject{color:#c82333} .gate-drop{color:#c82333} .gate-promote{color:#1e7e34} .gate-pending{color:#b8860b} .ctml-figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start} figure{margin:.5em 0} img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555} .ctml-summary{font-size:1.1em}
 .ctml-filters{display:flex;flex-wrap:wrap;gap:.6em 1.2em;align-items:center;margin:.6em 0;font-size:13px}
 .ctml-runs th button{all:unset;cursor:pointer;font-weight:bold} .ctml-runs th[aria-sort=ascending] button::after{content:" \\25B2"}

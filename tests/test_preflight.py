@@ -116,6 +116,15 @@ CASES = {  # id: (edits, extra, drop_time, expected text naming the key and the 
                             "triggers[0].params.floor: `floor` -0.1 is outside the range of accuracy"),
     "gate floor of an unbounded metric below 0": ([("n_boot: 200,", "n_boot: 200, floors: {log_loss: -1},")], "", False,
                                                   "promotion.params: `floors['log_loss']` -1 is outside the range of log_loss: it must be >= 0"),
+    "sequential gate on a metric that is not per row": ([("gate, params: {metric: accuracy", "gate, params: {metric: roc_auc, sequential: true")],
+                                                        "", False, "promotion.params: `sequential=True` accumulates per-row losses: metric 'roc_auc'"),
+    "sequential gate max_rows below its minimum": ([("n_boot: 200,", "n_boot: 200, sequential: true, max_rows: 10,")], "", False,
+                                                   "promotion.params.max_rows: `max_rows` (10) must be at least `min_test_rows` (30)"),
+    "sequential gate not a boolean": ([("n_boot: 200,", "n_boot: 200, sequential: 'yes',")], "", False,
+                                      "promotion.params.sequential: `sequential` must be true or false, not 'yes'"),
+    "holdout rows not a number": ([], "parameters: {retrain: {min_test_rows: many}}\n", False,
+                                  "parameters.retrain: `min_test_rows` must be an integer >= 1, got 'many'"),
+    "sequential gate unknown key": ([("n_boot: 200,", "n_boot: 200, max_cycles: 5,")], "", False, "max_cycles"),
 }
 
 

@@ -140,3 +140,69 @@ def test_cli_backtest_of_the_demo_pipeline(tmp_path, capsys):
                  "--json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"][0]["batches"] == 3
     assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", "0", "--no-progress"]) == 2
+
+
+SEQUENTIAL = """\
+name: flip
+data: {source: live.csv, target: y}
+model: {factory: sklearn.linear_model:LogisticRegression}
+triggers:
+  - {kind: performance, params: {metric: accuracy, max_drop: 0.05, min_rows: 20}}
+strategy: {kind: full, params: {window: 60}}
+promotion: {kind: gate, params: {metric: accuracy, n_boot: 100, sequential: true}}
+timeout: 300
+"""
+
+
+def flip_stream(n=600, at=260, seed=0):
+    "Two features; the sign of the first one's effect flips at row `at`"
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    s = np.where(np.arange(n) < at, 1.0, -1.0)
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": ((x[:, 0] * s + 0.5 * x[:, 1] + rng.normal(0, 0.5, n)) > 0).astype(int)})
+
+
+def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
+    """A sequential gate on 30-row batches: a challenger goes pending, is superseded when the data moves past it, the
+    next one is promoted at a later cycle's look, and a third goes pending; the pipeline and the backtest agree on every
+    step, and the run records, `ctml runs` and the runs page say what is pending"""
+    from ctml_nb.run_views import runs_table
+    from ctml_nb.runner import read_index
+    history, n0, batch, cycles = flip_stream(), 200, 30, 7
+    rows, frame = replay(tmp_path, SEQUENTIAL, history, "y", n0=n0, batch=batch, cycles=cycles)
+    idx = read_index(tmp_path / "runs")
+    text = lambda v: v if isinstance(v, str) else None
+    problems = []
+    for k, r in enumerate(rows):
+        b, rec = frame.iloc[k], idx.iloc[k]
+        if text(rec["pending"]) != text(b.get("pending")):
+            problems.append(f"cycle {k}: pipeline {text(rec['pending'])!r}, backtest {text(b.get('pending'))!r}")
+        promoted = r["promoted"] or rec["pending_status"] == "promoted"
+        version_after = frame.iloc[k + 1]["model_version"]
+        if (r["retrained"], promoted, r["version"]) != (bool(b["retrained"]), bool(b["promoted"]), version_after):
+            problems.append(f"cycle {k}: pipeline {r}, backtest {b.to_dict()}")
+        if k and r["metric"] != pytest.approx(b["metric"], rel=1e-12, abs=1e-12): problems.append(f"cycle {k}: metric")
+    assert not problems, "\n".join(problems)
+    texts = " | ".join(p for p in idx["pending"] if isinstance(p, str))
+    assert "v2 pending: " in texts and "v2 dropped (superseded)" in texts and "v3 promoted" in texts, texts
+    promoted_late = [k for k in range(cycles) if idx.iloc[k]["pending_status"] == "promoted"]
+    assert promoted_late and not rows[promoted_late[0]]["retrained"], "a pending challenger promoted at a later look"
+    assert idx.iloc[-1]["pending_status"] == "pending" and "v4 pending: " in idx.iloc[-1]["reason"], idx.iloc[-1]["reason"]
+    table = runs_table(idx)
+    assert "pending" in table and "promote" in table
+    from ctml_nb.runs_page import runs_rows
+    page = runs_rows(tmp_path / "runs")[::-1]   # oldest first, as the index
+    for status, r in zip(idx["pending_status"], page):   # the gate column follows the pending challenger
+        if isinstance(status, str): assert r["gate"] == {"promoted": "promote", "pending": "pending"}.get(status, "drop"), r
+    assert "pending" in {r["gate"] for r in page} and any("v4 pending: " in r["reason"] for r in page)
+    from ctml_nb.config import pipeline_registry
+    reg = pipeline_registry(load_config(tmp_path / "pipeline.yaml"))
+    assert reg.get_version("flip", 2).status == "rejected" and reg.get_version("flip", 3).status == "accepted"
+    assert reg.resolve("flip", "champion") == 3
+    assert main(["runs", "--config", str(tmp_path / "pipeline.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(batch), "--initial-rows",
+                 str(n0), "--json", "--no-progress"]) == 0
+    got = json.loads(capsys.readouterr().out)["batches"]
+    assert [b["gate"] for b in got][:5] == ["promoted", "", "", "pending", "pending"] and got[5]["gate"] == "promoted"
+    assert got[4]["pending"] == text(frame.iloc[4]["pending"])
