@@ -68,21 +68,21 @@ class _DecayState:
         if self.recover_left_ <= 0 and self.fresh_ is not None: self.level_ = self.fresh_
         return (np.asarray(self.recent_, float) if self.fresh_ is not None and len(self.recent_) >= self.window else None), False
 
-    def _stale(self, state, cur:np.ndarray, ev:dict, margin:float):
-        "(fire, why) for a classifier no better than the majority class once stale; None when it does not apply"
+    def _stale(self, state, cur:np.ndarray, ev:dict, margin:float, first:bool):
+        "(fire, why) for a classifier within `max_rise` of the majority class's error once stale; None when it does not apply"
         labels = [v for v in (getattr(self, "labels_", None) or ()) if not pd.isna(v)]
         if self.stale_fraction is None or not labels or not state.train_rows or not np.isin(cur, (0, 1)).all(): return None
         chance = 1 - float(pd.Series(labels).value_counts(normalize=True).iloc[0])
         new, err = state.new_labelled_rows / state.train_rows, float(cur.mean())
-        if err < chance - margin: self.retried_ = False     # clearly better than chance: a later slide is retried
-        worse, old, tried = err >= chance, new >= self.stale_fraction, getattr(self, "retried_", False)
-        fire = worse and old and not tried
+        if first and err < chance - self.max_rise - margin: self.retried_ = False   # a fresh model clearly better: retry again later
+        near, old, tried = err >= chance - self.max_rise, new >= self.stale_fraction, getattr(self, "retried_", False)
+        fire = near and old and not tried
         if fire: self.retried_ = True
         ev.update(majority_error=chance, new_fraction=new)
         return fire, (f"majority-class error {chance:.4g} on the last {len(labels)} labels: the model is "
-                      f"{'no better' if worse else 'better'}, {new:.1%} of its training rows are new "
+                      f"{'within' if near else 'more than'} {self.max_rise:g} of it, {new:.1%} of its training rows are new "
                       f"({'>=' if old else '<'} {self.stale_fraction:.0%})"
-                      + ("; retried once already since it was last clearly better" if worse and old and tried else ""))
+                      + ("; retried once already since it was last clearly better" if near and old and tried else ""))
 
 
 # %% ../nbs/13a_policies.ipynb #35241ac5
@@ -94,7 +94,7 @@ class DecayTrigger(_DecayState, Trigger):
         max_rise:float=0.1,   # Largest tolerated rise of the mean per-row error (0/1 errors: an accuracy drop)
         window:int=100,       # Rows that measure the fresh level, and the recent rows compared with it
         alpha:float=0.005,    # ... and the rise must be significant: at most `alpha` false alarms per check with no change
-        stale_fraction:float|None=1.0,  # Retry a classifier no better than the majority class once this share of its training rows is new
+        stale_fraction:float|None=1.0,  # Retry a classifier within `max_rise` of the majority class's error once this share of its training rows is new
         z:float|None=None,    # A fixed number of standard errors in place of `alpha`'s normal quantile (None: from `alpha`)
         name:str|None=None,   # Label in decisions (default: "decay(...)")
     ): self.max_rise, self.window, self.alpha, self.stale_fraction, self.z, self.name = max_rise, window, alpha, stale_fraction, z, name
@@ -140,7 +140,7 @@ class DecayTrigger(_DecayState, Trigger):
         why = [f"error {mean:.4g} on the last {len(cur)} rows vs level {self.level_:.4g}: rise {rise:+.4g} "
                + (f"{'>' if decayed else '<='} {_RECOVERY_Z:g} SE = {bar:.4g} (the retrain {'did not bring' if decayed else 'brought'} "
                   "it back to the level lost)" if judged else f"{'>' if decayed else '<='} max({self.max_rise:g}, {z:.3g} SE = {z * se:.4g})")]
-        stale = self._stale(state, cur, ev, max(self.max_rise, z * se))
+        stale = self._stale(state, cur, ev, z * se, first)
         if stale is not None: why.append(stale[1])
         fire = decayed or bool(stale and stale[0])
         return self._decide(state, fire, "; ".join(why), ev)

@@ -72,8 +72,8 @@ def _table(name):
                                                ("breast_cancer", 10, 100)])
 def test_default_does_not_cry_wolf_on_stationary_public_tables(name, batch, window):
     """A public table in random order has no drift by construction, so every retrain is a false one: at most 1 per 100
-    batches on average over random orders (the default's stated rate: 0.5 per 100 checks, and one retry of a model no
-    better than the majority class)"""
+    batches on average over random orders (the default's stated rate: 0.5 per 100 checks, and one retry of a model near
+    chance)"""
     data = _table(name)
     rates = []
     for seed in range(3):
