@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,8 @@ def baseline_policies(
 
 # %% ../nbs/13a_policies.ipynb #17231c0f
 class _DecayState:
-    "`DecayTrigger`'s streaming state: the fresh level of the live model, its recent errors, the recovery"
-    _STATE = ("marker_", "ref_", "recent_", "fresh_", "level_", "recover_left_")
+    "`DecayTrigger`'s streaming state: the fresh level of the live model, its recent errors and labels, the recovery"
+    _STATE = ("marker_", "ref_", "recent_", "labels_", "fresh_", "level_", "recover_left_", "retried_")
 
     def reset(self):
         "Forget the streaming state; returns self"
@@ -47,79 +48,103 @@ class _DecayState:
         return self
 
     def _feed(self, state, errors:np.ndarray):
+        "(errors to judge or None, whether they are the fresh level's rows)"
         marker = (None if state.last_trained_at is None else pd.Timestamp(state.last_trained_at), state.last_trained_rows)
         if getattr(self, "marker_", None) != marker:     # a new model went live: measure its fresh level again
             keep = getattr(self, "recover_left_", 0) > 0
             self.marker_, self.ref_, self.recent_, self.fresh_ = marker, [], deque(maxlen=self.window), None
             if not keep: self.level_ = None
+        y = None if state.y_true is None else np.asarray(state.y_true, dtype=object).ravel()
+        if y is not None and len(y) >= len(errors):      # the errors are those of the newest labelled rows
+            if getattr(self, "labels_", None) is None: self.labels_ = deque(maxlen=self.window)
+            self.labels_.extend(y[len(y) - len(errors):].tolist())
         self.recover_left_ = getattr(self, "recover_left_", 0) - len(errors)
         for e in errors.tolist(): (self.ref_ if len(self.ref_) < self.window else self.recent_).append(e)
         if self.fresh_ is None and len(self.ref_) >= self.window:
             self.fresh_ = float(np.mean(self.ref_))
             lost = getattr(self, "level_", None)
             self.level_ = self.fresh_ if lost is None else min(lost, self.fresh_)
-            return np.asarray(self.ref_, float)          # judge the fresh level itself against a level lost
+            return np.asarray(self.ref_, float), True    # judge the fresh level itself against a level lost
         if self.recover_left_ <= 0 and self.fresh_ is not None: self.level_ = self.fresh_
-        return np.asarray(self.recent_, float) if self.fresh_ is not None and len(self.recent_) >= self.window else None
+        return (np.asarray(self.recent_, float) if self.fresh_ is not None and len(self.recent_) >= self.window else None), False
 
-    def _stale(self, state, cur:np.ndarray, ev:dict):
-        "(fire, why) for a classifier near the majority class's error once stale; None when it does not apply"
-        if self.stale_fraction is None or state.y_true is None or not state.train_rows or not np.isin(cur, (0, 1)).all():
-            return None
-        y = pd.Series(np.asarray(state.y_true, dtype=object).ravel()).dropna()
-        if not len(y): return None
-        chance, new = 1 - float(y.value_counts(normalize=True).iloc[0]), state.new_labelled_rows / state.train_rows
-        near, old = float(cur.mean()) >= chance - self.max_rise, new >= self.stale_fraction
+    def _stale(self, state, cur:np.ndarray, ev:dict, margin:float, first:bool):
+        "(fire, why) for a classifier within `max_rise` of the majority class's error once stale; None when it does not apply"
+        labels = [v for v in (getattr(self, "labels_", None) or ()) if not pd.isna(v)]
+        if self.stale_fraction is None or not labels or not state.train_rows or not np.isin(cur, (0, 1)).all(): return None
+        chance = 1 - float(pd.Series(labels).value_counts(normalize=True).iloc[0])
+        new, err = state.new_labelled_rows / state.train_rows, float(cur.mean())
+        if first and err < chance - self.max_rise - margin: self.retried_ = False   # a fresh model clearly better: retry again later
+        near, old, tried = err >= chance - self.max_rise, new >= self.stale_fraction, getattr(self, "retried_", False)
+        fire = near and old and not tried
+        if fire: self.retried_ = True
         ev.update(majority_error=chance, new_fraction=new)
-        return near and old, (f"majority-class error {chance:.4g}: the model is {'within' if near else 'more than'} "
-                              f"{self.max_rise:g} of it, {new:.1%} of its training rows are new "
-                              f"({'>=' if old else '<'} {self.stale_fraction:.0%})")
+        return fire, (f"majority-class error {chance:.4g} on the last {len(labels)} labels: the model is "
+                      f"{'within' if near else 'more than'} {self.max_rise:g} of it, {new:.1%} of its training rows are new "
+                      f"({'>=' if old else '<'} {self.stale_fraction:.0%})"
+                      + ("; retried once already since it was last clearly better" if near and old and tried else ""))
+
 
 # %% ../nbs/13a_policies.ipynb #35241ac5
+_RECOVERY_Z = 1.0  # standard errors by which a retrained model's fresh level must exceed the level lost to count as not recovered
+
 class DecayTrigger(_DecayState, Trigger):
     "Fire when the model's recent error rose above the level it had when fresh (kept through a recovery)"
     def __init__(self,
         max_rise:float=0.1,   # Largest tolerated rise of the mean per-row error (0/1 errors: an accuracy drop)
         window:int=100,       # Rows that measure the fresh level, and the recent rows compared with it
-        z:float=2.0,          # ... and the rise must exceed `z` standard errors of the difference of the two means
+        alpha:float=0.005,    # ... and the rise must be significant: at most `alpha` false alarms per check with no change
         stale_fraction:float|None=1.0,  # Retry a classifier within `max_rise` of the majority class's error once this share of its training rows is new
+        z:float|None=None,    # A fixed number of standard errors in place of `alpha`'s normal quantile (None: from `alpha`)
         name:str|None=None,   # Label in decisions (default: "decay(...)")
-    ): self.max_rise, self.window, self.z, self.stale_fraction, self.name = max_rise, window, z, stale_fraction, name
+    ): self.max_rise, self.window, self.alpha, self.stale_fraction, self.z, self.name = max_rise, window, alpha, stale_fraction, z, name
 
     def _default_label(self): return self._describe("decay", max_rise=f"{self.max_rise:g}", window=self.window)
 
     def validate(self):
         for p in ("max_rise", "z", "stale_fraction"):
             v = getattr(self, p)
-            if v is None and p == "stale_fraction": continue
+            if v is None and p != "max_rise": continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
                 raise InputError(f"DecayTrigger: `{p}` must be a finite number >= 0, got {v!r}")
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not 0 < a < 0.5:
+            raise InputError(f"DecayTrigger: `alpha` must be a probability in (0, 0.5), got {a!r}: the largest share of "
+                             "checks that may fire on a stream with no change (0.005: one in 200)")
         check_count(self.window, "window", minimum=2)
         return super().validate()
+
+    def z_score(self)->float:
+        "Standard errors a rise must exceed: `z`, or the normal quantile of 1 - `alpha`"
+        return float(self.z) if self.z is not None else NormalDist().inv_cdf(1 - self.alpha)
 
     def _check(self, state):
         errors = np.asarray(self._need(state, "errors", "per-row errors since the last check"), dtype=float).ravel()
         if not np.isfinite(errors).all(): raise InputError(f"{self.label}: `state.errors` has missing or infinite values")
-        cur = self._feed(state, errors)
+        cur, first = self._feed(state, errors)
         if cur is None:
             what = "fresh level" if self.fresh_ is None else "recent error"
             n = len(self.ref_) if self.fresh_ is None else len(self.recent_)
             return self._decide(state, False, notes=[f"{n} of {self.window} rows seen to measure the {what}"])
-        ref = np.asarray(self.ref_, float)
-        mean, rise = float(cur.mean()), float(cur.mean()) - self.level_
-        se = math.sqrt(cur.var(ddof=1) / len(cur) + ref.var(ddof=1) / len(ref))
+        ref, z = np.asarray(self.ref_, float), self.z_score()
+        mean = float(cur.mean()); rise = mean - self.level_
+        # standard error of the difference of the two means, with the variance pooled as it is when nothing changed
+        se = math.sqrt(np.concatenate([cur, ref]).var(ddof=1) * (1 / len(cur) + 1 / len(ref)))
         recovering = self.level_ < self.fresh_
-        decayed = rise > 0 if recovering else rise > max(self.max_rise, self.z * se)   # recovering: not back yet
+        judged = recovering and first    # a successor's fresh level vs the level lost: did the retrain help?
+        bar = _RECOVERY_Z * se if judged else max(self.max_rise, z * se)
+        decayed = rise > bar
         if decayed and not recovering: self.recover_left_ = int(state.train_rows or len(ref))  # a recovery starts
-        ev = {"error": mean, "level": self.level_, "fresh": self.fresh_, "rise": rise, "se": se,
+        ev = {"error": mean, "level": self.level_, "fresh": self.fresh_, "rise": rise, "se": se, "z": z,
               "max_rise": self.max_rise, "recovering": recovering}
         why = [f"error {mean:.4g} on the last {len(cur)} rows vs level {self.level_:.4g}: rise {rise:+.4g} "
-               + (f"{'>' if decayed else '<='} 0 (not back to the level lost)" if recovering else
-                  f"{'>' if decayed else '<='} max({self.max_rise:g}, {self.z:g} SE = {self.z * se:.4g})")]
-        stale = self._stale(state, cur, ev)
+               + (f"{'>' if decayed else '<='} {_RECOVERY_Z:g} SE = {bar:.4g} (the retrain {'did not bring' if decayed else 'brought'} "
+                  "it back to the level lost)" if judged else f"{'>' if decayed else '<='} max({self.max_rise:g}, {z:.3g} SE = {z * se:.4g})")]
+        stale = self._stale(state, cur, ev, z * se, first)
         if stale is not None: why.append(stale[1])
         fire = decayed or bool(stale and stale[0])
         return self._decide(state, fire, "; ".join(why), ev)
+
 
 # %% ../nbs/13a_policies.ipynb #ad0b7022
 def default_policy(

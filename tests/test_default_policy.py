@@ -1,8 +1,11 @@
 """The default policy reacts where retraining pays, stays put where it does not, and a pipeline config holds it.
 
-Small synthetic streams from `drift_stream` and a shallow tree keep these fast; `bench/default_policy_bench.py` has
-the full evidence (elec2, weather, sea and every synthetic kind with a forest).
+Small synthetic streams from `drift_stream`, public tables shipped by river and scikit-learn, and a shallow tree keep
+these fast; `bench/default_policy_bench.py` has the full evidence (elec2, weather, sea, every synthetic kind and
+stationary public tables with a forest).
 """
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
@@ -55,6 +58,31 @@ def test_default_is_quiet_on_a_stable_stream():
     assert cmp.to_frame().set_index("policy").loc["ctml default", "retrains"] <= 2
 
 
+def _table(name):
+    "A public iid table shipped inside a package (no download), label in `target`"
+    if name in ("bananas", "phishing"):
+        from river import datasets
+        rows = list({"bananas": datasets.Bananas, "phishing": datasets.Phishing}[name]())
+        return pd.DataFrame([x for x, _ in rows]).assign(target=[int(y) for _, y in rows])
+    from sklearn import datasets
+    return {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[name](as_frame=True).frame
+
+
+@pytest.mark.parametrize("name,batch,window", [("bananas", 50, 500), ("phishing", 25, 250), ("digits", 25, 300),
+                                               ("breast_cancer", 10, 100)])
+def test_default_does_not_cry_wolf_on_stationary_public_tables(name, batch, window):
+    """A public table in random order has no drift by construction, so every retrain is a false one: at most 1 per 100
+    batches on average over random orders (the default's stated rate: 0.5 per 100 checks, and one retry of a model near
+    chance)"""
+    data = _table(name)
+    rates = []
+    for seed in range(3):
+        r = backtest(data.sample(frac=1, random_state=seed).reset_index(drop=True), "target", TREE,
+                     default_policy(FullRetrain(window=window)), batch_size=batch, initial_fraction=0.1, progress=False)
+        rates.append(100 * r.totals["retrains"] / r.totals["batches"])
+    assert np.mean(rates) <= 1.0, rates
+
+
 def test_default_round_trips_through_a_pipeline_config(tmp_path):
     "policy_to_config writes the default; the config builds it back and a backtest replays the same figures"
     base = {"name": "p", "data": {"source": "d.csv", "target": "target"},
@@ -88,3 +116,17 @@ def test_default_window_is_half_the_training_window(tmp_path):
     assert cfg["triggers"][0] == {"kind": "decay", "params": {"window": 250}}
     back = policy_from_config(parse_config(cfg, tmp_path), name="ctml default")
     assert repr(back.trigger.triggers[0]) == repr(pol.trigger)
+
+
+def test_decay_significance_settings_round_trip(tmp_path):
+    "alpha (the false-alarm rate per check) and a fixed z, kept for older configs, go through a pipeline config"
+    from ctml_nb.triggers import AllOf, DataVolumeTrigger
+    base = {"name": "p", "data": {"source": "d.csv", "target": "target"},
+            "model": {"factory": "sklearn.tree:DecisionTreeClassifier"}}
+    for kw in ({"alpha": 0.01}, {"z": 2.0}):
+        pol = Policy("p", AllOf(DecayTrigger(window=50, **kw), DataVolumeTrigger(min_fraction=0.1)), FullRetrain(window=100))
+        cfg = policy_to_config(pol, base)
+        assert cfg["triggers"][0] == {"kind": "decay", "params": {"window": 50, **kw}}
+        back = policy_from_config(parse_config(cfg, tmp_path), name="p").trigger.triggers[0].triggers[0]
+        assert (back.alpha, back.z, back.z_score()) == (pol.trigger.triggers[0].alpha, pol.trigger.triggers[0].z,
+                                                        pol.trigger.triggers[0].z_score())
