@@ -95,10 +95,10 @@ def default_space(
 
 # %% ../nbs/13c_tune.ipynb #7b00000c
 def _windows(strategy, batch_rows:int, rows:int)->list:
-    "Other training windows for a `FullRetrain`: 5 and 15 batches' rows, and all rows"
+    "Other training windows for a `FullRetrain`: 5 and 15 batches' rows (at most half of `rows`), and all rows"
     if type(strategy) is not FullRetrain: return []
     out = []
-    for w in [k * int(batch_rows) for k in (5, 15) if k * batch_rows < rows] + [None]:
+    for w in [k * int(batch_rows) for k in (5, 15) if 2 * k * batch_rows <= rows] + [None]:
         if w != strategy.window: s = copy.copy(strategy); s.window = w; out.append(s)
     return out
 
@@ -107,7 +107,7 @@ def refine_space(
     cost:float,               # Retrain cost the choice is made at
     candidates:dict,          # Name -> `Policy` of the first round
     batch_rows:int,           # Rows in a batch
-    rows:int,                 # Rows of the tuning part
+    rows:int,                 # Fewest rows a candidate trains on in the tuning part (windows: at most half of it)
     top:int=3,                # Best triggers tried with other training windows
 )->list:                      # New policies (names not in `candidates`)
     "Second round: floors at quantiles of the never-retrained model's batches; the best triggers and two periods with other windows"
@@ -406,7 +406,7 @@ class _TuningPart:
         return PolicyComparison({k: _pooled([b.results[k] for b in self.blocks]) for k in self.candidates})
 
     def refine(self, cost):
-        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, len(self.data))
+        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, self.blocks[0].kwargs["initial_rows"])
         if more: self.add(more)
 
 # %% ../nbs/13c_tune.ipynb #7b00001f
