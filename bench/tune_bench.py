@@ -104,7 +104,8 @@ def dominated(r)->bool:
 
 def main(argv=None)->int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data_dir", nargs="?", default=str(REPO.parent / "shared" / "data"))
+    here = [d / "shared" / "data" for d in (REPO.parent, REPO.parent.parent)]   # a clone, or a worktree one level deeper
+    p.add_argument("data_dir", nargs="?", default=str(next((d for d in here if d.is_dir()), here[0])))
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--streams", default=",".join(STREAMS))
     p.add_argument("--costs", default="0.01,0.05,0.2")
