@@ -11,14 +11,14 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 
 from .core import InputError, to_jsonable
 from .loop import (Champion, Holdout, gate_promotes, label_window, model_state, pending_retrain, pending_rows,
                           retrain_model, training_end)
 from .metrics import resolve_metric, task_of
 from .triggers import Trigger
-from .strategies import FullRetrain, RetrainResult, RetrainStrategy
+from .strategies import FullRetrain, RetrainStrategy
 
 # %% auto #0
 __all__ = ['Policy', 'BacktestResult', 'accuracy', 'batch_bounds', 'backtest']
@@ -340,7 +340,7 @@ def backtest(
     recent_rows:int|str|None=None, # Labelled rows the trigger judges (default: max(batch_size, 30)); "new": those labelled since the last check
     baseline="running",            # "running", "first", "gate" (the gate's value at promotion), a number, or callable(model, X, y)
     gate_rows:int|None=None,       # Newest labelled rows held out to judge a challenger (gate only; default recent_rows)
-    initial:str="fit",             # "fit": the initial rows train the first model; "cycle": as the pipeline's first cycle
+    initial:str="fit",             # "fit": the strategy fits the first model on the initial rows (its window applies); "cycle": as the pipeline's first cycle
     predict_chunk:int=4096,        # Rows predicted ahead by the deployed model
     progress:bool=True,            # Show a tqdm progress bar
 )->BacktestResult:
@@ -365,7 +365,8 @@ def backtest(
     records = [_initial_cycle(r, n0, times, reqs)] if cycle else []
     if not cycle:
         r.origin = n0
-        r.go_live(clone(model).fit(X.iloc[:n0], y[:n0]), 0, n0, n0, RetrainResult(None, "initial fit", n0, 0.0))
+        first = retrain_model(r.strategy, None, model, X.iloc[:n0], y[:n0], times=None if times is None else times[:n0])
+        r.go_live(first.model, 0, n0, n0, first)   # the strategy's own rule (its window), as every later retrain and the pipeline
     init_seconds = time.perf_counter() - t0
     cache_lo, cache, mark = n0, np.empty(0, dtype=pred.dtype), n0
     from tqdm.auto import tqdm

@@ -411,6 +411,11 @@ def cmd_tune(args)->int:
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,
                       initial_rows=args.initial_rows, label_delay=args.label_delay)
     tuned, s = res.to_config(), res.summary()
+    if args.out and s["concerns"] and not args.force:   # the truth first: a worse choice is not written silently
+        print(res.to_text())
+        print(f"ctml tune: not writing {args.out}: " + "; ".join(s["concerns"]) + ". Keep your config, or pass --force to "
+              "write the tuned one anyway", file=sys.stderr)
+        return EXIT_USAGE
     if args.out: atomic_write(args.out, yaml.safe_dump(to_jsonable(tuned), sort_keys=False))
     batches = f"--batch-rows {args.batch_rows}" if args.batch_rows else f"--batch-every {args.batch_every}"
     replay = (f"ctml backtest --config {args.out or 'TUNED.yaml'}" + (f" --history {args.history}" if args.history else "")
@@ -525,6 +530,8 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
     sp.add_argument("--n-jobs", type=int, default=1, help="candidates backtested in parallel (default 1)")
     sp.add_argument("--out", help="write the pipeline config with the tuned policy here (.yaml)")
+    sp.add_argument("--force", action="store_true", help="write --out even when the tuned policy is worse than never "
+                    "retraining or the current config on either part (exit 2 otherwise)")
     sp.add_argument("--json", action="store_true", help="summary, chosen policy and later-part table as JSON")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_tune)

@@ -51,6 +51,17 @@ class HindsightOptimum:
 
     def __repr__(self): return f"HindsightOptimum({len(self.scores)} batches, {self.metric_name})"
 
+# %% ../nbs/13b_hindsight.ipynb #a54e542a
+def _training_ends(n0, ends, label_delay, initial, gate, holdout, recent, gate_rows, batch_size)->list:
+    "Last training row (exclusive) of the model live from each batch, as `backtest` trains it (labels, gate holdout)"
+    from ctml_nb.loop import Holdout
+    H = holdout or Holdout(rows=gate_rows or (recent if recent != "new" else batch_size))
+    marks = [n0] + [ends[k - label_delay] if k >= label_delay else n0 for k in range(len(ends))]   # label mark after batch k
+    out = [n0 - (H.size(n0) if initial == "cycle" and gate is not None and holdout is not None else 0)]
+    for j in range(1, len(ends)):
+        out.append(marks[j] - (H.size(marks[j] - marks[j - 1]) if gate is not None else 0))
+    return out
+
 # %% ../nbs/13b_hindsight.ipynb #7b000013
 def hindsight_optimum(
     data:pd.DataFrame,         # Labelled rows in time order
@@ -60,12 +71,13 @@ def hindsight_optimum(
     metric:str="accuracy",     # A metric that is a mean over rows: accuracy, error_rate, mae or mse
     batch_size:int=100, batch_every:str|None=None, initial_fraction:float=0.1, initial_rows:int|None=None,
     time_column:str|None=None, label_delay:int=0, initial:str="fit",   # As for `backtest`
+    gate=None, holdout=None,   # The policies' evaluation gate and holdout: a gated retrain trains without the held-out rows
+    recent_rows=None, gate_rows=None,   # As for `backtest` (they size the default holdout)
     max_batches:int=500,       # Refuse longer histories (one fit per batch, each predicting every later row)
     progress:bool=False,       # Progress bar over the fits
     **ignored,                 # Other `backtest` options (they do not change the optimum)
 )->HindsightOptimum:
     "Fit a model after every batch and score it on every later batch, for the best retrain schedule in hindsight"
-    from sklearn.base import clone
     from tqdm.auto import tqdm
     from ctml_nb.backtest import batch_bounds
     from ctml_nb.loop import retrain_model
@@ -84,11 +96,11 @@ def hindsight_optimum(
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
     task, val = task_of(model), _ROW_MEANS[name]
     scores, allowed = np.zeros((B, B)), np.array([j == 0 or j - 1 >= label_delay for j in range(B)])
+    tends = _training_ends(n0, ends, label_delay, initial, gate, holdout, recent_rows or max(batch_size, 30), gate_rows, batch_size)
     for j in tqdm(range(B), desc="hindsight fits", disable=not progress, leave=False):
         if not allowed[j]: continue
-        mark = n0 if j == 0 else ends[j - 1 - label_delay]
-        if j == 0 and initial == "fit": m = clone(model).fit(X.iloc[:n0], y[:n0])
-        else: m = retrain_model(strategy, None, model, X.iloc[:mark], y[:mark], times=None if times is None else times[:mark]).model
+        end = tends[j]
+        m = retrain_model(strategy, None, model, X.iloc[:end], y[:end], times=None if times is None else times[:end]).model
         v = val(row_errors(y[starts[j]:], m.predict(X.iloc[starts[j]:]), task))
         scores[j, j:] = np.add.reduceat(v, np.asarray(starts[j:]) - starts[j])
     return HindsightOptimum(scores, n - n0, int(initial == "cycle"), name, get_metric(name).greater_is_better, allowed)

@@ -17,7 +17,8 @@ from .policies import PolicyComparison, baseline_policies, compare_policies, def
 from .strategies import FullRetrain
 
 # %% auto #0
-__all__ = ['default_space', 'refine_space', 'grid_space', 'TuneResult', 'choose', 'tune_policy', 'tune_config']
+__all__ = ['RULES', 'default_space', 'refine_space', 'grid_space', 'TuneResult', 'choose', 'nested_gap', 'tune_policy',
+           'tune_config']
 
 # %% ../nbs/13c_tune.ipynb #7b000006
 def _named(trigger)->str:
@@ -53,30 +54,39 @@ def _detectors(task:str)->list:
     real = [("adwin", {}), ("adwin", {"delta": 0.05}), ("page_hinkley", {})]
     return real + ([("ddm", {}), ("ddm", {"drift_threshold": 2.0}), ("hddm_a", {})] if task == "classification" else [])
 
+def _every(k:int, b:int, span=None):
+    "A period of `k` batches: rows (`k * b`) or, for a time-indexed history (`span` a batch's time), a time span such as '14D'"
+    if span is None: return k * b
+    s = int(max(pd.Timedelta(span).total_seconds() * k, 60))
+    for unit, sec in (("D", 86400), ("h", 3600), ("min", 60)):
+        if s >= sec: return f"{max(1, round(s / sec))}{unit}"
+
 def default_space(
-    batch_rows:int,            # Rows in a batch (the mean, for batches of a time span)
-    batches:int,               # Batches in the tuning part
+    batch_rows:int,            # Rows in a batch (the median of the full batches, for batches of a time span)
+    batches:int,               # Batches in the tuning part (of one block)
     strategy=None,             # How every candidate retrains (default: `FullRetrain()` on all rows)
     metric:str="accuracy",     # Metric the performance triggers watch (a name in `METRICS`)
     task:str="classification", # "regression": detectors for real-valued errors only
     drift:bool=True,           # Include a data-drift trigger (when a batch has at least 50 rows to test)
     gate=None, holdout=None,   # Evaluation gate and holdout of every candidate (as the pipeline's)
+    span=None,                 # A batch's time span (a time-indexed history: retrains are recorded as times, so budgets count time)
 )->list:                       # `Policy` objects a pipeline config can express
     "The first round of `tune_policy`'s default search: triggers of every kind, with the base strategy"
     from ctml_nb.drift import DriftDetector
     from ctml_nb.drift_triggers import DataDriftTrigger, PerformanceTrigger as P
     from ctml_nb.metrics import get_metric
-    from ctml_nb.triggers import AllOf, DataVolumeTrigger, IntervalTrigger
+    from ctml_nb.triggers import AllOf, AnyOf, DataVolumeTrigger, IntervalTrigger
     from ctml_nb.vetoes import Budget, Cooldown
     strategy, b = strategy or FullRetrain(), int(batch_rows)
     bounded = np.isfinite(get_metric(metric).limits).all()   # accuracy-like: absolute drops; losses: relative ones
     drops = [P(metric, max_drop=d, relative=not bounded) for d in ((0.02, 0.05, 0.1, 0.2) if bounded else (0.1, 0.25, 0.5, 1.0))]
     ts = [None] + [IntervalTrigger(rows=k * b) for k in (1, 2, 3, 5, 10, 20, 40) if k == 1 or k < batches] + drops
-    ts += [P(metric, detector=d, detector_params=p or None) for d, p in _detectors(task)]
+    dets = [P(metric, detector=d, detector_params=p or None) for d, p in _detectors(task)]
+    ts += dets + [AnyOf(copy.deepcopy(d), IntervalTrigger(rows=k * b)) for d in dets[::3] for k in (10, 20) if k < batches]
     ts += [DataVolumeTrigger(min_fraction=f) for f in (0.1, 0.25, 0.5, 1.0)]
     ts += [AllOf(copy.deepcopy(d), DataVolumeTrigger(min_fraction=1 / 30)) for d in drops[1:3]]
     ts += [Cooldown(copy.deepcopy(drops[0]), min_rows=k * b) for k in (3, 10)]
-    ts += [Budget(copy.deepcopy(drops[0]), max_retrains=m, per=20 * b) for m in (2, 5)]
+    ts += [Budget(copy.deepcopy(drops[0]), max_retrains=m, per=_every(20, b, span)) for m in (2, 5)]
     if drift and b >= 50: ts.append(DataDriftTrigger(DriftDetector(), min_rows=min(b, 100)))
     out = _policies(ts, [strategy], strategy, gate, holdout)
     if task != "classification": return out   # the default policy watches accuracy
@@ -85,10 +95,10 @@ def default_space(
 
 # %% ../nbs/13c_tune.ipynb #7b00000c
 def _windows(strategy, batch_rows:int, rows:int)->list:
-    "Other training windows for a `FullRetrain`: 5 and 15 batches' rows, and all rows"
+    "Other training windows for a `FullRetrain`: 5 and 15 batches' rows (at most half of `rows`), and all rows"
     if type(strategy) is not FullRetrain: return []
     out = []
-    for w in [k * int(batch_rows) for k in (5, 15) if k * batch_rows < rows] + [None]:
+    for w in [k * int(batch_rows) for k in (5, 15) if 2 * k * batch_rows <= rows] + [None]:
         if w != strategy.window: s = copy.copy(strategy); s.window = w; out.append(s)
     return out
 
@@ -97,7 +107,7 @@ def refine_space(
     cost:float,               # Retrain cost the choice is made at
     candidates:dict,          # Name -> `Policy` of the first round
     batch_rows:int,           # Rows in a batch
-    rows:int,                 # Rows of the tuning part
+    rows:int,                 # Fewest rows a candidate trains on in the tuning part (windows: at most half of it)
     top:int=3,                # Best triggers tried with other training windows
 )->list:                      # New policies (names not in `candidates`)
     "Second round: floors at quantiles of the never-retrained model's batches; the best triggers and two periods with other windows"
@@ -156,11 +166,12 @@ class _LaterPart:
                                                       progress=self.progress, **self.kwargs).results)
         return PolicyComparison({p.name: self.results[p.name] for p in policies})
 
-    def optimum(self, strategy):
-        "`HindsightOptimum` for `strategy`, or the reason there is none"
-        key = repr(strategy)
+    def optimum(self, policy):
+        "`HindsightOptimum` for `policy`'s strategy, gate and holdout, or the reason there is none"
+        key = (repr(policy.strategy or FullRetrain()), id(policy.gate), repr(policy.holdout))
         if key not in self.optima:
-            try: self.optima[key] = hindsight_optimum(self.data, self.target, self.model, strategy, progress=self.progress, **self.kwargs)
+            try: self.optima[key] = hindsight_optimum(self.data, self.target, self.model, policy.strategy, progress=self.progress,
+                                                      gate=policy.gate, holdout=policy.holdout, **self.kwargs)
             except InputError as e: self.optima[key] = str(e)
         return self.optima[key]
 
@@ -190,6 +201,12 @@ class _TunePlot:
         return fig
 
 # %% ../nbs/13c_tune.ipynb #7b00001a
+def _gap_text(s:dict)->str:
+    g, b = s["expected_gap"], s["budget"]
+    return (f"\nrule {s['rule']!r} over {b['blocks']} tuning blocks ({b['candidates']} candidates x {b['blocks']} blocks = "
+            f"{b['backtests']} backtests)" + (f"; nested validation: the choice trailed each later block's best candidate by "
+            f"{g['mean']:.4f} on average (worst {g['worst']:.4f})" if g else ""))
+
 class _TuneTables:
     "`TuneResult`'s plain-data forms: summary, table, dict"
     @property
@@ -212,7 +229,19 @@ class _TuneTables:
                               "retrains": self.evaluation.results[best].totals["retrains"]},
             "margin": (u[tuned] - u[best]) * (1 if hib else -1),
             "hindsight": {k: v for k, v in h.items() if k != "retrain_after_batches"} if h else None,
-            "hindsight_note": None if h else self.hindsight})
+            "hindsight_note": None if h else self.hindsight, "expected_gap": self.gap, "concerns": self.concerns(),
+            "budget": {"candidates": self.candidates_tried, "blocks": len(self._tuning.blocks),
+                       "backtests": self.candidates_tried * len(self._tuning.blocks)}})
+
+    def concerns(self)->list:
+        "Where the tuned policy's utility is below never retraining's or the current config's, on either part, with the figures"
+        hib, out = self.search._hib(), []
+        for part, cmp, me in (("tuning", self.search, self.chosen), ("later", self.evaluation, f"tuned: {self.chosen}")):
+            u = cmp.utility(self.cost)
+            for other in ("never", "current config"):
+                if other in u.index and other != me and (u[me] < u[other] if hib else u[me] > u[other]):
+                    out.append(f"on the {part} part the tuned policy's utility {u[me]:.4f} is worse than {other!r}'s {u[other]:.4f}")
+        return out
 
     def to_text(self)->str:
         "The summary and the later part's table, as plain text (what `ctml tune` prints)"
@@ -223,7 +252,8 @@ class _TuneTables:
         return (f"chose {s['chosen']!r} of {s['candidates_tried']} candidates on the first {s['tuning_rows']:,} rows (cost "
                 f"{s['cost']:g}); on the later {s['later_rows']:,} rows:\n{table}\nmargin over the best baseline "
                 f"({b['policy']}): {s['margin']:+.4f}" + (f"; hindsight optimum {h['utility']:.4f} with {h['retrains']} "
-                f"retrains" if h else f"; no hindsight optimum: {s['hindsight_note']}"))
+                f"retrains" if h else f"; no hindsight optimum: {s['hindsight_note']}") + _gap_text(s)
+                + "".join(f"\nWARNING: {c}" for c in s["concerns"]))
 
     def to_dict(self)->dict:
         "JSON-safe summary and the table"
@@ -282,16 +312,24 @@ class TuneResult(_TuneTables, _TunePlot):
             index=False, float_format=lambda v: f"{v:.4f}")
 
 # %% ../nbs/13c_tune.ipynb #7b00001d
+RULES = ("regret", "robust", "best", "one_se")
+
 def choose(
-    search:PolicyComparison,  # Candidates backtested on the tuning part
+    search:PolicyComparison,  # Candidates backtested on the tuning part (all blocks pooled)
     cost:float,               # Retrain cost
-    rule:str="best",          # "best": the highest utility; "one_se": the fewest retrains within one standard error of it
+    rule:str="regret",        # "regret", "robust", "best" or "one_se" (see above)
+    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block ("regret" and "robust" need 2 or more)
 )->str:                       # The chosen candidate's name
-    "The candidate to run: the best at `cost`, or (robust to noise) the cheapest one not clearly worse than the best"
-    if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
-    best = search.best(cost)
-    if rule == "best": return best
-    sign = 1.0 if search._hib() else -1.0
+    "The candidate to run at `cost` by `rule`: robust across the tuning blocks, the best pooled, or the cheapest not clearly worse"
+    if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
+    best, sign = search.best(cost), 1.0 if search._hib() else -1.0
+    names = list(search.results)
+    if rule in ("regret", "robust") and blocks and len(blocks) > 1:
+        U = sign * np.array([[c.utility(cost)[k] for k in names] for c in blocks])   # blocks x candidates, higher is better
+        score = -(U.max(axis=1, keepdims=True) - U).max(axis=0) if rule == "regret" else U.mean(axis=0) - U.std(axis=0)
+        pooled = sign * search.utility(cost)[names].to_numpy()
+        return names[max(range(len(names)), key=lambda i: (round(score[i], 12), pooled[i]))]
+    if rule != "one_se": return best
     def per_batch(name):   # each scored batch's contribution to the utility, in the better-is-higher direction
         f = search.results[name].frame
         ok = f["metric"].notna().to_numpy()
@@ -303,55 +341,106 @@ def choose(
         if len(d) > 1 and d.mean() >= -d.std(ddof=1) / np.sqrt(len(d)): tied.append(k)
     return min(tied or [best], key=lambda k: (search.results[k].totals["retrains"], -sign * u[k]))
 
+def nested_gap(
+    blocks:list,        # `PolicyComparison` of the same candidates per block, oldest first
+    cost:float,         # Retrain cost
+    rule:str="regret",  # As for `choose`
+)->dict|None:           # mean and worst gap, one per judged block; None with fewer than 2 blocks
+    "Nested validation of the choice: choose on the blocks before each block, and measure its utility gap there to that block's best candidate"
+    if len(blocks) < 2: return None
+    sign = 1.0 if blocks[0]._hib() else -1.0
+    gaps = []
+    for k in range(1, len(blocks)):
+        past = PolicyComparison({n: _pooled([b.results[n] for b in blocks[:k]]) for n in blocks[0].results})
+        u = sign * blocks[k].utility(cost)
+        gaps.append(float(u.max() - u[choose(past, cost, rule, blocks[:k])]))
+    return {"mean": float(np.mean(gaps)), "worst": float(np.max(gaps)), "per_block": gaps, "rule": rule}
+
 # %% ../nbs/13c_tune.ipynb #7b00001e
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="best")->TuneResult:
-    "Choose a candidate at `cost` on the tuning part; backtest it and the baselines on the later part"
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="regret")->TuneResult:
+    "Choose a candidate at `cost` on the tuning blocks; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
-    search = tuning.comparison()
-    chosen = choose(search, cost, rule)
+    search, blocks = tuning.comparison(), tuning.by_block()
+    chosen = choose(search, cost, rule, blocks)
     tuned = copy.copy(tuning.candidates[chosen]); tuned.name = f"tuned: {chosen}"
     evaluation = later.run([tuned] + list(baselines.values()))
     h = None
-    if hindsight:
-        opt = later.optimum(tuned.strategy or FullRetrain())
-        h = opt.at(cost) if isinstance(opt, HindsightOptimum) else opt
+    if hindsight:   # the best over the strategies judged: each policy is bounded by its own strategy's optimum
+        opts = [later.optimum(p) for p in [tuned] + list(baselines.values())]
+        hs = [o.at(cost) for o in opts if isinstance(o, HindsightOptimum)]
+        sign = 1.0 if evaluation._hib() else -1.0
+        h = max(hs, key=lambda d: sign * d["utility"]) if len(hs) == len(opts) else next(o for o in opts if isinstance(o, str))
     out = TuneResult(cost, search, dict(tuning.candidates), evaluation, chosen, baselines, h, rows, later, base)
-    out._tuning, out._refine, out._rule = tuning, refine, rule
+    out._tuning, out._refine, out._rule, out.gap = tuning, refine, rule, nested_gap(blocks, cost, rule)
     return out
 
-class _TuningPart(_LaterPart):
-    "Backtests of the candidates on the tuning part, each run once; the default space's second round by cost"
-    def __init__(self, *args, batch_rows=1, **kw):
-        super().__init__(*args, **kw); self.candidates, self.batch_rows = {}, batch_rows
+def _pooled(results:list):
+    "One `BacktestResult` of a policy's backtests on consecutive blocks: batches together, totals summed (metric: row-weighted)"
+    from ctml_nb.backtest import BacktestResult
+    ts = [r.totals for r in results]
+    w = np.array([t["scored_rows"] for t in ts], float)
+    tot = dict(ts[0]) | {k: sum(t[k] for t in ts) for k in ("retrains", "rejected", "train_rows", "fit_seconds", "initial_fit_seconds",
+                                                            "scored_rows", "batches", "run_seconds")}
+    for k in ("metric", "no_change", "kappa_temporal"):
+        v = [t[k] for t in ts]
+        tot[k] = None if any(x is None for x in v) else float(np.dot(w, v) / w.sum())
+    frame = pd.concat([r.frame.assign(block=i) for i, r in enumerate(results)], ignore_index=True)
+    return BacktestResult(results[0].policy, frame, [e for r in results for e in r.events], tot)
+
+class _TuningPart:
+    "Backtests of the candidates on each block of the tuning part (rolling origin), each run once; the second round by cost"
+    def __init__(self, data, target, model, kw:dict, n_jobs, progress, bounds:list, batch_rows=1):
+        self.blocks = [_LaterPart(data.iloc[:e], target, model, kw | {"initial_rows": o}, n_jobs, progress) for o, e, _ in bounds]
+        self.data, self.candidates, self.batch_rows = data.iloc[:bounds[-1][1]], {}, batch_rows
 
     def add(self, policies:list):
-        self.candidates.update({p.name: p for p in policies}); self.run(policies)
+        self.candidates.update({p.name: p for p in policies})
+        for b in self.blocks: b.run(policies)
 
-    def comparison(self)->PolicyComparison: return PolicyComparison({k: self.results[k] for k in self.candidates})
+    def by_block(self)->list:
+        "A `PolicyComparison` of the candidates per block"
+        return [PolicyComparison({k: b.results[k] for k in self.candidates}) for b in self.blocks]
+
+    def comparison(self)->PolicyComparison:
+        "The candidates over all blocks pooled"
+        return PolicyComparison({k: _pooled([b.results[k] for b in self.blocks]) for k in self.candidates})
 
     def refine(self, cost):
-        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, len(self.data))
+        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, self.blocks[0].kwargs["initial_rows"])
         if more: self.add(more)
 
 # %% ../nbs/13c_tune.ipynb #7b00001f
-def _parts(data, target, split, kw, warmup=0.5)->tuple:
-    "(first later row, tuning rows before the first batch, batches in the tuning part, batches in the later part)"
+def _blocks(starts:list, end:int, k:int)->list:
+    "(origin, end, batches) of `k` contiguous blocks of the batches that start at `starts` (fewer when there are under 3 batches a block)"
+    k = max(1, min(k, len(starts) // 3))
+    at = [round(i * len(starts) / k) for i in range(k)] + [len(starts)]
+    return [(starts[at[i]], starts[at[i + 1]] if at[i + 1] < len(starts) else end, at[i + 1] - at[i]) for i in range(k)]
+
+def _parts(data, target, split, kw, warmup=0.4, blocks=3)->tuple:
+    "(first later row, tuning blocks [(origin, end)], rows per batch, a batch's time span or None, batches in the later part)"
     from ctml_nb.backtest import batch_bounds
     for p, v in (("split", split), ("warmup", warmup)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
             raise InputError(f"`{p}` must be a fraction in (0, 1), got {v!r}")
+    if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 1:
+        raise InputError(f"`blocks` must be an integer >= 1, got {blocks!r}")
     if not isinstance(data, pd.DataFrame): raise InputError(f"`data` must be a pandas DataFrame, got {type(data).__name__}")
     cut = int(len(data) * split)
-    if kw.get("initial_rows") is None:   # candidates start from a model trained on much data, as the later part does
+    if kw.get("initial_rows") is None:   # the first block starts from a model trained on much of the tuning part
         kw.pop("initial_fraction", None); kw["initial_rows"] = max(1, int(cut * warmup))
     opts = {k: kw[k] for k in ("batch_size", "batch_every", "initial_fraction", "initial_rows", "time_column", "label_delay") if k in kw}
     n0, early = batch_bounds(data.iloc[:cut], target, **opts)
-    nb_early = len(early)
     nb_later = len(batch_bounds(data, target, **(opts | {"initial_rows": cut}))[1]) if 0 < cut < len(data) else 0
-    if nb_early < 3 or nb_later < 1:
-        raise InputError(f"`split`={split} leaves {nb_early} batches to tune on and {nb_later} to judge on: give more rows, "
+    if len(early) < 3 or nb_later < 1:
+        raise InputError(f"`split`={split} leaves {len(early)} batches to tune on and {nb_later} to judge on: give more rows, "
                          "smaller batches, or another split (at least 3 and 1)")
-    return cut, n0, nb_early, nb_later
+    full = np.diff(early)            # whole batches only: the last one may be cut short by the split
+    b = int(kw.get("batch_size", 100)) if kw.get("batch_every") is None else int(np.median(full)) if len(full) else cut - n0
+    span = None
+    if kw.get("time_column") is not None:
+        t = pd.DatetimeIndex(pd.to_datetime(data[kw["time_column"]].iloc[early]))
+        span = pd.Series(t[1:] - t[:-1]).median() if len(t) > 1 else None
+    return cut, _blocks(early, cut, blocks), max(1, b), span, nb_later
 
 # %% ../nbs/13c_tune.ipynb #7b000020
 def tune_policy(
@@ -367,29 +456,36 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
-    rule:str="best",       # How to choose (`choose`): "best" (the highest utility) or "one_se" (fewer retrains when tied)
-    warmup:float=0.5,      # Share of the tuning part that trains the candidates' first model (without `initial_rows`)
+    rule:str="regret",     # How to choose (`choose`): "regret", "robust", "best" or "one_se"
+    warmup:float=0.4,      # Share of the tuning part before the first block (without `initial_rows`)
+    blocks:int=3,          # Consecutive blocks of the rest of the tuning part; each candidate is backtested on each (rolling origin)
+    current:Policy|None=None, # The policy you run now: a candidate, a baseline, and a choice the tuned one must beat
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
     from ctml_nb.metrics import METRICS, task_of
     retrain_utility(0.0, 0, 1, cost)
-    if rule not in ("best", "one_se"): raise InputError(f"`rule` must be 'best' or 'one_se', got {rule!r}")
+    if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
+    if current is not None and not isinstance(current, Policy): raise InputError(f"`current` must be a Policy, got {type(current).__name__}")
     kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
-    cut, n0, nb, _ = _parts(data, target, split, kw, warmup)   # sets kw["initial_rows"] from `warmup` when missing
-    b = max(1, round((cut - n0) / nb))
-    tuning = _TuningPart(data.iloc[:cut], target, model, kw, n_jobs, progress, batch_rows=b)
+    cut, bounds, b, span, _ = _parts(data, target, split, kw, warmup, blocks)   # sets kw["initial_rows"] from `warmup` when missing
+    tuning = _TuningPart(data, target, model, kw, n_jobs, progress, bounds, batch_rows=b)
+    nb = min(k for _, _, k in bounds)   # batches in the shortest block
     metric = getattr(kw.get("metric", "accuracy"), "name", kw.get("metric", "accuracy"))
     if space is None:
         if metric not in METRICS: raise InputError(f"the default search space needs a metric from METRICS, got {metric!r}: pass `space=`")
-        cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout)
+        cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout, span=span)
     elif isinstance(space, dict): cands = grid_space(space, strategy, gate, holdout)
     elif isinstance(space, (list, tuple)) and space and all(isinstance(p, Policy) for p in space): cands = list(space)
     else: raise InputError("`space` must be None, a non-empty list of Policy objects, or a dict grid of trigger/strategy/cooldown/budget")
+    if current is not None:
+        current = copy.copy(current); current.name = "current config"
+        cands = [p for p in cands if p.name != current.name] + [current]
     tuning.add(cands)
     if baselines is None:
         baselines = baseline_policies(10 * b, strategy, detectors=("adwin", "ddm") if task == "classification" else ("adwin",))
         for p in baselines: p.gate, p.holdout = gate, holdout
+    if current is not None: baselines = [p for p in baselines if p.name != current.name] + [current]
     later = _LaterPart(data, target, model, {k: v for k, v in kw.items() if k != "initial_fraction"} | {"initial_rows": cut},
                        n_jobs, progress)
     return _judge(cost, tuning, later, {p.name: p for p in baselines}, (cut, len(data) - cut), hindsight=hindsight,
@@ -408,13 +504,14 @@ def tune_config(
 )->TuneResult:
     "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
     from ctml_nb.config import feature_columns, load_source
-    from ctml_nb.policy_config import build_gate, build_holdout, build_strategy, new_model, replay_options
+    from ctml_nb.policy_config import build_gate, build_holdout, build_strategy, new_model, policy_from_config, replay_options
     opts = replay_options(cfg, **options)
     df = load_source(cfg) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     try: _parts(df[keep], cfg.data.target, split, dict(opts))
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
     out = tune_policy(df[keep], cfg.data.target, new_model(cfg), cost, space, split, n_jobs, progress,
-                      strategy=build_strategy(cfg), gate=build_gate(cfg), holdout=build_holdout(cfg), **opts)
+                      strategy=build_strategy(cfg), gate=build_gate(cfg), holdout=build_holdout(cfg),
+                      current=policy_from_config(cfg), **opts)
     out.base = cfg
     return out

@@ -153,3 +153,58 @@ def test_cli_refuses_to_overwrite_the_pipeline_and_missing_files(pipeline, capsy
     code, _, err = run(capsys, "tune", "--config", cfg, "--history", str(pipeline / "nope.csv"), "--retrain-cost", "0.1",
                        "--batch-rows", "100")
     assert code != EXIT_OK and "nope.csv" in err
+
+
+def timed(n, kind):
+    "`stream(n)` with a `time` column: daily, irregular (gaps of minutes to days) or tz-aware hourly"
+    df = stream(n).drop(columns="row")
+    rng = np.random.default_rng(1)
+    if kind == "daily": t = pd.date_range("2020-01-01", periods=n, freq="D")
+    elif kind == "irregular": t = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.cumsum(rng.exponential(6, n)), unit="h")
+    else: t = pd.date_range("2020-01-01", periods=n, freq="h", tz="Europe/Paris")
+    return df.assign(time=t)
+
+
+@pytest.mark.parametrize("kind", ["rows", "daily", "irregular", "tz"])
+def test_every_default_candidate_runs_on_the_history_index(kind):
+    "Every candidate of the default space (first round and a second round) replays on row- and time-indexed histories"
+    df = stream(1200).drop(columns="row") if kind == "rows" else timed(1200, kind)
+    kw = {} if kind == "rows" else {"time_column": "time"}
+    cut, bounds, b, span, _ = tune._parts(df, "y", 0.5, kw | {"batch_size": 50})
+    assert b == 50 and (span is None) == (kind == "rows")
+    space = tune.default_space(b, 4, span=span)
+    assert any("budget" in p.name for p in space)
+    if span is not None: assert all("rows)" not in p.name for p in space if "budget" in p.name)   # budgets count time
+    cmp = compare_policies(df.iloc[:600], "y", GaussianNB(), space, batch_size=50, initial_rows=300, progress=False, **kw)
+    assert all(r.totals["batches"] == 6 for r in cmp.results.values())
+
+
+def test_tuned_batches_are_whole_batches_and_blocks_tile_the_tuning_part():
+    "Rows per batch: the batch size (or the median whole batch), never the mean with a partial last batch"
+    df = timed(1000, "daily")
+    cut, bounds, b, span, _ = tune._parts(df, "y", 0.5, {"batch_every": "7D", "time_column": "time"})
+    assert (b, span) == (7, pd.Timedelta("7D"))
+    assert bounds[0][0] == 200 and bounds[-1][1] == cut == 500 and all(e == o2 for (_, e, _), (o2, _, _) in zip(bounds, bounds[1:]))
+    cut, bounds, b, span, _ = tune._parts(stream(1000), "y", 0.5, {"batch_size": 30})
+    assert b == 30 and len(bounds) == 3
+
+
+def test_cli_refuses_a_tuned_config_worse_than_never_or_the_current_one(pipeline, capsys):
+    "`ctml tune --out` writes nothing and exits 2 with the figures when the choice trails never or the current config"
+    out = pipeline / "tuned.yaml"
+    args = ("tune", "--config", str(pipeline / "pipeline.yaml"), "--retrain-cost", "0.02", "--batch-rows", "100",
+            "--out", str(out), "--no-progress")
+    r = tune.tune_config(tune_cfg(pipeline), 0.02, progress=False, batch_rows=100)
+    concerns = r.summary()["concerns"]
+    assert "current config" in r.candidates and "current config" in r.baselines
+    assert r.search.utility(0.02)[r.chosen] >= r.search.utility(0.02)["never"] or any("tuning part" in c for c in concerns)
+    code, text, err = run(capsys, *args)
+    if concerns:
+        assert code == EXIT_USAGE and "not writing" in err and "--force" in err and not out.exists()
+        code, text, err = run(capsys, *args, "--force")
+    assert code == EXIT_OK and out.exists(), err
+
+
+def tune_cfg(pipeline):
+    from ctml_nb.config import load_config
+    return load_config(pipeline / "pipeline.yaml")
