@@ -97,6 +97,7 @@ def test_values_and_config_are_parsed_from_the_bytes_that_were_hashed(tmp_path, 
     assert load_values(tmp_path / "gone.json") == {}   # no digest, no file: the first step's empty values
 
 
+@pytest.mark.kernel   # the step kills its own kernel process: in-process that would be the test process
 def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(tmp_path):
     "Issue 22: `ctml registry promote 1` during a cycle whose kernel then died was undone by the runner's `_finish`"
     from sklearn.dummy import DummyClassifier
