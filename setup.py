@@ -22,7 +22,7 @@ extras = {
     "browser": ["playwright>=1.40"],
     "alerts": ["apprise>=1.6"],   # email, PagerDuty and the other services of `kind: apprise` notifiers
     "dask": ["dask[dataframe,distributed]>=2025.1.0"],   # drift profiles and policy comparisons on a Dask cluster
-    "mlflow": ["mlflow>=2.9"],  # the MLflow registry backend (ctml_nb.mlflow_registry)
+    "mlflow": ["mlflow>=2.9"],  # the MLflow registry backend (ctml_nb.registry.mlflow_backend)
 }
 extras["all"] = sorted({r for k, v in extras.items() if k != "dev" for r in v})
 extras["dev"] = sorted(set(dev_requirements) | set(extras["all"]))
@@ -44,7 +44,7 @@ setuptools.setup(
     keywords=cfg.get("keywords", ""),
     # The data and template folders are packages of their own (namespace packages, no __init__.py), each with its
     # files declared: setuptools then ships them without its "Package ... would be ignored" warnings
-    packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]) + DATA_PACKAGES,
+    packages=sorted(set(setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]) + DATA_PACKAGES)),
     package_data={p: patterns for p, patterns in zip(DATA_PACKAGES, (["*.csv.gz"], ["*.ipynb"]))},
     python_requires=">=" + cfg["min_python"],
     install_requires=requirements,

@@ -25,8 +25,8 @@ def peak_kb(reset_ok:bool)->int:
                 if line.startswith("VmHWM:"): return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-DRIFT_MODULES = ("ctml_nb/core.py", "ctml_nb/datasets.py", "ctml_nb/stats.py", "ctml_nb/profile.py",
-                 "ctml_nb/drift_columns.py", "ctml_nb/drift.py", "ctml_nb/drift_report.py")
+DRIFT_MODULES = ("ctml_nb/core.py", "ctml_nb/data/datasets.py", "ctml_nb/drift/stats.py", "ctml_nb/drift/profile.py",
+                 "ctml_nb/drift/columns.py", "ctml_nb/drift/detector.py", "ctml_nb/drift/report.py")
 
 def code_version(root, paths=DRIFT_MODULES)->str:
     "`git` commit of the checkout at `root`, marked when one of `paths` differs from it (`unknown` outside git)"

@@ -4,7 +4,7 @@ Each case is a fresh process, started `--repeats` times (default 9) after one un
 case sees the same background load; the figures are the median and the fastest wall time, and the median CPU time
 (user + system of the child), the steadier figure on a shared machine. The `ctml` cases run exactly what the
 console script runs (`from ctml_nb.cli import main; sys.exit(main())`) with the repository root first on the path, so
-the checkout is measured, not an installed copy. For comparison: `import ctml_nb.config` (what `ctml --help` used to
+the checkout is measured, not an installed copy. For comparison: `import ctml_nb.pipeline.config` (what `ctml --help` used to
 import: pandas, numpy, the config types) and `import pandas`.
 
 Target: `ctml --help` and `ctml --version` within 0.5 s wall (median).
@@ -32,7 +32,7 @@ CASES = [("python -c pass", ["-c", "pass"]),
          ("ctml --help", ["-c", CTML, "--help"]),
          ("ctml --version", ["-c", CTML, "--version"]),
          ("ctml report --help", ["-c", CTML, "report", "--help"]),
-         ("import ctml_nb.config", ["-c", "import ctml_nb.config"]),
+         ("import ctml_nb.pipeline.config", ["-c", "import ctml_nb.pipeline.config"]),
          ("import pandas", ["-c", "import pandas"])]
 
 

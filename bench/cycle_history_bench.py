@@ -22,8 +22,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from pipeline_bench import bare_notebooks  # noqa: E402  (the same bare notebook as the pipeline bench)
 
-from ctml_nb.runner import request_retrain, run_cycle  # noqa: E402
-from ctml_nb.config import load_config  # noqa: E402
+from ctml_nb.pipeline.runner import request_retrain, run_cycle  # noqa: E402
+from ctml_nb.pipeline.config import load_config  # noqa: E402
 
 DAY = 1440  # one row a minute
 

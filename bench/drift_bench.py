@@ -10,7 +10,7 @@ One run prints, side by side, median wall time and peak memory of:
 
 then the targets of issue 2 with PASS/FAIL and the verdict check (columns flagged against the known truth).
 
-Data: `ctml_nb.datasets.make_drift_pair(200_000, seed=0)` written once to parquet in a temporary directory. Every case
+Data: `ctml_nb.data.datasets.make_drift_pair(200_000, seed=0)` written once to parquet in a temporary directory. Every case
 runs in a fresh subprocess that reads the parquet files first (untimed), so timings and memory figures do not
 pollute each other. Peak memory is the process's high-water RSS (VmHWM, reset after loading the data through
 /proc/self/clear_refs; falls back to ru_maxrss) over the warm-up and timed runs; "extra" is that peak minus the RSS
@@ -56,14 +56,14 @@ def _read(data_dir:Path):
     return pd.read_parquet(data_dir / "reference.parquet"), pd.read_parquet(data_dir / "current.parquet")
 
 def _prepare_ctml_full(data_dir, ref, cur):
-    from ctml_nb.drift import DriftDetector
+    from ctml_nb.drift.detector import DriftDetector
     def run():
         report = DriftDetector().fit(ref).test(cur)
         return {"drifted": sorted(report.drifted)}
     return run
 
 def _prepare_ctml_profile(data_dir, ref, cur):
-    from ctml_nb.drift import DriftDetector, ReferenceProfile
+    from ctml_nb.drift.detector import DriftDetector, ReferenceProfile
     path = data_dir / "profile.json"
     def run():
         report = DriftDetector.from_profile(ReferenceProfile.load(path)).test(cur)
@@ -256,7 +256,7 @@ def main(argv=None):
     if a.setup_evidently: return setup_evidently()
 
     sys.path.insert(0, str(ROOT))
-    from ctml_nb.datasets import make_drift_pair
+    from ctml_nb.data.datasets import make_drift_pair
     load_start = os.getloadavg()
     ref, cur, truth = make_drift_pair(a.rows, seed=a.seed)
     results = {}
@@ -264,10 +264,10 @@ def main(argv=None):
         data_dir = Path(tmp)
         ref.to_parquet(data_dir / "reference.parquet"); cur.to_parquet(data_dir / "current.parquet")
         try:
-            from ctml_nb.drift import DriftDetector
+            from ctml_nb.drift.detector import DriftDetector
             DriftDetector().fit(ref).profile_.save(data_dir / "profile.json")
             profile_kb, ctml_missing = (data_dir / "profile.json").stat().st_size / 1024, None
-        except ImportError as e: profile_kb, ctml_missing = None, f"ctml_nb.drift not importable ({e})"
+        except ImportError as e: profile_kb, ctml_missing = None, f"ctml_nb.drift.detector not importable ({e})"
         del ref, cur
         ev_py = None if a.no_evidently else evidently_python(a.evidently_python)
         print(f"data written to {data_dir}; each case runs in its own subprocess", flush=True)

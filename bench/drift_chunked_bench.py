@@ -8,7 +8,7 @@ peak RSS), round-robin when repeated (the median is reported):
             (`pyarrow.compute.min_max`). Measured on the reference file (the profile's input) and on the current file
             (the test's input).
   profile   `DriftDetector().partial_fit(batch)` for every row group of the reference file
-            (`ctml_nb.drift.read_parquet_batches`), then the profile saved as JSON.
+            (`ctml_nb.drift.detector.read_parquet_batches`), then the profile saved as JSON.
   test      `DriftDetector.from_profile(saved JSON).test_batches(read_parquet_batches(current))`: a profile of the
             current data built row group by row group, then compared with the stored one.
   merge     (check, not timed against a target) one `ReferenceProfile` per row group, combined with
@@ -19,7 +19,7 @@ Each is printed with wall time, CPU time (all threads of the process), both as a
 reads, and the process's peak RSS. Targets (issue 16): profile <= 2x the scan, test <= 2x the scan, peak memory
 <= 600 MB, at 10M and at 30M rows. The load average is printed at the start and the end: the machine is shared.
 
-Data: the 20 numeric columns of `ctml_nb.datasets.make_drift_pair` (one independent pair per row group, so the current
+Data: the 20 numeric columns of `ctml_nb.data.datasets.make_drift_pair` (one independent pair per row group, so the current
 file carries the shifts of num_02, num_03, num_04 and the negligible one of num_01), written group by group with
 pyarrow's ParquetWriter (snappy, no dictionary). Files are generated once into a cache directory (default
 `bench/.cache/drift_chunked`, ignored by git; 2 x 1.4 GB per 10M rows) and reused by later runs.
@@ -52,7 +52,7 @@ KINDS = ("scan_ref", "profile", "scan_cur", "test", "merge")
 def generate(data_dir:Path, rows:int, row_group:int, seed:int):
     "Write reference.parquet, current.parquet and truth.json into `data_dir` (group by group: memory stays flat)"
     import pyarrow as pa, pyarrow.parquet as pq
-    from ctml_nb.datasets import make_drift_pair
+    from ctml_nb.data.datasets import make_drift_pair
     tmp = data_dir.with_name(data_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     writers, truth = {}, None
@@ -85,19 +85,19 @@ def _scan(path:Path)->dict:
     return {"rows": n}
 
 def _profile(data_dir:Path)->dict:
-    from ctml_nb.drift import DriftDetector, read_parquet_batches
+    from ctml_nb.drift.detector import DriftDetector, read_parquet_batches
     det = DriftDetector()
     for batch in read_parquet_batches(data_dir / "reference.parquet"): det.partial_fit(batch)
     det.profile_.save(data_dir / "profile.json")
     return {"rows": int(det.profile_.n_rows)}
 
 def _test(data_dir:Path)->dict:
-    from ctml_nb.drift import DriftDetector, read_parquet_batches
+    from ctml_nb.drift.detector import DriftDetector, read_parquet_batches
     report = DriftDetector.from_profile(data_dir / "profile.json").test_batches(read_parquet_batches(data_dir / "current.parquet"))
     return {"rows": int(report.n_cur_rows), "drifted": sorted(report.drifted)}
 
 def _merge(data_dir:Path)->dict:
-    from ctml_nb.drift import DriftDetector, read_parquet_batches
+    from ctml_nb.drift.detector import DriftDetector, read_parquet_batches
     parts = [DriftDetector().partial_fit(b).profile_ for b in read_parquet_batches(data_dir / "reference.parquet")]
     merged = parts[0].merge(*parts[1:])
     report = DriftDetector.from_profile(merged).test_batches(read_parquet_batches(data_dir / "current.parquet"))
@@ -107,7 +107,7 @@ def worker(kind:str, data_dir:Path):
     "One measurement in this fresh process; figures printed as JSON after `MARK`"
     sys.path.insert(0, str(ROOT))
     import numpy, pandas, pyarrow.parquet, pyarrow.compute  # noqa: F401  imports are not part of any figure
-    import ctml_nb.drift  # noqa: F401
+    import ctml_nb.drift.detector  # noqa: F401
     run = {"scan_ref": lambda: _scan(data_dir / "reference.parquet"), "profile": lambda: _profile(data_dir),
            "scan_cur": lambda: _scan(data_dir / "current.parquet"), "test": lambda: _test(data_dir),
            "merge": lambda: _merge(data_dir)}[kind]

@@ -3,7 +3,7 @@ files, in one process and on a 2-worker Dask `LocalCluster`, in one run.
 
 Steps:
 
-  1. generate  `--files` reference and current parquet files (`ctml_nb.datasets.make_drift_pair`, 20 numeric and the
+  1. generate  `--files` reference and current parquet files (`ctml_nb.data.datasets.make_drift_pair`, 20 numeric and the
                first 2 categorical columns, one independent pair per file) into a cache folder outside git
                (`--cache`, default `$XDG_CACHE_HOME/ctml-nb-bench/drift_dask`); reused by later runs.
   2. single    in a fresh process: `DriftDetector().partial_fit(file)` for each reference file, then
@@ -45,7 +45,7 @@ def generate(root:Path, rows:int, files:int)->float:
     stamp = root / "manifest.json"
     want = {"rows": rows, "files": files, "columns": COLUMNS}
     if stamp.exists() and json.loads(stamp.read_text()) == want: return 0.0
-    from ctml_nb.datasets import make_drift_pair
+    from ctml_nb.data.datasets import make_drift_pair
     t0 = time.perf_counter()
     for side in ("ref", "cur"): (root / side).mkdir(parents=True, exist_ok=True)
     per = -(-rows // files)
@@ -64,7 +64,7 @@ def _files(root:Path, side:str)->list: return sorted((root / side).glob("part-*.
 def run_single(root:Path)->dict:
     "Fit and test in this process, one file in memory at a time"
     import pandas as pd
-    from ctml_nb.drift import DriftDetector
+    from ctml_nb.drift.detector import DriftDetector
     ok = reset_peak(); t0, c0 = time.perf_counter(), time.process_time()
     det = DriftDetector()
     for f in _files(root, "ref"): det.partial_fit(pd.read_parquet(f))
@@ -82,12 +82,12 @@ def _usage():
 def run_dask(root:Path, workers:int, lean:bool=True)->dict:
     "Fit and test on a LocalCluster of `workers` one-thread processes; this process is the driver and the scheduler"
     import dask, distributed
-    from ctml_nb.drift import DriftDetector
-    from ctml_nb.drift_dask import LEAN_WORKERS, read_parquet
+    from ctml_nb.drift.detector import DriftDetector
+    from ctml_nb.drift.dask_engine import LEAN_WORKERS, read_parquet
     if lean: dask.config.set(LEAN_WORKERS)   # as `DaskEngine(workers=N)` starts its own LocalCluster
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
          distributed.Client(cl) as client:
-        client.run(lambda: __import__("ctml_nb.drift_dask"))
+        client.run(lambda: __import__("ctml_nb.drift.dask_engine"))
         client.run(reset_peak)
         idle0 = client.run(_usage); time.sleep(IDLE_SECONDS); idle1 = client.run(_usage)   # what an idle worker burns
         before = client.run(_usage)
@@ -158,7 +158,7 @@ def main(argv=None)->int:
     print(f"{'  of which idle-worker background (est.)':44} {'':8} {bg:8.1f}   "
           f"({', '.join(f'{v:.3f}' for v in dask_['worker_idle_cpu_per_second'].values())} CPU s per wall s per worker, "
           f"measured on the idle cluster, x {dask_['seconds']:.0f} s)")
-    print("(dask workers started with ctml_nb.drift_dask.LEAN_WORKERS, as DaskEngine(workers=N) starts them)")
+    print("(dask workers started with ctml_nb.drift.dask_engine.LEAN_WORKERS, as DaskEngine(workers=N) starts them)")
     if default:
         print(f"{'dask with its default worker settings: total':44} {default['seconds']:8.1f} {default['cpu_seconds']:8.1f}"
               f"   (workers {sum(default['worker_cpu_seconds'].values()):.1f}, "

@@ -32,8 +32,8 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from _memory import peak_kb, reset_peak, rss_kb  # bench/_memory.py
-from ctml_nb.evaluation import paired_bootstrap
-from ctml_nb.promotion import PromotionPolicy
+from ctml_nb.gate.evaluation import paired_bootstrap
+from ctml_nb.gate.promotion import PromotionPolicy
 
 
 def timed(f, repeats):

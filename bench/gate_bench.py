@@ -29,11 +29,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ctml_nb.backtest import Policy, backtest
-from ctml_nb.loop import Holdout
-from ctml_nb.promotion import PromotionPolicy
-from ctml_nb.strategies import FullRetrain
-from ctml_nb.triggers import IntervalTrigger
+from ctml_nb.policy.backtest import Policy, backtest
+from ctml_nb.policy.loop import Holdout
+from ctml_nb.gate.promotion import PromotionPolicy
+from ctml_nb.policy.strategies import FullRetrain
+from ctml_nb.policy.triggers import IntervalTrigger
 
 
 def seattle()->pd.DataFrame:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ctml_nb.demo import demo_data
-from ctml_nb.runner import run_cycle
+from ctml_nb.pipeline.runner import run_cycle
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = """\
@@ -65,7 +65,7 @@ def registry_list(folder:Path, n:int, repeats:int)->tuple:
     import numpy as np
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
-    from ctml_nb.registry_api import open_registry
+    from ctml_nb.registry.api import open_registry
     (folder / "pipeline.yaml").write_text(CONFIG.format(registry=BACKENDS["mlflow"]))
     reg = open_registry({"kind": "mlflow", "tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"})
     X = pd.DataFrame({"a": np.arange(60.0), "b": np.arange(60.0) % 7}); y = (X["a"] > 29).astype(int)

@@ -18,26 +18,26 @@ import nbformat
 import papermill as pm
 
 from ctml_nb.demo import demo_data
-from ctml_nb.runner import list_templates, run_cycle
+from ctml_nb.pipeline.runner import list_templates, run_cycle
 
 IMPORTS = """\
 from pathlib import Path
 from IPython.display import display
 import joblib
 import pandas as pd
-from ctml_nb.batches import cycle_data
-from ctml_nb.config import feature_columns
-from ctml_nb.data import content_hash
-from ctml_nb.pipeline import (champion, champion_state, champion_tags, cycle_state, open_context, pending_requests,
+from ctml_nb.pipeline.batches import cycle_data
+from ctml_nb.pipeline.config import feature_columns
+from ctml_nb.data.snapshots import content_hash
+from ctml_nb.pipeline.context import (champion, champion_state, champion_tags, cycle_state, open_context, pending_requests,
                               reference_detector, restore_trigger_state, retrain_candidate, save_trigger_state,
                               served_scores, training_split, promote_candidate)
-from ctml_nb.policy_config import build_gate, build_holdout, build_trigger
-from ctml_nb.runner import RunHeader, load_values, record
-from ctml_nb.validation import DataSchema, infer_schema, validate
+from ctml_nb.pipeline.policy_config import build_gate, build_holdout, build_trigger
+from ctml_nb.pipeline.runner import RunHeader, load_values, record
+from ctml_nb.data.validation import DataSchema, infer_schema, validate
 # what the steps import on first use: the data contract's readers, the drift test, the gate, the model
 import pandera.pandas, pyarrow.parquet, pyarrow.dataset
-from ctml_nb.drift import DriftDetector
-from ctml_nb.promotion import PromotionPolicy
+from ctml_nb.drift.detector import DriftDetector
+from ctml_nb.gate.promotion import PromotionPolicy
 from sklearn.ensemble import RandomForestClassifier
 """
 

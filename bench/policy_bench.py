@@ -21,11 +21,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
-from ctml_nb.backtest import Policy
+from ctml_nb.policy.backtest import Policy
 from ctml_nb.core import to_jsonable
-from ctml_nb.policies import baseline_policies, compare_policies, default_policy
-from ctml_nb.strategies import FullRetrain
-from ctml_nb.triggers import IntervalTrigger
+from ctml_nb.policy.policies import baseline_policies, compare_policies, default_policy
+from ctml_nb.policy.strategies import FullRetrain
+from ctml_nb.policy.triggers import IntervalTrigger
 
 REPO = Path(__file__).resolve().parent.parent
 # policy -> (accuracy, retrains) from ../shared/data/README.md

@@ -5,7 +5,7 @@ river's ADWIN and DDM three ways, and prints seconds, values per second, the ove
 whether the drift positions agree:
 
 - `river loop`: `for x in errors: det.update(x); if det.drift_detected: ...` (the reference);
-- `run_detector`: `ctml_nb.detectors.run_detector(det, errors)` in one call;
+- `run_detector`: `ctml_nb.drift.streaming.run_detector(det, errors)` in one call;
 - `PerformanceTrigger`: `PerformanceTrigger(detector=...).check(ModelState(errors=batch))` on batches of `--batch`
   rows (48 = one Elec2 day), as a backtest or a pipeline calls it.
 
@@ -43,9 +43,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
 
-    from ctml_nb.detectors import ThresholdDetector, make_detector, run_detector
-    from ctml_nb.drift_triggers import PerformanceTrigger
-    from ctml_nb.triggers import ModelState
+    from ctml_nb.drift.streaming import ThresholdDetector, make_detector, run_detector
+    from ctml_nb.policy.drift_triggers import PerformanceTrigger
+    from ctml_nb.policy.triggers import ModelState
 
     errs = stream(a.rows)
     as_list = errs.tolist()

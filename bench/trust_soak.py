@@ -117,7 +117,7 @@ def soak(cycles:int, seed:int, work:Path, kill_p:float=0.2)->dict:
         if rng.random() < 0.2:   # an operator acts
             time.sleep(rng.uniform(0, 8))
             act = rng.choice(["promote", "rollback"])
-            from ctml_nb.config import load_config, pipeline_registry
+            from ctml_nb.pipeline.config import load_config, pipeline_registry
             reg = pipeline_registry(load_config(cfg))
             vs = reg.version_numbers("elec2") if reg.names() else []
             args = (["promote", str(rng.choice(vs))] if act == "promote" and vs else ["rollback"])
@@ -141,10 +141,10 @@ def soak(cycles:int, seed:int, work:Path, kill_p:float=0.2)->dict:
 
 def check(cfg:Path, requests:list)->dict:
     "The invariants, each a list of violations (empty: holds)"
-    from ctml_nb.config import load_config, pipeline_registry
-    from ctml_nb.journal import queue_dir
-    from ctml_nb.runner import read_index
-    from ctml_nb.steps import read_records
+    from ctml_nb.pipeline.config import load_config, pipeline_registry
+    from ctml_nb.pipeline.journal import queue_dir
+    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.steps import read_records
     c = load_config(cfg); runs = Path(c.base_dir) / "runs"; reg = pipeline_registry(c)
     out = {}
     folders = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/run.json")}

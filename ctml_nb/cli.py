@@ -34,16 +34,16 @@ EXIT_CODES = {EXIT_OK: "ok (cycle succeeded or skipped)", EXIT_FAILED: "cycle fa
 # %% ../nbs/32_cli.ipynb #d9abf59f
 def _runs_dir(args)->Path:
     if getattr(args, "config", None):
-        from ctml_nb.config import config_path, load_config
+        from ctml_nb.pipeline.config import config_path, load_config
         return config_path(load_config(args.config), "runs")
     return Path(getattr(args, "runs", None) or "runs")
 
 # %% ../nbs/32_cli.ipynb #70c215ff
 def _template_params(cfg, pairs:list)->dict:
     "`-p STEP.NAME VALUE` pairs converted to the declared types of the templates"
-    from ctml_nb.config import config_path, declared_parameters, parse_parameter
+    from ctml_nb.pipeline.config import config_path, declared_parameters, parse_parameter
     from ctml_nb.core import ConfigError
-    from ctml_nb.runner import list_templates
+    from ctml_nb.pipeline.runner import list_templates
     if not pairs: return {}   # the templates folder is checked by preflight, with the other config keys
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
@@ -59,20 +59,20 @@ def _template_params(cfg, pairs:list)->dict:
     return out
 
 def _print_record(rec, details:bool=False):
-    from ctml_nb.run_views import record_text
+    from ctml_nb.reports.text import record_text
     print(record_text(rec, details=details))
 
 def _exit_for(rec)->int: return EXIT_FAILED if rec.status == "failed" else EXIT_OK
 
 def _write_run_report(*args, **kwargs):
-    "`ctml_nb.reports.write_run_report` (the report an alert links to), imported only when a report is written"
-    from ctml_nb.reports import write_run_report   # nbformat, nbconvert, jsonschema: seconds a refusal does not pay
+    "`ctml_nb.reports.html.write_run_report` (the report an alert links to), imported only when a report is written"
+    from ctml_nb.reports.html import write_run_report   # nbformat, nbconvert, jsonschema: seconds a refusal does not pay
     return write_run_report(*args, **kwargs)
 
 def cmd_run(args)->int:
     "Run one cycle"
-    from ctml_nb.config import load_config
-    from ctml_nb.runner import run_cycle
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.runner import run_cycle
     cfg = load_config(args.config)
     rec = run_cycle(cfg, parameters=_template_params(cfg, args.param), progress=not args.no_progress,
                     write_report=_write_run_report)
@@ -82,8 +82,8 @@ def cmd_run(args)->int:
 # %% ../nbs/32_cli.ipynb #68e78974
 def cmd_runs(args)->int:
     "Table of recent runs"
-    from ctml_nb.run_views import runs_table
-    from ctml_nb.runner import read_index
+    from ctml_nb.reports.text import runs_table
+    from ctml_nb.pipeline.runner import read_index
     df = read_index(_runs_dir(args), getattr(args, "pipeline", None))
     if args.json:
         print(df.tail(args.last).to_json(orient="records", indent=1)); return EXIT_OK
@@ -93,7 +93,7 @@ def cmd_runs(args)->int:
 
 def cmd_show(args)->int:
     "One run's record"
-    from ctml_nb.runner import RunRecord, find_run
+    from ctml_nb.pipeline.runner import RunRecord, find_run
     rec = RunRecord.load(find_run(_runs_dir(args), args.run))
     if args.json: print(json.dumps(rec.to_dict(), indent=1)); return EXIT_OK
     _print_record(rec, details=True)
@@ -109,9 +109,9 @@ def _usage(msg:str)->int:
 
 def cmd_report(args)->int:
     "Report of one run, or (--index) the page of every run"
-    from ctml_nb.runner import RunRecord, find_run
+    from ctml_nb.pipeline.runner import RunRecord, find_run
     if args.index:
-        from ctml_nb.runs_page import missing_reports, write_runs_page
+        from ctml_nb.reports.runs_page import missing_reports, write_runs_page
         runs = _runs_dir(args)
         if not (runs / "index.jsonl").exists():
             return _usage(f"ctml report --index: {runs} holds no runs yet: run `ctml run --config FILE` first (or pass "
@@ -128,7 +128,7 @@ def cmd_report(args)->int:
     run_dir = find_run(_runs_dir(args), args.run)
     if not args.html:
         _print_record(RunRecord.load(run_dir)); print("HTML: add --html"); return EXIT_OK
-    from ctml_nb.reports import write_run_report
+    from ctml_nb.reports.html import write_run_report
     t0 = time.perf_counter()
     _say(f"writing the HTML report of run {run_dir.name} (each executed notebook becomes a page)")
     print(write_run_report(run_dir, args.out, args.no_input, progress=_say))
@@ -137,7 +137,7 @@ def cmd_report(args)->int:
 
 def cmd_ui(args)->int:
     "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
-    from ctml_nb.runs_page import runs_server, write_runs_page
+    from ctml_nb.reports.runs_page import runs_server, write_runs_page
     runs = _runs_dir(args)
     write_runs_page(runs, reports=args.build_missing, progress=_say)   # a missing report is written when opened
     try: srv = runs_server(runs, port=args.port)
@@ -151,8 +151,8 @@ def cmd_ui(args)->int:
 # %% ../nbs/32_cli.ipynb #d83892a7
 def cmd_retrain(args)->int:
     "Request a retrain in the next cycle"
-    from ctml_nb.config import load_config
-    from ctml_nb.runner import request_retrain
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.runner import request_retrain
     cfg = load_config(args.config)
     req = request_retrain(cfg, args.reason)
     print(f"retrain requested for {cfg.name!r} ({req['reason']}): request {req['id']}; the next `ctml run` will retrain")
@@ -163,9 +163,9 @@ def _clock(seconds_from_now:float=0.0)->str:
 
 def cmd_schedule(args)->int:
     "Run cycles in a foreground loop"
-    from ctml_nb.config import load_config
-    from ctml_nb.runner import CycleLocked, run_cycle
-    from ctml_nb.triggers import parse_span
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.runner import CycleLocked, run_cycle
+    from ctml_nb.policy.triggers import parse_span
     every, cfg = parse_span(args.every, "--every").total_seconds(), load_config(args.config)
     n, code = 0, EXIT_OK
     total = f" of {args.max_cycles}" if args.max_cycles is not None else ""
@@ -197,9 +197,9 @@ def _unverifiable(reg, name, versions)->dict:
 
 def cmd_registry(args)->int:
     "List, promote, roll back, rotate the key"
-    from ctml_nb.config import load_config, pipeline_registry
+    from ctml_nb.pipeline.config import load_config, pipeline_registry
     from ctml_nb.core import InputError
-    from ctml_nb.runner import recover
+    from ctml_nb.pipeline.runner import recover
     cfg = load_config(args.config)
     done = recover(cfg) or {}   # first finish what a stopped cycle left (skipped while a cycle runs)
     if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
@@ -226,10 +226,10 @@ def cmd_registry(args)->int:
 def _rotate_key(cfg, reg)->int:
     "Sign every verified version with a new random key, then put the new key file in place of the old one (kept beside it)"
     import os, secrets
-    from ctml_nb.config import config_path
+    from ctml_nb.pipeline.config import config_path
     from ctml_nb.core import ConfigError
-    from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
-    from ctml_nb.runner import cycle_lock_held
+    from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
+    from ctml_nb.pipeline.runner import cycle_lock_held
     if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
     p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
     signing_key(p)   # the old key must be usable: it checks every signature first
@@ -237,7 +237,7 @@ def _rotate_key(cfg, reg)->int:
         new = p.with_name(f"{p.name}.new")
         fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
-        from ctml_nb.journal import read_promotion, write_journal
+        from ctml_nb.pipeline.journal import read_promotion, write_journal
         try: journal = read_promotion(cfg)
         except Exception: journal = None   # a journal the old key did not sign stays refused
         done = reg.rotate_key(new.read_bytes().strip())
@@ -260,7 +260,7 @@ def drift_report(
     current_source:str|None=None,   # Where `current` comes from
 ):
     "Fit a `DriftDetector` on `reference`, test `current`, optionally save the HTML report"
-    from ctml_nb.drift import DriftDetector
+    from ctml_nb.drift.detector import DriftDetector
     if columns: reference, current = reference[columns], current[columns]
     report = DriftDetector(exclude=exclude).fit(reference).test(current)
     report.describe(reference={"source": reference_source}, current={"source": current_source})
@@ -307,7 +307,7 @@ def demo_drift(
     out:str|Path,  # Folder of the demo's outputs
 ):
     "Drift report on the bundled Elec2 data: June 1997 against June 1998 (same season, one year apart)"
-    from ctml_nb.datasets import load_elec2
+    from ctml_nb.data.datasets import load_elec2
     df = load_elec2()
     feats = ["period", "nswprice", "nswdemand", "vicprice", "vicdemand", "transfer"]
     month = df["timestamp"].dt.to_period("M")  # the Victorian columns are constant before May 1997
@@ -350,7 +350,7 @@ def _history(cfg, path:str|None):
     """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label
     has not arrived are left out, and `ctml` says how many"""
     import dataclasses
-    from ctml_nb.config import load_source
+    from ctml_nb.pipeline.config import load_source
     from ctml_nb.core import ConfigError
     src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={}) if path else cfg.data
     df, t = load_source(dataclasses.replace(cfg, data=src)), cfg.data.target
@@ -365,9 +365,9 @@ def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
     import pandas as pd
     from ctml_nb.core import to_jsonable
-    from ctml_nb.config import load_config, validate_config
-    from ctml_nb.policy_config import backtest_config
-    from ctml_nb.preflight import check_history
+    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline.policy_config import backtest_config
+    from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
     hist = _history(cfg, args.history)
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
@@ -399,10 +399,10 @@ def _tune_args(args):
 def cmd_tune(args)->int:
     "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
     import yaml
-    from ctml_nb.config import load_config, validate_config
+    from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
-    from ctml_nb.preflight import check_history
-    from ctml_nb.tune import tune_config
+    from ctml_nb.pipeline.preflight import check_history
+    from ctml_nb.policy.tune import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
     hist = _history(cfg, args.history)
@@ -568,7 +568,7 @@ def os_error_message(e:OSError)->str:
 def _error_exit(e:Exception)->tuple:
     "(exit code, message) for an error a command raised, or (None, None) for a bug (re-raised with its traceback)"
     from ctml_nb.core import ConfigError, CtmlError   # imported here: `ctml --help` stays fast
-    from ctml_nb.runner import CycleLocked
+    from ctml_nb.pipeline.runner import CycleLocked
     if isinstance(e, ConfigError): return EXIT_USAGE, f"config error: {e}"
     if isinstance(e, CycleLocked): return EXIT_LOCKED, str(e)
     if isinstance(e, (CtmlError, ImportError)): return EXIT_ERROR, str(e)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import load_config
+from .pipeline.config import load_config
 from .core import InputError
-from .runner import RunRecord, read_index, request_retrain, run_cycle
+from .pipeline.runner import RunRecord, read_index, request_retrain, run_cycle
 
 # %% auto #0
 __all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs', 'print_drift']
@@ -41,7 +41,7 @@ FEATURES = ["timestamp", "period", "nswprice", "nswdemand", "vicprice", "vicdema
 
 def demo_data()->pd.DataFrame:
     "Elec2 from 5 May 1997, the rows the demo replays"
-    from ctml_nb.datasets import load_elec2
+    from ctml_nb.data.datasets import load_elec2
     df = load_elec2()
     return df.loc[df["timestamp"] >= "1997-05-05", FEATURES].reset_index(drop=True)
 
@@ -76,8 +76,8 @@ def run_demo(
     reports:bool=True,        # Write the HTML report of each run
 )->pd.DataFrame:              # The runs index
     "Run the demo's cycles and print what each decided"
-    from ctml_nb.reports import write_run_report
-    from ctml_nb.run_views import version_text
+    from ctml_nb.reports.html import write_run_report
+    from ctml_nb.reports.text import version_text
     import shutil
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     cfg_path = out/"pipeline.yaml"
@@ -98,23 +98,23 @@ def run_demo(
         if reports: print(f"   report: {write_run_report(rec.run_dir)}")
     index = read_index(out/"runs")
     if reports:
-        from ctml_nb.plots import plot_history
+        from ctml_nb.reports.plots import plot_history
         plot_history(index).savefig(out/"runs"/"history.png", dpi=100)
         print(f"\nhistory plot: {out/'runs'/'history.png'}")
-        from ctml_nb.runs_page import write_runs_page
+        from ctml_nb.reports.runs_page import write_runs_page
         print(f"page of every run: {write_runs_page(out/'runs', reports=False)}")
     print_drift(out/"runs")
     return index
 
 # %% ../nbs/34_demo.ipynb #d435d004
 def print_runs(df:pd.DataFrame, width:int=90):
-    "The run table (`ctml_nb.run_views.runs_table`: versions as integers, reasons wrapped)"
-    from ctml_nb.run_views import runs_table
+    "The run table (`ctml_nb.reports.text.runs_table`: versions as integers, reasons wrapped)"
+    from ctml_nb.reports.text import runs_table
     print(runs_table(df, width=width))
 
 def print_drift(runs:str|Path):
     "Columns ranked by drift over the runs, and why Elec2 drifts every week"
-    from ctml_nb.plots import drift_ranking
+    from ctml_nb.reports.plots import drift_ranking
     r = drift_ranking(runs)
     if not len(r): return
     print("\nDrift over the runs (effect size / threshold, mean and largest; runs where the column drifted):")

@@ -56,7 +56,7 @@ def sidebar(path: Path = NBS / "sidebar.yml") -> list:
 def _stale(src: Path, dst: Path) -> bool:
     if not dst.exists():
         return True
-    newest = max([src.stat().st_mtime] + [p.stat().st_mtime for p in (ROOT / "ctml_nb").glob("*.py")])
+    newest = max([src.stat().st_mtime] + [p.stat().st_mtime for p in (ROOT / "ctml_nb").rglob("*.py")])
     return dst.stat().st_mtime < newest
 
 

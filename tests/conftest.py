@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inprocess_engine import ENGINE
-from ctml_nb.steps import ENGINE_ENV
+from ctml_nb.pipeline.steps import ENGINE_ENV
 
 HERE = str(Path(__file__).resolve().parent)
 os.environ[ENGINE_ENV] = ENGINE

@@ -1,7 +1,7 @@
 """A papermill engine that runs a notebook in the calling process (execnb's `CaptureShell`), for the tests.
 
 `tests/conftest.py` selects it for the whole suite through `CTML_PAPERMILL_ENGINE=inprocess_engine:InProcessEngine`
-(see `ctml_nb.steps.step_engine`), and puts this folder on `PYTHONPATH`, so `ctml run` subprocesses started by a test
+(see `ctml_nb.pipeline.steps.step_engine`), and puts this folder on `PYTHONPATH`, so `ctml run` subprocesses started by a test
 use it too. A template step then costs its own work, not a kernel start and a fresh import of pandas and
 scikit-learn (about 3 s of CPU each). Tests where the kernel itself is the subject (timeouts, dead kernels, kills,
 the demo, the browser, one README walkthrough) carry `@pytest.mark.kernel` and run in real Jupyter kernels;

@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 
 from ctml_nb.cli import EXIT_OK, main
-from ctml_nb.runner import RunRecord, run_cycle
+from ctml_nb.pipeline.runner import RunRecord, run_cycle
 
 from notebooks import write_template  # noqa: E402 (tests/notebooks.py)
 
 SECRET = "s3cr3t-T0KEN-9f8e7d"   # part of every notifier URL: it must appear in no file of the project
 
-CHECK = ("from ctml_nb.runner import record\n"
+CHECK = ("from ctml_nb.pipeline.runner import record\n"
          "record('trigger', {'retrain': fire, 'fired': ['acc<floor>'] if fire else [], 'reasons': []})\n"
          "record('drift', {'dataset_drift': drift, 'share': 0.5 if drift else 0.0, 'drifted': ['x&y'] if drift else []})\n"
          "if not fire: record('skip', 'no trigger fired')")
-PROMOTE = ("from ctml_nb.runner import record\n"
+PROMOTE = ("from ctml_nb.pipeline.runner import record\n"
            "if mode == 'raise': raise ValueError('boom in the promote step')\n"
            "record('gate', {'promote': mode == 'promote', 'metric': 'accuracy', 'reason': 'gate <said> so'})\n"
            "record('promotion', {'version': 2, 'promoted': True, 'rolled_back': False} if mode == 'promote' else None)\n"

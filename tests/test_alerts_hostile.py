@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ctml_nb.alerts import MAX_RESPONSE, AlertMessage, WebhookNotifier, within
+from ctml_nb.pipeline.alerts import MAX_RESPONSE, AlertMessage, WebhookNotifier, within
 
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
@@ -81,8 +81,8 @@ def test_a_huge_answer_is_not_read(servers):
 
 def test_notify_run_records_the_abandoned_delivery_and_returns(servers, tmp_path, monkeypatch):
     "Issue 22: `alerts.timeout: 2` and a dripping server kept `ctml run` in `_finish` for more than 45 s"
-    from ctml_nb.alerts import notify_run
-    from ctml_nb.config import parse_config
+    from ctml_nb.pipeline.alerts import notify_run
+    from ctml_nb.pipeline.config import parse_config
     a, _ = servers
     monkeypatch.setenv("CTML_T_DRIP", f"http://127.0.0.1:{a.server_port}/drip")
     cfg = parse_config({"name": "toy", "data": {"source": "data.csv", "target": "y"},

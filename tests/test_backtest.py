@@ -12,12 +12,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from ctml_nb.backtest import Policy, backtest
+from ctml_nb.policy.backtest import Policy, backtest
 from ctml_nb.core import read_json, write_json
-from ctml_nb.policies import compare_policies, default_policy
-from ctml_nb.strategies import FineTune, FullRetrain, Incremental
-from ctml_nb.triggers import IntervalTrigger, Trigger
-from ctml_nb.vetoes import Budget, Cooldown
+from ctml_nb.policy.policies import compare_policies, default_policy
+from ctml_nb.policy.strategies import FineTune, FullRetrain, Incremental
+from ctml_nb.policy.triggers import IntervalTrigger, Trigger
+from ctml_nb.policy.vetoes import Budget, Cooldown
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -116,7 +116,7 @@ def test_results_are_json_safe(tmp_path):
 
 def test_bundled_elec2_is_the_benchmark_stream():
     if not (SHARED / "elec2.csv").is_file(): pytest.skip("shared benchmark data not present")
-    from ctml_nb.datasets import load_elec2
+    from ctml_nb.data.datasets import load_elec2
     a = load_elec2(timestamps=False, names=False)
     b = pd.read_csv(SHARED / "elec2.csv")
     pd.testing.assert_frame_equal(a, b, check_dtype=False)

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 
 from ctml_nb.cli import EXIT_ERROR, EXIT_USAGE, main
-from ctml_nb.config import config_path
+from ctml_nb.pipeline.config import config_path
 from ctml_nb.core import InputError, IntegrityError, read_json, read_table
 from ctml_nb.demo import demo_data
-from ctml_nb.drift import DriftDetector
-from ctml_nb.promotion import PromotionPolicy
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import run_cycle
-from ctml_nb.validation import infer_schema, validate
+from ctml_nb.drift.detector import DriftDetector
+from ctml_nb.gate.promotion import PromotionPolicy
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import run_cycle
+from ctml_nb.data.validation import infer_schema, validate
 
 from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
 CONFIG = elec2_pipeline(floor=1.0, data=", late_rows: LATE")
@@ -123,7 +123,7 @@ def test_a_file_where_the_runs_lock_goes_is_a_config_error(tmp_path, capsys, mon
     cfg = _project(tmp_path)
     demo_data().iloc[:300].to_csv(tmp_path / "live.csv", index=False)
     (tmp_path / "runs" / ".elec2.lock").mkdir(parents=True)   # the lock path is taken by a folder
-    monkeypatch.setattr("ctml_nb.runner.execute_step", lambda *a, **k: pytest.fail("a kernel was started"))
+    monkeypatch.setattr("ctml_nb.pipeline.runner.execute_step", lambda *a, **k: pytest.fail("a kernel was started"))
     assert main(["run", "--config", str(cfg), "--no-progress"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("ctml run: config error: runs: 'runs': cannot take the lock") and "Traceback" not in err, err
@@ -138,8 +138,8 @@ def test_read_only_registry_on_promote(tmp_path, capsys, monkeypatch):
     before = {p: p.read_bytes() for p in (tmp_path / "registry").rglob("*") if p.is_file()}
     def refuse(path, data):  # a read-only file system, which root's chmod cannot simulate
         raise PermissionError(13, "Permission denied", str(path))
-    monkeypatch.setattr("ctml_nb.registry.atomic_write", refuse)
-    monkeypatch.setattr("ctml_nb.registry.write_json", refuse)
+    monkeypatch.setattr("ctml_nb.registry.files.atomic_write", refuse)
+    monkeypatch.setattr("ctml_nb.registry.files.write_json", refuse)
     assert main(["registry", "promote", "2", "--config", str(cfg)]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert err.startswith("ctml registry: ") and "cannot be written (permission denied)" in err and "Traceback" not in err, err
@@ -182,8 +182,8 @@ def test_inf_in_a_feature_and_nan_labels_name_the_column():
     rep = validate(tr.assign(nswprice=[0.1, np.inf, 0.3]), infer_schema(tr, target="target", row_bounds=None))
     assert [v.check for v in rep.errors] == ["finite"] and "column 'nswprice' has 1 infinite value(s)" in rep.errors[0].message
     from sklearn.linear_model import LogisticRegression
-    from ctml_nb.backtest import backtest
-    from ctml_nb.policies import baseline_policies
+    from ctml_nb.policy.backtest import backtest
+    from ctml_nb.policy.policies import baseline_policies
     data = demo_data().iloc[:400].drop(columns=["timestamp"])
     data.loc[data.index[350], "target"] = np.nan
     with pytest.raises(InputError, match=r"`data\['target'\]` has 1 missing labels"):

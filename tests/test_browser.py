@@ -67,8 +67,8 @@ def _keep(png: Path, name: str):
 
 def _real_run(tmp_path: Path) -> Path:
     "One real cycle of the packaged pipeline on Elec2 (first model trained, gated and promoted); its run folder"
-    from ctml_nb.datasets import load_elec2
-    from ctml_nb.runner import run_cycle
+    from ctml_nb.data.datasets import load_elec2
+    from ctml_nb.pipeline.runner import run_cycle
     df = load_elec2()
     df[(df["timestamp"] >= "1997-05-01") & (df["timestamp"] < "1997-06-01")].to_csv(tmp_path / "data.csv", index=False)
     cfg = tmp_path / "pipeline.yaml"
@@ -82,7 +82,7 @@ def _real_run(tmp_path: Path) -> Path:
 
 def test_report_of_a_real_run(tmp_path, browser, capsys):
     from ctml_nb.cli import EXIT_OK, main
-    from ctml_nb.runner import RunRecord
+    from ctml_nb.pipeline.runner import RunRecord
     cfg, run_dir = _real_run(tmp_path)
     rec = RunRecord.load(run_dir)
     capsys.readouterr()

@@ -76,9 +76,9 @@ def _no_import_leak():
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_preflight(shape, tmp_path):
-    from ctml_nb.config import load_config, validate_config
+    from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import ConfigError
-    from ctml_nb.preflight import preflight
+    from ctml_nb.pipeline.preflight import preflight
     cfg = _project(shape, tmp_path)
     if "preflight" in shape.refused:
         with pytest.raises(ConfigError, match=shape.refused["preflight"][0].replace("(", r"\(")):
@@ -89,7 +89,7 @@ def test_preflight(shape, tmp_path):
 
 
 def _cycle_counts(runs: Path) -> dict:
-    from ctml_nb.runner import RunRecord, read_index
+    from ctml_nb.pipeline.runner import RunRecord, read_index
     rec = RunRecord.load(read_index(runs)["run_dir"].iloc[-1])
     return rec, (rec.values.get("check") or {})
 
@@ -152,7 +152,7 @@ def test_tune(shape, tmp_path):
                             "--out", out_cfg, "--no-progress", "--force", *delay)
     _works(shape, "tune", rc, out, err)
     assert out_cfg.exists()
-    from ctml_nb.config import load_config
+    from ctml_nb.pipeline.config import load_config
     load_config(out_cfg)   # the tuned config is a valid pipeline file
 
 

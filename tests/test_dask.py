@@ -9,10 +9,10 @@ dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from ctml_nb.datasets import make_drift_pair
-from ctml_nb.drift import DriftDetector
-from ctml_nb.drift_dask import DaskEngine, read_parquet
-from ctml_nb.engines import get_engine
+from ctml_nb.data.datasets import make_drift_pair
+from ctml_nb.drift.detector import DriftDetector
+from ctml_nb.drift.dask_engine import DaskEngine, read_parquet
+from ctml_nb.drift.engines import get_engine
 
 N_ROWS, N_PARTS = 200_000, 10
 
@@ -74,7 +74,7 @@ def test_tree_merge_same_verdicts_within_the_stated_bound(pair, engine):
     for name, col in tprof.columns.items():
         if col.kind != "numeric" or not col.count: continue
         x = np.sort(ref[name].to_numpy(dtype=float)); x = x[np.isfinite(x)]
-        from ctml_nb.profile import quantile_cdf
+        from ctml_nb.drift.profile import quantile_cdf
         pts = np.quantile(x, np.linspace(0, 1, 201))
         gap = np.abs(quantile_cdf(np.asarray(col.quantiles), pts) - np.searchsorted(x, pts, "right") / x.size).max()
         assert gap <= col.rank_error + 1e-12, name
@@ -104,8 +104,8 @@ def test_engine_by_name_connects_and_describes(client, pair):
 
 def test_compare_policies_on_the_cluster_equals_one_job(client):
     from sklearn.tree import DecisionTreeClassifier
-    from ctml_nb.policies import baseline_policies, compare_policies
-    from ctml_nb.strategies import FullRetrain
+    from ctml_nb.policy.policies import baseline_policies, compare_policies
+    from ctml_nb.policy.strategies import FullRetrain
     g = np.random.default_rng(0)
     X = g.uniform(size=(3000, 2))
     df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": (X[:, 0] > 0.5).astype(int)})
@@ -128,7 +128,7 @@ PIPELINE = elec2_pipeline("live", extra="engine: {kind: dask, address: ADDRESS}\
 
 def test_pipeline_cycle_checks_drift_on_the_cluster(client, tmp_path):
     from ctml_nb.demo import demo_data
-    from ctml_nb.runner import run_cycle
+    from ctml_nb.pipeline.runner import run_cycle
     df = demo_data().iloc[:16 * 48].copy()
     (tmp_path / "live").mkdir()
     day = lambda i: df.iloc[i * 48:(i + 1) * 48].to_parquet(tmp_path / "live" / f"day-{i:02d}.parquet", index=False)

@@ -3,10 +3,10 @@ trained on and counted (include); rows without labels are counted, and the trigg
 import numpy as np
 import pandas as pd
 
-from ctml_nb.config import config_path, load_config
+from ctml_nb.pipeline.config import config_path, load_config
 from ctml_nb.demo import demo_data
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import run_cycle
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import run_cycle
 
 CONFIG = """\
 name: elec2

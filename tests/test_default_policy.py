@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from ctml_nb.config import parse_config
-from ctml_nb.datasets import drift_stream
-from ctml_nb.policies import DecayTrigger, baseline_policies, compare_policies, default_policy
-from ctml_nb.policy_config import policy_from_config, policy_to_config
-from ctml_nb.strategies import FullRetrain
-from ctml_nb.backtest import Policy, backtest
+from ctml_nb.pipeline.config import parse_config
+from ctml_nb.data.datasets import drift_stream
+from ctml_nb.policy.policies import DecayTrigger, baseline_policies, compare_policies, default_policy
+from ctml_nb.pipeline.policy_config import policy_from_config, policy_to_config
+from ctml_nb.policy.strategies import FullRetrain
+from ctml_nb.policy.backtest import Policy, backtest
 
 TREE = DecisionTreeClassifier(max_depth=6, random_state=0)
 
@@ -120,7 +120,7 @@ def test_default_window_is_half_the_training_window(tmp_path):
 
 def test_decay_significance_settings_round_trip(tmp_path):
     "alpha (the false-alarm rate per check) and a fixed z, kept for older configs, go through a pipeline config"
-    from ctml_nb.triggers import AllOf, DataVolumeTrigger
+    from ctml_nb.policy.triggers import AllOf, DataVolumeTrigger
     base = {"name": "p", "data": {"source": "d.csv", "target": "target"},
             "model": {"factory": "sklearn.tree:DecisionTreeClassifier"}}
     for kw in ({"alpha": 0.01}, {"z": 2.0}):

@@ -47,7 +47,7 @@ def test_the_front_page_agrees_with_the_readme():
     assert intro in readme and len(intro) > 400
     assert two_commands.startswith("## Two commands") and two_commands in readme
     code = "".join(next(c["source"] for c in _cells("index.ipynb") if c["cell_type"] == "code"))
-    block = re.search(r"```python\n(from ctml_nb.datasets import load_elec2.*?)```", readme, re.S).group(1)
+    block = re.search(r"```python\n(from ctml_nb.data import load_elec2.*?)```", readme, re.S).group(1)
     assert all(line in block.splitlines() for line in code.splitlines())
     links = re.findall(r"\]\(([^)]+\.ipynb)\)", "\n".join(md))
     assert links and all((NBS / link).exists() for link in links)
@@ -74,7 +74,7 @@ def test_the_site_builds_with_outputs_plots_and_api_pages(site):
     assert "nswprice" in front and "<table" in front                        # the report's table
     assert 'href="50_tutorial_drift.html"' in front                         # .ipynb links point at pages
     api = (out / "30e_alerts.html").read_text(encoding="utf-8")
-    assert "ctml_nb.alerts" in api and 'id="notify_run"' in api            # module and API reference
+    assert "ctml_nb.pipeline.alerts" in api and 'id="notify_run"' in api            # module and API reference
     assert "#| export" not in api and "#| hide" not in api and "_srv.shutdown()" not in api
     assert api.index('id="notify_run"') < api.index("def notify_run(")         # documentation before source
     assert '<details class="ctml-source">' in api                           # the source, folded

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from ctml_nb.core import InputError, NotFittedError
-from ctml_nb.drift import DriftDetector
+from ctml_nb.drift.detector import DriftDetector
 
 
 def _frame(n=2_000, seed=0):

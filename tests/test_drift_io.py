@@ -13,7 +13,7 @@ import pytest
 matplotlib.use("Agg")
 
 from ctml_nb.core import InputError, IntegrityError
-from ctml_nb.drift import DriftDetector, DriftReport, ReferenceProfile, read_parquet_batches
+from ctml_nb.drift.detector import DriftDetector, DriftReport, ReferenceProfile, read_parquet_batches
 
 
 def _frame(n, seed, shift=False):

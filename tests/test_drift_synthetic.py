@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from ctml_nb.datasets import make_drift_pair
-from ctml_nb.drift import DriftDetector, ReferenceProfile
-from ctml_nb.profile import quantile_cdf
+from ctml_nb.data.datasets import make_drift_pair
+from ctml_nb.drift.detector import DriftDetector, ReferenceProfile
+from ctml_nb.drift.profile import quantile_cdf
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import shutil
 import numpy as np
 import pytest
 
-from ctml_nb.config import config_path, load_config
+from ctml_nb.pipeline.config import config_path, load_config
 from ctml_nb.demo import demo_data
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import run_cycle
-from ctml_nb.steps import ENGINE_ENV
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import run_cycle
+from ctml_nb.pipeline.steps import ENGINE_ENV
 
 from inprocess_engine import ENGINE
 from pipelines import elec2_pipeline

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("nbformat", "nbconvert", "jsonschema", "papermill", "ctml_nb.reports", "matplotlib")
+HEAVY = ("nbformat", "nbconvert", "jsonschema", "papermill", "ctml_nb.reports.html", "matplotlib")
 
 
 def test_a_refusal_imports_no_report_writer(tmp_path):
@@ -52,7 +52,7 @@ def _rows(n: int) -> pd.DataFrame:
 
 
 def _last(folder: Path):
-    from ctml_nb.runner import RunRecord, read_index
+    from ctml_nb.pipeline.runner import RunRecord, read_index
     idx = read_index(folder / "runs")
     return RunRecord.load(idx["run_dir"].iloc[-1]), idx
 
@@ -95,9 +95,9 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     and a text column, and passes with the recipe, whose fitted model takes unseen and missing categories, missing
     numbers and text, and is loaded back (joblib) from a fresh process through the pipeline folder alone"""
     import numpy as np
-    from ctml_nb.config import load_config, validate_config
+    from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import ConfigError
-    from ctml_nb.preflight import preflight
+    from ctml_nb.pipeline.preflight import preflight
     rng = np.random.default_rng(0)
     n = 300
     df = pd.DataFrame({"temp": rng.normal(size=n), "sky": rng.choice(["sun", "rain", "fog"], n),
@@ -119,7 +119,7 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     try:
         cfg = load_config(tmp_path / "pipeline.yaml")
         preflight(validate_config(cfg))
-        from ctml_nb.policy_config import new_model
+        from ctml_nb.pipeline.policy_config import new_model
         X, y = df.drop(columns="y"), df["y"]
         model = new_model(cfg).fit(X[:200], y[:200])
         assert (model.predict(X[200:]) == y[200:]).mean() > 0.9
@@ -133,7 +133,7 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     finally:
         sys.path[:] = before
         sys.modules.pop("mixed_features", None)
-    code = ("import sys, joblib\nfrom ctml_nb.config import load_config\nload_config(sys.argv[1])\n"
+    code = ("import sys, joblib\nfrom ctml_nb.pipeline.config import load_config\nload_config(sys.argv[1])\n"
             "print(type(joblib.load(sys.argv[2])).__name__)")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pipeline.yaml"), str(tmp_path / "model.joblib")],
                        capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},

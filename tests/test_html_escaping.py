@@ -105,7 +105,7 @@ def test_md_escape_renders_as_the_text_itself():
 
 
 def test_trigger_decision():
-    from ctml_nb.triggers import OnDemandTrigger, TriggerDecision
+    from ctml_nb.policy.triggers import OnDemandTrigger, TriggerDecision
     d = TriggerDecision(retrain=True, fired=[HOSTILE], reasons=[HOSTILE], warnings=[HOSTILE], notes=[HOSTILE],
                         vetoed_by=[HOSTILE], suppressed=[HOSTILE], evidence={HOSTILE: {"reasons": [HOSTILE], "n": 1}},
                         now=pd.Timestamp("2024-01-01"), rows_seen=3)
@@ -115,14 +115,14 @@ def test_trigger_decision():
 
 
 def test_on_demand_decision_from_a_hostile_request():
-    from ctml_nb.triggers import ModelState, OnDemandTrigger
+    from ctml_nb.policy.triggers import ModelState, OnDemandTrigger
     d = OnDemandTrigger().check(ModelState(rows_seen=10, requests=[{"reason": HOSTILE, "by": PAYLOADS[2]}]))
     assert d.retrain
     assert_md_safe(d._repr_markdown_(), "on-demand TriggerDecision")
 
 
 def _decision():
-    from ctml_nb.promotion import PromotionDecision, _check
+    from ctml_nb.gate.promotion import PromotionDecision, _check
     checks = [_check(HOSTILE, "slice", False, HOSTILE, metric="accuracy", baseline=0.9, candidate=0.8, change=-0.1,
                      rule=HOSTILE), _check("primary", "primary", True, None, baseline=0.5, candidate=0.6, change=0.1)]
     return PromotionDecision(promote=False, reason="Reject: " + HOSTILE, metric="accuracy", greater_is_better=True,
@@ -138,8 +138,8 @@ def test_promotion_decision():
 
 
 def test_run_record_and_header():
-    from ctml_nb.runner import RunRecord
-    from ctml_nb.steps import RunHeader, record_bundle
+    from ctml_nb.pipeline.runner import RunRecord
+    from ctml_nb.pipeline.steps import RunHeader, record_bundle
     rec = RunRecord(run_id="r1", pipeline=HOSTILE, status="failed", reason=HOSTILE, model_before=HOSTILE,
                     steps=[{"step": HOSTILE, "status": "failed", "seconds": 1.0, "notebook": f"/x/{HOSTILE}.ipynb",
                             "error": HOSTILE}])
@@ -152,7 +152,7 @@ def test_run_record_and_header():
 
 
 def test_failure_banner(tmp_path):
-    from ctml_nb.steps import mark_failed
+    from ctml_nb.pipeline.steps import mark_failed
     p = tmp_path / "nb.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), p)
     mark_failed(p, HOSTILE)
@@ -160,12 +160,12 @@ def test_failure_banner(tmp_path):
 
 
 def test_small_results():
-    from ctml_nb.detectors import DetectorRun
-    from ctml_nb.evaluation import PairedTest
-    from ctml_nb.experiments import ShadowReport
-    from ctml_nb.preflight import PreflightReport
-    from ctml_nb.stats import StatResult
-    from ctml_nb.strategies import RetrainResult
+    from ctml_nb.drift.streaming import DetectorRun
+    from ctml_nb.gate.evaluation import PairedTest
+    from ctml_nb.gate.experiments import ShadowReport
+    from ctml_nb.pipeline.preflight import PreflightReport
+    from ctml_nb.drift.stats import StatResult
+    from ctml_nb.policy.strategies import RetrainResult
     objs = {"RetrainResult": RetrainResult(object(), HOSTILE, 10, 0.1, HOSTILE, HOSTILE, {HOSTILE: HOSTILE},
                                            {"candidates": 2, "best_score": 0.5, "best_params": {HOSTILE: HOSTILE}}),
             "PairedTest": PairedTest(HOSTILE, None, 0.5, 10, note=HOSTILE),
@@ -189,9 +189,9 @@ def _frames():
 
 
 def test_drift_report_and_explorer():
-    from ctml_nb.drift import DriftDetector
-    from ctml_nb.drift_report import report_html
-    from ctml_nb.widgets import DriftExplorer
+    from ctml_nb.drift.detector import DriftDetector
+    from ctml_nb.drift.report import report_html
+    from ctml_nb.reports.widgets import DriftExplorer
     ref, cur = _frames()
     rep = DriftDetector().fit(ref).test(cur)
     assert PAYLOADS[0] in rep.drifted
@@ -203,8 +203,8 @@ def test_drift_report_and_explorer():
 
 
 def test_profile_schema_validation_and_frames():
-    from ctml_nb.drift import DriftDetector
-    from ctml_nb.validation import infer_schema, validate
+    from ctml_nb.drift.detector import DriftDetector
+    from ctml_nb.data.validation import infer_schema, validate
     ref, cur = _frames()
     schema = infer_schema(ref)
     assert_safe(schema._repr_html_(), "DataSchema", shows=(PAYLOADS[0],))
@@ -218,8 +218,8 @@ def test_profile_schema_validation_and_frames():
 
 def test_registry_and_lineage_views(tmp_path):
     from sklearn.dummy import DummyClassifier
-    from ctml_nb.lineage import lineage
-    from ctml_nb.registry import ModelRegistry
+    from ctml_nb.registry.lineage import lineage
+    from ctml_nb.registry.files import ModelRegistry
     ref, _ = _frames()
     reg = ModelRegistry(tmp_path / "reg")
     model = DummyClassifier().fit(np.zeros((4, 1)), [0, 1, 0, 1])
@@ -235,8 +235,8 @@ def test_registry_and_lineage_views(tmp_path):
 
 
 def test_backtest_and_policy_views():
-    from ctml_nb.backtest import BacktestResult
-    from ctml_nb.policies import PolicyComparison
+    from ctml_nb.policy.backtest import BacktestResult
+    from ctml_nb.policy.policies import PolicyComparison
     totals = {"policy": HOSTILE, "metric_name": "accuracy", "metric": 0.8, "retrains": 1, "train_rows": 10,
               "fit_seconds": 0.1, "no_change": 0.7, "kappa_temporal": 0.3, "rejected": 0, "scored_rows": 10,
               "batches": 1, "run_seconds": 0.2}
@@ -283,7 +283,7 @@ def _live(tmp_path, days, hostile_day=False):
 
 
 def test_hostile_pipeline_name_is_refused(tmp_path):
-    from ctml_nb.config import ConfigError, load_config
+    from ctml_nb.pipeline.config import ConfigError, load_config
     (tmp_path / "pipeline.yaml").write_text(CONFIG.replace("name: elec2", f"name: '{PAYLOADS[0]}'"))
     with pytest.raises(ConfigError, match="name: expected letters"):
         load_config(tmp_path / "pipeline.yaml")
@@ -310,14 +310,14 @@ def hostile_run(tmp_path_factory):
         assert main(["report", "last", "--html", "--config", str(cfg)]) == EXIT_OK
     finally:
         mp.undo()
-    from ctml_nb.runner import read_index
+    from ctml_nb.pipeline.runner import read_index
     idx = read_index(tmp_path / "runs")
     run_dir = Path(idx["run_dir"].iloc[-1])
     return tmp_path, run_dir
 
 
 def test_report_of_a_hostile_cycle(hostile_run):
-    from ctml_nb.runner import RunRecord
+    from ctml_nb.pipeline.runner import RunRecord
     tmp_path, run_dir = hostile_run
     rec = RunRecord.load(run_dir)
     assert rec.status == "succeeded", rec.reason
@@ -340,7 +340,7 @@ def test_report_of_a_hostile_cycle(hostile_run):
 
 
 def test_run_browser_of_the_hostile_runs(hostile_run):
-    from ctml_nb.widgets import RunBrowser
+    from ctml_nb.reports.widgets import RunBrowser
     tmp_path, _ = hostile_run
     assert_safe(RunBrowser(tmp_path / "runs").static(), "RunBrowser", shows=(PAYLOADS[0],))
 

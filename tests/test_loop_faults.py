@@ -19,12 +19,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ctml_nb.cli import EXIT_INTERRUPTED, EXIT_OK, main
-from ctml_nb.config import load_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.core import write_json
-from ctml_nb.journal import begin_promotion, predictions_digest, queued_requests, read_promotion
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
-from ctml_nb.steps import ENGINE_ENV
+from ctml_nb.pipeline.journal import begin_promotion, predictions_digest, queued_requests, read_promotion
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import RunRecord, read_index, request_retrain, run_cycle
+from ctml_nb.pipeline.steps import ENGINE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -35,23 +35,23 @@ from notebooks import write_template as _template  # noqa: E402 (tests/notebooks
 
 CHECK = """\
 import json, pathlib
-from ctml_nb.runner import load_run_config, record, request_retrain
+from ctml_nb.pipeline.runner import load_run_config, record, request_retrain
 reqs = json.loads(pathlib.Path(request_path).read_text())["requests"] if request_path else []
 if inject: request_retrain(load_run_config(config_path), inject, requested_by="mid-cycle")  # arrives during the cycle
 record("requests", [r["id"] for r in reqs])
 record("trigger", {"retrain": bool(fire or reqs), "reasons": [r["reason"] for r in reqs]})
 if not (fire or reqs): record("skip", "no trigger fired")"""
 WORK = """\
-from ctml_nb.runner import record
+from ctml_nb.pipeline.runner import record
 if mode == "raise": raise ValueError("boom in the work step")
 record("decision", "work done")"""
 PROMOTE = """\
 import os, signal
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from ctml_nb.pipeline import open_context, promote_candidate
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import record
+from ctml_nb.pipeline.context import open_context, promote_candidate
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import record
 ctx = open_context(config_path)
 test = pd.DataFrame({"t": [1., 2, 3, 4, 5, 6], "x": [.1, .9, .2, .8, .3, .7], "y": [0, 1, 0, 1, 0, 1]})
 cand = LogisticRegression(C=0.5).fit(test[["t", "x"]], test["y"])
@@ -103,8 +103,8 @@ def test_requests_made_at_the_same_instant_are_all_kept(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from ctml_nb.config import load_config
-        from ctml_nb.runner import request_retrain
+        from ctml_nb.pipeline.config import load_config
+        from ctml_nb.pipeline.runner import request_retrain
         cfg = load_config({str(tmp_path / 'pipeline.yaml')!r})
         while not Path({str(go)!r}).exists(): time.sleep(0.001)
         for i in range(10): request_retrain(cfg, f"process {{sys.argv[1]}} #{{i}}")
@@ -168,7 +168,7 @@ def _kill_after_promotion(tmp_path):
     "A cycle whose promote step is SIGKILLed, with its runner, just after the champion alias moved"
     cfg = _project(tmp_path, "promote")
     reg = _seed(tmp_path)
-    code = (f"from ctml_nb.runner import run_cycle; run_cycle({str(cfg)!r}, "
+    code = (f"from ctml_nb.pipeline.runner import run_cycle; run_cycle({str(cfg)!r}, "
             "parameters={'check': {'fire': True}, 'promote': {'kill': True}}, progress=False)")
     env = {k: v for k, v in ENV.items() if k != ENGINE_ENV}  # a real kernel: this step kills its own process
     runner = subprocess.Popen([sys.executable, "-c", code], env=env)
@@ -248,7 +248,7 @@ def test_failed_health_check_after_a_kill_restores_the_previous_champion(tmp_pat
 
 
 def test_recovery_stopped_in_its_middle_is_run_again(tmp_path, monkeypatch):
-    import ctml_nb.journal as journal
+    import ctml_nb.pipeline.journal as journal
     cfg, reg, run = _interrupted_by_hand(tmp_path)
     def stop(*a, **kw): raise KeyboardInterrupt   # stands in for a kill between the registry write and run.json
     monkeypatch.setattr(journal, "_annotate_run", stop)

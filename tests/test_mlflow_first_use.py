@@ -15,7 +15,7 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     import mlflow.store.tracking.sqlalchemy_store, mlflow.tracking   # imported before the start line: both begin together
     from sklearn.dummy import DummyClassifier
-    from ctml_nb.mlflow_registry import MlflowRegistry
+    from ctml_nb.registry.mlflow_backend import MlflowRegistry
     Path(sys.argv[4]).touch()
     while not Path(sys.argv[5]).exists(): time.sleep(0.01)
     reg = MlflowRegistry("sqlite:///" + sys.argv[1], lock_timeout=600)
@@ -40,7 +40,7 @@ def test_two_writers_on_a_fresh_sqlite_store_register_every_version(tmp_path, mo
     go.touch()   # both create their first client now: the store's tables do not exist yet
     errs = [p.communicate(timeout=900)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
-    from ctml_nb.mlflow_registry import MlflowRegistry
+    from ctml_nb.registry.mlflow_backend import MlflowRegistry
     reg = MlflowRegistry(f"sqlite:///{db}")
     assert reg.version_numbers("m") == list(range(1, 13))
     assert sorted(reg.get_version("m", v).metrics["writer"] for v in range(1, 13)) == [1] * 6 + [2] * 6

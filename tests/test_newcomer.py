@@ -11,7 +11,7 @@ import pytest
 
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
 from ctml_nb.core import write_json
-from ctml_nb.runner import RunRecord, append_index
+from ctml_nb.pipeline.runner import RunRecord, append_index
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def weather(tmp_path):
 
 # 2. the drift plot shows both values of a 0/1 column
 def test_drift_plot_draws_every_value_of_a_01_column(weather):
-    from ctml_nb.drift import DriftDetector
+    from ctml_nb.drift.detector import DriftDetector
     a, b = (pd.read_csv(p) for p in weather)
     fig = DriftDetector().fit(a).test(b).plot(columns=["target"])
     ax = fig.axes[0]
@@ -59,7 +59,7 @@ def test_cli_drift_column_lists_exclude_and_severity_order(weather, capsys):
 
 
 def test_pipeline_check_leaves_the_target_and_time_out_of_the_drift_reference():
-    from ctml_nb.config import DataConfig, feature_columns
+    from ctml_nb.pipeline.config import DataConfig, feature_columns
     from types import SimpleNamespace
     cfg = SimpleNamespace(data=DataConfig(source="x.csv", target="target", time_column="date"))
     df = pd.DataFrame({"date": ["2020-01-01"], "temp": [1.0], "target": [0]})
@@ -88,9 +88,9 @@ def _gate(promote, base=.45, cand=.47):
 
 # 4. a rejected challenger is not reported as a green success, and the history tells promoted from rejected
 def test_rejected_cycle_banner_heading_and_markers(tmp_path):
-    from ctml_nb.plots import plot_history
-    from ctml_nb.reports import run_summary_html
-    from ctml_nb.runner import read_index
+    from ctml_nb.reports.plots import plot_history
+    from ctml_nb.reports.html import run_summary_html
+    from ctml_nb.pipeline.runner import read_index
     runs = tmp_path / "runs"
     _run(runs, 1, None, 1, _gate(True, None, .7), "version 1 promoted: Promote: first model")
     d = _run(runs, 2, 1, 1, _gate(False), "challenger rejected, champion 1 kept: Reject: ...")
@@ -109,8 +109,8 @@ def test_rejected_cycle_banner_heading_and_markers(tmp_path):
 def test_gate_figure_once_in_a_promoted_run_report(tmp_path):
     import nbformat
     from IPython.core.formatters import DisplayFormatter
-    from ctml_nb.plots import plot_gate
-    from ctml_nb.reports import run_summary_html
+    from ctml_nb.reports.plots import plot_gate
+    from ctml_nb.reports.html import run_summary_html
     runs = tmp_path / "runs"
     gate = _gate(True, .45, .6)
     d = _run(runs, 1, None, 1, gate, "version 1 promoted")
@@ -134,7 +134,7 @@ def test_gate_figure_once_in_a_promoted_run_report(tmp_path):
 
 # 6. the history plot says what each point is measured on
 def test_metric_history_separates_new_batch_from_held_out_rows(tmp_path):
-    from ctml_nb.plots import plot_metric_history
+    from ctml_nb.reports.plots import plot_metric_history
     runs = tmp_path / "runs"
     _run(runs, 1, None, 1, _gate(True, None, .7), "version 1 promoted")
     _run(runs, 2, 1, 1, _gate(False), "challenger rejected")

@@ -4,7 +4,7 @@ import importlib.resources
 from pathlib import Path
 
 import ctml_nb
-from ctml_nb.datasets import load_elec2
+from ctml_nb.data.datasets import load_elec2
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +72,6 @@ def test_wheel_ships_data_and_templates_without_warnings(tmp_path):
     assert "would be ignored" not in log and "absent from the `packages`" not in log, log[-3000:]
     (whl,) = (tmp_path / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(whl).namelist())
-    shipped = {f"ctml_nb/data/{p.name}" for p in (ROOT / "ctml_nb" / "data").iterdir()}
+    shipped = {f"ctml_nb/data/{p.name}" for p in (ROOT / "ctml_nb" / "data").glob("*.csv.gz")}
     shipped |= {f"ctml_nb/templates/{p.name}" for p in (ROOT / "ctml_nb" / "templates").glob("*.ipynb")}
     assert shipped and shipped <= names, shipped - names

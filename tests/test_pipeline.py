@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from ctml_nb.cli import EXIT_USAGE, main
-from ctml_nb.config import config_path, load_config
+from ctml_nb.pipeline.config import config_path, load_config
 from ctml_nb.demo import demo_data
-from ctml_nb.pipeline import DRIFT_PROFILE, GATE_DECISION, fit_reference, open_context, reference_detector
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import RunRecord, read_index, request_retrain, run_cycle
-from ctml_nb.steps import ENGINE_ENV
+from ctml_nb.pipeline.context import DRIFT_PROFILE, GATE_DECISION, fit_reference, open_context, reference_detector
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import RunRecord, read_index, request_retrain, run_cycle
+from ctml_nb.pipeline.steps import ENGINE_ENV
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
 from inprocess_engine import ENGINE  # noqa: E402 (tests/inprocess_engine.py)

@@ -16,9 +16,9 @@ import nbformat
 import pytest
 
 from ctml_nb.cli import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, main
-from ctml_nb.config import load_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.core import ConfigError
-from ctml_nb.runner import CycleLocked, RunRecord, read_index, request_retrain, run_cycle
+from ctml_nb.pipeline.runner import CycleLocked, RunRecord, read_index, request_retrain, run_cycle
 
 PY = Path(sys.executable)
 
@@ -26,13 +26,13 @@ PY = Path(sys.executable)
 from notebooks import write_template as _template  # noqa: E402 (tests/notebooks.py)
 
 
-CHECK = ("from ctml_nb.runner import record\n"
+CHECK = ("from ctml_nb.pipeline.runner import record\n"
          "import json, pathlib\n"
          "req = json.loads(pathlib.Path(request_path).read_text()) if request_path else None\n"
          "record('trigger', {'retrain': bool(fire or req), 'request': req})\n"
          "record('watermark', int(watermark or 0) + 10)\n"
          "if not (fire or req): record('skip', 'no trigger fired')")
-WORK = ("from ctml_nb.runner import record\n"
+WORK = ("from ctml_nb.pipeline.runner import record\n"
         "import os, time\n"
         "if mode == 'raise': raise ValueError('boom in the work step')\n"
         "if mode == 'exit': os._exit(3)\n"
@@ -126,7 +126,7 @@ def test_template_without_its_required_record_fails(project):
 
 
 def test_overlapping_cycle_is_refused(project):
-    code = ("import sys; from ctml_nb.runner import run_cycle; "
+    code = ("import sys; from ctml_nb.pipeline.runner import run_cycle; "
             f"r = run_cycle({str(project)!r}, parameters={{'work': {{'mode': 'sleep', 'seconds': 4.0}}}}, "
             "progress=False, champion=None); print(r.status)")
     first = subprocess.Popen([str(PY), "-c", code], stdout=subprocess.PIPE, text=True)
@@ -153,14 +153,14 @@ def test_retrain_request_is_consumed_once(project):
 
 
 def test_failed_step_that_moved_the_champion_is_undone(project, tmp_path):
-    registry = pytest.importorskip("ctml_nb.registry")
+    registry = pytest.importorskip("ctml_nb.registry.files")
     from sklearn.dummy import DummyClassifier
     reg = registry.ModelRegistry(tmp_path / "registry")
     for _ in range(2):
         reg.register(DummyClassifier().fit([[0], [1]], [0, 1]), "toy")
     reg.promote("toy", 1, reason="first")
     _template(project.parent / "tpl" / "02_work.ipynb", 'registry_root = ""',
-              "from ctml_nb.registry import ModelRegistry\n"
+              "from ctml_nb.registry.files import ModelRegistry\n"
               "ModelRegistry(registry_root).promote('toy', 2, reason='about to crash')\n"
               "raise RuntimeError('crash after promoting')")
     rec = run_cycle(project, parameters={"work": {"registry_root": str(tmp_path / "registry")}}, progress=False)
@@ -225,7 +225,7 @@ def test_cli_retrain_request(project, capsys):
 
 @pytest.mark.kernel
 def test_killed_runner_is_recorded_by_the_next_cycle(project):
-    code = ("from ctml_nb.runner import run_cycle; "
+    code = ("from ctml_nb.pipeline.runner import run_cycle; "
             f"run_cycle({str(project)!r}, parameters={{'work': {{'mode': 'sleep', 'seconds': 5.0}}}}, "
             "progress=False, champion=None)")
     runner = subprocess.Popen([str(PY), "-c", code])

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from ctml_nb.core import write_json
-from ctml_nb.runner import RunRecord, append_index
+from ctml_nb.pipeline.runner import RunRecord, append_index
 
 SETUP = """
 import numpy as np, pandas as pd
@@ -24,15 +24,15 @@ def frame(n, shift):
     return pd.DataFrame({"x": rng.normal(shift, 1, n), "flag": (rng.random(n) < .3 + shift / 4).astype(int),
                          "c": rng.choice(list("abc"), n)})
 ref, cur = frame(600, 0), frame(600, 1)
-from ctml_nb.drift import DriftDetector
+from ctml_nb.drift.detector import DriftDetector
 report = DriftDetector().fit(ref).test(cur)
 X = rng.normal(size=(900, 3)); y = (X[:, 0] + .3 * rng.normal(size=900) > 0).astype(int)
 X = pd.DataFrame(X, columns=["a", "b", "c"])
 champ = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X[:300], y[:300])
 chall = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X[:600], y[:600])
-from ctml_nb.promotion import PromotionPolicy
+from ctml_nb.gate.promotion import PromotionPolicy
 gate = PromotionPolicy().decide(champ, chall, X[600:], y[600:])
-from ctml_nb.policies import baseline_policies, compare_policies
+from ctml_nb.policy.policies import baseline_policies, compare_policies
 data = X.assign(y=y)
 comparison = compare_policies(data, "y", DecisionTreeClassifier(max_depth=2, random_state=0),
                               baseline_policies(300, detectors=(), every_batch=False), batch_size=100, progress=False)
@@ -40,16 +40,16 @@ comparison = compare_policies(data, "y", DecisionTreeClassifier(max_depth=2, ran
 
 PLOTS = {
     "DriftReport.plot": "report.plot()",
-    "plot_report": "from ctml_nb.drift_report import plot_report\nplot_report(report, ['x', 'flag', 'c'])",
+    "plot_report": "from ctml_nb.drift.report import plot_report\nplot_report(report, ['x', 'flag', 'c'])",
     "PromotionDecision.plot": "gate.plot()",
-    "plot_gate": "from ctml_nb.plots import plot_gate\nplot_gate(gate)",
+    "plot_gate": "from ctml_nb.reports.plots import plot_gate\nplot_gate(gate)",
     "BacktestResult.plot": "comparison.results['never'].plot()",
     "PolicyComparison.plot": "comparison.plot()",
-    "PolicyExplorer.plot_frontier": "from ctml_nb.widgets import PolicyExplorer\nPolicyExplorer(comparison).plot_frontier()",
+    "PolicyExplorer.plot_frontier": "from ctml_nb.reports.widgets import PolicyExplorer\nPolicyExplorer(comparison).plot_frontier()",
     "PolicyExplorer.plot_timeline": "PolicyExplorer(comparison).plot_timeline('never')",
-    "plot_metric_history": "from ctml_nb.plots import plot_metric_history\nplot_metric_history(RUNS)",
-    "plot_history": "from ctml_nb.plots import plot_history\nfrom ctml_nb.runner import read_index\nplot_history(read_index(RUNS))",
-    "plot_drift_heatmap": "from ctml_nb.plots import plot_drift_heatmap\nplot_drift_heatmap(RUNS)",
+    "plot_metric_history": "from ctml_nb.reports.plots import plot_metric_history\nplot_metric_history(RUNS)",
+    "plot_history": "from ctml_nb.reports.plots import plot_history\nfrom ctml_nb.pipeline.runner import read_index\nplot_history(read_index(RUNS))",
+    "plot_drift_heatmap": "from ctml_nb.reports.plots import plot_drift_heatmap\nplot_drift_heatmap(RUNS)",
 }
 
 

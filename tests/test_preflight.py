@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
-from ctml_nb.config import load_config, validate_config
+from ctml_nb.pipeline.config import load_config, validate_config
 from ctml_nb.demo import demo_data
-from ctml_nb.preflight import preflight
-from ctml_nb.runner import RunRecord
+from ctml_nb.pipeline.preflight import preflight
+from ctml_nb.pipeline.runner import RunRecord
 
 from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
 CONFIG = elec2_pipeline(floor=0.5, gate="")
@@ -41,8 +41,8 @@ def _project(tmp_path, *edits, extra="", drop_time=False):
 def no_kernel(monkeypatch):
     "Fail the test if a step would run"
     def boom(*a, **k): pytest.fail("a kernel was started")
-    monkeypatch.setattr("ctml_nb.runner.execute_step", boom)
-    monkeypatch.setattr("ctml_nb.steps.execute_step", boom)
+    monkeypatch.setattr("ctml_nb.pipeline.runner.execute_step", boom)
+    monkeypatch.setattr("ctml_nb.pipeline.steps.execute_step", boom)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -158,6 +158,6 @@ def test_valid_config_passes_quickly(tmp_path, monkeypatch, capsys):
     def locked(cfg, plan, runs, *a):
         reached.append(list(plan))
         return RunRecord("stub", cfg.name, status="skipped", reason="stubbed cycle", run_dir=str(runs / "stub"))
-    monkeypatch.setattr("ctml_nb.runner._run_locked", locked)
+    monkeypatch.setattr("ctml_nb.pipeline.runner._run_locked", locked)
     assert main(["run", "--config", str(cfg), "--no-progress"]) == EXIT_OK, capsys.readouterr().err
     assert reached == [["check", "retrain", "evaluate", "promote"]]

@@ -18,8 +18,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ctml_nb.core import IntegrityError, RegistryError
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.validation import infer_schema
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.data.validation import infer_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -128,7 +128,7 @@ def test_tampered_snapshot_is_refused(tmp_path):
 WRITER = """
 import sys, time
 from pathlib import Path
-from ctml_nb.registry import ModelRegistry
+from ctml_nb.registry.files import ModelRegistry
 root, writer, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 reg = ModelRegistry(root, lock_timeout=120)
 while not go.exists(): time.sleep(0.005)
@@ -141,7 +141,7 @@ print("done", writer)
 READER = """
 import sys, time
 from pathlib import Path
-from ctml_nb.registry import ModelRegistry
+from ctml_nb.registry.files import ModelRegistry
 root, go, stop = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 reg = ModelRegistry(root)
 while not go.exists(): time.sleep(0.005)
@@ -213,8 +213,8 @@ def fdopen(fd, *args, **kwargs):
     return HalfWrite(f) if target.search(name) else f
 os.fdopen = fdopen  # ctml_nb.core.atomic_write calls os.fdopen on its temporary file
 
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.validation import infer_schema
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.data.validation import infer_schema
 reg = ModelRegistry(root)
 rng = np.random.default_rng(1)
 X = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"]); y = (X["b"] > 0).astype(int)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from ctml_nb.cli import main
-from ctml_nb.config import load_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.demo import demo_data
-from ctml_nb.policy_config import backtest_config
-from ctml_nb.runner import run_cycle
+from ctml_nb.pipeline.policy_config import backtest_config
+from ctml_nb.pipeline.runner import run_cycle
 
 CLASSIFICATION = """\
 name: elec2
@@ -166,8 +166,8 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     """A sequential gate on 30-row batches: a challenger goes pending, is superseded when the data moves past it, the
     next one is promoted at a later cycle's look, and a third goes pending; the pipeline and the backtest agree on every
     step, and the run records, `ctml runs` and the runs page say what is pending"""
-    from ctml_nb.run_views import runs_table
-    from ctml_nb.runner import read_index
+    from ctml_nb.reports.text import runs_table
+    from ctml_nb.pipeline.runner import read_index
     history, n0, batch, cycles = flip_stream(), 200, 30, 7
     rows, frame = replay(tmp_path, SEQUENTIAL, history, "y", n0=n0, batch=batch, cycles=cycles)
     idx = read_index(tmp_path / "runs")
@@ -190,12 +190,12 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     assert idx.iloc[-1]["pending_status"] == "pending" and "v4 pending: " in idx.iloc[-1]["reason"], idx.iloc[-1]["reason"]
     table = runs_table(idx)
     assert "pending" in table and "promote" in table
-    from ctml_nb.runs_page import runs_rows
+    from ctml_nb.reports.runs_page import runs_rows
     page = runs_rows(tmp_path / "runs")[::-1]   # oldest first, as the index
     for status, r in zip(idx["pending_status"], page):   # the gate column follows the pending challenger
         if isinstance(status, str): assert r["gate"] == {"promoted": "promote", "pending": "pending"}.get(status, "drop"), r
     assert "pending" in {r["gate"] for r in page} and any("v4 pending: " in r["reason"] for r in page)
-    from ctml_nb.config import pipeline_registry
+    from ctml_nb.pipeline.config import pipeline_registry
     reg = pipeline_registry(load_config(tmp_path / "pipeline.yaml"))
     assert reg.get_version("flip", 2).status == "rejected" and reg.get_version("flip", 3).status == "accepted"
     assert reg.resolve("flip", "champion") == 3

@@ -38,7 +38,7 @@ CONFIG = ("name: elec2\ndata: {source: data.csv, target: target, time_column: ti
 def project(tmp_path_factory):
     "Two real cycles: the first model, then a retrain asked for with a hostile reason; the config path"
     from ctml_nb.cli import EXIT_OK, main
-    from ctml_nb.datasets import load_elec2
+    from ctml_nb.data.datasets import load_elec2
     tmp = tmp_path_factory.mktemp("runs_page")
     df = load_elec2()
     month = lambda end: df[(df["timestamp"] >= "1997-05-01") & (df["timestamp"] < end)]
@@ -72,7 +72,7 @@ def index(project):
 
 
 def test_index_page_and_reports(project, index):
-    from ctml_nb.runner import read_index
+    from ctml_nb.pipeline.runner import read_index
     page, said = index
     runs = project.parent / "runs"
     assert page == runs / "index.html"

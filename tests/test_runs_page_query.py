@@ -33,8 +33,8 @@ def _trigger(now, fired, reasons=None):
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory):
     from ctml_nb.core import write_json
-    from ctml_nb.runner import RunRecord, append_index
-    from ctml_nb.runs_page import write_runs_page
+    from ctml_nb.pipeline.runner import RunRecord, append_index
+    from ctml_nb.reports.runs_page import write_runs_page
     runs = tmp_path_factory.mktemp("query") / "runs"
     plan = [  # (day, status, reason, before, after, trigger, gate)
         ("2026-01-01", "succeeded", "version 1 promoted", None, 1, _trigger("1997-05-28", ["first_model"]),

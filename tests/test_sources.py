@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-import ctml_nb.source_files as source_files
-from ctml_nb.config import DataConfig
+import ctml_nb.data.source_files as source_files
+from ctml_nb.pipeline.config import DataConfig
 from ctml_nb.core import ConfigError, InputError
-from ctml_nb.source_files import open_source
-from ctml_nb.sources import Batch
+from ctml_nb.data.source_files import open_source
+from ctml_nb.data.sources import Batch
 
 
 def _frame(start, n, freq="h", x0=0, label=True):

@@ -6,8 +6,8 @@ import textwrap
 import pandas as pd
 
 from ctml_nb.core import read_json, write_json
-from ctml_nb.triggers import IntervalTrigger, ModelState, OnDemandTrigger
-from ctml_nb.vetoes import Budget
+from ctml_nb.policy.triggers import IntervalTrigger, ModelState, OnDemandTrigger
+from ctml_nb.policy.vetoes import Budget
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -17,7 +17,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_importing_does_not_import_river():
     r = _run("""
         import sys
-        import ctml_nb.detectors, ctml_nb.triggers, ctml_nb.vetoes, ctml_nb.drift_triggers
+        import ctml_nb.drift.streaming, ctml_nb.policy.triggers, ctml_nb.policy.vetoes, ctml_nb.policy.drift_triggers
         print(sorted(m for m in sys.modules if m == "river" or m.startswith("river.")))
     """)
     assert r.returncode == 0, r.stderr
@@ -29,9 +29,9 @@ def test_without_river_names_the_extra_and_the_rest_works():
         import sys
         sys.modules["river"] = None          # as if river were not installed
         import numpy as np
-        from ctml_nb.detectors import MissingExtraError, ThresholdDetector, make_detector
-        from ctml_nb.drift_triggers import PerformanceTrigger
-        from ctml_nb.triggers import ModelState
+        from ctml_nb.drift.streaming import MissingExtraError, ThresholdDetector, make_detector
+        from ctml_nb.policy.drift_triggers import PerformanceTrigger
+        from ctml_nb.policy.triggers import ModelState
         try:
             make_detector("adwin")
         except MissingExtraError as e:

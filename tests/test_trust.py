@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ctml_nb.config import load_config, parse_config
+from ctml_nb.pipeline.config import load_config, parse_config
 from ctml_nb.core import IntegrityError
 from ctml_nb.demo import demo_data
-from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV, sign
-from ctml_nb.pipeline import (CANDIDATE, TRIGGER_STATE, load_candidate, open_context, restore_trigger_state,
+from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, sign
+from ctml_nb.pipeline.context import (CANDIDATE, TRIGGER_STATE, load_candidate, open_context, restore_trigger_state,
                               save_candidate, save_trigger_state)
-from ctml_nb.policy_config import build_trigger
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import append_index, read_index, request_retrain, run_cycle
-from ctml_nb.triggers import ModelState
+from ctml_nb.pipeline.policy_config import build_trigger
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import append_index, read_index, request_retrain, run_cycle
+from ctml_nb.policy.triggers import ModelState
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
 
@@ -252,7 +252,7 @@ def test_cycles_refuse_a_tampered_candidate_and_a_rehashed_champion(tmp_path):
 
 def test_a_run_config_changed_between_steps_is_refused(tmp_path):
     "runs/<id>/config.json names code to import: a step refuses it when it differs from what the runner wrote"
-    from ctml_nb.runner import load_run_config
+    from ctml_nb.pipeline.runner import load_run_config
     from ctml_nb.core import IntegrityError
     cfg = tmp_path / "pipeline.yaml"
     cfg.write_text(CONFIG)

@@ -12,11 +12,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ctml_nb.cli import main
-from ctml_nb.config import load_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.core import IntegrityError
-from ctml_nb.journal import journal_path, recover_promotion
-from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV, sign
-from ctml_nb.registry import ModelRegistry
+from ctml_nb.pipeline.journal import journal_path, recover_promotion
+from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, sign
+from ctml_nb.registry.files import ModelRegistry
 
 from pipelines import elec2_pipeline  # tests/pipelines.py
 
@@ -62,7 +62,7 @@ def test_a_forged_promotion_journal_is_refused_and_set_aside(project, capsys):
 
 
 def test_a_signed_journal_of_another_pipeline_is_refused(project):
-    from ctml_nb.journal import begin_promotion
+    from ctml_nb.pipeline.journal import begin_promotion
     cfg = load_config(project / "pipeline.yaml")
     other = load_config(project / "pipeline.yaml"); other.name = "other"
     begin_promotion(other, "r1", "elec2", 1, 2, "0" * 64, "0" * 64)   # signed with our key, for another pipeline
@@ -91,7 +91,7 @@ def test_a_version_signed_in_another_registry_is_refused_naming_both(tmp_path):
 
 def test_an_older_registry_gets_its_identity_on_first_write_and_binds_its_versions(tmp_path):
     "Migration: versions signed before registries had an id load as before; the first write creates the id and binds them"
-    from ctml_nb.model_files import signing_key
+    from ctml_nb.registry.model_files import signing_key
     reg = ModelRegistry(tmp_path / "reg")
     reg.register(_model(1), "m"); reg.register(_model(2), "m")
     key = signing_key()
@@ -141,7 +141,7 @@ def test_registry_cli_hides_forged_metrics_and_refuses_to_promote_them(project, 
 def test_ctml_run_says_when_a_registry_recovery_holds_the_lock(project, capsys):
     "Issue 22: `ctml run` exited 3 with no cycle running while `ctml registry` recovered, and did not say why"
     from ctml_nb.demo import demo_data
-    from ctml_nb.runner import cycle_lock_held
+    from ctml_nb.pipeline.runner import cycle_lock_held
     demo_data().iloc[:14 * 48].to_csv(project / "live.csv", index=False)
     with cycle_lock_held(load_config(project / "pipeline.yaml"), "a registry recovery (`ctml registry`)"):
         code = main(["run", "--config", str(project / "pipeline.yaml"), "--no-progress"])

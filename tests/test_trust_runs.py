@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ctml_nb.config import load_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.core import IntegrityError
 from ctml_nb.demo import demo_data
-from ctml_nb.model_files import KEY_ENV, KEY_FILE_ENV
-from ctml_nb.registry import ModelRegistry
-from ctml_nb.runner import load_run_config, load_values, request_retrain, run_cycle
+from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV
+from ctml_nb.registry.files import ModelRegistry
+from ctml_nb.pipeline.runner import load_run_config, load_values, request_retrain, run_cycle
 
 from pipelines import elec2_pipeline  # tests/pipelines.py
 
@@ -107,7 +107,7 @@ def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(tmp_path):
     tpl = _templates_with(tmp_path, "check",     # the operator acts while the step runs, then the kernel dies
         "import os, signal, subprocess, sys\n"   # the operator's own process: not one of the cycle's steps
         "operator = {k: v for k, v in os.environ.items() if k != 'CTML_RUN_ID'}\n"
-        f"code = \"from ctml_nb.registry import ModelRegistry; ModelRegistry({str(tmp_path / 'registry')!r})"
+        f"code = \"from ctml_nb.registry.files import ModelRegistry; ModelRegistry({str(tmp_path / 'registry')!r})"
         ".promote('elec2', 1, reason='operator: back to 1')\"\n"
         "subprocess.run([sys.executable, '-c', code], env=operator, check=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)")

@@ -9,12 +9,12 @@ import yaml
 from sklearn.linear_model import LinearRegression
 from sklearn.naive_bayes import GaussianNB
 
-import ctml_nb.tune as tune
-from ctml_nb.backtest import Policy
+import ctml_nb.policy.tune as tune
+from ctml_nb.policy.backtest import Policy
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
-from ctml_nb.policies import compare_policies, retrain_utility
-from ctml_nb.strategies import FullRetrain
-from ctml_nb.triggers import IntervalTrigger
+from ctml_nb.policy.policies import compare_policies, retrain_utility
+from ctml_nb.policy.strategies import FullRetrain
+from ctml_nb.policy.triggers import IntervalTrigger
 
 
 def stream(n=3000, seed=0, period=700):
@@ -206,5 +206,5 @@ def test_cli_refuses_a_tuned_config_worse_than_never_or_the_current_one(pipeline
 
 
 def tune_cfg(pipeline):
-    from ctml_nb.config import load_config
+    from ctml_nb.pipeline.config import load_config
     return load_config(pipeline / "pipeline.yaml")

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from ctml_nb.runs_page import host_allowed, runs_server
+from ctml_nb.reports.runs_page import host_allowed, runs_server
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def walked(tmp_path_factory):
 
 @pytest.mark.parametrize("folder, time_column", [("weather", None), ("weather_dated", "date")])
 def test_both_pipelines_ran(walked, folder, time_column):
-    from ctml_nb.runner import read_index
+    from ctml_nb.pipeline.runner import read_index
     tmp = walked[0]
     idx = read_index(tmp / folder / "runs")
     assert len(idx) == 2 and set(idx["pipeline"]) == {"weather"}

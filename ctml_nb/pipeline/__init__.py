@@ -1,0 +1,54 @@
+"""The retraining pipeline: config, component builders, preflight, journal, alerts, steps, runner, batches
+
+Users import from here (`from ctml_nb.pipeline import ...`); the modules below import each other
+by module, never through this file.
+"""
+# Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
+from .config import (
+    COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig, engine_spec,
+    check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, config_path,
+    pipeline_registry, is_ref, validate_config, load_source, feature_columns, declared_parameters,
+    check_parameters, parse_parameter,
+)
+from .preflight import (
+    source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
+    check_columns, check_model_fit, check_folder, check_registry, check_trust, check_engine, check_alerts,
+    PreflightReport, preflight, check_history,
+)
+from .policy_config import (
+    FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
+    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
+    first_batch_rows,
+)
+from .journal import (
+    REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
+    legacy_request_path, migrate_requests, journal_path, predictions_digest, write_journal, read_promotion,
+    begin_promotion, update_promotion, recover_promotion,
+)
+from .alerts import (
+    EVENTS, MAX_RESPONSE, NOTIFIERS, run_events, NotifierConfig, EventRoute, AlertsConfig, parse_alerts,
+    AlertMessage, build_message, slack_escape, within, WebhookNotifier, SlackNotifier, TeamsNotifier,
+    AppriseNotifier, register_notifier, make_notifier, alert_state_path, notify_run,
+)
+from .steps import (
+    RECORD_MIME, BANNER_TAG, INLINE_BACKEND, ENGINE_ENV, KERNEL_LOG, record_bundle, record, read_records,
+    library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine, logged_kernels,
+    readable_parameters, execute_step,
+)
+from .runner import (
+    RUNNER_PARAMETERS, REQUESTS_SEEN, REQUIRED_VALUES, list_templates, StepInputs, load_values, load_run_config,
+    RunRecord, append_index, read_index, find_run, acted_on, registry_champion, restore_champion, CycleLocked,
+    run_cycle, close_abandoned, cycle_lock_held, recover,
+)
+from .context import (
+    TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,
+    champion_state, retrain_history, cycle_state, served_scores, save_trigger_state, restore_trigger_state,
+    fit_reference, reference_detector, training_split, retrain_candidate, save_candidate, load_candidate,
+    champion_tags, register_challenger, promote_candidate, deploy_version, batch_drift,
+)
+from .batches import (
+    read_cursor, label_mark, CycleData, open_pipeline_source, count_upto, cycle_data, extend,
+)
+from .pending import (
+    PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
+)

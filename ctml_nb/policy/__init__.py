@@ -1,0 +1,37 @@
+"""When and how to retrain: triggers and vetoes, strategies, the step loop, backtests, policies, hindsight and tuning
+
+Users import from here (`from ctml_nb.policy import ...`); the modules below import each other
+by module, never through this file.
+"""
+# Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
+from .triggers import (
+    ModelState, parse_span, check_count, fmt_span, TriggerDecision, Trigger, IntervalTrigger, DataVolumeTrigger,
+    RetrainRequest, OnDemandTrigger, AnyOf, AllOf,
+)
+from .vetoes import (
+    Cooldown, Budget,
+)
+from .drift_triggers import (
+    PerformanceTrigger, DataDriftTrigger,
+)
+from .strategies import (
+    RetrainResult, final_estimator, fit_with_weights, RetrainStrategy, FullRetrain, Incremental, FineTune,
+    HyperparameterSearch,
+)
+from .loop import (
+    Champion, label_window, model_state, Holdout, training_end, retrain_model, gate_promotes, pending_rows,
+    pending_retrain,
+)
+from .backtest import (
+    Policy, BacktestResult, accuracy, batch_bounds, backtest,
+)
+from .policies import (
+    baseline_policies, DecayTrigger, default_policy, persistence_gap, retrain_utility, PolicyComparison,
+    compare_policies,
+)
+from .hindsight import (
+    HindsightOptimum, hindsight_optimum,
+)
+from .tune import (
+    RULES, default_space, refine_space, grid_space, TuneResult, choose, nested_gap, tune_policy, tune_config,
+)
