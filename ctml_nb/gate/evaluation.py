@@ -382,13 +382,3 @@ def compare(
     out = pd.DataFrame(rows, columns=["metric", "champion", "challenger", "delta", "low", "high", "p_value", "note"])
     out.insert(1, "greater_is_better", [METRICS[k].greater_is_better for k in out.metric])
     return out.set_index("metric")
-
-# %% ../../nbs/20_evaluation.ipynb #a3690801
-_ELSEWHERE = {"PromotionPolicy": "gate.promotion", "PromotionDecision": "gate.promotion", "TESTS": "gate.promotion"}
-
-def __getattr__(name:str):
-    "Load `PromotionPolicy` and `PromotionDecision` from `ctml_nb.gate.promotion` on first use"
-    if name in _ELSEWHERE:
-        import importlib
-        return getattr(importlib.import_module(f"ctml_nb.{_ELSEWHERE[name]}"), name)
-    raise AttributeError(f"module 'ctml_nb.gate.evaluation' has no attribute {name!r}")

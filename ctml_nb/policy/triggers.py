@@ -394,14 +394,3 @@ def _combine(cls, a, b):
     if not isinstance(b, Trigger): return NotImplemented
     parts = [t.triggers if type(t) is cls and t.name is None else (t,) for t in (a, b)]
     return cls(*parts[0], *parts[1])
-
-# %% ../../nbs/11_triggers.ipynb #88498562
-_ELSEWHERE = {"PerformanceTrigger": "policy.drift_triggers", "DataDriftTrigger": "policy.drift_triggers", "METRICS": "policy.drift_triggers",
-              "Cooldown": "policy.vetoes", "Budget": "policy.vetoes"}
-
-def __getattr__(name:str):
-    "Load `PerformanceTrigger`, `DataDriftTrigger`, `Cooldown` and `Budget` from their modules on first use"
-    if name in _ELSEWHERE:
-        import importlib
-        return getattr(importlib.import_module(f"ctml_nb.{_ELSEWHERE[name]}"), name)
-    raise AttributeError(f"module 'ctml_nb.policy.triggers' has no attribute {name!r}")
