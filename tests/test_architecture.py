@@ -244,11 +244,11 @@ def _cell_sizes()->dict:
 
 
 def _shown_imports()->list:
-    "The `ctml_nb` imports in the README's code, the front page, the tutorials and the recipes"
+    "The `ctml_nb` imports in the README's code, the front page, the tutorials, the guides and the recipes"
     texts = [(ROOT/"README.md").read_text(encoding="utf-8")]
-    for nb in ["index.ipynb", "24_registry_walkthrough.ipynb", *[p.name for p in (ROOT/"nbs").glob("5*_tutorial_*.ipynb")]]:
-        texts += ["".join(c["source"]) for c in json.loads((ROOT/"nbs"/nb).read_text(encoding="utf-8"))["cells"]
-                  if c["cell_type"] == "code"]
+    for nb in ["index.ipynb", "24_registry_walkthrough.ipynb", *[p.name for p in (ROOT/"nbs").glob("5*_tutorial_*.ipynb")],
+               *[p.name for p in (ROOT/"nbs").glob("5*_guide_*.ipynb")]]:
+        texts += ["".join(c["source"]) for c in json.loads((ROOT/"nbs"/nb).read_text(encoding="utf-8"))["cells"]]
     texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT/"recipes").glob("*.py"))]
     stmts = set()
     for t in texts:

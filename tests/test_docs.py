@@ -53,6 +53,17 @@ def test_the_front_page_agrees_with_the_readme():
     assert links and all((NBS / link).exists() for link in links)
 
 
+def test_the_readme_is_short_and_maps_every_notebook():
+    "At most 25,000 characters; its map links every notebook of nbs/, so the layout is there in reading order"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme) <= 25_000, f"README.md has {len(readme):,} characters: move detail into an nbs/ guide page"
+    mapped = re.search(r"^## Map of the documentation\n(.*?)^## ", readme, re.S | re.M).group(1)
+    linked = re.findall(r"\]\(nbs/([^)#]+\.ipynb)\)", mapped)
+    missing = sorted(p.name for p in NBS.glob("*.ipynb") if p.name != "index.ipynb" and p.name not in linked)
+    assert not missing, f"notebooks missing from the README's map: {missing}"
+    for link in re.findall(r"\]\((nbs/[^)#]+)", readme): assert (ROOT / link).exists(), link
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     "Two pages built as `make docs` builds them: (site folder, what the build printed)"

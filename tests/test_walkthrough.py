@@ -1,6 +1,7 @@
-"""The README's walkthrough on one's own data (issue 15) works when followed literally.
+"""The walkthrough on one's own data (issue 15) works when followed literally.
 
-The section "Your own data, step by step" of README.md is read as it stands: its `bash` blocks are run in order, in
+The section "Your own data, step by step" of the guide `nbs/52_guide_pipeline.ipynb` (it was the README's until
+issue 21 moved the detail out of the README) is read as it stands: its `bash` blocks are run in order, in
 one shell, and each `yaml` block is written to the file its paragraph names (`pipeline.yaml` in the current folder),
 exactly as a reader would paste them. The reader's `weather.csv` is a weather-like stream made here (one row a day,
 eight seasonal measurements, a 0/1 rain target, like the NOAA `weather.csv` of the benchmarks' data folder), and
@@ -20,11 +21,18 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADING = "### Your own data, step by step"
+GUIDE = ROOT / "nbs" / "52_guide_pipeline.ipynb"
+HEADING = "## Your own data, step by step"
+
+
+def guide_text(path: Path = GUIDE) -> str:
+    "The guide's markdown cells as one markdown text"
+    return "\n\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                       if c["cell_type"] == "markdown")
 
 
 def readme_section(text: str, heading: str = HEADING) -> list:
-    "[(kind, code, paragraph before it)] of the fenced blocks of one README section, in order"
+    "[(kind, code, paragraph before it)] of the fenced blocks of one markdown section, in order"
     lines = text.splitlines()
     start = lines.index(heading)
     blocks, prose, fence, code = [], [], None, []
@@ -74,7 +82,7 @@ def weather_like(n: int = 3100, seed: int = 0) -> pd.DataFrame:
 
 
 def test_the_section_is_found_and_complete():
-    blocks = readme_section((ROOT / "README.md").read_text(encoding="utf-8"))
+    blocks = readme_section(guide_text())
     kinds = [k for k, _, _ in blocks]
     assert kinds.count("yaml") == 2 and kinds.count("bash") >= 4, kinds
     script = walkthrough_script(blocks)
@@ -98,7 +106,7 @@ def walked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("walkthrough")
     weather_like().to_csv(tmp / "weather.csv", index=False)
     _shims(tmp / "bin")
-    script = walkthrough_script(readme_section((ROOT / "README.md").read_text(encoding="utf-8")))
+    script = walkthrough_script(readme_section(guide_text()))
     (tmp / "walkthrough.sh").write_text(script)
     env = {**os.environ, "PATH": f"{tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
