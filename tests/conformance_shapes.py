@@ -145,7 +145,7 @@ SHAPES = [
           axes=("no time column", "binary", "small batches", "stationary")),
     Shape("shuttle", "river Shuttle: 49,097 rows, no time column, batches of 10,000 rows",
           shuttle, "anomaly", "classification", first=10_000, batch=10_000, window="20000",
-          refused={"tune": ("leaves 1 batches to tune on", "4 batches: too few to tune on, says to give more rows, "
+          refused={"tune": ("batches to tune on", "4 batches: too few to tune on, says to give more rows, "
                             "smaller batches or another --split")},
           axes=("no time column", "large batches", "rare class")),
     Shape("bananas_delayed", "river Bananas: the newest 20 rows of each cycle arrive unlabelled, labelled a cycle later",
