@@ -415,7 +415,8 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
     from ctml_nb.registry.api import RUN_ENV
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    now = datetime.now(timezone.utc)   # the suffix starts with the microseconds: runs of one second still sort by start
+    run_id = now.strftime("%Y%m%dT%H%M%SZ") + f"-{now.microsecond:06d}{secrets.token_hex(2)}"
     run_dir = runs/run_id; run_dir.mkdir(parents=True)
     rec = RunRecord(run_id, cfg.name, started=_now(), run_dir=str(run_dir), versions=library_versions())
     try: before = champion(cfg) if champion else None

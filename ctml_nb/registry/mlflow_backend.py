@@ -61,12 +61,14 @@ class _Store:
     def client(self):
         "The `MlflowClient` of the tracking store (mlflow is imported on first use)"
         if getattr(self, "client_", None) is None:
-            c = _client_class()(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
+            make = lambda: _client_class()(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
             if any(_sqlite_path(u) is not None for u in (self.tracking_uri, self.registry_uri or "")):
-                # the first use of a fresh SQLite store creates its tables: two processes at once clash ("duplicate column")
+                # the first use of a fresh SQLite store creates its tables (MLflow may do it as the client is made): two
+                # processes at once clash ("duplicate column", "table experiments already exists"), so both under a lock
                 p = Path(self.lock_file or self._default("lock_file")); p.parent.mkdir(parents=True, exist_ok=True)
                 with FileLock(str(p.with_name(p.name + ".init")), timeout=max(self.lock_timeout, 300)):
-                    c.search_experiments(max_results=1); c.search_registered_models(max_results=1)
+                    c = make(); c.search_experiments(max_results=1); c.search_registered_models(max_results=1)
+            else: c = make()
             self.client_ = c
         return self.client_
 
