@@ -210,11 +210,16 @@ def parse_times(
     s:pd.Series,  # Times: datetime64 already, or text
 )->pd.Series:     # datetime64 (tz-aware when the text had offsets; UTC when they differ)
     "A column of times as datetime64; mixed UTC offsets (daylight saving) are read as UTC; raises ValueError/TypeError"
+    import warnings
     if pd.api.types.is_datetime64_any_dtype(s): return s
-    try: return pd.to_datetime(s)
+    try:
+        with warnings.catch_warnings():   # pandas < 3 warns on mixed offsets and returns objects: read those as UTC below
+            warnings.filterwarnings("ignore", message=".*mixed time zones.*", category=FutureWarning)
+            t = pd.to_datetime(s)
     except ValueError as e:
         if "mixed time" not in str(e).lower() and "mixed timezones" not in str(e).lower(): raise
         return pd.to_datetime(s, utc=True)
+    return t if pd.api.types.is_datetime64_any_dtype(t) else pd.to_datetime(s, utc=True)
 
 # %% ../nbs/00_core.ipynb #fc1a784a
 import importlib

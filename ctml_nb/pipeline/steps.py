@@ -210,6 +210,7 @@ def logged_kernels(
             Path(log).parent.mkdir(parents=True, exist_ok=True)
             with open(log, "ab") as f:   # the kernel keeps its own copy of the descriptor
                 return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": f, "stderr": f})
+        _launch_kernel = _async_launch_kernel   # jupyter_client 7 starts kernels through this name
     return LoggedKernelManager
 
 # %% ../../nbs/31_steps.ipynb #b7d08eba
