@@ -32,6 +32,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "min_versions: run again by `make test-min` (set from MIN_VERSIONS below)")
 
 
+@pytest.fixture(scope="session")
+def _seeds(tmp_path_factory):
+    from seeded import Seeds
+    return Seeds(tmp_path_factory.mktemp("seeds"))
+
+
+@pytest.fixture
+def seeded(_seeds):
+    "`seeded(tmp_path, config_text, days=14)`: a copy of a project whose first Elec2 cycle made version 1 champion"
+    return _seeds
+
+
 @pytest.fixture(autouse=True)
 def _step_engine(request, monkeypatch):
     "Real Jupyter kernels for tests marked `kernel` (and their subprocesses), the in-process engine for the others"

@@ -32,14 +32,10 @@ def _project(tmp_path, late="reject"):
     return tmp_path / "pipeline.yaml"
 
 
-def _first_cycle(tmp_path, late="reject", days=14):
-    "A project whose first cycle promoted version 1; returns (config path, the rows it saw)"
-    cfg = _project(tmp_path, late)
-    df = demo_data().iloc[:days * 48].copy()
-    df.to_csv(tmp_path / "live.csv", index=False)
-    first = run_cycle(cfg, progress=False)
-    assert first.status == "succeeded" and first.model_after == 1, first.reason
-    return cfg, df
+def _first_cycle(seeded, tmp_path, late="reject", days=14):
+    "A project whose first cycle promoted version 1 (a copy of the shared seed); returns (config path, the rows it saw)"
+    cfg = seeded(tmp_path, CONFIG.replace("LATE", late), days)
+    return cfg, demo_data().iloc[:days * 48].copy()
 
 
 # 5. Bad labels ------------------------------------------------------------------------------------------------------
@@ -58,8 +54,8 @@ def test_gate_refuses_a_test_set_it_cannot_judge():
 
 
 @pytest.mark.parametrize("fault", ["one class", "unseen label"])
-def test_bad_labels_fail_the_cycle_and_nothing_is_promoted(tmp_path, fault):
-    cfg, df = _first_cycle(tmp_path)
+def test_bad_labels_fail_the_cycle_and_nothing_is_promoted(seeded, tmp_path, fault):
+    cfg, df = _first_cycle(seeded, tmp_path)
     more = demo_data().iloc[14 * 48:20 * 48].copy()      # six more days, 288 labelled rows
     if fault == "one class": more["target"] = 1
     else: more.loc[more.index[:5], "target"] = 7
@@ -83,8 +79,8 @@ def test_regression_labels_are_numbers():
 
 # 6. Late rows never bypass validation -----------------------------------------------------------------------------
 @pytest.mark.parametrize("late", ["reject", "include"])
-def test_a_late_row_with_a_schema_error_fails_the_cycle(tmp_path, late):
-    cfg, df = _first_cycle(tmp_path, late)
+def test_a_late_row_with_a_schema_error_fails_the_cycle(seeded, tmp_path, late):
+    cfg, df = _first_cycle(seeded, tmp_path, late)
     bad = df.iloc[[100]].copy()
     bad["nswdemand"] = "not a number"          # a late row (dated before the watermark) with a changed type
     more = demo_data().iloc[14 * 48:16 * 48]

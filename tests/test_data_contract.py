@@ -21,9 +21,9 @@ timeout: 300
 """
 
 
-def _project(tmp_path, late="reject"):
-    (tmp_path / "pipeline.yaml").write_text(CONFIG.replace("LATE", late))
-    return load_config(tmp_path / "pipeline.yaml")
+def _first_cycle(seeded, tmp_path, late="reject"):
+    "A project whose first cycle, on 7 days, made version 1 champion (a copy of the shared seed, tests/seeded.py)"
+    return load_config(seeded(tmp_path, CONFIG.replace("LATE", late), days=7)), demo_data()
 
 
 def _train_snapshot(cfg):
@@ -36,10 +36,8 @@ def _late_rows(df):
     return df.iloc[100:104].assign(nswprice=-9.0)
 
 
-def test_late_rows_rejected_and_counted(tmp_path):
-    cfg, df = _project(tmp_path), demo_data()
-    df.iloc[:7 * 48].to_csv(tmp_path / "live.csv", index=False)
-    assert run_cycle(cfg, progress=False).status == "succeeded"
+def test_late_rows_rejected_and_counted(seeded, tmp_path):
+    cfg, df = _first_cycle(seeded, tmp_path)
     # the next two days arrive, and four rows dated last week arrive with them (appended at the end of the file)
     pd.concat([df.iloc[:9 * 48], _late_rows(df)]).to_csv(tmp_path / "live.csv", index=False)
     rec = run_cycle(cfg, progress=False)
@@ -53,10 +51,8 @@ def test_late_rows_rejected_and_counted(tmp_path):
     assert rec.values["check"]["data"]["late_rows"] == 0 and (_train_snapshot(cfg)["nswprice"] != -9.0).all()
 
 
-def test_late_rows_included_and_counted(tmp_path):
-    cfg, df = _project(tmp_path, "include"), demo_data()
-    df.iloc[:7 * 48].to_csv(tmp_path / "live.csv", index=False)
-    run_cycle(cfg, progress=False)
+def test_late_rows_included_and_counted(seeded, tmp_path):
+    cfg, df = _first_cycle(seeded, tmp_path, "include")
     pd.concat([df.iloc[:9 * 48], _late_rows(df)]).to_csv(tmp_path / "live.csv", index=False)
     rec = run_cycle(cfg, progress=False)
     d = rec.values["check"]["data"]
@@ -64,10 +60,8 @@ def test_late_rows_included_and_counted(tmp_path):
     assert (_train_snapshot(cfg)["nswprice"] == -9.0).sum() == 4      # trained on, and said so
 
 
-def test_label_delay_counts_and_uses_labelled_rows_only(tmp_path):
-    cfg, df = _project(tmp_path), demo_data()
-    df.iloc[:7 * 48].to_csv(tmp_path / "live.csv", index=False)
-    run_cycle(cfg, progress=False)
+def test_label_delay_counts_and_uses_labelled_rows_only(seeded, tmp_path):
+    cfg, df = _first_cycle(seeded, tmp_path)
     live = df.iloc[:9 * 48].copy()
     live["target"] = live["target"].astype(float)
     live.loc[live.index[8 * 48:], "target"] = np.nan                   # the newest day has no labels yet

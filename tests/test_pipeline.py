@@ -18,10 +18,8 @@ from ctml_nb.demo import demo_data
 from ctml_nb.pipeline.context import DRIFT_PROFILE, GATE_DECISION, fit_reference, open_context, reference_detector
 from ctml_nb.registry.files import ModelRegistry
 from ctml_nb.pipeline.runner import RunRecord, read_index, request_retrain, run_cycle
-from ctml_nb.pipeline.steps import ENGINE_ENV
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "ctml_nb" / "templates"
-from inprocess_engine import ENGINE  # noqa: E402 (tests/inprocess_engine.py)
 from pipelines import elec2_pipeline  # noqa: E402 (tests/pipelines.py)
 CONFIG = elec2_pipeline(floor="FLOOR", gate="")
 
@@ -100,11 +98,9 @@ def test_story_full_skipped_failed_recovered(tmp_path):
     assert list(read_index(tmp_path / "runs")["status"]) == ["succeeded", "skipped", "failed", "skipped"]
 
 
-def _seed_champion(tmp_path):
-    "A registry with a champion trained by a first cycle"
-    cfg = _project(tmp_path)
-    _live(tmp_path, 14)
-    assert run_cycle(cfg, progress=False).status == "succeeded"
+def _seed_champion(seeded, tmp_path):
+    "A registry with a champion trained by a first cycle (a copy of the shared seed, tests/seeded.py), and a 15th day"
+    cfg = seeded(tmp_path, CONFIG.replace("FLOOR", "0.0"))
     _live(tmp_path, 15)
     return cfg
 
@@ -120,8 +116,8 @@ def _copy_templates(tmp_path, step, code):
     return dst
 
 
-def test_crash_after_promotion_restores_the_champion(tmp_path):
-    cfg = _seed_champion(tmp_path)
+def test_crash_after_promotion_restores_the_champion(seeded, tmp_path):
+    cfg = _seed_champion(seeded, tmp_path)
     tpl = _copy_templates(tmp_path, "promote", "raise RuntimeError('crash after the promotion')")
     cfg = _project(tmp_path, templates=str(tpl), accept_any=True)
     request_retrain(load_config(cfg), "test: force a retrain", requested_by="pytest")
@@ -135,10 +131,8 @@ def test_crash_after_promotion_restores_the_champion(tmp_path):
 
 
 @pytest.mark.kernel
-def test_kernel_killed_in_a_step_keeps_the_champion(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENGINE_ENV, ENGINE)  # the first model in-process; the cycle under test in real kernels
-    _seed_champion(tmp_path)
-    monkeypatch.delenv(ENGINE_ENV)
+def test_kernel_killed_in_a_step_keeps_the_champion(seeded, tmp_path):
+    _seed_champion(seeded, tmp_path)  # the first model in-process (the seed); the cycle under test in real kernels
     tpl2 = _copy_templates(tmp_path / "k", "evaluate", "import os; os._exit(1)")
     cfg = _project(tmp_path, templates=str(tpl2))
     request_retrain(load_config(cfg), "test: force a retrain", requested_by="pytest")

@@ -211,12 +211,8 @@ def _live(tmp_path, days):
     demo_data().iloc[:days * 48].to_csv(tmp_path / "live.csv", index=False)
 
 
-def test_cycles_refuse_a_tampered_candidate_and_a_rehashed_champion(tmp_path):
-    cfg = tmp_path / "pipeline.yaml"
-    cfg.write_text(CONFIG)
-    _live(tmp_path, 14)
-    first = run_cycle(cfg, progress=False)
-    assert first.status == "succeeded" and first.model_after == 1, first.reason
+def test_cycles_refuse_a_tampered_candidate_and_a_rehashed_champion(seeded, tmp_path):
+    cfg = seeded(tmp_path, CONFIG)   # version 1 champion after a first cycle (tests/seeded.py)
 
     # someone with write access to runs/ replaces the candidate between the retrain and evaluate steps
     marker = tmp_path / "pwned"

@@ -46,19 +46,14 @@ def _templates_with(tmp_path, step, code, position=2):
     return tpl
 
 
-def _first_cycle(tmp_path):
-    "A pipeline whose first cycle made version 1 champion; its config file"
-    cfg = tmp_path / "pipeline.yaml"
-    cfg.write_text(CONFIG)
-    _live(tmp_path, 14)
-    first = run_cycle(cfg, progress=False)
-    assert first.status == "succeeded" and first.model_after == 1, first.reason
-    return cfg
+def _first_cycle(seeded, tmp_path):
+    "A pipeline whose first cycle made version 1 champion (a copy of the shared seed, signed with its key); its config"
+    return seeded(tmp_path, CONFIG)
 
 
-def test_values_json_gate_flip_is_refused(tmp_path):
+def test_values_json_gate_flip_is_refused(seeded, tmp_path):
     "Issue 22: setting the gate's `promote: true` in values.json before step 4 made a rejected challenger champion"
-    cfg = _first_cycle(tmp_path)
+    cfg = _first_cycle(seeded, tmp_path)
     tpl = _templates_with(tmp_path, "promote",   # written after the runner wrote values.json, before the step reads it
         "import json\nd = json.load(open(values_path))\nd['evaluate']['gate']['promote'] = True\n"
         "json.dump(d, open(values_path, 'w'))")
@@ -98,10 +93,10 @@ def test_values_and_config_are_parsed_from_the_bytes_that_were_hashed(tmp_path, 
 
 
 @pytest.mark.kernel   # the step kills its own kernel process: in-process that would be the test process
-def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(tmp_path):
+def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(seeded, tmp_path):
     "Issue 22: `ctml registry promote 1` during a cycle whose kernel then died was undone by the runner's `_finish`"
     from sklearn.dummy import DummyClassifier
-    cfg = _first_cycle(tmp_path)
+    cfg = _first_cycle(seeded, tmp_path)
     reg = ModelRegistry(tmp_path / "registry")
     reg.register(DummyClassifier().fit([[0]], [0]), "elec2"); reg.promote("elec2", 2, reason="set up by the test")
     tpl = _templates_with(tmp_path, "check",     # the operator acts while the step runs, then the kernel dies
