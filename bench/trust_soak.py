@@ -9,6 +9,7 @@ At the end it checks, and prints beside its counts:
   the executed notebook), by an operator's command of this script, or by the runner or a recovery undoing a cycle's
   own promotion;
 - `verify()` finds every version's signature and files OK;
+- no cycle passed over a run's cursor (every cursor a run handed on was signed, and checked);
 - the `Authorization` header never reached the host the webhook redirects to (`leaked`: 0). The dripping endpoint would
   hold a delivery for 100 s; `alerts.timeout: 2` cuts it (compare the cycle times with and without alerts).
 
@@ -125,6 +126,8 @@ def check(cfg:Path, requests:list)->dict:
     out["runs recorded once"] = ([f"{r}: status {d['status']}" for r, d in folders.items() if d["status"] == "running"]
                                  + [f"{r}: {idx[r]} index lines" for r in folders if idx[r] != 1]
                                  + [f"{r}: in the index, no folder" for r in idx if r not in folders])
+    out["cursors handed on signed"] = [f"{r}: passed over {d['cursor_from']['passed_over']}" for r, d in folders.items()
+                                       if (d.get("cursor_from") or {}).get("passed_over")]   # no real run's cursor refused
     where = Counter()
     for p in list(queue_dir(runs, "elec2").glob("*.json")) + list(runs.glob("*/requests/*.json")): where[p.stem] += 1
     out["requests in exactly one place"] = [f"{r}: {where[r]} places" for r in requests if where[r] != 1]

@@ -325,6 +325,7 @@ def notify_run(
         entry = {"event": ev, "notifier": name, "kind": a.notifiers[name].kind, "at": now.isoformat(timespec="seconds")}
         r = a.events[ev]
         wait, last = _span(a.cooldown if r.cooldown is None else r.cooldown, ""), _when(state.get(f"{ev}/{name}"))
+        if last and last > now: last = None   # not a time anything was sent: a forged state cannot silence an event for ever
         if last and wait and now - last < wait:
             out.append(entry | {"status": "suppressed", "error": f"cooldown: last sent {last.isoformat()}"})
         else: due.append(entry); out.append(entry)
