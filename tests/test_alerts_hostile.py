@@ -61,3 +61,14 @@ def test_notify_run_records_the_abandoned_delivery_and_returns(servers, tmp_path
     out = notify_run(cfg, {"run_id": "r1", "pipeline": "toy", "status": "failed", "reason": "boom", "run_dir": str(tmp_path)})
     assert time.monotonic() - t0 < 40   # hang guard
     assert [(e["status"], "within 2 s" in e["error"]) for e in out if e["event"]] == [("failed", True)], out
+
+
+def test_the_clients_own_timeout_reads_as_the_deliverys_deadline():
+    "Under load the socket's read timeout (also `alerts.timeout`) can fire before the overall deadline: one message for both"
+    import socket
+    import urllib.error
+    def times_out(): raise socket.timeout("timed out")
+    def connect_times_out(): raise urllib.error.URLError(socket.timeout("timed out"))
+    for send in (times_out, connect_times_out):
+        with pytest.raises(TimeoutError, match="no complete answer within 5 s"): within(5, send)
+    with pytest.raises(ValueError, match="other"): within(5, lambda: (_ for _ in ()).throw(ValueError("other")))

@@ -193,8 +193,10 @@ def within(
         except BaseException as e: box["error"] = e
     t = threading.Thread(target=run, name="ctml-alert", daemon=True)  # abandoned when late: it cannot keep the process alive
     t.start(); t.join(seconds)
-    if t.is_alive(): raise TimeoutError(f"no complete answer within {seconds:g} s (alerts.timeout): delivery abandoned")
-    if "error" in box: raise box["error"]
+    e = box.get("error")   # the client's own socket timeout (the same `alerts.timeout`) may come first: one message for both
+    if t.is_alive() or isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
+        raise TimeoutError(f"no complete answer within {seconds:g} s (alerts.timeout): delivery abandoned")
+    if e is not None: raise e
 
 class WebhookNotifier:
     "POST the message as JSON (`AlertMessage.to_dict()`) with the standard library"
