@@ -9,8 +9,9 @@ At the end it checks, and prints beside its counts:
   the executed notebook), by an operator's command of this script, or by the runner or a recovery undoing a cycle's
   own promotion;
 - `verify()` finds every version's signature and files OK;
+- no cycle passed over a run's cursor (every cursor a run handed on was signed, and checked);
 - the `Authorization` header never reached the host the webhook redirects to (`leaked`: 0). The dripping endpoint would
-  hold a delivery for 60 s; `alerts.timeout: 2` cuts it (compare the cycle times with and without alerts).
+  hold a delivery for 100 s; `alerts.timeout: 2` cuts it (compare the cycle times with and without alerts).
 
     python bench/trust_soak.py --cycles 100 --seed 0      # about 20 s a cycle on an idle 2-core machine
 
@@ -19,7 +20,6 @@ Real kernels throughout; nothing is downloaded (the Elec2 sample ships with ctml
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import random
@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,33 +35,8 @@ CTML = [sys.executable, "-c", "import sys; from ctml_nb.cli import main; sys.exi
 OPERATOR = "soak operator"
 
 
-class _Hostile(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.hits[self.path.split("/")[1]] += 1
-        try:
-            if self.path.startswith("/redirect"):
-                self.send_response(302); self.send_header("Location", self.server.elsewhere)
-                self.send_header("Content-Length", "0"); self.end_headers()
-            elif self.path.startswith("/drip"):
-                self.send_response(200); self.send_header("Content-Length", "60"); self.end_headers()
-                for _ in range(60):
-                    if self.server.stop.wait(1): break
-                    self.wfile.write(b"x"); self.wfile.flush()
-            else:   # /collect: where the redirect points; a credential arriving here is a leak
-                self.server.leaked += bool(self.headers.get("Authorization"))
-                self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-        except OSError: pass
-    def log_message(self, *a): pass
-
-
-def _server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    srv.daemon_threads, srv.hits, srv.leaked, srv.stop = True, Counter(), 0, threading.Event()
-    srv.elsewhere = f"http://localhost:{srv.server_port}/collect"
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hostile_webhook import serve as _server, stop as stop_server  # noqa: E402 (the alert tests' hostile webhook: one definition)
 
 
 def _config(work:Path, port:int)->Path:
@@ -134,7 +108,7 @@ def soak(cycles:int, seed:int, work:Path, kill_p:float=0.2)->dict:
               f"(load {os.getloadavg()[0]:.1f})", flush=True)
     final = _ctml("run", "--config", str(cfg), "--no-progress")   # records what the last kill left
     exits[f"final cycle exit {final.returncode}"] += 1
-    srv.stop.set()
+    stop_server(srv)
     return {"counts": dict(n), "exits": dict(exits), "requests": requests, "webhook": dict(srv.hits),
             "leaked": srv.leaked, "checks": check(cfg, requests)}
 
@@ -152,6 +126,8 @@ def check(cfg:Path, requests:list)->dict:
     out["runs recorded once"] = ([f"{r}: status {d['status']}" for r, d in folders.items() if d["status"] == "running"]
                                  + [f"{r}: {idx[r]} index lines" for r in folders if idx[r] != 1]
                                  + [f"{r}: in the index, no folder" for r in idx if r not in folders])
+    out["cursors handed on signed"] = [f"{r}: passed over {d['cursor_from']['passed_over']}" for r, d in folders.items()
+                                       if (d.get("cursor_from") or {}).get("passed_over")]   # no real run's cursor refused
     where = Counter()
     for p in list(queue_dir(runs, "elec2").glob("*.json")) + list(runs.glob("*/requests/*.json")): where[p.stem] += 1
     out["requests in exactly one place"] = [f"{r}: {where[r]} places" for r in requests if where[r] != 1]

@@ -237,15 +237,15 @@ def _rotate_key(cfg, reg)->int:
         new = p.with_name(f"{p.name}.new")
         fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
-        from ctml_nb.pipeline.journal import read_promotion, write_journal
+        from ctml_nb.pipeline.journal import read_promotion, resign_cursors, write_journal
         try: journal = read_promotion(cfg)
         except Exception: journal = None   # a journal the old key did not sign stays refused
-        done = reg.rotate_key(new.read_bytes().strip())
+        done = {**reg.rotate_key(new.read_bytes().strip()), "cursors": resign_cursors(cfg, new.read_bytes().strip())}
         old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
         os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
         if journal: write_journal(cfg, journal)
-    print(f"{len(done['signed'])} version(s) signed with the new key in {p} (the old key is kept as {old.name}: delete it once "
-          "every machine has the new one)")
+    print(f"{len(done['signed'])} version(s) signed with the new key in {p}, {done['cursors']} run cursor(s) too (the old key "
+          f"is kept as {old.name}: delete it once every machine has the new one)")
     for n, v, why in done["skipped"]: print(f"{n} version {v} not signed again (its signature did not check): {why}", file=sys.stderr)
     return EXIT_OK
 

@@ -116,6 +116,28 @@ def test_the_right_events_for_each_kind_of_cycle(project, server):
     assert "boom in the promote step" in failed["reason"]
 
 
+def test_a_forged_cooldown_state_cannot_silence_an_event_for_ever(project, server):
+    "Issue 22: `RUNS/.<pipeline>.alerts.json` is unsigned; a writer of runs/ setting a far-future time is ignored"
+    cfg = _config(project, "  notifiers: {hook: {kind: webhook, url_env: CTML_T_OK}}\n"
+                           "  events: {skipped: [hook]}\n  cooldown: 1h\n")
+    state = project / "runs" / ".toy.alerts.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"skipped/hook": "9999-12-31T00:00:00+00:00"}))
+    first, second = _cycle(cfg, fire=False), _cycle(cfg, fire=False)
+    assert [a["status"] for a in first.alerts] == ["sent"] and len(server.got) == 1
+    assert [a["status"] for a in second.alerts] == ["suppressed"]   # the real cooldown still holds
+    assert not json.loads(state.read_text())["skipped/hook"].startswith("9999")
+    # the most a forged (past) time can do: hold one event back for one cooldown span, and the record says so
+    from datetime import datetime, timedelta, timezone
+    from ctml_nb.pipeline.alerts import notify_run
+    from ctml_nb.pipeline.config import load_config
+    now = datetime.now(timezone.utc)
+    state.write_text(json.dumps({"skipped/hook": (now - timedelta(minutes=59)).isoformat()}))
+    rec = RunRecord.load(second.run_dir).to_dict()
+    assert [a["status"] for a in notify_run(load_config(cfg), rec, now=now)] == ["suppressed"]
+    assert [a["status"] for a in notify_run(load_config(cfg), rec, now=now + timedelta(minutes=2))] == ["sent"]
+
+
 def test_events_not_configured_are_not_sent(project, server):
     cfg = _config(project, "  notifiers: {hook: {kind: webhook, url_env: CTML_T_OK}}\n  events: {failed: [hook]}\n")
     rec = _cycle(cfg, fire=False)

@@ -1,54 +1,22 @@
 """Alerts against a hostile webhook on 127.0.0.1 (issue 22): a redirect to another host, a server that drips one byte
 a second, and a 400 MB answer. Each delivery is recorded failed or bounded; none holds the cycle past `alerts.timeout`.
 """
-import http.server
 import resource
-import threading
 import time
 
 import pytest
 
 from ctml_nb.pipeline.alerts import MAX_RESPONSE, AlertMessage, WebhookNotifier, within
 
-
-class _Hostile(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.seen.append((self.path, self.headers.get("Authorization")))
-        try:
-            if self.path.startswith("/redirect"):
-                self.send_response(302); self.send_header("Location", self.server.elsewhere)
-                self.send_header("Content-Length", "0"); self.end_headers()
-            elif self.path.startswith("/drip"):
-                self.send_response(200); self.send_header("Content-Length", "100"); self.end_headers()
-                for _ in range(100):
-                    if self.server.stop.wait(1): break
-                    self.wfile.write(b"x"); self.wfile.flush()
-            elif self.path.startswith("/huge"):
-                size = 400 * 2**20
-                self.send_response(200); self.send_header("Content-Length", str(size)); self.end_headers()
-                chunk = b"\0" * 2**20
-                for _ in range(400): self.wfile.write(chunk); self.server.sent += len(chunk)
-            else:
-                self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
-        except OSError: pass   # the client hung up: what a bounded client does
-    def log_message(self, *a): pass
-
-
-def _serve():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    srv.daemon_threads, srv.seen, srv.sent, srv.stop = True, [], 0, threading.Event()
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+from hostile_webhook import serve, stop  # tests/hostile_webhook.py
 
 
 @pytest.fixture
 def servers():
-    a, b = _serve(), _serve()
-    a.elsewhere = f"http://localhost:{b.server_port}/collect"   # another host:port
+    b = serve()
+    a = serve(elsewhere=f"http://localhost:{b.server_port}/collect")   # another host:port
     yield a, b
-    for s in (a, b): s.stop.set(); s.shutdown(); s.server_close()
+    for s in (a, b): stop(s)
 
 
 def _msg(): return AlertMessage(event="failed", title="t", pipeline="p", run_id="r", status="failed", reason="x", report="")
@@ -93,3 +61,14 @@ def test_notify_run_records_the_abandoned_delivery_and_returns(servers, tmp_path
     out = notify_run(cfg, {"run_id": "r1", "pipeline": "toy", "status": "failed", "reason": "boom", "run_dir": str(tmp_path)})
     assert time.monotonic() - t0 < 40   # hang guard
     assert [(e["status"], "within 2 s" in e["error"]) for e in out if e["event"]] == [("failed", True)], out
+
+
+def test_the_clients_own_timeout_reads_as_the_deliverys_deadline():
+    "Under load the socket's read timeout (also `alerts.timeout`) can fire before the overall deadline: one message for both"
+    import socket
+    import urllib.error
+    def times_out(): raise socket.timeout("timed out")
+    def connect_times_out(): raise urllib.error.URLError(socket.timeout("timed out"))
+    for send in (times_out, connect_times_out):
+        with pytest.raises(TimeoutError, match="no complete answer within 5 s"): within(5, send)
+    with pytest.raises(ValueError, match="other"): within(5, lambda: (_ for _ in ()).throw(ValueError("other")))

@@ -175,10 +175,20 @@ def test_rotate_key_signs_every_verified_version_with_a_new_key(project, key_fil
     reg.register(_model(3), "elec2")
     p = reg._version_dir("elec2", 3) / "version.json"
     d = json.loads(p.read_text()); d["metrics"] = {"accuracy": 0.99}; p.write_text(json.dumps(d))   # forged
+    from ctml_nb.pipeline.config import config_path
+    from ctml_nb.pipeline.journal import last_cursor, sign_cursor
+    cfg = load_config(project / "pipeline.yaml"); runs = config_path(cfg, "runs")
+    run = {"run_id": "20260101T000000Z-000000abcd", "pipeline": cfg.name, "status": "succeeded", "cursor": {"rows": 5},
+           "watermark": None}
+    (runs / run["run_id"]).mkdir(parents=True)
+    (runs / run["run_id"] / "run.json").write_text(json.dumps({**run, "cursor_signature": sign_cursor(cfg, run)}))
     old = key_file.read_bytes()
     assert main(["registry", "rotate-key", "--config", str(project / "pipeline.yaml")]) == 0
     out, err = capsys.readouterr()
     assert "2 version(s) signed with the new key" in out and "version 3 not signed again" in err, (out, err)
+    assert "1 run cursor(s) too" in out, out
+    cur, info = last_cursor(cfg, runs)   # the next cycle goes on from where the last one stopped, with the new key
+    assert cur == {"rows": 5} and info["passed_over"] == [], info
     assert key_file.read_bytes() != old and oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert [f.read_bytes() for f in key_file.parent.glob("registry.key.old-*")] == [old]
     reg.load("elec2", 1); reg.load("elec2", "champion")

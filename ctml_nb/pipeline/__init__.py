@@ -23,7 +23,7 @@ from .policy_config import (
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
     legacy_request_path, migrate_requests, journal_path, predictions_digest, write_journal, read_promotion,
-    begin_promotion, update_promotion, recover_promotion,
+    begin_promotion, update_promotion, recover_promotion, sign_cursor, last_cursor, resign_cursors,
 )
 from .alerts import (
     EVENTS, MAX_RESPONSE, NOTIFIERS, run_events, NotifierConfig, EventRoute, AlertsConfig, parse_alerts,

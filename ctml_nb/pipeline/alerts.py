@@ -193,8 +193,10 @@ def within(
         except BaseException as e: box["error"] = e
     t = threading.Thread(target=run, name="ctml-alert", daemon=True)  # abandoned when late: it cannot keep the process alive
     t.start(); t.join(seconds)
-    if t.is_alive(): raise TimeoutError(f"no complete answer within {seconds:g} s (alerts.timeout): delivery abandoned")
-    if "error" in box: raise box["error"]
+    e = box.get("error")   # the client's own socket timeout (the same `alerts.timeout`) may come first: one message for both
+    if t.is_alive() or isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
+        raise TimeoutError(f"no complete answer within {seconds:g} s (alerts.timeout): delivery abandoned")
+    if e is not None: raise e
 
 class WebhookNotifier:
     "POST the message as JSON (`AlertMessage.to_dict()`) with the standard library"
@@ -325,6 +327,7 @@ def notify_run(
         entry = {"event": ev, "notifier": name, "kind": a.notifiers[name].kind, "at": now.isoformat(timespec="seconds")}
         r = a.events[ev]
         wait, last = _span(a.cooldown if r.cooldown is None else r.cooldown, ""), _when(state.get(f"{ev}/{name}"))
+        if last and last > now: last = None   # not a time anything was sent: a forged state cannot silence an event for ever
         if last and wait and now - last < wait:
             out.append(entry | {"status": "suppressed", "error": f"cooldown: last sent {last.isoformat()}"})
         else: due.append(entry); out.append(entry)

@@ -21,7 +21,8 @@ from ..core import InputError, PipelineError, read_json, to_jsonable, write_json
 # %% auto #0
 __all__ = ['REQUEST_ID', 'queue_dir', 'request_retrain', 'queued_requests', 'consume_requests', 'requeue_requests',
            'legacy_request_path', 'migrate_requests', 'journal_path', 'predictions_digest', 'write_journal',
-           'read_promotion', 'begin_promotion', 'update_promotion', 'recover_promotion']
+           'read_promotion', 'begin_promotion', 'update_promotion', 'recover_promotion', 'sign_cursor', 'last_cursor',
+           'resign_cursors']
 
 # %% ../../nbs/30d_journal.ipynb #81d92c3f
 REQUEST_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")  # `<UTC time>-<random>`: sorts by time, names a file
@@ -271,3 +272,68 @@ def _set_aside(cfg:PipelineConfig, err:Exception)->dict:
     return {"outcome": "refused", "time": _utc().isoformat(timespec="seconds"), "run_id": None, "version": None,
             "previous": None, "champion": None, "journal_state": None, "health": None,
             "note": f"recovery: refused {p.name} and moved it to {dest.name}, nothing done: {err}"}
+
+# %% ../../nbs/30d_journal.ipynb #28f3bfde
+def _cursor_body(cfg:PipelineConfig, d:dict)->dict:
+    "What a run's cursor signature binds: pipeline, run, status and the cursor and watermark handed on"
+    return to_jsonable({"pipeline": cfg.name, "run_id": d.get("run_id"), "status": d.get("status"),
+                        "cursor": d.get("cursor"), "watermark": d.get("watermark")})
+
+def sign_cursor(
+    cfg:PipelineConfig,  # Pipeline
+    record:dict,         # The finished run's `RunRecord.to_dict()`
+)->str|None:             # Its `cursor_signature` (None under `trust: {trusted: true}`)
+    "Sign what a finished run hands the next cycle, with the registry key (None when the key cannot be read: never raises)"
+    from ctml_nb.core import CtmlError
+    from ctml_nb.registry.model_files import sign
+    try: key = _journal_key(cfg, create=True)
+    except (CtmlError, OSError): return None   # the record is still written; the next cycle names it and reads again
+    return None if key is None else sign(key, _cursor_body(cfg, record))
+
+def _cursor_refusal(cfg, d, folder)->str|None:
+    "Why a run's handed-on cursor is not trusted (None: its signature checks)"
+    from ctml_nb.core import CtmlError
+    from ctml_nb.registry.model_files import check_signature
+    if d.get("run_id") != folder: return f"its record is run {d.get('run_id')}'s, copied here"
+    if not d.get("cursor_signature"): return "not signed"
+    try: check_signature(_journal_key(cfg), _cursor_body(cfg, d), d.get("cursor_signature"), "cursor", "")
+    except CtmlError as e: return "its signature does not check" if "invalid signature" in str(e) else f"cannot be checked: {e}"
+
+def last_cursor(
+    cfg:PipelineConfig,  # Pipeline
+    runs:Path,           # Its runs folder
+)->tuple:                # (cursor or None, {"run_id": run it came from, "passed_over": [[run, why]], "note": text or None})
+    "Where the next cycle starts: the cursor of the newest finished run that handed one on and whose signature checks"
+    passed = []
+    for p in sorted(Path(runs).glob("*/run.json"), reverse=True):   # run ids sort by start time
+        try: d = read_json(p)
+        except InputError: continue
+        if not isinstance(d, dict) or d.get("pipeline") != cfg.name or d.get("status") == "running": continue
+        if d.get("cursor") is None and d.get("watermark") in (None, ""): continue   # a failed run hands nothing on
+        why = None if cfg.trust.trusted else _cursor_refusal(cfg, d, p.parent.name)
+        if why: passed.append([p.parent.name, why]); continue
+        if d.get("status") not in ("succeeded", "skipped"): continue
+        return d.get("cursor") or {"watermark": d["watermark"]}, _cursor_info(p.parent.name, passed)
+    return None, _cursor_info(None, passed)
+
+def resign_cursors(
+    cfg:PipelineConfig,  # Pipeline (call under its cycle lock)
+    new_key:bytes,       # The key about to replace the current one (`ctml registry rotate-key`)
+)->int:                  # How many runs' cursors were signed again
+    "Sign again with `new_key` every run's cursor whose signature checks with the current key"
+    from ctml_nb.registry.model_files import sign
+    if cfg.trust.trusted: return 0
+    n = 0
+    for p in sorted(Path(config_path(cfg, "runs")).glob("*/run.json")):
+        try: d = read_json(p)
+        except InputError: continue
+        if not isinstance(d, dict) or d.get("pipeline") != cfg.name or not d.get("cursor_signature"): continue
+        if _cursor_refusal(cfg, d, p.parent.name) is None:   # never vouch for what did not check
+            write_json(p, {**d, "cursor_signature": sign(new_key, _cursor_body(cfg, d))}); n += 1
+    return n
+
+def _cursor_info(run, passed)->dict:
+    start = f"run {run}'s cursor" if run else "the beginning of the data"
+    note = None if not passed else (f"the cursor of run(s) {', '.join(f'{r} ({w})' for r, w in passed)} was not signed by "
+                                    f"the registry key, so this cycle started from {start} and read those rows again")
+    return {"run_id": run, "passed_over": passed, "note": note}

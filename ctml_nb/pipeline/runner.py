@@ -19,7 +19,7 @@ from .config import (PipelineConfig, check_parameters, config_path, load_config,
                             validate_config)
 from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
-from .journal import request_retrain, requeue_requests, update_promotion
+from .journal import last_cursor, request_retrain, requeue_requests, sign_cursor, update_promotion
 from ..core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
 
@@ -112,6 +112,8 @@ class RunRecord:
     snapshots:dict = field(default_factory=dict)  # Data snapshot hashes recorded by the steps
     watermark:object = None       # Last row/time processed, handed to the next cycle
     cursor:dict|None = None       # What this cycle read (watermark, rows, label mark, rejected late rows), for the next
+    cursor_signature:str|None = None  # Registry-key signature of the cursor and watermark handed on (`sign_cursor`)
+    cursor_from:dict|None = None  # The run whose signed cursor this cycle started from, and runs passed over (`last_cursor`)
     request:dict|None = None      # On-demand requests this cycle consumed: {"requests": [...]}, kept in `run_dir/requests/`
     steps:list = field(default_factory=list)     # One `StepResult.to_dict()` per executed step
     values:dict = field(default_factory=dict)    # Every recorded value, by step
@@ -271,16 +273,6 @@ def _prepare(cfg:PipelineConfig, templates, extra:dict)->dict:
         plan[step] = (path, declared, user)
     return plan
 
-def _last_cursor(runs_dir:Path, pipeline:str)->dict|None:
-    "The cursor of the last cycle that did not fail (a run recorded before cursors: its watermark)"
-    df = read_index(runs_dir, pipeline)
-    ok = df[df["status"].isin(["succeeded", "skipped"])] if len(df) else df
-    if not len(ok): return None
-    last = ok.iloc[-1]
-    p = Path(str(last["run_dir"]))/"run.json"
-    cur = read_json(p).get("cursor") if p.exists() else None
-    return cur or ({"watermark": str(last["watermark"])} if last["watermark"] not in (None, "") else None)
-
 # %% ../../nbs/31a_runner.ipynb #55bba992
 def _cycle_lock(runs:Path, pipeline:str):
     "The lock a cycle of `pipeline` holds: `RUNS/.<pipeline>.lock`"
@@ -430,7 +422,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
     queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
-    cursor = _last_cursor(runs, cfg.name)
+    cursor, rec.cursor_from = last_cursor(cfg, runs)
     given = dataclasses.asdict(StepInputs(run_id, str(run_dir), str(run_dir/"config.json"), str(run_dir/"values.json"),
                                           config_sha256=digest,
                                           cursor=to_jsonable(cursor) if cursor else "",   # a dict literal in the parameters cell
@@ -507,7 +499,9 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
     else:  # succeeded or skipped: the requests it acted on are done with (a kill from here on requeues them)
         taken = consume_requests(cfg, acted_on(rec.values, handed), rec.run_dir)
         if taken: rec.request = {"requests": taken}
+    if (rec.cursor_from or {}).get("note"): rec.reason += f" (NOTE: {rec.cursor_from['note']})"
     rec.finished, rec.seconds = _now(), round(time.perf_counter() - t0, 3)
+    rec.cursor_signature = sign_cursor(cfg, rec.to_dict())
     write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
     append_index(runs, rec.summary())
     update_promotion(cfg, rec.run_id, "done", champion=rec.model_after)  # a journaled promotion ends with its record

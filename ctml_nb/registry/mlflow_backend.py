@@ -260,6 +260,18 @@ class _Runs:
         if snaps: c.log_inputs(run_id, datasets=snaps)
         return files
 
+    def _claim(self, name, ident):
+        "Bind registered model `name` to this registry (a tag): another experiment's registry on the same store cannot add to it"
+        if ident is None: return
+        held = self.client.get_registered_model(name).tags.get(IDENTITY)
+        try: held = json.loads(held) if held else None
+        except ValueError: held = {"id": f"unreadable tag {held!r}"}
+        if held is None: self.client.set_registered_model_tag(name, IDENTITY, json.dumps({**ident, "experiment": self.experiment}))
+        elif held.get("id") != ident["id"]:
+            raise RegistryError(f"Model {name!r} in {self.location} belongs to registry {held.get('id')} (experiment "
+                                f"{held.get('experiment')!r}), not to this one ({ident['id']}, experiment {self.experiment!r}): "
+                                "MLflow's model names are shared by every experiment of a store. Use that experiment, or another model name.")
+
     def _store(self, name, meta, data, blobs, schema, key)->int:
         import hashlib
         from mlflow.exceptions import MlflowException
@@ -269,6 +281,7 @@ class _Runs:
             try: c.create_registered_model(name)
             except MlflowException as e:
                 if e.error_code != "RESOURCE_ALREADY_EXISTS": raise
+            self._claim(name, meta["registry"])
             parent = f"{meta['parent']['name']}:{meta['parent']['version']}" if meta["parent"] else None
             run = c.create_run(exp, run_name=f"{name}-{meta['run_id'] or 'register'}",
                                tags={"ctml.model": name, **({"ctml.run_id": meta["run_id"]} if meta["run_id"] else {}),
