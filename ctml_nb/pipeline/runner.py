@@ -443,7 +443,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
             bar.set_postfix_str(step)
             vdigest = _write_digest(run_dir/"values.json", rec.values)
             params = {k: v for k, v in {**given, "step": step, "values_sha256": vdigest}.items() if k in declared} | user
-            with kernel_env(**{RUN_ENV: run_id, LOG_ENV: str(run_dir/REGISTRY_LOG)}):   # alias moves name the run; MLflow logs to RUN
+            with kernel_env(**{RUN_ENV: run_id, LOG_ENV: str((run_dir/REGISTRY_LOG).absolute())}):   # alias moves name the run
                 res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
             rec.values[step] = res.values or {}
             missing = [v for v in REQUIRED_VALUES.get(step, ()) if v not in rec.values[step]]

@@ -57,7 +57,7 @@ def check_alias(alias:str)->str:
 
 # %% ../../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
-RUN_ENV, LOG_ENV = "CTML_RUN_ID", "CTML_REGISTRY_LOG"   # Set by the runner for its steps: the run alias moves record; the file MLflow's log lines go to
+RUN_ENV, LOG_ENV = "CTML_RUN_ID", "CTML_REGISTRY_LOG"   # Set by the runner for its steps: the run alias moves name; MLflow's log file
 PENDING = "pending"   # ... and for one a sequential gate has not decided yet (no alias may point at it either)
 
 def utc_stamp()->str:
