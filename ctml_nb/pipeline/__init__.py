@@ -31,7 +31,7 @@ from .alerts import (
     AppriseNotifier, register_notifier, make_notifier, alert_state_path, notify_run,
 )
 from .steps import (
-    RECORD_MIME, BANNER_TAG, INLINE_BACKEND, ENGINE_ENV, KERNEL_LOG, record_bundle, record, read_records,
+    RECORD_MIME, BANNER_TAG, INLINE_BACKEND, ENGINE_ENV, KERNEL_LOG, REGISTRY_LOG, record_bundle, record, read_records,
     library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine, logged_kernels,
     readable_parameters, execute_step,
 )

@@ -21,7 +21,7 @@ from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import last_cursor, request_retrain, requeue_requests, sign_cursor, update_promotion
 from ..core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
-from .steps import RECORD_MIME, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
+from .steps import RECORD_MIME, REGISTRY_LOG, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
 
 _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
 
@@ -404,7 +404,7 @@ def _write_digest(path:Path, obj)->str:
 
 def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=None)->RunRecord:
     from tqdm.auto import tqdm
-    from ctml_nb.registry.api import RUN_ENV
+    from ctml_nb.registry.api import LOG_ENV, RUN_ENV
     _recover_locked(cfg, runs, champion)  # we hold the lock: a run still `running` has no runner any more
     t0 = time.perf_counter()
     now = datetime.now(timezone.utc)   # the suffix starts with the microseconds: runs of one second still sort by start
@@ -435,7 +435,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
             bar.set_postfix_str(step)
             vdigest = _write_digest(run_dir/"values.json", rec.values)
             params = {k: v for k, v in {**given, "step": step, "values_sha256": vdigest}.items() if k in declared} | user
-            with kernel_env(**{RUN_ENV: run_id}):   # the registry records this run on the alias moves its steps make
+            with kernel_env(**{RUN_ENV: run_id, LOG_ENV: str((run_dir/REGISTRY_LOG).absolute())}):   # alias moves name the run
                 res = execute_step(path, run_dir/path.name, params, timeout=cfg.timeout, step=step, kernel_name=kernel_name)
             rec.values[step] = res.values or {}
             missing = [v for v in REQUIRED_VALUES.get(step, ()) if v not in rec.values[step]]

@@ -19,9 +19,9 @@ from pathlib import Path
 from ..core import InputError, atomic_write, md_escape, read_json, to_jsonable
 
 # %% auto #0
-__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'ENGINE_ENV', 'KERNEL_LOG', 'record_bundle', 'record', 'read_records',
-           'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env', 'step_engine',
-           'logged_kernels', 'readable_parameters', 'execute_step']
+__all__ = ['RECORD_MIME', 'BANNER_TAG', 'INLINE_BACKEND', 'ENGINE_ENV', 'KERNEL_LOG', 'REGISTRY_LOG', 'record_bundle', 'record',
+           'read_records', 'library_versions', 'RunHeader', 'audit_notebook', 'mark_failed', 'StepResult', 'kernel_env',
+           'step_engine', 'logged_kernels', 'readable_parameters', 'execute_step']
 
 # %% ../../nbs/31_steps.ipynb #163fb5e2
 RECORD_MIME = "application/vnd.ctml.record+json"
@@ -199,6 +199,7 @@ def step_engine()->str|None: # Engine name for `papermill.execute_notebook` (Non
 
 # %% ../../nbs/31_steps.ipynb #415c100e
 KERNEL_LOG = "kernel.log"   # In a run's folder: what the steps' kernel processes wrote outside their cells
+REGISTRY_LOG = "registry.log"   # ... and what the registry's libraries logged (MLflow, alembic: `ctml_nb.registry.api.LOG_ENV`)
 
 def logged_kernels(
     log:str|Path,   # File the kernels' own stdout and stderr are appended to

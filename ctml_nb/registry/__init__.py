@@ -5,11 +5,14 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .api import (
-    STATUS_TAG, REJECTED, RUN_ENV, PENDING, REGISTRIES, valid_name, check_name, check_alias, utc_stamp,
+    STATUS_TAG, REJECTED, RUN_ENV, LOG_ENV, PENDING, REGISTRIES, valid_name, check_name, check_alias, utc_stamp,
     ModelVersion, Registry, registry_class, open_registry,
 )
 from .files import (
     ModelRegistry, FORMATS,
+)
+from .mlflow_sqlite import (
+    SqliteReader,
 )
 from .mlflow_backend import (
     RECORD, HISTORY, STACK, IDENTITY, mlflow_model_files, MlflowRegistry,

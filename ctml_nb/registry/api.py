@@ -28,8 +28,8 @@ from .verify import SignedRecords, VerifiedLoads
 from ..data.validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'PENDING', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
-           'ModelVersion', 'Registry', 'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'LOG_ENV', 'PENDING', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias',
+           'utc_stamp', 'ModelVersion', 'Registry', 'registry_class', 'open_registry']
 
 # %% ../../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -57,7 +57,7 @@ def check_alias(alias:str)->str:
 
 # %% ../../nbs/22d_registry_api.ipynb #45efd5ea
 STATUS_TAG, REJECTED = "status", "rejected"   # The tag of a challenger's outcome, and its value for a rejected one
-RUN_ENV = "CTML_RUN_ID"   # Set by the runner for its steps: an alias move records the pipeline run that made it
+RUN_ENV, LOG_ENV = "CTML_RUN_ID", "CTML_REGISTRY_LOG"   # Set by the runner for its steps: the run alias moves name; MLflow's log file
 PENDING = "pending"   # ... and for one a sequential gate has not decided yet (no alias may point at it either)
 
 def utc_stamp()->str:

@@ -6,11 +6,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import sqlite3
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pandas as pd
 from filelock import FileLock, Timeout
@@ -19,22 +23,34 @@ from ..core import ConfigError, IntegrityError, RegistryError, to_jsonable
 from ..data.snapshots import SnapshotStore
 from .model_files import FORMATS, load_model, read_verified
 from .model_files import sign as sign_record
-from .api import REGISTRIES, Registry, utc_stamp, valid_name
+from .api import LOG_ENV, REGISTRIES, Registry, utc_stamp, valid_name
+from .mlflow_sqlite import SqliteReader
 from ..data.validation import DataSchema
 
 # %% auto #0
 __all__ = ['RECORD', 'HISTORY', 'STACK', 'IDENTITY', 'mlflow_model_files', 'MlflowRegistry']
 
 # %% ../../nbs/22e_mlflow_registry.ipynb #7d874154
+class _RunLog(logging.Handler):
+    "Appends a record to the file `$CTML_REGISTRY_LOG` names (a cycle's `RUN/registry.log`); without it, passes warnings and up to the root logger"
+    def emit(self, record):
+        path = os.environ.get(LOG_ENV)
+        if not path:
+            if record.levelno >= logging.WARNING: logging.getLogger().handle(record)   # as if it had propagated
+            return
+        try:
+            with open(path, "a", encoding="utf-8") as f: f.write(self.format(record) + "\n")
+        except Exception: self.handleError(record)
+
 def _route_logging():
-    "MLflow's and alembic's log lines through Python's logging, warnings and up: not MLflow's own terminal handler"
-    import logging
+    "MLflow's and alembic's log lines to the run's log (`LOG_ENV`), never to the terminal through MLflow's own handler"
     for name in ("mlflow", "alembic"):
         log = logging.getLogger(name)
         if getattr(log, "_ctml_routed", False): continue
         for h in [h for h in log.handlers if type(h) is logging.StreamHandler]: log.removeHandler(h)
-        if log.level in (logging.NOTSET, logging.DEBUG, logging.INFO): log.setLevel(logging.WARNING)   # set-up chatter
-        log.propagate, log._ctml_routed = True, True
+        h = _RunLog(); h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(h); log.setLevel(min(log.level or logging.INFO, logging.INFO))   # set-up chatter is kept, in the file
+        log.propagate, log._ctml_routed = False, True
 
 def _client_class():
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")   # before MLflow's first import: no handler of its own
@@ -72,6 +88,14 @@ class _Store:
             self.client_ = c
         return self.client_
 
+    def _read(self, what:str, *args):
+        "A read (a `SqliteReader` method) answered from the database of a local store, else (or when it cannot) through MLflow"
+        t, r = _sqlite_path(self.tracking_uri), _sqlite_path(self.registry_uri or self.tracking_uri)
+        if t is not None and r is not None:
+            try: return getattr(SqliteReader(t, r, timeout=max(self.lock_timeout, 30.0)), what)(*args)
+            except sqlite3.Error: pass   # a schema or a set-up it does not know: MLflow's client answers
+        return getattr(self, f"_mlflow_{what}")(*args)
+
     def _default(self, what)->Path:
         db = _sqlite_path(self.tracking_uri)
         if db is None: raise ConfigError(f"MlflowRegistry({self.tracking_uri!r}): give `{what}` (a folder every writer sees); "
@@ -94,8 +118,8 @@ class _Store:
 
     def _identity(self)->dict|None:
         "The registry's identity: a tag of its experiment (None before the first write)"
-        exp = self.client.get_experiment_by_name(self.experiment)
-        raw = exp.tags.get(IDENTITY) if exp is not None else None
+        tags = self._read("experiment_tags", self.experiment)
+        raw = tags.get(IDENTITY) if tags is not None else None
         try: return json.loads(raw) if raw else None
         except ValueError: raise IntegrityError(f"Registry {self.location}: the experiment tag {IDENTITY} is unreadable.") from None
 
@@ -112,32 +136,54 @@ class _Store:
 # %% ../../nbs/22e_mlflow_registry.ipynb #a7c27623
 class _Records:
     "Versions, records and alias state, read from and written to MLflow"
-    def _model_versions(self, name)->list:
+    def _mlflow_version_tags(self, name, version=None)->dict:
         from mlflow.exceptions import MlflowException
-        try: return list(self.client.search_model_versions(f"name='{name}'"))
-        except MlflowException: return []
+        try:
+            if version is not None: return {int(version): dict(self.client.get_model_version(name, str(version)).tags)}
+            return {int(m.version): dict(m.tags) for m in self.client.search_model_versions(f"name='{name}'")}
+        except MlflowException: return {}
 
-    def _committed(self, name)->list:
-        return sorted(int(m.version) for m in self._model_versions(name) if RECORD in m.tags)
+    def _mlflow_registered_model(self, name)->dict|None:
+        from mlflow.exceptions import MlflowException
+        try: rm = self.client.get_registered_model(name)
+        except MlflowException: return None
+        return {"aliases": {a: int(v) for a, v in rm.aliases.items()}, "tags": dict(rm.tags)}
 
-    def names(self)->list:
-        "Names of the models with at least one version"
+    def _mlflow_registered_names(self)->list:
         out, token = [], None
         while True:
             page = self.client.search_registered_models(max_results=1000, page_token=token)
-            out += [m.name for m in page if valid_name(m.name)]
-            token = page.token
-            if not token: break
-        return sorted(n for n in out if self._committed(n))
+            out += [m.name for m in page]; token = page.token
+            if not token: return out
+
+    def _mlflow_experiment_tags(self, experiment)->dict|None:
+        exp = self.client.get_experiment_by_name(experiment)
+        return None if exp is None else dict(exp.tags)
+
+    def _mlflow_artifact_uri(self, run_id)->str|None:
+        from mlflow.exceptions import MlflowException
+        try: return self.client.get_run(run_id).info.artifact_uri
+        except MlflowException: return None
+
+    def _model_versions(self, name, version=None)->dict:
+        "{version: tags} of the model's versions (or of `version` only)"
+        return self._read("version_tags", name, version)
+
+    def _committed(self, name)->list:
+        return sorted(v for v, tags in self._model_versions(name).items() if RECORD in tags)
+
+    def names(self)->list:
+        "Names of the models with at least one version"
+        return sorted(n for n in self._read("registered_names") if valid_name(n) and self._committed(n))
 
     def _record(self, name, v, raw=None)->dict:
-        raw = raw if raw is not None else self.client.get_model_version(name, str(v)).tags.get(RECORD)
+        raw = raw if raw is not None else self._model_versions(name, v).get(int(v), {}).get(RECORD)
         try: return json.loads(raw)
         except (TypeError, ValueError) as e: raise IntegrityError(f"{name} version {v}: its `{RECORD}` tag in {self.location} is unreadable ({e}).") from None
 
     def _records(self, name, vs)->dict:
-        "The records of versions `vs`, from one search of the model's versions"
-        tags = {int(m.version): m.tags.get(RECORD) for m in self._model_versions(name)}
+        "The records of versions `vs`, from one read of the model's versions"
+        tags = {v: t.get(RECORD) for v, t in self._model_versions(name).items()}
         return {v: self._record(name, v, tags.get(v)) for v in vs}
 
     def _write_record(self, name, v, meta):
@@ -151,12 +197,11 @@ class _Records:
         c.set_model_version_tag(name, str(v), RECORD, text)
 
     def _state(self, name)->dict:
-        from mlflow.exceptions import MlflowException
-        try: rm = self.client.get_registered_model(name)
-        except MlflowException: return {"aliases": {}, "champion_stack": [], "history": []}
-        hist = [json.loads(rm.tags[k]) for k in sorted(k for k in rm.tags if k.startswith(HISTORY))]
-        return {"aliases": {a: int(v) for a, v in rm.aliases.items()}, "champion_stack": json.loads(rm.tags.get(STACK, "[]")),
-                "history": hist}
+        rm = self._read("registered_model", name)
+        if rm is None: return {"aliases": {}, "champion_stack": [], "history": []}
+        tags = rm["tags"]
+        hist = [json.loads(tags[k]) for k in sorted(k for k in tags if k.startswith(HISTORY))]
+        return {"aliases": rm["aliases"], "champion_stack": json.loads(tags.get(STACK, "[]")), "history": hist}
 
     def _save_state(self, name, st):
         c, old = self.client, self._state(name)
@@ -306,6 +351,10 @@ class _Runs:
         return v
 
 # %% ../../nbs/22e_mlflow_registry.ipynb #ad608939
+def _under(root:Path, rel:str)->Path:
+    "`root/rel`, or a path that does not exist when `rel` would leave `root`"
+    return root/"missing" if Path(rel).is_absolute() or ".." in Path(rel).parts else root/rel
+
 class _Files:
     "Reading stored files back checked; the schema; interrupted registrations"
     def _run_of(self, name, v, rec)->str:
@@ -313,26 +362,31 @@ class _Files:
 
     def _where(self, name, v, rec)->str:
         if rec is None: return f"models:/{name}/{v}"
-        return f"{self.client.get_run(self._run_of(name, v, rec)).info.artifact_uri}/{rec['file']}"
+        run = self._run_of(name, v, rec)
+        return f"{self._read('artifact_uri', run) or f'runs:/{run}'}/{rec['file']}"
+
+    def _artifact_root(self, run_id, rel, d)->Path:
+        "A folder holding run `run_id`'s artifact `rel` (a file or folder) at its relative path: the run's artifact folder, read in place, when it is local, else `d` after downloading `rel` into it"
+        uri = self._read("artifact_uri", run_id)
+        if uri and uri.startswith("file:"): return Path(url2pathname(urlparse(uri).path))
+        from mlflow.exceptions import MlflowException
+        try: self.client.download_artifacts(run_id, rel, d); return Path(d)
+        except (MlflowException, OSError): return Path(d)/"missing"
 
     def _file_bytes(self, name, v, rec, what)->bytes:
-        from mlflow.exceptions import MlflowException
         with tempfile.TemporaryDirectory() as d:
-            try: local = Path(self.client.download_artifacts(self._run_of(name, v, rec), rec["file"], d))
-            except (MlflowException, OSError): local = Path(d)/"missing"
+            local = _under(self._artifact_root(self._run_of(name, v, rec), rec["file"], d), rec["file"])
             try: return read_verified(local, rec["sha256"], rec["size"], what)
             except IntegrityError as e: raise IntegrityError(str(e).replace(str(local), self._where(name, v, rec))) from None
 
     def _check_folder(self, name, v, rid, folder, recs, what):
-        "Download `folder` of run `rid`'s artifacts once and check the files `recs` in it"
-        from mlflow.exceptions import MlflowException
+        "Check the files `recs` of run `rid`'s artifact `folder` (downloaded once, unless they are local files)"
         with tempfile.TemporaryDirectory() as d:
-            root = Path(d)
-            try: self.client.download_artifacts(rid, folder, d)
-            except (MlflowException, OSError): root = root/"missing"
+            root = self._artifact_root(rid, folder, d)
             for rec in recs:
-                try: read_verified(root/rec["file"], rec["sha256"], rec["size"], f"{what} {rec['file']!r}")
-                except IntegrityError as e: raise IntegrityError(str(e).replace(str(root/rec["file"]), self._where(name, v, {**rec, "run": rid}))) from None
+                local = _under(root, rec["file"])
+                try: read_verified(local, rec["sha256"], rec["size"], f"{what} {rec['file']!r}")
+                except IntegrityError as e: raise IntegrityError(str(e).replace(str(local), self._where(name, v, {**rec, "run": rid}))) from None
 
     def _model_folder(self, name, v, meta):
         if meta.get("model_files"): self._check_folder(name, v, self._run_of(name, v, meta), "model", meta["model_files"].values(), "Model folder file")
@@ -346,8 +400,8 @@ class _Files:
 
     def leftovers(self, name:str)->list:
         "Rows (version, item, where, note) for model versions an interrupted `register` left without a record"
-        return [(int(m.version), "version", f"models:/{name}/{m.version}", "uncommitted version left by an interrupted "
-                 "register: invisible to ctml-nb (MLflow does not reuse its number)") for m in self._model_versions(name) if RECORD not in m.tags]
+        return [(v, "version", f"models:/{name}/{v}", "uncommitted version left by an interrupted register: invisible to "
+                 "ctml-nb (MLflow does not reuse its number)") for v, tags in sorted(self._model_versions(name).items()) if RECORD not in tags]
 
 # %% ../../nbs/22e_mlflow_registry.ipynb #88a2faf7
 class MlflowRegistry(_Store, _Records, _Runs, _Files, Registry):
