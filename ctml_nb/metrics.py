@@ -113,9 +113,17 @@ def row_errors(
     if task == "regression": return np.abs(y.astype(float) - p.astype(float))
     raise InputError(f"`task` must be 'classification' or 'regression', got {task!r}")
 
-def task_of(model)->str:
-    "'classification' for a classifier (scikit-learn's `is_classifier` or a `classes_`), else 'regression'"
-    from sklearn.base import is_classifier
-    try: clf = is_classifier(model)
-    except Exception: clf = False
-    return "classification" if clf or hasattr(model, "classes_") else "regression"
+def task_of(
+    model,                        # An estimator, fitted or not
+    y=None,                       # Labels or targets: they decide when the model does not say
+    default:str|None="regression",  # The task when neither the model nor `y` says (None: unknown)
+)->str|None:                      # "classification", "regression" or `default`
+    "The one task inference: what the model says (`is_classifier`, `classes_`, `predict_proba`), else `y`, else `default`"
+    from sklearn.base import is_classifier, is_regressor
+    try: clf, reg = is_classifier(model), is_regressor(model)
+    except Exception: clf = reg = False   # scikit-learn >= 1.6 raises for objects that are not estimators
+    if clf or hasattr(model, "classes_") or hasattr(model, "predict_proba"): return "classification"
+    if reg: return "regression"
+    if y is None: return default
+    y = np.asarray(y)
+    return "regression" if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else "classification"

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
-from sklearn.base import is_classifier, is_regressor
 
 from ..core import InputError, md_escape, to_jsonable
-from ..metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric
+from ..metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric, task_of
 
 # %% auto #0
 __all__ = ['METRICS', 'get_metric', 'ModelOutputs', 'model_outputs', 'evaluate', 'PairedTest', 'paired_bootstrap', 'mcnemar_test',
@@ -90,15 +89,6 @@ def _weighted(name, W, y, out, K=None):
         return np.sqrt(mean) if name == "rmse" else mean
 
 # %% ../../nbs/20_evaluation.ipynb #c3f227ca
-def _infer_task(model, y):
-    if hasattr(model, "classes_") or hasattr(model, "predict_proba"): return "classification"
-    try:  # scikit-learn >= 1.6 raises for objects that are not estimators
-        if is_classifier(model): return "classification"
-        if is_regressor(model): return "regression"
-    except (AttributeError, TypeError): pass
-    y = np.asarray(y)
-    return "regression" if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else "classification"
-
 @dataclass
 class ModelOutputs:
     "What one model predicts on the test rows, encoded for the metrics"
@@ -118,7 +108,7 @@ def model_outputs(
     y = np.asarray(y)
     if pd.isna(y).any(): raise InputError(f"`y` has {int(pd.isna(y).sum())} missing labels: drop those rows first.")
     first = next(m for m in models if m is not None)
-    task = task or _infer_task(first, y)
+    task = task or task_of(first, y)
     if task not in ("classification", "regression"):
         raise InputError(f"`task` must be 'classification' or 'regression', not {task!r}.")
     preds = [None if m is None else np.asarray(m.predict(X)) for m in models]

@@ -141,10 +141,9 @@ def model_task(
     cfg:PipelineConfig,  # Parsed pipeline
 )->str|None:             # 'classification', 'regression', or None for other estimators
     "The task of the estimator the model factory builds (the factory is called, the estimator is not fitted)"
-    from sklearn.base import is_classifier, is_regressor
+    from ctml_nb.metrics import task_of
     factory = resolve_ref(cfg.model.factory, "model.factory")
-    est = _checked("model.params", set(cfg.model.params), factory, **cfg.model.params)
-    return "classification" if is_classifier(est) else "regression" if is_regressor(est) else None
+    return task_of(_checked("model.params", set(cfg.model.params), factory, **cfg.model.params), default=None)
 
 def _check_strategy(s):
     "The checks a strategy runs only inside `retrain`: counts and spans"
