@@ -66,7 +66,7 @@ def build_holdout(
     cfg:PipelineConfig,     # Parsed pipeline
     overrides:dict|None=None,  # Retrain-step parameters given for one run (`ctml run -p retrain.test_fraction 0.2`)
 ):
-    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows` (default 50; 1 with a sequential gate, whose later cycles add evidence)"
+    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows` (default: `Holdout`'s; `min_test_rows` 1 with a sequential gate, whose later cycles add evidence)"
     from ctml_nb.policy.loop import Holdout
     p = {**cfg.parameters.get("retrain", {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
     if "min_test_rows" not in p and getattr(build_gate(cfg), "sequential", False): p["min_test_rows"] = 1
