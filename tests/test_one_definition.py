@@ -92,3 +92,26 @@ def test_one_holdout_default():
             for v in re.findall(rf"^{k}\s*(?::[^=]*)?=\s*(\S+)", src, re.M):
                 if v != "None": bad.append(f"template {name}: {k} = {v}")
     assert not bad, f"holdout defaults outside ctml_nb.policy.loop.Holdout (default to None and build_holdout): {bad}"
+
+
+def test_one_set_of_record_names():
+    "Templates record values by the names of `pipeline.run_record.Values`, and import nothing from the runner"
+    from ctml_nb.pipeline.run_record import LIFTED, REQUIRED_VALUES, RunRecord, Values
+    bad = []
+    for name, src in _template_sources().items():
+        if "ctml_nb.pipeline.runner" in src: bad.append(f"{name} imports ctml_nb.pipeline.runner")
+        bad += [f"{name}: record({a}" for a in re.findall(r"\brecord\(\s*([^,\s)]+)", src) if not a.startswith("Values.")]
+        bad += [f"{name}: values[...][{k}]" for k in re.findall(r"values\[\"\w+\"\]\[(\"\w+\")\]", src)]
+    assert not bad, f"record names outside ctml_nb.pipeline.run_record.Values: {bad}"
+    fields = {f for f in RunRecord.__dataclass_fields__}
+    assert set(LIFTED) | {Values.PENDING, Values.SNAPSHOTS, Values.MODEL_BEFORE, Values.MODEL_AFTER} <= fields
+    assert {v for vs in REQUIRED_VALUES.values() for v in vs} <= set(Values.names())
+
+
+def test_reports_read_the_record_module_not_the_runner():
+    "Views of runs (reports, context, demo) read the record format from `pipeline.run_record`, never from the runner"
+    bad = [m for m, tree in _modules().items() if m.split(".")[0] in ("reports", "demo") or m == "pipeline.context"
+           for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").endswith("pipeline.runner")
+           and {a.name for a in n.names} & {"RunRecord", "read_index", "find_run", "append_index", "load_values",
+                                             "load_run_config", "REQUIRED_VALUES"}]
+    assert not bad, f"modules importing the run record's format from the runner: {sorted(set(bad))}"

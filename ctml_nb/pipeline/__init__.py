@@ -35,10 +35,13 @@ from .steps import (
     library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine, logged_kernels,
     readable_parameters, execute_step,
 )
+from .run_record import (
+    LIFTED, REQUIRED_VALUES, Values, load_values, load_run_config, RunRecord, now_iso, append_index, read_index,
+    find_run,
+)
 from .runner import (
-    RUNNER_PARAMETERS, REQUESTS_SEEN, REQUIRED_VALUES, list_templates, StepInputs, load_values, load_run_config,
-    RunRecord, append_index, read_index, find_run, acted_on, registry_champion, restore_champion, CycleLocked,
-    run_cycle, close_abandoned, cycle_lock_held, recover,
+    RUNNER_PARAMETERS, REQUESTS_SEEN, list_templates, StepInputs, acted_on, registry_champion, restore_champion,
+    CycleLocked, run_cycle, close_abandoned, cycle_lock_held, recover,
 )
 from .context import (
     TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,

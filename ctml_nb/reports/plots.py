@@ -84,7 +84,7 @@ def run_history(
     pipeline:str|None=None,  # Keep one pipeline's runs only
 )->pd.DataFrame:             # One row per run, oldest first
     "Runs of a runs folder with their decisions and metrics, ready to plot"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir(): raise InputError(f"Runs folder not found: {runs_dir}")
     idx = read_index(runs_dir, pipeline)

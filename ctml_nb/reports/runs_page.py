@@ -226,7 +226,7 @@ def write_runs_page(
     progress=None,         # Called with a line of text before each slow step (e.g. `print`)
 )->Path:                   # `runs_dir/index.html`
     "Write `RUNS/index.html`, the page of every run (with `reports`: first the missing run reports it links to)"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir); say = progress or (lambda msg: None)
     if not (runs_dir / "index.jsonl").exists():
         raise InputError(f"{runs_dir} holds no index.jsonl: pass the runs folder of a pipeline (its `runs` key), after `ctml run`")
@@ -244,7 +244,7 @@ def missing_reports(
     runs_dir:str|Path,  # Runs folder
 )->list:                # Folders of the runs with a record and no `report/index.html`, oldest first
     "The runs whose HTML report is not written yet"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir)
     return [d for d in (runs_dir / str(r) for r in read_index(runs_dir)["run_id"])
             if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]
