@@ -5,8 +5,9 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
-    COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig, engine_spec,
-    check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, config_path,
+    COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig,
+    engine_spec, check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, component_class,
+    component_specs, config_path,
     pipeline_registry, is_ref, validate_config, load_source, feature_columns, declared_parameters,
     check_parameters, parse_parameter,
 )
