@@ -12,7 +12,8 @@ import pandas as pd
 
 from .pipeline.config import load_config
 from .core import InputError
-from .pipeline.runner import RunRecord, read_index, request_retrain, run_cycle
+from .pipeline.run_record import RunRecord, read_index
+from .pipeline.runner import request_retrain, run_cycle
 
 # %% auto #0
 __all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs', 'print_drift']

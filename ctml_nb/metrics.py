@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 import sklearn.metrics as skm
+from scipy import sparse
 
 from .core import InputError
 
@@ -29,30 +30,118 @@ class Metric:
     task:str                 # "classification" or "regression"
     needs:str                # "label", "proba" or "value": what the metric needs from the model
     greater_is_better:bool   # Direction: True for accuracy-like scores, False for losses and errors
-    per_row:bool             # A mean of per-row losses (paired t-test and Wilcoxon apply)
     fn:Callable              # Point value: fn(y_true, y_pred) -> float
+    row_loss:Callable|None=None    # Per-row losses row_loss(y, out, K) whose mean, through `of_mean`, is the metric
+    of_mean:Callable|None=None     # The metric from the mean row loss (None: the mean itself; accuracy: 1 - mean)
+    by_weights:Callable|None=None  # Vectorised value under row weights, by_weights(W, y, out, K), if not from a mean loss
+    row_mean:bool=False      # The metric is the mean of per-row values `of_mean(row_loss)`: sums over batches add up
+    loss_name:str|None=None  # What `row_loss` measures, for reports ("0/1 error")
     gate:bool=False          # The evaluation gate can resample it (paired bootstrap)
     limits:tuple=(0.0, 1.0)  # Smallest and largest value the metric can take (floors and ceilings must lie in it)
     def __repr__(self): return f"Metric({self.name!r}, {self.task}, {'higher' if self.greater_is_better else 'lower'} is better)"
 
+    @property
+    def per_row(self)->bool: return self.row_loss is not None   # a mean of per-row losses: paired t-test and Wilcoxon apply
+
+    def losses(self, y, out, K=None)->np.ndarray:
+        "Per-row losses on encoded outputs (class codes `y`; predicted codes, probabilities or values `out`)"
+        if self.row_loss is None:
+            raise InputError(f"Metric {self.name!r} is not a mean of per-row losses: use test='bootstrap' or 'mcnemar'.")
+        return self.row_loss(y, out, K)
+
+    def weighted(self, W, y, out, K=None)->np.ndarray:
+        "The metric under each row of weights `W` (B, n): vectorised bootstrap replicates or slices"
+        W = np.asarray(W, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.by_weights is not None: return self.by_weights(W, y, out, K)
+            mean = W @ self.losses(y, out, K) / W.sum(1)
+            return mean if self.of_mean is None else self.of_mean(mean)
+
+    def row_values(self, y_true, y_pred)->np.ndarray:
+        "Per-row values whose mean is the metric (the hindsight optimum adds them up per batch)"
+        if not self.row_mean:
+            means = ", ".join(k for k, m in METRICS.items() if m.row_mean)
+            raise InputError(f"Metric {self.name!r} is not a mean over rows: use one of {means}")
+        v = self.row_loss(y_true, y_pred)
+        return v if self.of_mean is None else self.of_mean(v)
+
+# %% ../nbs/02a_metrics.ipynb #2f017b47
+_EPS = np.finfo(np.float64).eps
+def _one_minus(v): return 1.0 - v
+def _zero_one(y, out, K=None): return (np.asarray(y) != np.asarray(out)).astype(float)
+def _abs_err(y, out, K=None): return np.abs(_diff(y, out))
+def _sq_err(y, out, K=None): return _diff(y, out) ** 2
+def _pct_err(y, out, K=None): return np.abs(_diff(y, out)) / np.maximum(np.abs(np.asarray(y, float)), _EPS)
+def _log_err(y, proba, K=None): return -np.log(np.clip(proba[np.arange(len(y)), y], _EPS, 1 - _EPS))
+
+def _balanced_err(y, out, K=None):
+    "0/1 losses weighted so that their mean is the mean of the per-class error rates"
+    counts = np.bincount(y, minlength=K).astype(float)
+    return (y != out) * len(y) / ((counts > 0).sum() * counts[y])
+
+# %% ../nbs/02a_metrics.ipynb #fca830a3
+def _onehot(codes, size, values=None):
+    "Sparse (n, size) indicator of `codes`, so that `W @ _onehot(...)` sums weights per code"
+    v = np.ones(len(codes)) if values is None else values
+    return sparse.csr_matrix((v, (np.arange(len(codes)), codes)), shape=(len(codes), size))
+
+def _confusion(W, y, pred, K):
+    "Weighted confusion counts, shape (B, K, K): [true, predicted], with the true-positive counts and supports"
+    C = np.asarray(W @ _onehot(y * K + pred, K * K)).reshape(-1, K, K)
+    return np.diagonal(C, axis1=1, axis2=2), C.sum(2), C.sum(1)
+
+def _w_accuracy(W, y, pred, K): return _confusion(W, y, pred, K)[0].sum(1) / W.sum(1)
+
+def _w_balanced(W, y, pred, K):   # classes absent from y_true are ignored, as in scikit-learn
+    tp, support, _ = _confusion(W, y, pred, K)
+    return np.where(support > 0, tp / support, 0.0).sum(1) / (support > 0).sum(1)
+
+def _w_f1(W, y, pred, K):         # binary: the positive class; more classes: macro average over present classes
+    tp, support, predicted = _confusion(W, y, pred, K)
+    f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+    if K == 2: return f1[:, 1]
+    present = (support + predicted) > 0
+    return (f1 * present).sum(1) / present.sum(1)
+
+def _auc(W, pos, score):
+    "Weighted ROC AUC per row of `W` (Mann-Whitney, ties count half); NaN when a class is missing"
+    _, g = np.unique(score, return_inverse=True)
+    P = np.asarray(W @ _onehot(g, g.max() + 1, pos.astype(float)))
+    N = np.asarray(W @ _onehot(g, g.max() + 1, (~pos).astype(float)))
+    return (P * (np.cumsum(N, axis=1) - 0.5 * N)).sum(1) / (P.sum(1) * N.sum(1))
+
+def _w_auc(W, y, proba, K):       # one-vs-rest, macro-averaged, for more than two classes
+    if K == 2: return _auc(W, y == 1, proba[:, 1])
+    return np.mean([_auc(W, y == k, proba[:, k]) for k in range(K)], axis=0)
+
+def _w_r2(W, y, out, K=None):
+    yc, tot = y - y.mean(), W.sum(1)
+    sse, sst = W @ (y - out) ** 2, W @ yc**2 - (W @ yc) ** 2 / tot
+    return np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse > 0, 0.0, 1.0))
+
 # %% ../nbs/02a_metrics.ipynb #cd1f245f
+_INF = (0.0, math.inf)
 METRICS = {m.name: m for m in [
-    Metric("accuracy", "classification", "label", True, True, _acc, gate=True),
-    Metric("balanced_accuracy", "classification", "label", True, True, skm.balanced_accuracy_score, gate=True),
-    Metric("error_rate", "classification", "label", False, True, lambda y, p: 1.0 - _acc(y, p)),
-    Metric("f1", "classification", "label", True, False, lambda y, p: skm.f1_score(y, p, zero_division=0), gate=True),
-    Metric("f1_macro", "classification", "label", True, False, _macro(skm.f1_score)),
-    Metric("precision", "classification", "label", True, False, lambda y, p: skm.precision_score(y, p, zero_division=0)),
-    Metric("precision_macro", "classification", "label", True, False, _macro(skm.precision_score)),
-    Metric("recall", "classification", "label", True, False, lambda y, p: skm.recall_score(y, p, zero_division=0)),
-    Metric("recall_macro", "classification", "label", True, False, _macro(skm.recall_score)),
-    Metric("roc_auc", "classification", "proba", True, False, skm.roc_auc_score, gate=True),
-    Metric("log_loss", "classification", "proba", False, True, skm.log_loss, gate=True, limits=(0.0, math.inf)),
-    Metric("mae", "regression", "value", False, True, lambda y, p: float(np.mean(np.abs(_diff(y, p)))), gate=True, limits=(0.0, math.inf)),
-    Metric("mse", "regression", "value", False, True, lambda y, p: float(np.mean(_diff(y, p) ** 2)), limits=(0.0, math.inf)),
-    Metric("rmse", "regression", "value", False, True, lambda y, p: float(np.sqrt(np.mean(_diff(y, p) ** 2))), gate=True, limits=(0.0, math.inf)),
-    Metric("mape", "regression", "value", False, True, skm.mean_absolute_percentage_error, limits=(0.0, math.inf)),
-    Metric("r2", "regression", "value", True, False, skm.r2_score, gate=True, limits=(-math.inf, 1.0))]}
+    Metric("accuracy", "classification", "label", True, _acc, _zero_one, _one_minus, _w_accuracy, True, "0/1 error", gate=True),
+    Metric("balanced_accuracy", "classification", "label", True, skm.balanced_accuracy_score, _balanced_err, _one_minus,
+           _w_balanced, loss_name="class-weighted 0/1 error", gate=True),
+    Metric("error_rate", "classification", "label", False, lambda y, p: 1.0 - _acc(y, p), _zero_one, None, None, True, "0/1 error"),
+    Metric("f1", "classification", "label", True, lambda y, p: skm.f1_score(y, p, zero_division=0), by_weights=_w_f1, gate=True),
+    Metric("f1_macro", "classification", "label", True, _macro(skm.f1_score)),
+    Metric("precision", "classification", "label", True, lambda y, p: skm.precision_score(y, p, zero_division=0)),
+    Metric("precision_macro", "classification", "label", True, _macro(skm.precision_score)),
+    Metric("recall", "classification", "label", True, lambda y, p: skm.recall_score(y, p, zero_division=0)),
+    Metric("recall_macro", "classification", "label", True, _macro(skm.recall_score)),
+    Metric("roc_auc", "classification", "proba", True, skm.roc_auc_score, by_weights=_w_auc, gate=True),
+    Metric("log_loss", "classification", "proba", False, skm.log_loss, _log_err, gate=True, limits=_INF),
+    Metric("mae", "regression", "value", False, lambda y, p: float(np.mean(np.abs(_diff(y, p)))), _abs_err, None, None, True,
+           gate=True, limits=_INF),
+    Metric("mse", "regression", "value", False, lambda y, p: float(np.mean(_diff(y, p) ** 2)), _sq_err, None, None, True,
+           "squared error", limits=_INF),
+    Metric("rmse", "regression", "value", False, lambda y, p: float(np.sqrt(np.mean(_diff(y, p) ** 2))), _sq_err, np.sqrt,
+           loss_name="squared error", gate=True, limits=_INF),
+    Metric("mape", "regression", "value", False, skm.mean_absolute_percentage_error, _pct_err, None, None, True, limits=_INF),
+    Metric("r2", "regression", "value", True, skm.r2_score, by_weights=_w_r2, gate=True, limits=(-math.inf, 1.0))]}
 
 # %% ../nbs/02a_metrics.ipynb #0411d686
 def get_metric(
@@ -113,9 +202,17 @@ def row_errors(
     if task == "regression": return np.abs(y.astype(float) - p.astype(float))
     raise InputError(f"`task` must be 'classification' or 'regression', got {task!r}")
 
-def task_of(model)->str:
-    "'classification' for a classifier (scikit-learn's `is_classifier` or a `classes_`), else 'regression'"
-    from sklearn.base import is_classifier
-    try: clf = is_classifier(model)
-    except Exception: clf = False
-    return "classification" if clf or hasattr(model, "classes_") else "regression"
+def task_of(
+    model,                        # An estimator, fitted or not
+    y=None,                       # Labels or targets: they decide when the model does not say
+    default:str|None="regression",  # The task when neither the model nor `y` says (None: unknown)
+)->str|None:                      # "classification", "regression" or `default`
+    "The one task inference: what the model says (`is_classifier`, `classes_`, `predict_proba`), else `y`, else `default`"
+    from sklearn.base import is_classifier, is_regressor
+    try: clf, reg = is_classifier(model), is_regressor(model)
+    except Exception: clf = reg = False   # scikit-learn >= 1.6 raises for objects that are not estimators
+    if clf or hasattr(model, "classes_") or hasattr(model, "predict_proba"): return "classification"
+    if reg: return "regression"
+    if y is None: return default
+    y = np.asarray(y)
+    return "regression" if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else "classification"

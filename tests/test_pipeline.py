@@ -151,7 +151,7 @@ def test_bad_config_and_bad_parameter(tmp_path, capsys):
     assert main(["run", "--config", str(bad)]) == EXIT_USAGE
     assert "triggers[0].kind: expected one of" in capsys.readouterr().err
     assert main(["run", "--config", str(cfg), "-p", "retrain.test_fraction", "high"]) == EXIT_USAGE
-    assert "parameter 'test_fraction': expected float" in capsys.readouterr().err
+    assert "parameter 'test_fraction': expected Optional[float]" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/run.json"))
 
 

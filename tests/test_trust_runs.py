@@ -115,10 +115,10 @@ def test_an_operators_promote_during_a_cycle_whose_kernel_dies_stands(seeded, tm
     assert hist["reason"].iloc[-1] == "operator: back to 1"   # the last move is the operator's, not a restore
 
 
-def test_a_weakened_schema_json_is_not_what_the_registry_saves(tmp_path):
+def test_a_weakened_schema_json_is_not_what_the_registry_saves(seeded, tmp_path):
     "Issue 22: a run's schema.json was read back by step 4 and saved with the model; the step now uses step 2's record"
     from ctml_nb.data.validation import DataSchema
-    cfg = _first_cycle(tmp_path)
+    cfg = _first_cycle(seeded, tmp_path)
     tpl = _templates_with(tmp_path, "promote",   # a writer of runs/ keeps only the target in the schema
         "import json\nfrom pathlib import Path\np = Path(run_dir) / 'schema.json'\nd = json.loads(p.read_text())\n"
         "d['columns'] = {k: v for k, v in d['columns'].items() if k == d['target']['column']}\np.write_text(json.dumps(d))")
@@ -133,9 +133,9 @@ def test_a_weakened_schema_json_is_not_what_the_registry_saves(tmp_path):
     assert len(forged.columns) == 0 < len(saved.columns)   # the forged file kept no feature; the registry kept them all
 
 
-def test_a_forged_cursor_makes_a_cycle_read_rows_again_never_skip_them(tmp_path):
+def test_a_forged_cursor_makes_a_cycle_read_rows_again_never_skip_them(seeded, tmp_path):
     "Issue 22: the cursor in run.json decides which rows a cycle reads; it is signed, and a forged one is passed over"
-    cfg = _first_cycle(tmp_path)
+    cfg = _first_cycle(seeded, tmp_path)
     first = sorted((tmp_path / "runs").glob("*/run.json"))[-1]
     d = json.loads(first.read_text())
     assert d["cursor_signature"] and d["cursor"]["rows"] == 14 * 48

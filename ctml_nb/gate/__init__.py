@@ -5,8 +5,9 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .evaluation import (
-    METRICS, get_metric, ModelOutputs, model_outputs, evaluate, PairedTest, paired_bootstrap, mcnemar_test,
-    paired_ttest, wilcoxon_test, slice_masks, compare,
+    METRICS, get_metric, ModelOutputs, model_outputs, metric_suite, evaluate, check_lengths, PairedTest,
+    outputs_for, bootstrap_replicates, percentile_interval, bootstrap_p_value, check_bootstrap, paired_bootstrap,
+    mcnemar_test, paired_ttest, wilcoxon_test, slice_masks, compare,
 )
 from .promotion import (
     TESTS, PromotionPolicy, validate_policy, decision_status, PromotionDecision,

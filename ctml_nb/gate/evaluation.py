@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
-from sklearn.base import is_classifier, is_regressor
+from scipy import stats
 
 from ..core import InputError, md_escape, to_jsonable
-from ..metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric
+from ..metrics import METRICS as _ALL_METRICS, Metric, get_metric as _get_metric, task_of
 
 # %% auto #0
-__all__ = ['METRICS', 'get_metric', 'ModelOutputs', 'model_outputs', 'evaluate', 'PairedTest', 'paired_bootstrap', 'mcnemar_test',
-           'paired_ttest', 'wilcoxon_test', 'slice_masks', 'compare']
+__all__ = ['METRICS', 'get_metric', 'ModelOutputs', 'model_outputs', 'metric_suite', 'evaluate', 'check_lengths', 'PairedTest',
+           'outputs_for', 'bootstrap_replicates', 'percentile_interval', 'bootstrap_p_value', 'check_bootstrap',
+           'paired_bootstrap', 'mcnemar_test', 'paired_ttest', 'wilcoxon_test', 'slice_masks', 'compare']
 
 # %% ../../nbs/20_evaluation.ipynb #60502ece
 def _gate_view()->dict:
@@ -31,74 +31,7 @@ def get_metric(name, param:str="metric")->Metric:
     "The gate metric called `name`, or an `InputError` naming `param` and listing the choices"
     return _get_metric(name, param, gate=True)
 
-# %% ../../nbs/20_evaluation.ipynb #09906e0c
-_EPS = np.finfo(np.float64).eps
-
-def _onehot(codes, size, values=None):
-    "Sparse (n, size) indicator of `codes`, so that `W @ _onehot(...)` sums weights per code"
-    v = np.ones(len(codes)) if values is None else values
-    return sparse.csr_matrix((v, (np.arange(len(codes)), codes)), shape=(len(codes), size))
-
-def _confusion(W, y, pred, K):
-    "Weighted confusion counts, shape (B, K, K): [true, predicted]"
-    return np.asarray(W @ _onehot(y * K + pred, K * K)).reshape(-1, K, K)
-
-def _auc(W, pos, score):
-    "Weighted ROC AUC per row of `W` (Mann-Whitney, ties count half); NaN when a class is missing"
-    _, g = np.unique(score, return_inverse=True)
-    P = np.asarray(W @ _onehot(g, g.max() + 1, pos.astype(float)))
-    N = np.asarray(W @ _onehot(g, g.max() + 1, (~pos).astype(float)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (P * (np.cumsum(N, axis=1) - 0.5 * N)).sum(1) / (P.sum(1) * N.sum(1))
-
-def _row_losses(name, y, out, K=None):
-    "Per-row losses whose mean is the metric's loss (classification codes `y`; `out` labels, proba or values)"
-    if name == "accuracy": return (y != out).astype(float)
-    if name == "balanced_accuracy":  # mean of per-class error rates = weighted mean of 0/1 losses
-        counts = np.bincount(y, minlength=K).astype(float)
-        return (y != out) * len(y) / ((counts > 0).sum() * counts[y])
-    if name == "log_loss": return -np.log(np.clip(out[np.arange(len(y)), y], _EPS, 1 - _EPS))
-    if name == "mae": return np.abs(y - out)
-    if name in ("rmse", "r2"): return (y - out) ** 2
-    raise InputError(f"Metric {name!r} is not a mean of per-row losses: use test='bootstrap' or 'mcnemar'.")
-
-# %% ../../nbs/20_evaluation.ipynb #aa4344f4
-def _weighted(name, W, y, out, K=None):
-    "Metric `name` for each row of weights `W` (B, n): vectorised bootstrap replicates or slices"
-    W = np.asarray(W, float)
-    tot = W.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if name in ("accuracy", "balanced_accuracy", "f1"):
-            C = _confusion(W, y, out, K)
-            tp, support, predicted = np.diagonal(C, axis1=1, axis2=2), C.sum(2), C.sum(1)
-            if name == "accuracy": return tp.sum(1) / tot
-            if name == "balanced_accuracy":  # classes absent from y_true are ignored, as in scikit-learn
-                rec = np.where(support > 0, tp / support, 0.0)
-                return rec.sum(1) / (support > 0).sum(1)
-            f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-            if K == 2: return f1[:, 1]
-            present = (support + predicted) > 0
-            return (f1 * present).sum(1) / present.sum(1)
-        if name == "roc_auc":
-            if K == 2: return _auc(W, y == 1, out[:, 1])
-            return np.mean([_auc(W, y == k, out[:, k]) for k in range(K)], axis=0)
-        if name == "r2":
-            yc = y - y.mean()
-            sse, sst = W @ (y - out) ** 2, W @ yc**2 - (W @ yc) ** 2 / tot
-            return np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse > 0, 0.0, 1.0))
-        mean = W @ _row_losses(name, y, out, K) / tot
-        return np.sqrt(mean) if name == "rmse" else mean
-
 # %% ../../nbs/20_evaluation.ipynb #c3f227ca
-def _infer_task(model, y):
-    if hasattr(model, "classes_") or hasattr(model, "predict_proba"): return "classification"
-    try:  # scikit-learn >= 1.6 raises for objects that are not estimators
-        if is_classifier(model): return "classification"
-        if is_regressor(model): return "regression"
-    except (AttributeError, TypeError): pass
-    y = np.asarray(y)
-    return "regression" if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else "classification"
-
 @dataclass
 class ModelOutputs:
     "What one model predicts on the test rows, encoded for the metrics"
@@ -118,7 +51,7 @@ def model_outputs(
     y = np.asarray(y)
     if pd.isna(y).any(): raise InputError(f"`y` has {int(pd.isna(y).sum())} missing labels: drop those rows first.")
     first = next(m for m in models if m is not None)
-    task = task or _infer_task(first, y)
+    task = task or task_of(first, y)
     if task not in ("classification", "regression"):
         raise InputError(f"`task` must be 'classification' or 'regression', not {task!r}.")
     preds = [None if m is None else np.asarray(m.predict(X)) for m in models]
@@ -145,7 +78,8 @@ def model_outputs(
     return task, np.searchsorted(classes, y), classes, outs
 
 # %% ../../nbs/20_evaluation.ipynb #c4abafbf
-def _suite(task, metrics):
+def metric_suite(task, metrics):
+    "The metric names to score: every gate metric of `task` when `metrics` is None, else `metrics` checked against it"
     names = [m for m in METRICS if METRICS[m].task == task] if metrics is None else list(metrics)
     for n in names:
         if get_metric(n, "metrics").task != task:
@@ -157,7 +91,7 @@ def _score(name, y, o, K):
     "Point value of metric `name`, or (None, reason) when it cannot be computed"
     need = METRICS[name].needs
     if need == "proba" and o.proba is None: return None, f"skipped: {o.note}"
-    v = float(_weighted(name, np.ones((1, len(y))), y, o.proba if need == "proba" else o.pred, K)[0])
+    v = float(METRICS[name].weighted(np.ones((1, len(y))), y, o.proba if need == "proba" else o.pred, K)[0])
     return (v, None) if math.isfinite(v) else (None, "skipped: undefined on these rows (one class only?)")
 
 def evaluate(
@@ -168,13 +102,14 @@ def evaluate(
     task:str|None=None,       # "classification" or "regression"; inferred when None
 )->pd.DataFrame:              # One row per metric: value, greater_is_better, note
     "Score `model` on `(X, y)` with a metric suite"
-    _check_lengths(X=X, y=y)
+    check_lengths(X=X, y=y)
     task, ye, classes, (o,) = model_outputs([model], X, y, task)
     K = None if classes is None else len(classes)
-    rows = [(n, *_score(n, ye, o, K), METRICS[n].greater_is_better) for n in _suite(task, metrics)]
+    rows = [(n, *_score(n, ye, o, K), METRICS[n].greater_is_better) for n in metric_suite(task, metrics)]
     return pd.DataFrame(rows, columns=["metric", "value", "note", "greater_is_better"]).set_index("metric")
 
-def _check_lengths(**arrays):
+def check_lengths(**arrays):
+    "Raise `InputError` naming the arguments unless they have the same, non-zero number of rows"
     lens = {k: len(v) for k, v in arrays.items()}
     if len(set(lens.values())) > 1:
         raise InputError("Lengths differ: " + ", ".join(f"`{k}` has {v} rows" for k, v in lens.items())
@@ -201,9 +136,11 @@ class PairedTest:
         return (f"**{md_escape(self.method)}** on {self.n} rows: {est}p = {self.p_value:.4g}"
                 + (f" ({md_escape(self.note)})" if self.note else ""))
 
-def _outs_for(name, o): return o.proba if METRICS[name].needs == "proba" else o.pred
+def outputs_for(name, o):
+    "What metric `name` reads from `ModelOutputs` `o`: the probabilities or the predictions"
+    return o.proba if METRICS[name].needs == "proba" else o.pred
 
-def _bootstrap(names, y, outs, K, n_boot, random_state, max_cells=2_000_000):
+def bootstrap_replicates(names, y, outs, K, n_boot, random_state, max_cells=2_000_000):
     "Replicates `{name: (n_boot, len(outs))}` of each metric for each model on the same resampled rows"
     rng, n = np.random.default_rng(random_state), len(y)
     chunk, parts = max(1, min(n_boot, max_cells // n)), {k: [] for k in names}
@@ -211,21 +148,23 @@ def _bootstrap(names, y, outs, K, n_boot, random_state, max_cells=2_000_000):
         b = min(chunk, n_boot - start)
         idx = rng.integers(0, n, (b, n)) + n * np.arange(b)[:, None]
         W = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
-        for k in names: parts[k].append(np.column_stack([_weighted(k, W, y, _outs_for(k, o), K) for o in outs]))
+        for k in names: parts[k].append(np.column_stack([get_metric(k).weighted(W, y, outputs_for(k, o), K) for o in outs]))
     return {k: np.vstack(v) for k, v in parts.items()}
 
-def _interval(d, confidence):
+def percentile_interval(d, confidence):
+    "Percentile interval at `confidence` of the finite values of `d`, or None when there are none"
     d = d[np.isfinite(d)]
     if not len(d): return None
     a = (1 - confidence) / 2
     return tuple(float(v) for v in np.percentile(d, [100 * a, 100 * (1 - a)]))
 
-def _boot_p(d, null=0.0):
+def bootstrap_p_value(d, null=0.0):
     "Two-sided percentile-bootstrap p-value of H0: difference == `null`"
     d = d[np.isfinite(d)]
     return float(min(1.0, 2 * (min((d <= null).sum(), (d >= null).sum()) + 1) / (len(d) + 1)))
 
-def _check_boot(n_boot, confidence):
+def check_bootstrap(n_boot, confidence):
+    "Raise `InputError` unless `n_boot` is a positive integer and `confidence` lies in (0, 1)"
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise InputError(f"`n_boot` must be a positive integer (1000-2000 is usual), not {n_boot!r}.")
     if not 0 < confidence < 1: raise InputError(f"`confidence` must be between 0 and 1, not {confidence!r}.")
@@ -242,8 +181,8 @@ def paired_bootstrap(
     classes=None,            # Class order of probability columns; sorted labels of `y_true` when None
 )->PairedTest:
     "Paired bootstrap interval and p-value of `metric(pred_b) - metric(pred_a)`"
-    m = get_metric(metric); _check_boot(n_boot, confidence)
-    _check_lengths(y_true=y_true, pred_a=pred_a, pred_b=pred_b)
+    m = get_metric(metric); check_bootstrap(n_boot, confidence)
+    check_lengths(y_true=y_true, pred_a=pred_a, pred_b=pred_b)
     y, a, b, K = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b), None
     if m.task == "regression": y, a, b = (v.astype(float) for v in (y, a, b))
     elif m.needs == "proba":
@@ -257,12 +196,12 @@ def paired_bootstrap(
         classes = np.unique(np.concatenate([y, a, b]))
         y, a, b = (np.searchsorted(classes, v) for v in (y, a, b)); K = len(classes)
     oa, ob = ModelOutputs(a, a if m.needs == "proba" else None), ModelOutputs(b, b if m.needs == "proba" else None)
-    reps = _bootstrap([m.name], y, [oa, ob], K, n_boot, random_state)[m.name]
+    reps = bootstrap_replicates([m.name], y, [oa, ob], K, n_boot, random_state)[m.name]
     d, one = reps[:, 1] - reps[:, 0], np.ones((1, len(y)))
-    va, vb = (float(_weighted(m.name, one, y, _outs_for(m.name, o), K)[0]) for o in (oa, ob))
+    va, vb = (float(m.weighted(one, y, outputs_for(m.name, o), K)[0]) for o in (oa, ob))
     bad = int((~np.isfinite(d)).sum())
-    return PairedTest(f"paired bootstrap ({m.name}, percentile)", None, _boot_p(d), len(y), vb - va,
-                      _interval(d, confidence), {"value_a": va, "value_b": vb, "n_boot": n_boot, "invalid": bad,
+    return PairedTest(f"paired bootstrap ({m.name}, percentile)", None, bootstrap_p_value(d), len(y), vb - va,
+                      percentile_interval(d, confidence), {"value_a": va, "value_b": vb, "n_boot": n_boot, "invalid": bad,
                                                  "confidence": confidence, "greater_is_better": m.greater_is_better},
                       f"{bad} resamples where {m.name} is undefined were dropped" if bad else None)
 
@@ -274,7 +213,7 @@ def mcnemar_test(
     exact:bool|None=None, # Exact binomial test; by default when fewer than 25 discordant rows
 )->PairedTest:
     "McNemar's test of equal error rates of two classifiers on the same rows"
-    _check_lengths(y_true=y_true, pred_a=pred_a, pred_b=pred_b)
+    check_lengths(y_true=y_true, pred_a=pred_a, pred_b=pred_b)
     y, a, b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     ra, rb = a == y, b == y
     nb, nc = int((ra & ~rb).sum()), int((~ra & rb).sum())
@@ -296,7 +235,7 @@ def paired_ttest(
     confidence:float=0.95,  # Level of the interval of the mean difference
 )->PairedTest:
     "Paired t-test of per-row losses (`scipy.stats.ttest_rel`), mean difference b - a with its interval"
-    _check_lengths(loss_a=loss_a, loss_b=loss_b)
+    check_lengths(loss_a=loss_a, loss_b=loss_b)
     a, b = np.asarray(loss_a, float), np.asarray(loss_b, float)
     if np.all(a == b):
         return PairedTest("paired t-test", 0.0, 1.0, len(a), 0.0, (0.0, 0.0), {}, "all differences are zero")
@@ -312,7 +251,7 @@ def wilcoxon_test(
     zero_method:str="wilcox",   # Zero differences: "wilcox" drops them, "pratt" or "zsplit" keep them (scipy)
 )->PairedTest:
     "Wilcoxon signed-rank test of per-row losses (`scipy.stats.wilcoxon`), median difference b - a"
-    _check_lengths(loss_a=loss_a, loss_b=loss_b)
+    check_lengths(loss_a=loss_a, loss_b=loss_b)
     a, b = np.asarray(loss_a, float), np.asarray(loss_b, float)
     nz = int((a != b).sum())
     if nz == 0:
@@ -365,20 +304,20 @@ def compare(
     random_state:int=0,      # Seed of the resampling
 )->pd.DataFrame:             # One row per metric: champion, challenger, delta, low, high, p_value, note
     "Metric suite of champion and challenger on the same rows, with paired-bootstrap intervals of the differences"
-    _check_lengths(X=X, y=y); _check_boot(n_boot, confidence)
+    check_lengths(X=X, y=y); check_bootstrap(n_boot, confidence)
     task, ye, classes, (oa, ob) = model_outputs([champion, challenger], X, y, task)
-    K, names = None if classes is None else len(classes), _suite(task, metrics)
+    K, names = None if classes is None else len(classes), metric_suite(task, metrics)
     ok = [k for k in names if METRICS[k].needs != "proba" or (oa.proba is not None and ob.proba is not None)]
-    reps, one, rows = _bootstrap(ok, ye, [oa, ob], K, n_boot, random_state), np.ones((1, len(ye))), []
+    reps, one, rows = bootstrap_replicates(ok, ye, [oa, ob], K, n_boot, random_state), np.ones((1, len(ye))), []
     for k in names:
         if k not in ok:
             rows.append({"metric": k, "note": "skipped: " + "; ".join(o.note for o in (oa, ob) if o.proba is None)})
             continue
-        a, b = (float(_weighted(k, one, ye, _outs_for(k, o), K)[0]) for o in (oa, ob))
+        a, b = (float(get_metric(k).weighted(one, ye, outputs_for(k, o), K)[0]) for o in (oa, ob))
         d = reps[k][:, 1] - reps[k][:, 0]
-        lo, hi = _interval(d, confidence) or (None, None)
+        lo, hi = percentile_interval(d, confidence) or (None, None)
         rows.append({"metric": k, "champion": a, "challenger": b, "delta": b - a, "low": lo, "high": hi,
-                     "p_value": _boot_p(d), "note": None})
+                     "p_value": bootstrap_p_value(d), "note": None})
     out = pd.DataFrame(rows, columns=["metric", "champion", "challenger", "delta", "low", "high", "p_value", "note"])
     out.insert(1, "greater_is_better", [METRICS[k].greater_is_better for k in out.metric])
     return out.set_index("metric")

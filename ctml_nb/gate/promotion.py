@@ -16,9 +16,9 @@ import pandas as pd
 from ..core import InputError, md_escape, to_jsonable
 from ..metrics import check_metric_value
 from .sequential import Evidence, SequentialTest
-from .evaluation import (METRICS, ModelOutputs, _boot_p, _bootstrap, _check_boot, _check_lengths, _interval, _outs_for,
-                                _row_losses, _suite, _weighted, get_metric, mcnemar_test, model_outputs, paired_ttest,
-                                slice_masks, wilcoxon_test)
+from .evaluation import (METRICS, ModelOutputs, bootstrap_p_value, bootstrap_replicates, check_bootstrap,
+                                     check_lengths, get_metric, mcnemar_test, metric_suite, model_outputs, outputs_for,
+                                     paired_ttest, percentile_interval, slice_masks, wilcoxon_test)
 
 # %% auto #0
 __all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'decision_status', 'PromotionDecision']
@@ -129,7 +129,7 @@ def validate_policy(self, task):
     mt = self.min_test_rows
     if isinstance(mt, bool) or not isinstance(mt, (int, np.integer)) or mt < 1:
         raise InputError(f"`min_test_rows` must be an integer >= 1, not {mt!r}.")
-    _check_boot(self.n_boot, 1 - self.alpha)
+    check_bootstrap(self.n_boot, 1 - self.alpha)
     if not isinstance(self.sequential, bool): raise InputError(f"`sequential` must be true or false, not {self.sequential!r}.")
     if self.sequential:
         if not m.per_row or self.relative:
@@ -237,10 +237,10 @@ def _primary(self, m, ye, oc, ox, K, base, cand, reps):
     "The primary-metric check: improvement, interval, p-value and whether it is enough"
     conf, md = 1 - self.alpha, self.min_delta
     imp = float(_improve(m, base, cand, self.relative))
-    interval = _interval(_improve(m, reps[:, 1], reps[:, 0], self.relative), conf)
+    interval = percentile_interval(_improve(m, reps[:, 1], reps[:, 0], self.relative), conf)
     note = None
     if self.test == "bootstrap":
-        p = _boot_p(_improve(m, reps[:, 1], reps[:, 0], self.relative), md)
+        p = bootstrap_p_value(_improve(m, reps[:, 1], reps[:, 0], self.relative), md)
         sig, rule = interval is not None and interval[0] > md, f"{conf:.0%} interval above {md:g}"
     elif self.test == "none": p, sig, rule = None, True, f"improvement >= {md:g} (no significance test)"
     else:
@@ -248,7 +248,7 @@ def _primary(self, m, ye, oc, ox, K, base, cand, reps):
             t = mcnemar_test(ye, oc.pred, ox.pred)
             if m.name != "accuracy": note = f"McNemar compares error rates, not {m.name}"
         else:
-            la, lb = (_row_losses(m.name, ye, _outs_for(m.name, o), K) for o in (oc, ox))
+            la, lb = (m.losses(ye, outputs_for(m.name, o), K) for o in (oc, ox))
             t = (paired_ttest if self.test == "ttest" else wilcoxon_test)(la, lb)
         p, sig, rule = t.p_value, t.p_value < self.alpha, f"{t.method} p < {self.alpha:g}, improvement >= {md:g}"
     beats = imp > md if md < 0 else imp > 0 and imp >= md
@@ -275,13 +275,13 @@ def _slice_checks(self, masks, sm, ye, ox, oc, K, missing):
         if missing(sm.name):
             out.append(_check(label, "slice", False, f"cannot be computed: {missing(sm.name)}", sm.name, n=rows)); continue
         y_, (x_, c_) = ye[mask], (_sub(o, mask) for o in (ox, oc))
-        cv, bv = (float(_weighted(sm.name, np.ones((1, rows)), y_, _outs_for(sm.name, o), K)[0]) for o in (x_, c_))
+        cv, bv = (float(sm.weighted(np.ones((1, rows)), y_, outputs_for(sm.name, o), K)[0]) for o in (x_, c_))
         ch = float(_improve(sm, bv, cv))
         if not math.isfinite(ch):
             out.append(_check(label, "slice", None, f"not checked: {sm.name} is undefined on this slice (one class "
                               "only?); choose another `slice_metric`", sm.name, bv, cv, None, None, rows)); continue
-        reps = _bootstrap([sm.name], y_, [x_, c_], K, self.n_boot, self.random_state)[sm.name]
-        ci = _interval(_improve(sm, reps[:, 1], reps[:, 0]), conf)
+        reps = bootstrap_replicates([sm.name], y_, [x_, c_], K, self.n_boot, self.random_state)[sm.name]
+        ci = percentile_interval(_improve(sm, reps[:, 1], reps[:, 0]), conf)
         ok = (ci is None or ci[1] >= -tol) if self.slice_significant else ch >= -tol
         rule = f"{conf:.0%} interval not all below {-tol:g}" if self.slice_significant else f"change >= {-tol:g}"
         note = None if ok else (f"on slice {name} ({rows} rows) {sm.name} is {cv:.4g} vs champion {bv:.4g}, worse by "
@@ -313,12 +313,11 @@ def _refuse(self, m, c, n):
 # %% ../../nbs/20a_promotion.ipynb #6933a501
 def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
     "The primary check of a sequential gate: this look's paired per-row losses added to `evidence`, then the verdict"
-    la, lb = (_row_losses(m.name, ye, _outs_for(m.name, o), K) for o in (oc, ox))
+    la, lb = (m.losses(ye, outputs_for(m.name, o), K) for o in (oc, ox))
     ev = (evidence if isinstance(evidence, Evidence) else Evidence.from_dict(evidence)).add(la, lb)
     v = self.sequential_test().judge(ev)
     imp = float(_improve(m, base, cand))
-    loss = {"accuracy": "0/1 error", "balanced_accuracy": "class-weighted 0/1 error", "rmse": "squared error",
-            "r2": "squared error"}.get(m.name, f"per-row {m.name}")
+    loss = m.loss_name or f"per-row {m.name}"
     desc = (f"{m.name} {cand:.4g} vs champion {base:.4g} on these {len(ye)} rows; {loss} over {v.looks} look(s): "
             f"{v.reason}")
     ok = {"promote": True, "drop": False, "pending": None}[v.status]
@@ -328,7 +327,7 @@ def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
 # %% ../../nbs/20a_promotion.ipynb #20627a39
 def _decide(self, champion, challenger, X, y, evidence=None):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
-    _check_lengths(X=X, y=y)
+    check_lengths(X=X, y=y)
     task, ye, classes, (oc, ox) = model_outputs([champion, challenger], X, y, self.task)
     m, K, n = validate_policy(self, task), None if classes is None else len(classes), len(ye)
     ts, seq = _test_set(self, task, ye, n), self.sequential and champion is not None
@@ -341,17 +340,17 @@ def _decide(self, champion, challenger, X, y, evidence=None):
     if missing(m.name):
         raise InputError(f"`metric` {m.name!r} needs probabilities: {missing(m.name)}. Choose a label metric such "
                          "as 'accuracy' or 'balanced_accuracy'.")
-    names = list(dict.fromkeys([m.name, *_suite(task, None), *guards, *floors]))
+    names = list(dict.fromkeys([m.name, *metric_suite(task, None), *guards, *floors]))
     usable = [k for k in names if not missing(k)]
-    reps = _bootstrap(usable, ye, models, K, self.n_boot, self.random_state)
+    reps = bootstrap_replicates(usable, ye, models, K, self.n_boot, self.random_state)
     one, conf = np.ones((1, n)), 1 - self.alpha
-    point = {k: [float(_weighted(k, one, ye, _outs_for(k, o), K)[0]) for o in models] for k in usable}
+    point = {k: [float(get_metric(k).weighted(one, ye, outputs_for(k, o), K)[0]) for o in models] for k in usable}
     scores = []
     for k in names:
         row = {"metric": k, "greater_is_better": METRICS[k].greater_is_better}
         if k not in usable: row["note"] = f"skipped: {missing(k)}"
         for i, who in enumerate(["challenger", "champion"][:len(models)]):
-            if k in usable: row[who], row[f"{who}_interval"] = point[k][i], _interval(reps[k][:, i], conf)
+            if k in usable: row[who], row[f"{who}_interval"] = point[k][i], percentile_interval(reps[k][:, i], conf)
         scores.append(row)
     checks = []
     for k, fl in floors.items():
@@ -360,7 +359,7 @@ def _decide(self, champion, challenger, X, y, evidence=None):
         note = (f"{k} cannot be computed: {missing(k) or 'undefined on these rows'}" if not math.isfinite(v) else
                 None if ok else f"{k} {v:.4g} is {'below the floor' if gib else 'above the ceiling'} {fl:g}")
         checks.append(_check(f"floor {k}", "floor", bool(ok), note, k, None, v, None, f"{'>=' if gib else '<='} {fl:g}",
-                             n, _interval(reps[k][:, 0], conf) if k in reps else None))
+                             n, percentile_interval(reps[k][:, 0], conf) if k in reps else None))
     thresholds = {"min_delta": self.min_delta, "relative": self.relative, "alpha": self.alpha, "floors": floors,
                   "guardrails": dict(self.guardrails or {}), "slice_tolerance": self.slice_tolerance,
                   "slice_significant": self.slice_significant, "min_test_rows": self.min_test_rows}
@@ -377,7 +376,7 @@ def _decide(self, champion, challenger, X, y, evidence=None):
             note = (f"guardrail {k} cannot be computed: {missing(k) or 'undefined on these rows'}" if not math.isfinite(ch)
                     else None if ok else f"{k} got worse by {-ch:.4g} ({c_:.4g} vs champion {b_:.4g}), more than "
                     f"the tolerance {tol:g}")
-            ci = _interval(_improve(METRICS[k], reps[k][:, 1], reps[k][:, 0]), conf) if k in reps else None
+            ci = percentile_interval(_improve(METRICS[k], reps[k][:, 1], reps[k][:, 0]), conf) if k in reps else None
             checks.append(_check(f"guardrail {k}", "guardrail", bool(ok), note, k, b_, c_, ch, f"change >= {-tol:g}", n, ci))
         if lat_tol is not None:
             (tc, tb), rows = _latency([challenger, champion], X, self.latency_repeats, self.latency_rows)

@@ -5,8 +5,9 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
-    COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig, engine_spec,
-    check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, config_path,
+    COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig,
+    engine_spec, check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, component_class,
+    component_specs, config_path,
     pipeline_registry, is_ref, validate_config, load_source, feature_columns, declared_parameters,
     check_parameters, parse_parameter,
 )
@@ -35,10 +36,13 @@ from .steps import (
     library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine, logged_kernels,
     readable_parameters, execute_step,
 )
+from .run_record import (
+    LIFTED, REQUIRED_VALUES, Values, load_values, load_run_config, RunRecord, now_iso, append_index, read_index,
+    find_run,
+)
 from .runner import (
-    RUNNER_PARAMETERS, REQUESTS_SEEN, REQUIRED_VALUES, list_templates, StepInputs, load_values, load_run_config,
-    RunRecord, append_index, read_index, find_run, acted_on, registry_champion, restore_champion, CycleLocked,
-    run_cycle, close_abandoned, cycle_lock_held, recover,
+    RUNNER_PARAMETERS, REQUESTS_SEEN, list_templates, StepInputs, acted_on, registry_champion, restore_champion,
+    CycleLocked, run_cycle, close_abandoned, cycle_lock_held, recover,
 )
 from .context import (
     TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,

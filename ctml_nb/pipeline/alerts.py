@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from .config import PipelineConfig, config_path, from_dict, resolve_ref
 from ..core import ConfigError, REF_PATTERN, md_escape, read_json, to_jsonable, write_json
+from .run_record import Values
 
 # %% auto #0
 __all__ = ['EVENTS', 'MAX_RESPONSE', 'NOTIFIERS', 'run_events', 'NotifierConfig', 'EventRoute', 'AlertsConfig', 'parse_alerts',
@@ -41,7 +42,7 @@ def run_events(
 )->list:                  # Event names, in `EVENTS` order
     "The events of one cycle, read from its record"
     vals, st = _d(record.get("values")), record.get("status")
-    drift, trig, gate = _d(_d(vals.get("check")).get("drift")), _d(record.get("trigger")), _d(record.get("gate"))
+    drift, trig, gate = _d(_d(vals.get("check")).get("drift")), _d(record.get(Values.TRIGGER)), _d(record.get(Values.GATE))
     promo = _d(_d(vals.get("promote")).get("promotion"))
     found = {"drift": bool(drift.get("drifted")), "retrain_fired": trig.get("retrain") is True,
              "promoted": promo.get("promoted") is True and st == "succeeded",
@@ -116,8 +117,8 @@ def _names(xs, n:int=5)->str:
     return ", ".join(xs[:n]) + (f" and {len(xs) - n} more" if len(xs) > n else "")
 
 def _title(event:str, rec:dict)->str:
-    vals, after = _d(rec.get("values")), rec.get("model_after")
-    drift, trig = _d(_d(vals.get("check")).get("drift")), _d(rec.get("trigger"))
+    vals, after = _d(rec.get("values")), rec.get(Values.MODEL_AFTER)
+    drift, trig = _d(_d(vals.get("check")).get("drift")), _d(rec.get(Values.TRIGGER))
     promo = _d(_d(vals.get("promote")).get("promotion"))
     return {"drift": f"drift in {len(drift.get('drifted') or [])} column(s): {_names(drift.get('drifted'))}",
             "retrain_fired": f"retrain fired: {_names(trig.get('fired')) or 'on request'}",
@@ -146,7 +147,7 @@ class AlertMessage:
 # %% ../../nbs/30e_alerts.ipynb #363b5c15
 def _summary(rec:dict)->dict:
     "The part of a run record a message carries (never its values or config)"
-    trig, gate = _d(rec.get("trigger")), _d(rec.get("gate"))
+    trig, gate = _d(rec.get(Values.TRIGGER)), _d(rec.get(Values.GATE))
     drift = _d(_d(_d(rec.get("values")).get("check")).get("drift"))
     out = {k: rec.get(k) for k in ("status", "reason", "started", "finished", "seconds", "model_before", "model_after",
                                    "run_dir")}

@@ -23,10 +23,11 @@ import pandas as pd
 from ..core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig', 'EngineConfig',
-           'engine_spec', 'check_type', 'from_dict', 'pipeline_importable', 'check_call', 'parse_config', 'load_config',
-           'config_path', 'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns',
-           'declared_parameters', 'check_parameters', 'parse_parameter']
+__all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
+           'EngineConfig', 'engine_spec', 'check_type', 'from_dict', 'pipeline_importable', 'check_call',
+           'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path', 'pipeline_registry',
+           'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters', 'check_parameters',
+           'parse_parameter']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -269,6 +270,28 @@ def load_config(
     try: return parse_config(d, path.parent)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
+# %% ../../nbs/30_config.ipynb #539d9802
+DEFAULT_COMPONENTS = {"strategy": ComponentSpec("full"), "promotion": ComponentSpec("gate")}  # a config without the section runs these
+
+def component_class(
+    section:str,   # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
+    kind:str,      # A short name of `COMPONENTS[section]`, or `module:Name`
+    key:str,       # Config key, for the error message (`triggers[0]`)
+):
+    "The class a component's `kind` names, or a `ConfigError` naming `key.kind` and the choices"
+    known = COMPONENTS[section]
+    if kind not in known and not (isinstance(kind, str) and _REF.match(kind)):
+        raise ConfigError(f"{key}.kind: expected one of {', '.join(known)} or 'module:Name', got {kind!r}")
+    return resolve_ref(known.get(kind, kind), f"{key}.kind")
+
+def component_specs(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->list:                 # [(key, section, spec, key of its parameters)]
+    "Every component `cfg` runs, in the order a pipeline wraps them, with `DEFAULT_COMPONENTS` for sections left out"
+    out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
+    out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
+    return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
+
 # %% ../../nbs/30_config.ipynb #a5ed0f35
 def _path(cfg:PipelineConfig, p:str)->Path:
     p = Path(p).expanduser()
@@ -308,15 +331,8 @@ def validate_config(
         try: open_source(cfg.data, cfg.base_dir)
         except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
     check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
-    specs = [(f"triggers[{i}]", "triggers", s) for i, s in enumerate(cfg.triggers)]
-    specs += [(k, k, getattr(cfg, k)) for k in ("strategy", "promotion") if getattr(cfg, k) is not None]
-    specs += [(k, k, ComponentSpec(k, getattr(cfg, k))) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
-    for key, section, spec in specs:
-        known = COMPONENTS[section]
-        if spec.kind not in known and not _REF.match(spec.kind):
-            raise ConfigError(f"{key}.kind: expected one of {', '.join(known)} or 'module:Name', got {spec.kind!r}")
-        pkey = key if section in ("cooldown", "budget") else f"{key}.params"
-        check_call(resolve_ref(known.get(spec.kind, spec.kind), f"{key}.kind"), spec.params, pkey, partial=True)
+    for key, section, spec, pkey in component_specs(cfg):
+        check_call(component_class(section, spec.kind, key), spec.params, pkey, partial=True)
     if not isinstance(cfg.registry, str): pipeline_registry(cfg)   # a backend spec: its kind, extra and parameters checked
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")

@@ -46,7 +46,7 @@ def open_context(
 )->Context:
     "The context of a step, from the config the runner wrote"
     if not isinstance(cfg, PipelineConfig):
-        from ctml_nb.pipeline.runner import load_run_config
+        from ctml_nb.pipeline.run_record import load_run_config
         cfg = load_run_config(cfg, sha256)
     return Context(cfg, pipeline_registry(cfg), cfg.model.name or cfg.name)
 
@@ -81,7 +81,7 @@ def champion_state(
 
 def retrain_history(ctx:Context)->list:
     "Positions (times, or rows seen) of the cycles that retrained, rejected challengers included"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     idx = read_index(config_path(ctx.cfg, "runs"), ctx.cfg.name)
     if not len(idx) or "retrained" not in idx: return []
     done = idx[(idx["status"] == "succeeded") & (idx["retrained"] == True)]
@@ -164,7 +164,7 @@ def restore_trigger_state(
 )->list:          # Notes for the decision: what was restored, or why a detector starts fresh
     "Give `trigger`'s streaming detectors the state the last good cycle saved"
     import io, joblib
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     live = _streaming(trigger)
     if not live: return []
     runs = config_path(ctx.cfg, "runs")

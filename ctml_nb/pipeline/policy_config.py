@@ -10,7 +10,8 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from .config import COMPONENTS, ComponentSpec, PipelineConfig, feature_columns, resolve_ref
+from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig, component_class,
+                                     feature_columns, resolve_ref)
 from ..core import ConfigError, InputError
 
 # %% auto #0
@@ -24,9 +25,8 @@ def build_component(
     section:str,         # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
     *args, **supplied,   # Arguments the caller supplies (a detector, a wrapped trigger)
 ):
-    "Instantiate a component named in the config"
-    target = COMPONENTS[section].get(spec.kind, spec.kind)
-    return resolve_ref(target, f"{section}.kind")(*args, **supplied, **spec.params)
+    "Instantiate a component named in the config (`component_class` resolves its kind)"
+    return component_class(section, spec.kind, section)(*args, **supplied, **spec.params)
 
 FIRST_MODEL = "first_model"   # The trigger label of the cycle that trains the first model (no champion yet)
 
@@ -53,20 +53,18 @@ def build_trigger(
 
 # %% ../../nbs/30c_policy_config.ipynb #0a06d1e8
 def build_strategy(cfg:PipelineConfig):
-    "The config's retraining strategy (default: `FullRetrain` on all rows)"
-    from ctml_nb.policy.strategies import FullRetrain
-    return FullRetrain() if cfg.strategy is None else build_component(cfg.strategy, "strategy")
+    "The config's retraining strategy (default: `DEFAULT_COMPONENTS`, a `FullRetrain` on all rows)"
+    return build_component(cfg.strategy or DEFAULT_COMPONENTS["strategy"], "strategy")
 
 def build_gate(cfg:PipelineConfig):
-    "The config's promotion gate (default: `PromotionPolicy()`)"
-    from ctml_nb.gate.promotion import PromotionPolicy
-    return PromotionPolicy() if cfg.promotion is None else build_component(cfg.promotion, "promotion")
+    "The config's promotion gate (default: `DEFAULT_COMPONENTS`, a `PromotionPolicy()`)"
+    return build_component(cfg.promotion or DEFAULT_COMPONENTS["promotion"], "promotion")
 
 def build_holdout(
     cfg:PipelineConfig,     # Parsed pipeline
     overrides:dict|None=None,  # Retrain-step parameters given for one run (`ctml run -p retrain.test_fraction 0.2`)
 ):
-    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows` (default 50; 1 with a sequential gate, whose later cycles add evidence)"
+    "Rows the retrain step keeps back for the gate: `parameters.retrain.test_fraction` and `min_test_rows` (default: `Holdout`'s; `min_test_rows` 1 with a sequential gate, whose later cycles add evidence)"
     from ctml_nb.policy.loop import Holdout
     p = {**cfg.parameters.get("retrain", {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
     if "min_test_rows" not in p and getattr(build_gate(cfg), "sequential", False): p["min_test_rows"] = 1

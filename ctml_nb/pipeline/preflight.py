@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import COMPONENTS, ComponentSpec, PipelineConfig, is_ref, config_path, pipeline_registry, resolve_ref
+from .config import (PipelineConfig, component_class, component_specs, config_path, is_ref, pipeline_registry,
+                                     resolve_ref)
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
@@ -141,10 +142,9 @@ def model_task(
     cfg:PipelineConfig,  # Parsed pipeline
 )->str|None:             # 'classification', 'regression', or None for other estimators
     "The task of the estimator the model factory builds (the factory is called, the estimator is not fitted)"
-    from sklearn.base import is_classifier, is_regressor
+    from ctml_nb.metrics import task_of
     factory = resolve_ref(cfg.model.factory, "model.factory")
-    est = _checked("model.params", set(cfg.model.params), factory, **cfg.model.params)
-    return "classification" if is_classifier(est) else "regression" if is_regressor(est) else None
+    return task_of(_checked("model.params", set(cfg.model.params), factory, **cfg.model.params), default=None)
 
 def _check_strategy(s):
     "The checks a strategy runs only inside `retrain`: counts and spans"
@@ -171,29 +171,25 @@ def build_components(
     from ctml_nb.gate.promotion import PromotionPolicy, validate_policy
     from ctml_nb.policy.triggers import OnDemandTrigger
     built = {}
-    for i, spec in enumerate(cfg.triggers):
-        base, cls = f"triggers[{i}].params", resolve_ref(COMPONENTS["triggers"].get(spec.kind, spec.kind), f"triggers[{i}].kind")
-        given = {"detector": DriftDetector()} if spec.kind == "drift" else {}
-        t = built[f"triggers[{i}]"] = _checked(base, _names(cls, spec.params), cls, **given, **spec.params)
-        if callable(getattr(t, "validate", None)): _checked(base, _names(cls, spec.params), t.validate)
-        if spec.kind == "performance" and isinstance(t.detector, str):
-            _checked(f"{base}.detector_params", (), make_detector, t.detector, **(t.detector_params or {}))
-    for k in ("cooldown", "budget"):
-        params = getattr(cfg, k)
-        if params is None: continue
-        cls = resolve_ref(COMPONENTS[k][k], f"{k}.kind")
-        v = built[k] = _checked(k, _names(cls, params), cls, OnDemandTrigger(), **params)
-        _checked(k, _names(cls, params), v.validate)
-    if cfg.strategy is not None:
-        cls, ps = resolve_ref(COMPONENTS["strategy"].get(cfg.strategy.kind, cfg.strategy.kind), "strategy.kind"), cfg.strategy.params
-        built["strategy"] = _checked("strategy.params", _names(cls, ps), cls, **ps)
-        _checked("strategy.params", _names(cls, ps), _check_strategy, built["strategy"])
-    spec = cfg.promotion or ComponentSpec("gate")
-    cls = resolve_ref(COMPONENTS["promotion"].get(spec.kind, spec.kind), "promotion.kind")
-    g = built["promotion"] = _checked("promotion.params", _names(cls, spec.params), cls, **spec.params)
-    if isinstance(g, PromotionPolicy):
-        _checked("promotion.params", _names(cls, spec.params),
-                 lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
+    for key, section, spec, base in component_specs(cfg):
+        cls = component_class(section, spec.kind, key)
+        names = _names(cls, spec.params)
+        if section == "triggers":
+            given = {"detector": DriftDetector()} if spec.kind == "drift" else {}
+            t = built[key] = _checked(base, names, cls, **given, **spec.params)
+            if callable(getattr(t, "validate", None)): _checked(base, names, t.validate)
+            if spec.kind == "performance" and isinstance(t.detector, str):
+                _checked(f"{base}.detector_params", (), make_detector, t.detector, **(t.detector_params or {}))
+        elif section in ("cooldown", "budget"):
+            v = built[key] = _checked(base, names, cls, OnDemandTrigger(), **spec.params)
+            _checked(base, names, v.validate)
+        elif section == "strategy":
+            built[key] = _checked(base, names, cls, **spec.params)
+            _checked(base, names, _check_strategy, built[key])
+        else:
+            g = built[key] = _checked(base, names, cls, **spec.params)
+            if isinstance(g, PromotionPolicy):
+                _checked(base, names, lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
     from ctml_nb.pipeline.policy_config import build_holdout
     build_holdout(cfg)   # parameters.retrain.test_fraction and min_test_rows: a ConfigError naming them
     return built

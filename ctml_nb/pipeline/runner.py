@@ -15,19 +15,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import (PipelineConfig, check_parameters, config_path, load_config, parse_config, pipeline_registry,
+from .config import (PipelineConfig, check_parameters, config_path, load_config, pipeline_registry,
                             validate_config)
 from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import last_cursor, request_retrain, requeue_requests, sign_cursor, update_promotion
 from ..core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, REGISTRY_LOG, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
+from .run_record import (LIFTED, REQUIRED_VALUES, RunRecord, Values, append_index, find_run, load_run_config,
+                                         load_values, now_iso, read_index)
 
 _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'REQUIRED_VALUES', 'list_templates', 'StepInputs', 'load_values',
-           'load_run_config', 'RunRecord', 'append_index', 'read_index', 'find_run', 'acted_on', 'registry_champion',
+__all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'list_templates', 'StepInputs', 'acted_on', 'registry_champion',
            'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'cycle_lock_held', 'recover',
            'request_retrain']
 
@@ -65,150 +66,6 @@ class StepInputs:
 
 RUNNER_PARAMETERS = tuple(f.name for f in dataclasses.fields(StepInputs))
 
-def _checked_json(path:Path, sha256:str, why:str):
-    "JSON parsed from the very bytes whose SHA-256 is checked against `sha256` (\"\" skips the check): no swap between the two"
-    import hashlib
-    from ctml_nb.core import IntegrityError
-    try: data = Path(path).read_bytes()
-    except FileNotFoundError: raise InputError(f"{path} is missing") from None
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError(f"{path} changed after the runner wrote it (its SHA-256 differs), so nothing in it is used: "
-                             f"{why}. Run the cycle again; find out who can write to the runs folder")
-    try: return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise InputError(f"{path} is not valid JSON ({e})") from None
-
-def load_values(
-    values_path:str|Path,  # `values.json` of a run
-    sha256:str="",         # The digest the runner handed the step (`StepInputs.values_sha256`); "" skips the check
-)->dict:                   # {step: {name: value}}
-    "Values recorded by the steps of a run so far, refused when the file changed since the runner wrote it"
-    p = Path(values_path)
-    if not p.exists() and not sha256: return {}
-    return _checked_json(p, sha256, "it carries the gate's decision")
-
-def load_run_config(
-    config_path:str|Path,  # `config.json` of a run
-    sha256:str="",         # The digest the runner handed the step (`StepInputs.config_sha256`); "" skips the check
-)->PipelineConfig:
-    "The pipeline config a run was started with, refused when it changed since the runner wrote it"
-    d = _checked_json(Path(config_path), sha256, "it names code to import")
-    return parse_config(d, d.get("base_dir", "."))
-
-# %% ../../nbs/31a_runner.ipynb #93953382
-@dataclass
-class RunRecord:
-    "Everything a cycle decided and did, written to `RUNS/<run_id>/run.json`"
-    run_id:str                    # Identifier (UTC start time and a random suffix)
-    pipeline:str                  # Pipeline name
-    status:str = "running"        # `running`, then `succeeded`, `skipped` or `failed`
-    reason:str = ""               # Why, in plain words
-    started:str = ""              # ISO time, UTC
-    finished:str|None = None      # ISO time, UTC
-    seconds:float|None = None     # Wall time
-    trigger:dict|None = None      # Trigger decision recorded by the check step
-    gate:dict|None = None         # Promotion decision recorded by the evaluate step
-    model_before:object = None    # Champion version when the cycle started
-    model_after:object = None     # Champion version when it ended
-    snapshots:dict = field(default_factory=dict)  # Data snapshot hashes recorded by the steps
-    watermark:object = None       # Last row/time processed, handed to the next cycle
-    cursor:dict|None = None       # What this cycle read (watermark, rows, label mark, rejected late rows), for the next
-    cursor_signature:str|None = None  # Registry-key signature of the cursor and watermark handed on (`sign_cursor`)
-    cursor_from:dict|None = None  # The run whose signed cursor this cycle started from, and runs passed over (`last_cursor`)
-    request:dict|None = None      # On-demand requests this cycle consumed: {"requests": [...]}, kept in `run_dir/requests/`
-    steps:list = field(default_factory=list)     # One `StepResult.to_dict()` per executed step
-    values:dict = field(default_factory=dict)    # Every recorded value, by step
-    run_dir:str = ""              # Folder of the run
-    versions:dict = field(default_factory=dict)  # Library versions
-    recovery:dict|None = None     # What the next runner did about this run's unfinished promotion (`recover_promotion`)
-    alerts:list = field(default_factory=list)    # One entry per alert delivery (`ctml_nb.pipeline.alerts.notify_run`): sent, suppressed or failed
-    pending:list = field(default_factory=list)   # A sequential gate's pending challengers: looks, promotions, drops, registrations ({version, status, text})
-    def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
-    @classmethod
-    def from_dict(cls, d:dict)->RunRecord:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-    @classmethod
-    def load(cls, run_dir:str|Path)->RunRecord:
-        "Read `run_dir/run.json` (its `run_dir` is where it is now: a pipeline folder may have been moved or copied)"
-        rec = cls.from_dict(read_json(Path(run_dir)/"run.json"))
-        rec.run_dir = str(Path(run_dir).absolute())
-        return rec
-    def summary(self)->dict:
-        "One line of the runs index"
-        fired = (self.trigger or {}).get("retrain") if isinstance(self.trigger, dict) else None
-        promoted = (self.gate or {}).get("promote") if isinstance(self.gate, dict) else None
-        return {"run_id": self.run_id, "pipeline": self.pipeline, "started": self.started, "status": self.status,
-                "reason": self.reason, "seconds": self.seconds, "model_before": self.model_before,
-                "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
-                "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
-                "retrained": "retrain" in (self.values.get("retrain") or {}),
-                "watermark": self.watermark, "run_dir": self.run_dir,
-                "pending": "; ".join(p["text"] for p in self.pending) or None,
-                "pending_status": self.pending[-1]["status"] if self.pending else None}
-    def _repr_markdown_(self)->str:
-        e = md_escape
-        lines = [f"**Run {e(self.run_id, code=True)}** ({e(self.pipeline)}): **{e(self.status)}**: {e(self.reason)}", "",
-                 f"champion before: {e(str(self.model_before), code=True)}, after: {e(str(self.model_after), code=True)}", "",
-                 "| step | status | seconds | notebook | error |", "|---|---|---|---|---|"]
-        lines += [f"| {e(s['step'])} | {e(s['status'])} | {s['seconds']:.1f} | {e(Path(s['notebook']).name, code=True)} | {e(s.get('error'))} |"
-                  for s in self.steps]
-        return "\n".join(lines)
-    def __repr__(self): return f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, reason={self.reason!r})"
-
-# %% ../../nbs/31a_runner.ipynb #25270667
-def _now()->str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-def append_index(
-    runs_dir:str|Path,  # Runs folder
-    entry:dict,         # One JSON-safe line
-):
-    "Append one line to `runs_dir/index.jsonl` atomically"
-    from filelock import FileLock
-    runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
-    idx = runs_dir/"index.jsonl"
-    with FileLock(str(runs_dir/".index.lock")):
-        old = idx.read_bytes() if idx.exists() else b""
-        if old and not old.endswith(b"\n"): old += b"\n"
-        atomic_write(idx, old + (json.dumps(to_jsonable(entry), allow_nan=False) + "\n").encode())
-
-def read_index(
-    runs_dir:str|Path,       # Runs folder
-    pipeline:str|None=None,  # Keep one pipeline's runs only
-):                           # DataFrame, one row per run, oldest first
-    "The runs index as a DataFrame"
-    import pandas as pd
-    idx = Path(runs_dir)/"index.jsonl"
-    rows = []
-    if idx.exists():
-        for n, line in enumerate(idx.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip(): continue
-            try: rows.append(json.loads(line))
-            except json.JSONDecodeError: raise InputError(f"{idx} line {n} is not valid JSON") from None
-    cols = ["run_id", "pipeline", "started", "status", "reason", "seconds", "model_before", "model_after",
-            "trigger_fired", "promoted", "retrained", "watermark", "run_dir"]
-    df = pd.DataFrame(rows, columns=list(dict.fromkeys(cols + [k for r in rows for k in r])))  # every column, always
-    if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
-    if len(df):   # a run's folder is RUNS/<run_id> where the runs folder is now (moved, copied or restored elsewhere)
-        here = [Path(runs_dir).absolute()/str(r) for r in df["run_id"]]
-        df["run_dir"] = [str(h) if (h/"run.json").exists() else d for h, d in zip(here, df["run_dir"])]
-    return df
-
-# %% ../../nbs/31a_runner.ipynb #c8fd3613
-def find_run(
-    runs_dir:str|Path,  # Runs folder
-    run:str,            # Run id, unique prefix, `last`, or a run folder path
-)->Path:                # The run's folder
-    "Folder of the run named `run`"
-    p = Path(run)
-    if (p/"run.json").exists(): return p
-    runs_dir = Path(runs_dir)
-    ids = sorted(d.name for d in runs_dir.glob("*") if (d/"run.json").exists()) if runs_dir.is_dir() else []
-    if not ids: raise InputError(f"No runs in {runs_dir}: run `ctml run --config FILE` first, or pass --runs/--config")
-    if run == "last": return runs_dir/ids[-1]
-    hits = [i for i in ids if i.startswith(run)]
-    if len(hits) == 1: return runs_dir/hits[0]
-    if not hits: raise InputError(f"No run {run!r} in {runs_dir} (latest: {ids[-1]}); see `ctml runs`")
-    raise InputError(f"{run!r} matches {len(hits)} runs in {runs_dir}: {hits[:5]}; give more characters")
 
 # %% ../../nbs/31a_runner.ipynb #95a669d0
 REQUESTS_SEEN = "pending_requests.json"  # File in a run folder: the queue as the cycle saw it when it started
@@ -256,8 +113,6 @@ def _own_promotion(cfg:PipelineConfig, run_id:str)->dict|None:
 class CycleLocked(PipelineError):
     "Another cycle of the same pipeline holds the lock"
 
-REQUIRED_VALUES = {"check": ("trigger",), "evaluate": ("gate",)}
-
 def _prepare(cfg:PipelineConfig, templates, extra:dict)->dict:
     "Check every template's parameters before anything runs; return {step: (path, declared, user params)}"
     from ctml_nb.core import ConfigError
@@ -284,7 +139,7 @@ def _holder_path(lock)->Path: return Path(f"{lock.lock_file}.holder")
 def _note_holder(lock, what:str):
     "Say who holds the cycle lock (`RUNS/.<pipeline>.lock.holder`), for the message of the command that finds it taken"
     import os
-    write_json(_holder_path(lock), {"holder": what, "pid": os.getpid(), "since": _now()})
+    write_json(_holder_path(lock), {"holder": what, "pid": os.getpid(), "since": now_iso()})
 
 def _held_by(lock)->str|None:
     "Who holds the lock when it is not a cycle, in words (from the note its holder wrote; None: a cycle)"
@@ -347,7 +202,7 @@ def close_abandoned(
         if rec.recovery: rec.reason += f"; {rec.recovery['note']}"
         else: rec.model_after = champion
         if back: rec.reason += f"; its {len(back)} request(s) went back to the queue"
-        rec.finished, rec.watermark, rec.cursor = _now(), None, None
+        rec.finished, rec.watermark, rec.cursor = now_iso(), None, None
         write_json(p, rec.to_dict()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
 
@@ -410,7 +265,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
     now = datetime.now(timezone.utc)   # the suffix starts with the microseconds: runs of one second still sort by start
     run_id = now.strftime("%Y%m%dT%H%M%SZ") + f"-{now.microsecond:06d}{secrets.token_hex(2)}"
     run_dir = runs/run_id; run_dir.mkdir(parents=True)
-    rec = RunRecord(run_id, cfg.name, started=_now(), run_dir=str(run_dir), versions=library_versions())
+    rec = RunRecord(run_id, cfg.name, started=now_iso(), run_dir=str(run_dir), versions=library_versions())
     try: before = champion(cfg) if champion else None
     except Exception as e:  # an unreadable registry: nothing runs, and the record says why
         rec.status, rec.reason = "failed", f"cannot read the champion from the registry: {type(e).__name__}: {e}"
@@ -463,20 +318,19 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
 def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=None):
     "Fill the record from the recorded values, protect the champion, consume requests, write run.json and the index line"
     for vals in rec.values.values():
-        if "trigger" in vals: rec.trigger = vals["trigger"]
-        if "gate" in vals: rec.gate = vals["gate"]
-        if isinstance(vals.get("pending"), dict): rec.pending.append({k: vals["pending"].get(k) for k in ("version", "status", "text")})
-        if isinstance(vals.get("snapshots"), dict): rec.snapshots.update(vals["snapshots"])
-        if "watermark" in vals: rec.watermark = vals["watermark"]
-        if "cursor" in vals: rec.cursor = vals["cursor"]
+        for k in LIFTED:   # trigger, gate, watermark, cursor: the last step that recorded one wins
+            if k in vals: setattr(rec, k, vals[k])
+        if isinstance(vals.get(Values.PENDING), dict):
+            rec.pending.append({k: vals[Values.PENDING].get(k) for k in ("version", "status", "text")})
+        if isinstance(vals.get(Values.SNAPSHOTS), dict): rec.snapshots.update(vals[Values.SNAPSHOTS])
     try: after = champion(cfg) if champion else None
     except Exception as e:
         after = None
         rec.reason += f" (WARNING: the champion could not be read after the cycle: {type(e).__name__}: {e})"
     if not champion:  # trust the steps' records
         for vals in rec.values.values():
-            if "model_before" in vals: rec.model_before = before = vals["model_before"]
-            if "model_after" in vals and not failed: after = vals["model_after"]
+            if Values.MODEL_BEFORE in vals: rec.model_before = before = vals[Values.MODEL_BEFORE]
+            if Values.MODEL_AFTER in vals and not failed: after = vals[Values.MODEL_AFTER]
         if after is None: after = before
     restored = False
     if failed and after != before:
@@ -500,7 +354,7 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
         taken = consume_requests(cfg, acted_on(rec.values, handed), rec.run_dir)
         if taken: rec.request = {"requests": taken}
     if (rec.cursor_from or {}).get("note"): rec.reason += f" (NOTE: {rec.cursor_from['note']})"
-    rec.finished, rec.seconds = _now(), round(time.perf_counter() - t0, 3)
+    rec.finished, rec.seconds = now_iso(), round(time.perf_counter() - t0, 3)
     rec.cursor_signature = sign_cursor(cfg, rec.to_dict())
     write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
     append_index(runs, rec.summary())

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
 
 from ..core import InputError, to_jsonable
 from .loop import (Champion, Holdout, gate_promotes, label_window, model_state, pending_retrain, pending_rows,
@@ -359,7 +358,7 @@ def backtest(
     y = data[target].to_numpy()
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
     r = _Replay(policy, model, X, y, times, n0, f, baseline, recent, gate_rows or (recent if recent != "new" else batch_size))
-    clf = is_classifier(model)
+    clf = r.task == "classification"
     pred = np.empty(n, dtype=y.dtype if clf else float)
     t0 = time.perf_counter()
     records = [_initial_cycle(r, n0, times, reqs)] if cycle else []

@@ -16,8 +16,6 @@ from .strategies import FullRetrain
 __all__ = ['HindsightOptimum', 'hindsight_optimum']
 
 # %% ../../nbs/13b_hindsight.ipynb #7b000011
-_ROW_MEANS = {"accuracy": lambda e: 1.0 - e, "error_rate": lambda e: e, "mae": lambda e: e, "mse": lambda e: e ** 2}
-
 class HindsightOptimum:
     "Per-batch scores of a model trained after each batch; `at(cost)` is the best retrain schedule knowing the future"
     def __init__(self, scores:np.ndarray, rows:int, extra:int, metric_name:str, greater_is_better:bool, allowed:np.ndarray):
@@ -68,7 +66,7 @@ def hindsight_optimum(
     target:str,                # Label column
     model,                     # Estimator (cloned for each fit)
     strategy=None,             # How a retrain fits (a `FullRetrain`: each model must not depend on the one before)
-    metric:str="accuracy",     # A metric that is a mean over rows: accuracy, error_rate, mae or mse
+    metric:str="accuracy",     # A metric that is a mean over rows (`Metric.row_mean`): accuracy, mae...
     batch_size:int=100, batch_every:str|None=None, initial_fraction:float=0.1, initial_rows:int|None=None,
     time_column:str|None=None, label_delay:int=0, initial:str="fit",   # As for `backtest`
     gate=None, holdout=None,   # The policies' evaluation gate and holdout: a gated retrain trains without the held-out rows
@@ -81,26 +79,26 @@ def hindsight_optimum(
     from tqdm.auto import tqdm
     from ctml_nb.policy.backtest import batch_bounds
     from ctml_nb.policy.loop import retrain_model
-    from ctml_nb.metrics import get_metric, row_errors, task_of
+    from ctml_nb.metrics import METRICS, get_metric
     strategy = strategy or FullRetrain()
     if type(strategy) is not FullRetrain:
         raise InputError(f"the hindsight optimum needs fits that do not depend on the model before; {strategy!r} does")
-    name = getattr(metric, "name", metric)
-    if name not in _ROW_MEANS:
-        raise InputError(f"the hindsight optimum needs a metric that is a mean over rows ({', '.join(_ROW_MEANS)}), got {metric!r}")
+    m = get_metric(metric)
+    if not m.row_mean:
+        means = ", ".join(k for k, v in METRICS.items() if v.row_mean)
+        raise InputError(f"the hindsight optimum needs a metric that is a mean over rows ({means}), got {m.name!r}")
     n0, starts = batch_bounds(data, target, batch_size, batch_every, initial_fraction, initial_rows, time_column, label_delay)
     n = len(data)
     ends, B = starts[1:] + [n], len(starts)
     if B > max_batches: raise InputError(f"{B} batches > max_batches={max_batches}: the hindsight optimum would fit {B} models")
     X, y = data.drop(columns=[target] + ([time_column] if time_column else [])), data[target].to_numpy()
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
-    task, val = task_of(model), _ROW_MEANS[name]
     scores, allowed = np.zeros((B, B)), np.array([j == 0 or j - 1 >= label_delay for j in range(B)])
     tends = _training_ends(n0, ends, label_delay, initial, gate, holdout, recent_rows or max(batch_size, 30), gate_rows, batch_size)
     for j in tqdm(range(B), desc="hindsight fits", disable=not progress, leave=False):
         if not allowed[j]: continue
         end = tends[j]
-        m = retrain_model(strategy, None, model, X.iloc[:end], y[:end], times=None if times is None else times[:end]).model
-        v = val(row_errors(y[starts[j]:], m.predict(X.iloc[starts[j]:]), task))
+        fit = retrain_model(strategy, None, model, X.iloc[:end], y[:end], times=None if times is None else times[:end]).model
+        v = m.row_values(y[starts[j]:], fit.predict(X.iloc[starts[j]:]))
         scores[j, j:] = np.add.reduceat(v, np.asarray(starts[j:]) - starts[j])
-    return HindsightOptimum(scores, n - n0, int(initial == "cycle"), name, get_metric(name).greater_is_better, allowed)
+    return HindsightOptimum(scores, n - n0, int(initial == "cycle"), m.name, m.greater_is_better, allowed)

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from ..core import InputError, md_escape, to_jsonable
+from ..metrics import task_of
 from .triggers import parse_span
 
 # %% auto #0
@@ -214,14 +215,14 @@ def _partial_fit_pipeline(model, X, y, classes, update_preprocessing, epochs):
     kw = {}
     if classes is not None or hasattr(est, "classes_") or "classes" in _fit_params(est):
         cls = getattr(est, "classes_", None) if classes is None else np.asarray(classes)
-        if cls is None and _is_classifier(est):
+        if cls is None and task_of(est) == "classification":
             raise InputError(f"{type(est).__name__} has not been fitted yet: pass `classes=` (all labels the "
                              "stream can contain) for its first `partial_fit`")
         if cls is not None:
             unseen = np.setdiff1d(np.unique(y), cls)
             if len(unseen): raise InputError(f"labels {unseen.tolist()} are not among the classes {cls.tolist()} "
                                              f"{type(est).__name__} was set up with: use FullRetrain to add classes")
-            if _is_classifier(est): kw["classes"] = cls
+            if task_of(est) == "classification": kw["classes"] = cls
     for _ in range(epochs): est.partial_fit(Xt, y, **kw)
     return model
 
@@ -229,9 +230,6 @@ def _fit_params(est):
     import inspect
     return inspect.signature(est.partial_fit).parameters if hasattr(est, "partial_fit") else {}
 
-def _is_classifier(est)->bool:
-    return getattr(est, "_estimator_type", None) == "classifier" or (
-        hasattr(est, "__sklearn_tags__") and est.__sklearn_tags__().estimator_type == "classifier")
 
 def _newest(X, y, new_rows):
     n = len(y)

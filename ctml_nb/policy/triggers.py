@@ -17,8 +17,9 @@ import pandas as pd
 from ..core import InputError, md_escape, to_jsonable
 
 # %% auto #0
-__all__ = ['ModelState', 'parse_span', 'check_count', 'fmt_span', 'TriggerDecision', 'Trigger', 'IntervalTrigger',
-           'DataVolumeTrigger', 'RetrainRequest', 'OnDemandTrigger', 'AnyOf', 'AllOf']
+__all__ = ['ModelState', 'parse_span', 'check_count', 'fmt_span', 'span_text', 'TriggerDecision', 'Trigger', 'as_time',
+           'elapsed_since', 'IntervalTrigger', 'DataVolumeTrigger', 'RetrainRequest', 'OnDemandTrigger', 'AnyOf',
+           'AllOf']
 
 # %% ../../nbs/11_triggers.ipynb #93d42a91
 @dataclass
@@ -73,7 +74,8 @@ def fmt_span(span:pd.Timedelta)->str:
     s = str(pd.Timedelta(span))
     return s[:-9] if s.endswith(" 00:00:00") else s
 
-def _span_text(value, param:str):
+def span_text(value, param:str):
+    "A time span as short text ('7 days'), checked and named by `param`; None stays None"
     return None if value is None else fmt_span(parse_span(value, param))
 
 # %% ../../nbs/11_triggers.ipynb #2c3c8e3e
@@ -200,12 +202,14 @@ class Trigger:
     def __and__(self, other): return _combine(AllOf, self, other)
 
 # %% ../../nbs/11_triggers.ipynb #28b54ed6
-def _ts(value, what:str)->pd.Timestamp:
+def as_time(value, what:str)->pd.Timestamp:
+    "`value` as a `pd.Timestamp`, or an `InputError` naming `state.{what}`"
     try: return pd.Timestamp(value)
     except (TypeError, ValueError) as e: raise InputError(f"`state.{what}`={value!r} is not a time ({e})") from None
 
-def _elapsed(now, then, label:str, what:str="last_trained_at")->pd.Timedelta:
-    try: return _ts(now, "now") - _ts(then, what)
+def elapsed_since(now, then, label:str, what:str="last_trained_at")->pd.Timedelta:
+    "`now - then`, or an `InputError` naming the trigger `label` when the two cannot be subtracted (time zones)"
+    try: return as_time(now, "now") - as_time(then, what)
     except TypeError as e:
         raise InputError(f"{label}: cannot subtract `state.{what}` from `state.now` ({e}): give both with the same "
                          "time zone (both naive or both aware)") from None
@@ -224,7 +228,7 @@ class IntervalTrigger(Trigger):
         name:str|None=None,   # Label in decisions (default: "interval(...)")
     ): self.rows, self.every, self.name = rows, every, name
 
-    def _default_label(self): return self._describe("interval", rows=self.rows, every=_span_text(self.every, "every"))
+    def _default_label(self): return self._describe("interval", rows=self.rows, every=span_text(self.every, "every"))
 
     def validate(self):
         self._require_some(rows="a count", every="a time span such as '7D'")
@@ -244,7 +248,7 @@ class IntervalTrigger(Trigger):
             span = parse_span(self.every, "every")
             now = self._need(state, "now", "the current time, to measure `every`")
             then = self._need(state, "last_trained_at", "when the current model was trained, to measure `every`")
-            el = _elapsed(now, then, self.label)
+            el = elapsed_since(now, then, self.label)
             ev.update(elapsed_seconds=el.total_seconds(), every_seconds=span.total_seconds())
             hit = el >= span
             fire |= hit

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import InputError, to_jsonable
-from .triggers import (ModelState, Trigger, TriggerDecision, _elapsed, _span_text, _ts, check_count, fmt_span,
-                              parse_span)
+from .triggers import (ModelState, Trigger, TriggerDecision, as_time, check_count, elapsed_since, fmt_span,
+                                     parse_span, span_text)
 
 # %% auto #0
 __all__ = ['Cooldown', 'Budget']
@@ -57,7 +57,7 @@ class Cooldown(_Veto):
     ): self.trigger, self.min_time, self.min_rows, self.name = trigger, min_time, min_rows, name
 
     def _default_label(self):
-        return self._describe("cooldown", min_time=_span_text(self.min_time, "min_time"), min_rows=self.min_rows)
+        return self._describe("cooldown", min_time=span_text(self.min_time, "min_time"), min_rows=self.min_rows)
 
     def validate(self):
         self._validate_trigger()
@@ -72,14 +72,14 @@ class Cooldown(_Veto):
         if self.min_time is not None:
             span = parse_span(self.min_time, "min_time")
             now = self._need(state, "now", "the current time, to measure `min_time`")
-            known = times + ([_ts(state.last_trained_at, "last_trained_at")] if state.last_trained_at is not None else [])
+            known = times + ([as_time(state.last_trained_at, "last_trained_at")] if state.last_trained_at is not None else [])
             if not known: raise InputError(f"{self.label} needs `state.last_trained_at` or timestamps in "
                                            "`state.retrain_history` to measure `min_time`; both are empty")
             try: last = max(known)
             except TypeError as e:
                 raise InputError(f"{self.label}: `state.last_trained_at` and `state.retrain_history` mix time zones "
                                  f"({e})") from None
-            el = _elapsed(now, last, self.label, "retrain_history")
+            el = elapsed_since(now, last, self.label, "retrain_history")
             ev.update(elapsed_seconds=el.total_seconds(), min_time_seconds=span.total_seconds())
             if el < span:
                 short.append(f"only {fmt_span(el)} since the last retrain < {fmt_span(span)}")
@@ -132,7 +132,7 @@ class Budget(_Veto):
             frees = f"row {inside[-self.max_retrains] + self.per}" if 0 < self.max_retrains <= len(inside) else None
         else:
             span = parse_span(self.per, "per")
-            now = _ts(self._need(state, "now", "the current time, to count retrains per period"), "now")
+            now = as_time(self._need(state, "now", "the current time, to count retrains per period"), "now")
             if rows and not times:
                 raise InputError(f"{self.label} counts timestamps in `state.retrain_history`, which holds row counters: "
                                  "give `per` as a number of rows or record retrain times")

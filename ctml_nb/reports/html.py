@@ -14,6 +14,7 @@ from urllib.parse import quote
 import nbformat
 
 from ..core import InputError, atomic_write, read_json
+from ..pipeline.run_record import Values
 
 # %% auto #0
 __all__ = ['WIDGET_MIME', 'notebook_figures', 'figure_html', 'run_summary_html', 'static_outputs', 'run_report_html',
@@ -63,7 +64,7 @@ def _outcome(rec:dict)->tuple:
     from ctml_nb.reports.plots import OUTCOMES, run_outcome
     key = run_outcome(rec)
     label, color, _ = OUTCOMES[key]
-    before, after, gate = rec.get("model_before"), rec.get("model_after"), rec.get("gate")
+    before, after, gate = rec.get(Values.MODEL_BEFORE), rec.get(Values.MODEL_AFTER), rec.get(Values.GATE)
     head = {"promoted": f"version {after} promoted", "rejected": f"challenger rejected, champion {before or 'none'} kept",
             "rolled back": f"promoted, then rolled back: champion {after or 'none'} kept"}.get(key, label)
     why = gate.get("reason") if key in ("promoted", "rejected", "rolled back") and isinstance(gate, dict) else None
@@ -81,7 +82,7 @@ def figure_html(
 # %% ../../nbs/42_reports.ipynb #30fd67aa
 def _header(rec:dict)->str:
     head, color, why = _outcome(rec)
-    snaps = ", ".join(f"{k} <code>{_e(str(v)[:12])}</code>" for k, v in (rec.get("snapshots") or {}).items()) or "none"
+    snaps = ", ".join(f"{k} <code>{_e(str(v)[:12])}</code>" for k, v in (rec.get(Values.SNAPSHOTS) or {}).items()) or "none"
     vers = ", ".join(f"{k} {v}" for k, v in (rec.get("versions") or {}).items() if v)
     steps = "".join(f"<tr><td>{_e(s['step'])}</td><td style='color:{_STATUS_COLOR.get(s['status'], 'black')}'>{_e(s['status'])}</td>"
                     f"<td>{s['seconds']:.1f} s</td><td>{_e(s.get('error'))}</td></tr>" for s in rec.get("steps") or [])
@@ -98,7 +99,7 @@ def _header(rec:dict)->str:
 
 def _decisions(rec:dict)->str:
     parts = ["<section class='ctml-decisions'><h2>Decisions</h2>"]
-    t = rec.get("trigger")
+    t = rec.get(Values.TRIGGER)
     if isinstance(t, dict):
         fired = f" (fired: {', '.join(t.get('fired') or [])})" if t.get("fired") else ""
         parts.append(f"<h3>Retrain? {'yes' if t.get('retrain') else 'no'}{_e(fired)}</h3>"
@@ -106,7 +107,7 @@ def _decisions(rec:dict)->str:
                      + _ul("Warnings", t.get("warnings")) + _ul("Notes", t.get("notes")))
     elif rec.get("status") != "running":
         parts.append("<p>No trigger decision was recorded (the check step did not finish).</p>")
-    g = rec.get("gate")
+    g = rec.get(Values.GATE)
     if isinstance(g, dict):
         verdict = "Promote" if g.get("promote") else "Reject"
         rows = "".join(f"<tr><td>{_e(c.get('check'))}</td><td>{_e(c.get('baseline'))}</td><td>{_e(c.get('candidate'))}</td>"
@@ -138,8 +139,8 @@ def run_summary_html(
     run_dir = Path(run_dir)
     rec = load_run(run_dir)
     plots = []
-    if isinstance(rec.get("gate"), dict):
-        plots.append(_img(_fig_b64(plot_gate(rec["gate"])), "Champion against challenger: the decision rule and every metric"))
+    if isinstance(rec.get(Values.GATE), dict):
+        plots.append(_img(_fig_b64(plot_gate(rec[Values.GATE])), "Champion against challenger: the decision rule and every metric"))
     for s in rec.get("steps") or []:
         nb = _notebook_path(run_dir, s)
         if nb.exists():

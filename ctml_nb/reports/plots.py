@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import InputError, read_json
+from ..pipeline.run_record import Values
 
 # %% auto #0
 __all__ = ['COLORS', 'OUTCOMES', 'run_outcome', 'load_run', 'run_history', 'plot_metric_history', 'plot_history', 'drift_history',
@@ -84,7 +85,7 @@ def run_history(
     pipeline:str|None=None,  # Keep one pipeline's runs only
 )->pd.DataFrame:             # One row per run, oldest first
     "Runs of a runs folder with their decisions and metrics, ready to plot"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir(): raise InputError(f"Runs folder not found: {runs_dir}")
     idx = read_index(runs_dir, pipeline)
@@ -92,10 +93,10 @@ def run_history(
     for _, e in idx.iterrows():
         d = runs_dir / str(e["run_id"])
         rec = load_run(d) if (d / "run.json").exists() else {k: e.get(k) for k in idx.columns}
-        trig, gate = rec.get("trigger") or {}, rec.get("gate") or {}
+        trig, gate = rec.get(Values.TRIGGER) or {}, rec.get(Values.GATE) or {}
         mname, live = _live_metric(trig)
         lo, hi = _primary_interval(gate, "challenger")
-        before, after = rec.get("model_before"), rec.get("model_after")
+        before, after = rec.get(Values.MODEL_BEFORE), rec.get(Values.MODEL_AFTER)
         rows.append({"run_id": e["run_id"], "pipeline": rec.get("pipeline"),
                      "started": pd.Timestamp(rec.get("started")) if rec.get("started") else pd.NaT,
                      "data_time": pd.Timestamp(trig["now"]) if trig.get("now") else pd.NaT,
@@ -221,7 +222,7 @@ def _drift_records(rec:dict)->tuple:
     "('report', dict) for a recorded DriftReport, ('trigger', evidence) for a drift trigger's evidence, or (None, None)"
     for _, _, v in _values(rec):
         if isinstance(v, dict) and "dataset_drift" in v and isinstance(v.get("columns"), list): return "report", v
-    for ev in ((rec.get("trigger") or {}).get("evidence") or {}).values():
+    for ev in ((rec.get(Values.TRIGGER) or {}).get("evidence") or {}).values():
         if isinstance(ev, dict) and "drifted" in ev and "dataset_drift" in ev: return "trigger", ev
     return None, None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..core import InputError, atomic_write
+from ..pipeline.run_record import Values
 
 # %% auto #0
 __all__ = ['SHORT', 'runs_rows', 'runs_page_html', 'write_runs_page', 'missing_reports', 'host_allowed', 'runs_server']
@@ -35,10 +36,10 @@ def _scalars(d, skip=())->dict:
 def _compare(rec:dict, t:dict|None, before:str, after:str)->dict:
     "What the side-by-side view shows of a run: its data, triggers, gate figures and champion, each a dict of text"
     from ctml_nb.reports.text import when_text
-    g = rec.get("gate") if isinstance(rec.get("gate"), dict) else {}
-    snaps = rec.get("snapshots") if isinstance(rec.get("snapshots"), dict) else {}
+    g = rec.get(Values.GATE) if isinstance(rec.get(Values.GATE), dict) else {}
+    snaps = rec.get(Values.SNAPSHOTS) if isinstance(rec.get(Values.SNAPSHOTS), dict) else {}
     data = {"data up to": when_text((t or {}).get("now")), **{f"snapshot {k}": str(v)[:12] for k, v in snaps.items()},
-            **_scalars(rec.get("cursor") if isinstance(rec.get("cursor"), dict) else {})}
+            **_scalars(rec.get(Values.CURSOR) if isinstance(rec.get(Values.CURSOR), dict) else {})}
     trig = {"retrain": str(bool((t or {}).get("retrain"))).lower() if t else "-", "fired": ", ".join(map(str, (t or {}).get("fired") or [])) or "-",
             **{f"reason {i}": str(x) for i, x in enumerate((t or {}).get("reasons") or [], 1)}}
     gate = _scalars(g)
@@ -58,10 +59,10 @@ def runs_rows(
     for r in run_history(runs_dir).itertuples():
         d = runs_dir / str(r.run_id)
         rec = load_run(d) if (d / "run.json").exists() else {}
-        t = rec.get("trigger") if isinstance(rec.get("trigger"), dict) else None
+        t = rec.get(Values.TRIGGER) if isinstance(rec.get(Values.TRIGGER), dict) else None
         trig = "-" if t is None else ("fired: " + ", ".join(t.get("fired") or []) if t.get("retrain") else "no retrain")
         gate = "-" if r.gate_promote is None else ("promote" if r.gate_promote else "reject")
-        pend = rec.get("pending") or []
+        pend = rec.get(Values.PENDING) or []
         if pend: gate = {"promoted": "promote", "pending": "pending"}.get(pend[-1].get("status"), "drop")
         before, after = version_text(r.model_before), version_text(r.model_after)
         rows.append({"run_id": str(r.run_id), "started": when_text(rec.get("started")),
@@ -226,7 +227,7 @@ def write_runs_page(
     progress=None,         # Called with a line of text before each slow step (e.g. `print`)
 )->Path:                   # `runs_dir/index.html`
     "Write `RUNS/index.html`, the page of every run (with `reports`: first the missing run reports it links to)"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir); say = progress or (lambda msg: None)
     if not (runs_dir / "index.jsonl").exists():
         raise InputError(f"{runs_dir} holds no index.jsonl: pass the runs folder of a pipeline (its `runs` key), after `ctml run`")
@@ -244,7 +245,7 @@ def missing_reports(
     runs_dir:str|Path,  # Runs folder
 )->list:                # Folders of the runs with a record and no `report/index.html`, oldest first
     "The runs whose HTML report is not written yet"
-    from ctml_nb.pipeline.runner import read_index
+    from ctml_nb.pipeline.run_record import read_index
     runs_dir = Path(runs_dir)
     return [d for d in (runs_dir / str(r) for r in read_index(runs_dir)["run_id"])
             if (d / "run.json").exists() and not (d / "report" / "index.html").exists()]

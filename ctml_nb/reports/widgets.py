@@ -231,7 +231,7 @@ class RunBrowser(_View):
     def run_html(self, run_id:str)->str:
         "One run's decisions and plots as HTML"
         from ctml_nb.reports.html import run_summary_html
-        from ctml_nb.pipeline.runner import find_run
+        from ctml_nb.pipeline.run_record import find_run
         return run_summary_html(find_run(self.runs_dir, run_id))
 
     def static(self)->str:
