@@ -57,7 +57,7 @@ def test_a_cycle_writes_mlflow_set_up_lines_to_the_run_log_not_the_terminal(tmp_
     assert not any(s in out + err for s in SETUP_LINES), (out + err)[-2000:]
 
 
-def test_registry_list_on_a_local_store_reads_without_mlflow_and_still_refuses_a_forged_record(tmp_path):
+def test_registry_commands_are_quiet_and_list_reads_without_mlflow_and_still_refuses_a_forged_record(tmp_path):
     cfg = _pipeline(tmp_path)
     assert run_cycle(cfg, progress=False).status == "succeeded"
     reg = pipeline_registry(load_config(cfg))
@@ -67,6 +67,8 @@ def test_registry_list_on_a_local_store_reads_without_mlflow_and_still_refuses_a
     assert (code, err, imported) == (0, "", False), (out, err)
     rows = {int(line.split()[0]): line for line in out.splitlines() if line.split() and line.split()[0].isdigit()}
     assert sorted(rows) == [1, 2] and "champion" in rows[1] and "yes" in rows[2], out
+    code, out, err, imported = _ctml("registry", "promote", "2", "--config", str(cfg), cwd=tmp_path)   # a write: MLflow's client
+    assert (code, err, imported) == (0, "", True) and "version 2 is now champion" in out, (out, err)
 
     rec = json.loads(reg.client.get_model_version("quiet", "2").tags["ctml.record"])
     rec["metrics"]["accuracy"] = 0.99   # a forged number, the signature left as it was

@@ -90,9 +90,11 @@ class _Store:
 
     def _read(self, what:str, *args):
         "A read (a `SqliteReader` method) answered from the database of a local store, else (or when it cannot) through MLflow"
-        t, r = _sqlite_path(self.tracking_uri), _sqlite_path(self.registry_uri or self.tracking_uri)
-        if t is not None and r is not None:
-            try: return getattr(SqliteReader(t, r, timeout=max(self.lock_timeout, 30.0)), what)(*args)
+        if getattr(self, "reader_", None) is None:
+            t, r = _sqlite_path(self.tracking_uri), _sqlite_path(self.registry_uri or self.tracking_uri)
+            self.reader_ = SqliteReader(t, r, timeout=max(self.lock_timeout, 30.0)) if t is not None and r is not None else False
+        if self.reader_:
+            try: return getattr(self.reader_, what)(*args)
             except sqlite3.Error: pass   # a schema or a set-up it does not know: MLflow's client answers
         return getattr(self, f"_mlflow_{what}")(*args)
 

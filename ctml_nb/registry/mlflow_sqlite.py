@@ -33,17 +33,24 @@ class SqliteReader:
         self.tracking_db, self.registry_db, self.timeout = tracking_db, registry_db, timeout
 
     def __repr__(self): return f"SqliteReader({str(self.tracking_db)!r}, {str(self.registry_db)!r})"
+    def __getstate__(self): return {k: v for k, v in self.__dict__.items() if k != "cons_"}   # connections stay home
 
     @contextmanager
     def _open(self, db):
         "A read-only connection to `db`, or None when the file does not exist (a store nobody wrote to holds nothing)"
         if any(os.environ.get(k, "").strip().lower() not in ("", "0", "false") for k in _WORKSPACE_ENV):
             raise sqlite3.NotSupportedError("MLflow workspaces are configured: MLflow decides which one is read")
-        p = Path(db)
-        if not p.is_file(): yield None; return
-        con = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=self.timeout)
-        try: yield con
-        finally: con.close()
+        try: st = os.stat(db)
+        except FileNotFoundError: yield None; return
+        # one connection per file, process and inode: parsing MLflow's schema costs more than a query; every query reads
+        # its rows to the end, so no statement holds a read lock between calls and each one sees the last commit
+        key, cons = (str(db), os.getpid(), st.st_dev, st.st_ino), getattr(self, "cons_", None) or {}
+        if key not in cons:
+            cons = {k: c for k, c in cons.items() if k[0] != key[0] or k[1] != key[1]}   # a replaced file, or a forked child
+            cons[key] = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, timeout=self.timeout,
+                                        check_same_thread=False)
+        self.cons_ = cons
+        yield cons[key]
 
     def version_tags(self,
                      name:str,              # Registered model name
@@ -68,7 +75,7 @@ class SqliteReader:
         with self._open(self.registry_db) as con:
             if con is None: return None
             w = _ws(con, "registered_models", "m")
-            if con.execute(f"SELECT 1 FROM registered_models m WHERE m.name = ?{w}", (name,)).fetchone() is None: return None
+            if not con.execute(f"SELECT 1 FROM registered_models m WHERE m.name = ?{w}", (name,)).fetchall(): return None
             aliases = con.execute(f"SELECT m.alias, m.version FROM registered_model_aliases m WHERE m.name = ?{w}", (name,))
             return {"aliases": {a: int(v) for a, v in aliases},
                     "tags": dict(con.execute(f"SELECT m.key, m.value FROM registered_model_tags m WHERE m.name = ?{w}", (name,)))}
@@ -83,13 +90,13 @@ class SqliteReader:
         "{tag: value} of the experiment named `experiment` (None: no such experiment)"
         with self._open(self.tracking_db) as con:
             if con is None: return None
-            row = con.execute(f"SELECT e.experiment_id FROM experiments e WHERE e.name = ?{_ws(con, 'experiments', 'e')}",
-                              (experiment,)).fetchone()
-            return None if row is None else dict(con.execute("SELECT key, value FROM experiment_tags WHERE experiment_id = ?", row))
+            rows = con.execute(f"SELECT e.experiment_id FROM experiments e WHERE e.name = ?{_ws(con, 'experiments', 'e')}",
+                               (experiment,)).fetchall()
+            return dict(con.execute("SELECT key, value FROM experiment_tags WHERE experiment_id = ?", rows[0])) if rows else None
 
     def artifact_uri(self, run_id:str)->str|None:
         "The artifact root of run `run_id` (None: no such run)"
         with self._open(self.tracking_db) as con:
             if con is None: return None
-            row = con.execute("SELECT artifact_uri FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
-            return None if row is None else row[0]
+            rows = con.execute("SELECT artifact_uri FROM runs WHERE run_uuid = ?", (run_id,)).fetchall()
+            return rows[0][0] if rows else None
