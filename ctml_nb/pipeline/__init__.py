@@ -52,3 +52,6 @@ from .batches import (
 from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
 )
+from .label_feed import (
+    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, ingest_labels,
+)

@@ -1,0 +1,173 @@
+"""A label feed (`data.labels`) through real cycles: labels delivered in their own files are joined to the served rows
+by key exactly once, bad deliveries are refused or counted, a crash between the join and the record joins nothing
+twice, and a backtest replays the feed's delays."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctml_nb.demo import demo_data
+from ctml_nb.data.labels import LabelFeedError, LabelLedger
+from ctml_nb.pipeline.config import load_config
+from ctml_nb.pipeline.label_feed import ledger_path
+from ctml_nb.pipeline.runner import run_cycle
+
+CONFIG = """\
+name: feed
+data:
+  source: live.csv
+  target: target
+  time_column: timestamp
+  labels: {{source: labels, key: id, label: label, time: arrived_at{policies}}}
+model:
+  factory: sklearn.tree:DecisionTreeClassifier
+  params: {{max_depth: 5, random_state: 0}}
+triggers:
+  - {{kind: interval, params: {{rows: 1}}}}
+promotion: {{kind: gate, params: {{metric: accuracy, n_boot: 100, min_delta: -1.0, test: none}}}}
+timeout: 300
+"""
+DAY = 48   # Elec2 rows per day
+
+
+def _elec2():
+    "Elec2 with an id column: features and times in one table, labels in another with delays of 2 hours to 4 days"
+    df = demo_data().iloc[:12 * DAY].copy()
+    df.insert(0, "id", np.arange(100_000, 100_000 + len(df)))
+    rng = np.random.default_rng(0)
+    lab = pd.DataFrame({"id": df["id"], "label": df["target"],
+                        "arrived_at": pd.to_datetime(df["timestamp"]) + pd.to_timedelta(rng.uniform(2, 96, len(df)), unit="h")})
+    return df.drop(columns="target"), lab
+
+
+def _project(tmp_path, policies=""):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies=policies))
+    (tmp_path / "labels").mkdir(exist_ok=True)
+    return load_config(tmp_path / "pipeline.yaml")
+
+
+def _deliver(tmp_path, lab, upto, name):
+    "Write, as one delivery file, the labels that arrived up to `upto` and were not delivered before"
+    done = set()
+    for f in (tmp_path / "labels").glob("*.csv"): done |= set(pd.read_csv(f)["id"])
+    new = lab[(lab["arrived_at"] <= upto) & ~lab["id"].isin(done)]
+    new.to_csv(tmp_path / "labels" / name, index=False)
+    return new
+
+
+def _cycle(tmp_path, cfg, data, lab, days, k):
+    data.iloc[:days * DAY].to_csv(tmp_path / "live.csv", index=False)
+    _deliver(tmp_path, lab, pd.Timestamp(data["timestamp"].iloc[days * DAY - 1]), f"d{k:02d}.csv")
+    return run_cycle(cfg, progress=False)
+
+
+def test_every_delivered_label_joined_exactly_once(tmp_path):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8, 9, 10))]
+    assert all(r.status == "succeeded" for r in recs), [r.reason for r in recs]
+    feeds = [r.values["check"]["data"]["labels"] for r in recs]
+    served = data.iloc[:10 * DAY]
+    delivered = pd.concat([pd.read_csv(f) for f in sorted((tmp_path / "labels").glob("*.csv"))])
+    expect = delivered[delivered["id"].isin(served["id"])].set_index("id")["label"].sort_index()
+    led = LabelLedger.load(ledger_path(cfg))
+    got = led.frame[led.frame["status"] == "joined"]
+    assert not got["key"].duplicated().any()                                   # each key once
+    assert got.set_index(got["key"].astype(int))["label"].astype(int).sort_index().to_dict() == expect.to_dict()
+    assert sum(f["joined"] for f in feeds) == len(expect)                      # and counted once, in the records
+    assert feeds[-1]["waiting"] == len(served) - len(expect)                   # the rest still waiting
+    assert all(f["duplicate"] == f["conflict"] == f["unknown"] == 0 for f in feeds)
+    d = feeds[-1]["delay"]
+    assert d["rows"] == feeds[-1]["joined"] and pd.Timedelta(d["max"]) <= pd.Timedelta("4D")
+    assert pd.Timedelta(d["p50"]) > pd.Timedelta("2h")
+    # the steps see joined labels as labels: the label mark counts the leading labelled rows
+    y = served["id"].map(expect)
+    first_gap = int(np.argmax(y.isna().to_numpy())) if y.isna().any() else len(y)
+    assert recs[-1].values["check"]["data"]["label_mark"] == first_gap
+
+
+def _two_cycles(tmp_path, extra_rows, policies=""):
+    "A first good cycle, then a second whose delivery holds `extra_rows` besides the day's labels; returns (cfg, record)"
+    cfg, (data, lab) = _project(tmp_path, policies), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    data.iloc[:8 * DAY].to_csv(tmp_path / "live.csv", index=False)
+    new = _deliver(tmp_path, lab, pd.Timestamp(data["timestamp"].iloc[8 * DAY - 1]), "d01.csv")
+    pd.concat([new, extra_rows(lab, new)]).to_csv(tmp_path / "labels" / "d01.csv", index=False)
+    return cfg, run_cycle(cfg, progress=False)
+
+
+def test_unknown_keys_wait_reported_or_refused(tmp_path):
+    ghost = lambda lab, new: pd.DataFrame({"id": [1, 2], "label": [0, 1], "arrived_at": new["arrived_at"].iloc[:2].to_numpy()})
+    cfg, rec = _two_cycles(tmp_path / "wait", ghost)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and (f["unknown"], f["labels_waiting"]) == (2, 2)     # kept until their row comes
+    cfg, rec = _two_cycles(tmp_path / "report", ghost, ", on_unknown: report")
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and (f["unknown"], f["labels_waiting"]) == (2, 0)
+    cfg, rec = _two_cycles(tmp_path / "refuse", ghost, ", on_unknown: refuse")
+    assert rec.status == "failed" and "2 unknown label(s)" in rec.reason and "on_unknown" in rec.reason
+
+
+def test_duplicate_labels_reported_or_refused(tmp_path):
+    again = lambda lab, new: new.iloc[:3]                              # three labels delivered twice, same values
+    cfg, rec = _two_cycles(tmp_path / "report", again)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["duplicate"] == 3 and f["conflict"] == 0
+    cfg, rec = _two_cycles(tmp_path / "refuse", again, ", on_duplicate: refuse")
+    assert rec.status == "failed" and "3 duplicated label(s)" in rec.reason
+
+
+def test_conflicting_labels_refused_by_default_or_kept(tmp_path):
+    flip = lambda lab, new: lab.iloc[:2].assign(label=1 - lab["label"].iloc[:2])   # already joined, other value
+    cfg, rec = _two_cycles(tmp_path / "refuse", flip)
+    assert rec.status == "failed" and "2 conflicting label(s)" in rec.reason and "keep_first" in rec.reason
+    assert LabelLedger.load(ledger_path(cfg)).seq == 1                  # nothing of the refused delivery joined
+    cfg, rec = _two_cycles(tmp_path / "first", flip, ", on_conflict: keep_first")
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["conflict"] == 2
+    led = LabelLedger.load(ledger_path(cfg)).labels()
+    assert led[str(_elec2()[1]["id"].iloc[0])] == _elec2()[1]["label"].iloc[0]
+
+
+def test_wrongly_typed_labels_refused(tmp_path):
+    words = lambda lab, new: pd.DataFrame({"id": [new["id"].iloc[0]], "label": ["up"], "arrived_at": [new["arrived_at"].iloc[0]]})
+    cfg, rec = _two_cycles(tmp_path, words)
+    assert rec.status == "failed" and "not numbers" in rec.reason and "'label'" in rec.reason
+
+
+def test_crash_between_join_and_record_joins_nothing_twice(tmp_path, monkeypatch):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    import ctml_nb.data.source_files as sf
+    real = sf.FilesSource.labelled
+    def dies(self, cursor): raise RuntimeError("killed after the ledger was written")
+    monkeypatch.setattr(sf.FilesSource, "labelled", dies)               # the check step dies right after the join
+    rec = _cycle(tmp_path, cfg, data, lab, 8, 1)
+    assert rec.status == "failed"
+    joined_in_crash = (LabelLedger.load(ledger_path(cfg)).frame["seq"] == 2).sum()
+    assert joined_in_crash > 0
+    monkeypatch.setattr(sf.FilesSource, "labelled", real)
+    rec = run_cycle(cfg, progress=False)                                # the same data again, nothing new delivered
+    assert rec.status == "succeeded", rec.reason
+    f = rec.values["check"]["data"]["labels"]
+    assert (f["delivered"], f["duplicate"], f["joined"]) == (0, 0, joined_in_crash)   # counted once, by the next record
+    led = LabelLedger.load(ledger_path(cfg))
+    assert not led.frame["key"].duplicated().any()
+
+
+def test_crash_while_writing_the_ledger_loses_nothing(tmp_path, monkeypatch):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    before = LabelLedger.load(ledger_path(cfg))
+    real = os.replace
+    def dies(a, b):
+        if str(b).endswith("ledger.parquet"): raise OSError("disk gone")
+        return real(a, b)
+    monkeypatch.setattr(os, "replace", dies)
+    assert _cycle(tmp_path, cfg, data, lab, 8, 1).status == "failed"
+    assert LabelLedger.load(ledger_path(cfg)).seq == before.seq        # the old ledger, whole
+    monkeypatch.setattr(os, "replace", real)
+    rec = run_cycle(cfg, progress=False)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["delivered"] > 0 and f["duplicate"] == 0
