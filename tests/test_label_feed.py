@@ -171,3 +171,32 @@ def test_crash_while_writing_the_ledger_loses_nothing(tmp_path, monkeypatch):
     rec = run_cycle(cfg, progress=False)
     f = rec.values["check"]["data"]["labels"]
     assert rec.status == "succeeded" and f["delivered"] > 0 and f["duplicate"] == 0
+
+
+def test_backtest_replays_the_feeds_delays(tmp_path, monkeypatch, capsys):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.iloc[::-1].to_csv(tmp_path / "labels" / "all.csv", index=False)    # delivered in any order
+    from ctml_nb.cli import main
+    from ctml_nb.pipeline.config import load_source
+    from ctml_nb.pipeline.policy_config import feed_label_times, first_cycle_rows
+    import importlib
+    bt = importlib.import_module("ctml_nb.policy.backtest")   # the module (the package exports the function `backtest`)
+    hist = load_source(cfg)
+    assert (hist["target"].to_numpy() == demo_data()["target"].iloc[:len(hist)].to_numpy()).all()
+    assert (feed_label_times(cfg, hist) == lab["arrived_at"].to_numpy()).all()
+    seen = []
+    real = bt.label_marks
+    monkeypatch.setattr(bt, "label_marks", lambda *a: seen.append(real(*a)) or seen[-1])
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--json", "--no-progress"]) == 0
+    (marks,) = seen
+    n0 = first_cycle_rows(cfg)                           # the first cycle's rows (labelled from the start), then a day each
+    ends = np.minimum(n0 + DAY * np.arange(1, len(marks) + 1), len(hist))
+    assert ends[-1] == len(hist) and ends[-2] < len(hist)
+    t, at = pd.to_datetime(hist["timestamp"]), lab["arrived_at"].to_numpy()
+    for m, e in zip(marks, ends):                        # the mark: leading rows labelled by the batch's last time
+        assert (at[n0:m] <= t.iloc[e - 1]).all() and (m == e or at[max(m, n0)] > t.iloc[e - 1])
+    assert (marks < ends).all()                          # never all labelled at once: the delays are replayed
+    seen.clear()
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--label-delay", "1",
+                 "--no-progress"]) == 0 and not seen    # --label-delay still replaces them
