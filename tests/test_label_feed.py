@@ -200,3 +200,55 @@ def test_backtest_replays_the_feeds_delays(tmp_path, monkeypatch, capsys):
     seen.clear()
     assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--label-delay", "1",
                  "--no-progress"]) == 0 and not seen    # --label-delay still replaces them
+
+
+WEATHER = """\
+name: weather
+data:
+  source: days
+  target: weather
+  time_column: date
+  labels: {source: reviews, key: [station, day], time: reviewed_at}
+model:
+  factory: sklearn.ensemble:RandomForestClassifier
+  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
+triggers:
+  - {kind: interval, params: {rows: 1}}
+promotion: {kind: gate, params: {metric: accuracy, n_boot: 100, min_delta: -1.0, test: none}}
+timeout: 300
+"""
+
+
+def test_public_data_of_another_shape(tmp_path):
+    "Seattle weather (vega_datasets' bundled copy): text classes, a two-column text key, folders of parquet files"
+    from vega_datasets import local_data
+    w = local_data.seattle_weather().iloc[:420]
+    w = w.assign(station="SEA", day=w["date"].dt.strftime("d%Y%m%d"),   # two text classes: 'fog' first comes after a year
+                 weather=np.where(w["weather"].isin(["rain", "drizzle", "snow"]), "wet", "dry"))
+    rng = np.random.default_rng(1)
+    lab = w[["station", "day", "weather"]].assign(
+        reviewed_at=w["date"] + pd.to_timedelta(rng.integers(0, 20, len(w)), unit="D") + pd.Timedelta("18h"))
+    for d in ("days", "reviews"): (tmp_path / d).mkdir()
+    (tmp_path / "pipeline.yaml").write_text(WEATHER)
+    cfg = load_config(tmp_path / "pipeline.yaml")
+    recs, cut = [], [240, 300, 360, 420]
+    for k, (a, b) in enumerate(zip([0] + cut[:-1], cut)):
+        w.iloc[a:b].drop(columns="weather").to_parquet(tmp_path / "days" / f"{k:02d}.parquet")
+        now = w["date"].iloc[b - 1] + pd.Timedelta("1D")
+        due = lab[(lab["reviewed_at"] <= now) & (lab["reviewed_at"] > (w["date"].iloc[a - 1] + pd.Timedelta("1D") if a else pd.Timestamp(0)))]
+        due.iloc[::-1].to_parquet(tmp_path / "reviews" / f"{k:02d}.parquet")   # in any order
+        recs.append(run_cycle(cfg, progress=False))
+        assert recs[-1].status == "succeeded", recs[-1].reason
+    led = LabelLedger.load(ledger_path(cfg))
+    got = led.frame[led.frame["status"] == "joined"].set_index("key")["label"].sort_index()
+    sent = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "reviews").glob("*.parquet"))])
+    want = sent.assign(key=sent["station"] + "\x1f" + sent["day"]).set_index("key")["weather"].sort_index()
+    assert got.to_dict() == want.to_dict() and not sent.duplicated(["station", "day"]).any()
+    feeds = [r.values["check"]["data"]["labels"] for r in recs]
+    assert sum(f["joined"] for f in feeds) == len(want) and feeds[-1]["waiting"] == 420 - len(want)
+    assert feeds[-1]["unknown"] == 0 and feeds[-1]["delay"]["rows"] == feeds[-1]["joined"]
+    # a review of a class that is a number: refused, the delivery joins nothing
+    pd.DataFrame({"station": ["SEA"], "day": [w["day"].iloc[-1]], "weather": [3],
+                  "reviewed_at": [w["date"].iloc[-1] + pd.Timedelta("2D")]}).to_parquet(tmp_path / "reviews" / "99.parquet")
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and "holds numbers (e.g. 3)" in rec.reason and "99.parquet" in rec.reason

@@ -124,7 +124,7 @@ def check_delivery(
     key:list,             # Key column(s)
     label:str,            # Label column
     time:str|None=None,   # Arrival time column
-    kind:str|None=None,   # Expected label kind: `number` (regression, or numeric classes), `category`, or None (any)
+    kind:str|None=None,   # Expected label kind: `number` (regression, or numeric classes), `text` (text classes), or None (any)
     where:str="data.labels",  # What to name in the message (the feed and its files)
 )->pd.DataFrame:          # `key`, `label`, `arrived` (NaT without a time column), in delivery order
     "Check a delivery's columns and types; raise `LabelFeedError` naming the column and what to do"
@@ -138,9 +138,9 @@ def check_delivery(
         if len(bad): raise LabelFeedError(f"{where}: label column {label!r} holds {len(bad)} value(s) that are not numbers "
                                           f"(e.g. {bad.iloc[0]!r}), but the target is numeric: fix the delivery (it is refused, nothing of it is joined)")
         y = num
-    if kind == "category" and pd.api.types.is_float_dtype(y) and (y.dropna() != np.round(y.dropna())).any():
-        raise LabelFeedError(f"{where}: label column {label!r} holds fractional numbers (e.g. {y[y != np.round(y)].iloc[0]!r}) "
-                             "but the target holds classes: fix the delivery (it is refused, nothing of it is joined)")
+    if kind == "text" and y.notna().any() and (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        raise LabelFeedError(f"{where}: label column {label!r} holds numbers (e.g. {y.dropna().tolist()[0]!r}) but the target holds "
+                             "text classes: fix the delivery (it is refused, nothing of it is joined)")
     arrived = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
     if time:
         try: arrived = pd.to_datetime(df[time], utc=True).dt.tz_convert(None)
@@ -310,10 +310,12 @@ def delay_summary(
 
 # %% ../../nbs/23d_labels.ipynb #cd804cdb
 def label_kind(s:pd.Series|None, task:str|None=None)->str|None:
-    "The kind a label must have: `number` for regression or a numeric target column, `category` for text classes, None: any"
+    "The kind a label must have: `number` for regression or a numeric target column, `text` for text classes, None: any"
     if task == "regression": return "number"
     if s is None or not s.notna().any(): return None
-    return "number" if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else "category"
+    v = s.dropna().infer_objects()
+    if pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v): return "number"
+    return "text" if v.map(lambda x: isinstance(x, str)).all() else None
 
 def join_history(
     df:pd.DataFrame,        # The whole history (key columns; the target column optional)
