@@ -85,6 +85,12 @@ def test_every_delivered_label_joined_exactly_once(tmp_path):
     y = served["id"].map(expect)
     first_gap = int(np.argmax(y.isna().to_numpy())) if y.isna().any() else len(y)
     assert recs[-1].values["check"]["data"]["label_mark"] == first_gap
+    # shown by `ctml show` and on the runs page
+    from ctml_nb.reports.runs_page import runs_rows
+    from ctml_nb.reports.text import record_text
+    line = f"labels: {feeds[-1]['joined']} joined (delay p50 {d['p50']}"
+    assert line in record_text(recs[-1], details=True)
+    assert runs_rows(tmp_path / "runs")[0]["compare"]["data"]["labels"].startswith(f"{feeds[-1]['joined']} joined")
 
 
 def _two_cycles(tmp_path, extra_rows, policies=""):
