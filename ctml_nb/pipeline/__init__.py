@@ -18,7 +18,7 @@ from .preflight import (
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
     policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
-    first_batch_rows,
+    first_batch_rows, feed_label_times,
 )
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
