@@ -258,3 +258,20 @@ def test_public_data_of_another_shape(tmp_path):
                   "reviewed_at": [w["date"].iloc[-1] + pd.Timedelta("2D")]}).to_parquet(tmp_path / "reviews" / "99.parquet")
     rec = run_cycle(cfg, progress=False)
     assert rec.status == "failed" and "holds numbers (e.g. 3)" in rec.reason and "99.parquet" in rec.reason
+
+
+def test_preflight_names_the_feed_key_before_any_kernel(tmp_path, capsys):
+    from ctml_nb.cli import main
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.iloc[:7 * DAY].to_csv(tmp_path / "live.csv", index=False)
+    lab.iloc[:DAY].rename(columns={"id": "row"}).to_csv(tmp_path / "labels" / "d00.csv", index=False)
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.key: column 'id' is not in data.labels.source 'labels'" in capsys.readouterr().err
+    lab.iloc[:DAY].to_csv(tmp_path / "labels" / "d00.csv", index=False)
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies="").replace("time: arrived_at", "time: confirmed"))
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.time: column 'confirmed' is not in" in capsys.readouterr().err
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies=", on_conflict: newest"))
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.on_conflict: expected one of refuse, keep_first, keep_last" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "labels").exists()
