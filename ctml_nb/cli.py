@@ -513,7 +513,7 @@ def build_parser()->argparse.ArgumentParser:
     g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
     sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch, or the rows the "
                     "gate's holdout needs to leave a first model as many to train on, 100 by default, if more)")
-    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
+    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0; with data.labels: the feed's own delays)")
     sp.add_argument("--json", action="store_true", help="summary and one row per batch, as JSON")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_backtest)

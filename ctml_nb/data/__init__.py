@@ -22,3 +22,7 @@ from .sources import (
 from .source_files import (
     SOURCES, FilesSource, FileSource, FolderSource, DatasetSource, CallableSource, open_source,
 )
+from .labels import (
+    LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, key_strings, open_feed, feed_head,
+    check_delivery, LabelLedger, join_delivery, LabelJoin, with_label_join, delay_summary, label_kind, join_history,
+)

@@ -19,7 +19,7 @@ from .preflight import (
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
     policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
-    first_batch_rows,
+    first_batch_rows, feed_label_times,
 )
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
@@ -55,4 +55,7 @@ from .batches import (
 )
 from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
+)
+from .label_feed import (
+    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, ingest_labels,
 )

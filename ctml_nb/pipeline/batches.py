@@ -26,7 +26,7 @@ def read_cursor(
     if not isinstance(d, dict): raise InputError(f"cursor must be a JSON object, got {cursor!r}")
     return {"source": d.get("source"), "rows": int(d.get("rows") or 0), "label_mark": int(d.get("label_mark") or 0),
             "watermark": str(d.get("watermark") or ""), "label_from": str(d.get("label_from") or ""),
-            "inserted": int(d.get("inserted") or 0)}
+            "inserted": int(d.get("inserted") or 0), "label_seq": int(d.get("label_seq") or 0)}
 
 def label_mark(y)->int:
     "Leading rows whose label arrived (labels arrive in time order; a gap stops the mark)"
@@ -46,6 +46,7 @@ class CycleData:
     cursor:dict             # Cursor to record when the cycle does not fail
     now:object = None       # Data time of the newest row (None without a time column)
     source:object = field(default=None, repr=False)  # The `Source`, to read further back (`extend`)
+    labels:dict|None = None  # What a label feed joined this cycle (`ctml_nb.pipeline.label_feed.ingest_labels`)
     @property
     def rows_seen(self)->int: return self.cursor["rows"]
     @property
@@ -62,7 +63,7 @@ class CycleData:
                             "late_policy": self.late_rows, "unlabelled": self.rows_seen - self.label_mark,
                             "newly_labelled": self.label_mark - self.prev_label_mark, "label_mark": self.label_mark,
                             "rows_read": len(self.history), "watermark": self.cursor["watermark"],
-                            "previous_watermark": self.prev["watermark"]})
+                            "previous_watermark": self.prev["watermark"]} | ({"labels": self.labels} if self.labels is not None else {}))
     def __repr__(self):
         d = self.to_dict()
         return (f"CycleData({d['batch_rows']} new rows, {d['late_rows']} late ({self.late_rows}), {d['unlabelled']} "
@@ -72,7 +73,10 @@ class CycleData:
 def open_pipeline_source(cfg:PipelineConfig):
     "The pipeline's `ctml_nb.data.sources.Source`"
     from ctml_nb.data.source_files import open_source
-    return open_source(cfg.data, cfg.base_dir)
+    from ctml_nb.pipeline.label_feed import attach_labels
+    src = open_source(cfg.data, cfg.base_dir)
+    attach_labels(cfg, src)   # a label feed: every read fills the target with the labels joined so far
+    return src
 
 def _pos(cfg, df:pd.DataFrame):
     "Positions of `df`'s rows: times, or the source's 1-based row numbers (its index)"
@@ -106,6 +110,12 @@ def _adopt(cfg, b, prev:dict)->tuple:
     prev = {**prev, "rows": int(old.sum()), "label_mark": label_mark(rows[cfg.data.target][old])}
     return rows[~old], b.late, prev
 
+def _join_labels(cfg, src, b, prev:dict)->dict|None:
+    "A label feed's new deliveries joined to the rows served up to this batch (`ingest_labels`); None without a feed"
+    if cfg.data.labels is None: return None
+    from ctml_nb.pipeline.label_feed import ingest_labels
+    return ingest_labels(cfg, src, b.cursor, since=prev["label_seq"], now=b.to_dict()["watermark"] if cfg.data.time_column else None)
+
 def cycle_data(
     cfg:PipelineConfig,   # Parsed pipeline (`data.late_rows` says what late rows do)
     cursor="",            # The cursor the runner handed over ("" before the first cycle)
@@ -120,14 +130,16 @@ def cycle_data(
     b = src.next_batch(prev["source"], late=cfg.data.late_rows)
     rows, late = b.rows, b.late
     if prev["source"] is None and prev["watermark"]: rows, late, prev = _adopt(cfg, b, prev)
+    feed = _join_labels(cfg, src, b, prev)
+    if feed is not None: rows, late = src.label_join(rows), src.label_join(late)   # read before this cycle's join
     labels = src.labelled(b.cursor)
     inc = len(late) if cfg.data.late_rows == "include" else 0
     text = lambda v: "" if v is None else pd.Timestamp(v).isoformat() if cfg.data.time_column else str(int(v))
     wm, frontier = text(b.to_dict()["watermark"]), text(labels.to_dict()["label_from"])
     cur = {"source": labels.cursor, "rows": prev["rows"] + len(rows) + inc, "watermark": wm, "label_from": frontier,
-           "inserted": prev["inserted"] + inc}
+           "inserted": prev["inserted"] + inc, "label_seq": feed.pop("seq") if feed is not None else prev["label_seq"]}
     data = CycleData(pd.DataFrame(), cur["rows"], rows, late, cfg.data.late_rows, prev, cur,
-                     pd.Timestamp(wm) if cfg.data.time_column and wm else None, src)
+                     pd.Timestamp(wm) if cfg.data.time_column and wm else None, src, feed)
     starts = [_pos(cfg, f).min() for f in (labels.rows, rows) if len(f)]
     if cur["inserted"] and prev["label_from"]: starts.append(_as_pos(cfg, prev["label_from"]))
     if starts: _read(data, min(starts))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
+from ..data.labels import LabelFeedConfig, check_feed_config
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
@@ -39,6 +40,7 @@ class DataConfig:
     params: dict = field(default_factory=dict)  # Keyword arguments of a `module:function` source
     features: list[str]|None = None      # Feature columns (None: every column but target and time)
     late_rows: str = "reject"            # Rows arriving at or before the watermark: `reject` (counted, never trained on) or `include`
+    labels: LabelFeedConfig|None = None  # Labels delivered apart, joined by key (`ctml_nb.data.labels`; None: in the data source)
 
 @dataclass
 class ModelConfig:
@@ -231,6 +233,7 @@ def parse_config(
     pipeline_importable(cfg.base_dir)   # `factory: mymodels:make` with mymodels.py beside the config, in every step
     if cfg.data.late_rows not in ("reject", "include"):
         raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
+    if cfg.data.labels is not None: check_feed_config(cfg.data.labels, cfg.data)
     if cfg.trigger_combine not in ("any", "all"):
         raise ConfigError(f"trigger_combine: expected 'any' or 'all', got {cfg.trigger_combine!r}")
     if not 0 < cfg.timeout < math.inf:  # NaN fails too
@@ -330,6 +333,10 @@ def validate_config(
         from ctml_nb.data.source_files import open_source   # a file, a folder of batch files or a partitioned dataset
         try: open_source(cfg.data, cfg.base_dir)
         except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
+    if (fl := cfg.data.labels) is not None:
+        from ctml_nb.data.labels import open_feed
+        try: open_feed(fl.source, fl.label, cfg.base_dir, fl.params)
+        except InputError as e: raise ConfigError(f"data.labels.source: {e}") from None
     check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
     for key, section, spec, pkey in component_specs(cfg):
         check_call(component_class(section, spec.kind, key), spec.params, pkey, partial=True)
@@ -351,6 +358,9 @@ def load_source(
     else:
         from ctml_nb.data.source_files import open_source
         df = open_source(cfg.data, cfg.base_dir).read().reset_index(drop=True)
+    if (fl := cfg.data.labels) is not None:   # every label of the feed joined (`ctml_nb.data.labels.join_history`)
+        from ctml_nb.data.labels import join_history
+        df = join_history(df, fl.source, fl.keys, cfg.data.target, fl.label, fl.time, fl.policies, cfg.base_dir, fl.params)[0]
     need = [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else []) + list(cfg.data.features or [])
     missing = [c for c in need if c not in df.columns]
     if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {list(df.columns)}")
@@ -366,9 +376,10 @@ def feature_columns(
     cfg:PipelineConfig,  # Parsed pipeline
     df:pd.DataFrame,     # Data loaded with `load_source`
 )->list[str]:
-    "Feature columns: `data.features`, or every column but the target and time columns"
+    "Feature columns: `data.features`, or every column but the target, time and label-feed key columns"
     if cfg.data.features: return list(cfg.data.features)
-    return [c for c in df.columns if c not in (cfg.data.target, cfg.data.time_column)]
+    skip = {cfg.data.target, cfg.data.time_column, *(cfg.data.labels.keys if cfg.data.labels is not None else [])}
+    return [c for c in df.columns if c not in skip]
 
 # %% ../../nbs/30_config.ipynb #f3b4aa02
 _PY_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}

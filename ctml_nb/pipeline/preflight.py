@@ -414,6 +414,9 @@ def preflight(
     check_folder(cfg, "runs"); check_registry(cfg); check_trust(cfg)
     check_engine(cfg)
     head = source_head(cfg, nrows)
+    if cfg.data.labels is not None:   # a label feed: its columns and types, and the labels joined so far
+        from ctml_nb.pipeline.label_feed import check_label_feed
+        head = check_label_feed(cfg, head, task)
     cols = check_columns(cfg, head)
     check_model_fit(cfg, head)
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
@@ -429,5 +432,8 @@ def check_history(
     task = model_task(cfg)
     check_metrics(cfg, build_components(cfg, task), task)
     head = source_head(cfg, nrows) if history is None else history.head(nrows)
+    if history is None and cfg.data.labels is not None:
+        from ctml_nb.pipeline.label_feed import check_label_feed
+        head = check_label_feed(cfg, head, task)
     check_columns(cfg, head); check_model_fit(cfg, head)
     return cfg

@@ -23,7 +23,7 @@ from .loop import (
     pending_retrain,
 )
 from .backtest import (
-    Policy, BacktestResult, accuracy, batch_bounds, backtest,
+    Policy, BacktestResult, accuracy, batch_bounds, label_marks, backtest,
 )
 from .policies import (
     baseline_policies, DecayTrigger, default_policy, persistence_gap, retrain_utility, PolicyComparison,

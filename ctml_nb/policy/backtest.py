@@ -20,7 +20,7 @@ from .triggers import Trigger
 from .strategies import FullRetrain, RetrainStrategy
 
 # %% auto #0
-__all__ = ['Policy', 'BacktestResult', 'accuracy', 'batch_bounds', 'backtest']
+__all__ = ['Policy', 'BacktestResult', 'accuracy', 'batch_bounds', 'label_marks', 'backtest']
 
 # %% ../../nbs/13_backtest.ipynb #b1ec5925
 class Policy:
@@ -322,6 +322,21 @@ def _totals(policy, frame, f, mname, y, pred, n0, n, clf, r, init_seconds, t0):
             "train_rows": int(r.train_rows), "fit_seconds": float(r.fit_seconds), "initial_fit_seconds": init_seconds,
             "scored_rows": n - n0, "batches": len(frame), "run_seconds": time.perf_counter() - t0}
 
+# %% ../../nbs/13_backtest.ipynb #1b1c0de1
+def label_marks(
+    label_times,                 # When each row's label arrived (NaT: never)
+    times:pd.DatetimeIndex|None, # Row times (`time_column`)
+    ends:list,                   # End row of each batch
+    n0:int,                      # Rows of the initial model (labelled from the start)
+)->np.ndarray:                   # Label mark after each batch: leading rows whose label arrived by its last row's time
+    "Label marks replaying the arrival times of a label feed"
+    if times is None: raise InputError("`label_times` needs `time_column`: arrival times are compared with the rows' times")
+    at = pd.to_datetime(pd.Series(np.asarray(label_times)), utc=True).dt.tz_convert(None)
+    if len(at) != len(times): raise InputError(f"`label_times` has {len(at)} values for {len(times)} rows")
+    ready = np.maximum.accumulate(at.fillna(pd.Timestamp.max).to_numpy().astype("datetime64[ns]").astype("int64")[n0:])
+    t = (times.tz_convert(None) if times.tz is not None else times)[np.asarray(ends) - 1].as_unit("ns").asi8
+    return np.clip(n0 + np.searchsorted(ready, t, side="right"), n0, np.asarray(ends))   # the initial rows are labelled
+
 # %% ../../nbs/13_backtest.ipynb #b5e55b64
 def backtest(
     data:pd.DataFrame,             # Labelled rows in time order (features, `target`, optional `time_column`)
@@ -334,6 +349,7 @@ def backtest(
     initial_rows:int|None=None,    # Or an exact number of initial rows
     time_column:str|None=None,     # Column of row times (state.now, time windows and cooldowns); not a feature
     label_delay:int=0,             # Labels of a batch arrive this many batches after it is scored
+    label_times=None,              # Or when each row's label arrived (a label feed's times; NaT: never): replaces `label_delay`
     requests:dict|None=None,       # Batch number -> on-demand request(s) (reason, dict, RetrainRequest or a list) to replay
     metric="accuracy",             # Name in `ctml_nb.metrics.METRICS` or callable(y_true, y_pred)
     recent_rows:int|str|None=None, # Labelled rows the trigger judges (default: max(batch_size, 30)); "new": those labelled since the last check
@@ -357,6 +373,7 @@ def backtest(
     X = data.drop(columns=[target] + ([time_column] if time_column else []))
     y = data[target].to_numpy()
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
+    marks = None if label_times is None else label_marks(label_times, times, ends, n0)
     r = _Replay(policy, model, X, y, times, n0, f, baseline, recent, gate_rows or (recent if recent != "new" else batch_size))
     clf = r.task == "classification"
     pred = np.empty(n, dtype=y.dtype if clf else float)
@@ -377,7 +394,7 @@ def backtest(
         rec = {"batch": b, "start": s, "end": e, "rows": e - s} | ({"time": times[e - 1]} if times is not None else {})
         rec.update(metric=float(f(y[s:e], pred[s:e])), no_change=float(f(y[s:e], y[s - 1:e - 1])) if s > 0 else np.nan,
                    model_version=r.champ.version)
-        prev, mark = mark, ends[k - label_delay] if k >= label_delay else n0
+        prev, mark = mark, marks[k] if marks is not None else ends[k - label_delay] if k >= label_delay else n0
         d = r.trigger.check(r.state(s, e, mark, prev, pred, reqs.get(b, []))) if r.trigger is not None else None
         _record(rec, d)
         went = r.pending is not None and r.look(e, mark, prev, rec)   # a pending challenger gets this batch's labels

@@ -35,11 +35,12 @@ def _scalars(d, skip=())->dict:
 
 def _compare(rec:dict, t:dict|None, before:str, after:str)->dict:
     "What the side-by-side view shows of a run: its data, triggers, gate figures and champion, each a dict of text"
-    from ctml_nb.reports.text import when_text
+    from ctml_nb.reports.text import labels_text, when_text
     g = rec.get(Values.GATE) if isinstance(rec.get(Values.GATE), dict) else {}
     snaps = rec.get(Values.SNAPSHOTS) if isinstance(rec.get(Values.SNAPSHOTS), dict) else {}
     data = {"data up to": when_text((t or {}).get("now")), **{f"snapshot {k}": str(v)[:12] for k, v in snaps.items()},
             **_scalars(rec.get(Values.CURSOR) if isinstance(rec.get(Values.CURSOR), dict) else {})}
+    if labels_text(rec): data["labels"] = labels_text(rec)
     trig = {"retrain": str(bool((t or {}).get("retrain"))).lower() if t else "-", "fired": ", ".join(map(str, (t or {}).get("fired") or [])) or "-",
             **{f"reason {i}": str(x) for i, x in enumerate((t or {}).get("reasons") or [], 1)}}
     gate = _scalars(g)

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'record_text']
+__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'labels_text', 'record_text']
 
 # %% ../../nbs/31b_run_views.ipynb #e10b21b0
 def _missing(v)->bool:
@@ -158,6 +158,19 @@ def _gate(g:dict, width:int)->list:
                         str(c.get("rule") or ""), "yes" if c.get("passed") else "no"] for c in checks], "    ")
     return out
 
+# %% ../../nbs/31b_run_views.ipynb #1abe1100
+def labels_text(
+    rec:dict,   # `run.json` as a dict
+)->str:         # "" without a label feed
+    "What a label feed joined in a run: '120 joined (delay p50 1 day 02:00:00, p90 ..., max ...), 40 waiting; 3 duplicate'"
+    f = (((rec.get("values") or {}).get("check") or {}).get("data") or {}).get("labels")
+    if not isinstance(f, dict): return ""
+    d = f.get("delay") or {}
+    delay = f" (delay p50 {d['p50']}, p90 {d['p90']}, max {d['max']})" if d else ""
+    bad = [f"{f[k]} {k.replace('_', ' ')}" for k in ("unknown", "duplicate", "conflict", "missing_key", "missing_label") if f.get(k)]
+    held = f"; {f['labels_waiting']} label(s) held for rows not served yet" if f.get("labels_waiting") else ""
+    return f"{f.get('joined', 0)} joined{delay}, {f.get('waiting', 0)} rows waiting" + (f"; {', '.join(bad)}" if bad else "") + held
+
 # %% ../../nbs/31b_run_views.ipynb #5aabe201
 def record_text(
     rec,                 # `RunRecord` or `run.json` as a dict
@@ -177,6 +190,7 @@ def record_text(
         out += [f"pending challenger: {p.get('text')}" for p in d.get("pending") or []]
         if d.get("snapshots"): out.append("snapshots: " + ", ".join(f"{k} {str(v)[:12]}" for k, v in d["snapshots"].items()))
         if not _missing(d.get("watermark")) and d.get("watermark") != "": out.append(f"watermark: {d['watermark']}")
+        if labels_text(d): out += _wrap(labels_text(d), "    ", width, "labels: ")
         for k in ("request", "recovery"):
             if d.get(k): out += [f"{k}:"] + _tree(d[k], "  ", width)
     out += [f"  alert {a.get('event')} -> {a.get('notifier')}: {a.get('status')}: {a.get('error')}"

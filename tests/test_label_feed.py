@@ -1,0 +1,277 @@
+"""A label feed (`data.labels`) through real cycles: labels delivered in their own files are joined to the served rows
+by key exactly once, bad deliveries are refused or counted, a crash between the join and the record joins nothing
+twice, and a backtest replays the feed's delays."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctml_nb.demo import demo_data
+from ctml_nb.data.labels import LabelFeedError, LabelLedger
+from ctml_nb.pipeline.config import load_config
+from ctml_nb.pipeline.label_feed import ledger_path
+from ctml_nb.pipeline.runner import run_cycle
+
+CONFIG = """\
+name: feed
+data:
+  source: live.csv
+  target: target
+  time_column: timestamp
+  labels: {{source: labels, key: id, label: label, time: arrived_at{policies}}}
+model:
+  factory: sklearn.tree:DecisionTreeClassifier
+  params: {{max_depth: 5, random_state: 0}}
+triggers:
+  - {{kind: interval, params: {{rows: 1}}}}
+promotion: {{kind: gate, params: {{metric: accuracy, n_boot: 100, min_delta: -1.0, test: none}}}}
+timeout: 300
+"""
+DAY = 48   # Elec2 rows per day
+
+
+def _elec2():
+    "Elec2 with an id column: features and times in one table, labels in another with delays of 2 hours to 4 days"
+    df = demo_data().iloc[:12 * DAY].copy()
+    df.insert(0, "id", np.arange(100_000, 100_000 + len(df)))
+    rng = np.random.default_rng(0)
+    lab = pd.DataFrame({"id": df["id"], "label": df["target"],
+                        "arrived_at": pd.to_datetime(df["timestamp"]) + pd.to_timedelta(rng.uniform(2, 96, len(df)), unit="h")})
+    return df.drop(columns="target"), lab
+
+
+def _project(tmp_path, policies=""):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies=policies))
+    (tmp_path / "labels").mkdir(exist_ok=True)
+    return load_config(tmp_path / "pipeline.yaml")
+
+
+def _deliver(tmp_path, lab, upto, name):
+    "Write, as one delivery file, the labels that arrived up to `upto` and were not delivered before"
+    done = set()
+    for f in (tmp_path / "labels").glob("*.csv"): done |= set(pd.read_csv(f)["id"])
+    new = lab[(lab["arrived_at"] <= upto) & ~lab["id"].isin(done)]
+    new.to_csv(tmp_path / "labels" / name, index=False)
+    return new
+
+
+def _cycle(tmp_path, cfg, data, lab, days, k):
+    data.iloc[:days * DAY].to_csv(tmp_path / "live.csv", index=False)
+    _deliver(tmp_path, lab, pd.Timestamp(data["timestamp"].iloc[days * DAY - 1]), f"d{k:02d}.csv")
+    return run_cycle(cfg, progress=False)
+
+
+def test_every_delivered_label_joined_exactly_once(tmp_path):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8, 9, 10))]
+    assert all(r.status == "succeeded" for r in recs), [r.reason for r in recs]
+    feeds = [r.values["check"]["data"]["labels"] for r in recs]
+    served = data.iloc[:10 * DAY]
+    delivered = pd.concat([pd.read_csv(f) for f in sorted((tmp_path / "labels").glob("*.csv"))])
+    expect = delivered[delivered["id"].isin(served["id"])].set_index("id")["label"].sort_index()
+    led = LabelLedger.load(ledger_path(cfg))
+    got = led.frame[led.frame["status"] == "joined"]
+    assert not got["key"].duplicated().any()                                   # each key once
+    assert got.set_index(got["key"].astype(int))["label"].astype(int).sort_index().to_dict() == expect.to_dict()
+    assert sum(f["joined"] for f in feeds) == len(expect)                      # and counted once, in the records
+    assert feeds[-1]["waiting"] == len(served) - len(expect)                   # the rest still waiting
+    assert all(f["duplicate"] == f["conflict"] == f["unknown"] == 0 for f in feeds)
+    d = feeds[-1]["delay"]
+    assert d["rows"] == feeds[-1]["joined"] and pd.Timedelta(d["max"]) <= pd.Timedelta("4D")
+    assert pd.Timedelta(d["p50"]) > pd.Timedelta("2h")
+    # the steps see joined labels as labels: the label mark counts the leading labelled rows
+    y = served["id"].map(expect)
+    first_gap = int(np.argmax(y.isna().to_numpy())) if y.isna().any() else len(y)
+    assert recs[-1].values["check"]["data"]["label_mark"] == first_gap
+    # shown by `ctml show` and on the runs page
+    from ctml_nb.reports.runs_page import runs_rows
+    from ctml_nb.reports.text import record_text
+    line = f"labels: {feeds[-1]['joined']} joined (delay p50 {d['p50']}"
+    assert line in record_text(recs[-1], details=True)
+    assert runs_rows(tmp_path / "runs")[0]["compare"]["data"]["labels"].startswith(f"{feeds[-1]['joined']} joined")
+
+
+def _two_cycles(tmp_path, extra_rows, policies=""):
+    "A first good cycle, then a second whose delivery holds `extra_rows` besides the day's labels; returns (cfg, record)"
+    cfg, (data, lab) = _project(tmp_path, policies), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    data.iloc[:8 * DAY].to_csv(tmp_path / "live.csv", index=False)
+    new = _deliver(tmp_path, lab, pd.Timestamp(data["timestamp"].iloc[8 * DAY - 1]), "d01.csv")
+    pd.concat([new, extra_rows(lab, new)]).to_csv(tmp_path / "labels" / "d01.csv", index=False)
+    return cfg, run_cycle(cfg, progress=False)
+
+
+def test_unknown_keys_wait_reported_or_refused(tmp_path):
+    ghost = lambda lab, new: pd.DataFrame({"id": [1, 2], "label": [0, 1], "arrived_at": new["arrived_at"].iloc[:2].to_numpy()})
+    cfg, rec = _two_cycles(tmp_path / "wait", ghost)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and (f["unknown"], f["labels_waiting"]) == (2, 2)     # kept until their row comes
+    cfg, rec = _two_cycles(tmp_path / "report", ghost, ", on_unknown: report")
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and (f["unknown"], f["labels_waiting"]) == (2, 0)
+    cfg, rec = _two_cycles(tmp_path / "refuse", ghost, ", on_unknown: refuse")
+    assert rec.status == "failed" and "2 unknown label(s)" in rec.reason and "on_unknown" in rec.reason
+
+
+def test_duplicate_labels_reported_or_refused(tmp_path):
+    again = lambda lab, new: new.iloc[:3]                              # three labels delivered twice, same values
+    cfg, rec = _two_cycles(tmp_path / "report", again)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["duplicate"] == 3 and f["conflict"] == 0
+    cfg, rec = _two_cycles(tmp_path / "refuse", again, ", on_duplicate: refuse")
+    assert rec.status == "failed" and "3 duplicated label(s)" in rec.reason
+
+
+def test_conflicting_labels_refused_by_default_or_kept(tmp_path):
+    flip = lambda lab, new: lab.iloc[:2].assign(label=1 - lab["label"].iloc[:2])   # already joined, other value
+    cfg, rec = _two_cycles(tmp_path / "refuse", flip)
+    assert rec.status == "failed" and "2 conflicting label(s)" in rec.reason and "keep_first" in rec.reason
+    assert LabelLedger.load(ledger_path(cfg)).seq == 1                  # nothing of the refused delivery joined
+    cfg, rec = _two_cycles(tmp_path / "first", flip, ", on_conflict: keep_first")
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["conflict"] == 2
+    led = LabelLedger.load(ledger_path(cfg)).labels()
+    assert led[str(_elec2()[1]["id"].iloc[0])] == _elec2()[1]["label"].iloc[0]
+
+
+def test_wrongly_typed_labels_refused(tmp_path):
+    words = lambda lab, new: pd.DataFrame({"id": [new["id"].iloc[0]], "label": ["up"], "arrived_at": [new["arrived_at"].iloc[0]]})
+    cfg, rec = _two_cycles(tmp_path, words)
+    assert rec.status == "failed" and "not numbers" in rec.reason and "'label'" in rec.reason
+
+
+def test_crash_between_join_and_record_joins_nothing_twice(tmp_path, monkeypatch):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    import ctml_nb.data.source_files as sf
+    real = sf.FilesSource.labelled
+    def dies(self, cursor): raise RuntimeError("killed after the ledger was written")
+    monkeypatch.setattr(sf.FilesSource, "labelled", dies)               # the check step dies right after the join
+    rec = _cycle(tmp_path, cfg, data, lab, 8, 1)
+    assert rec.status == "failed"
+    joined_in_crash = (LabelLedger.load(ledger_path(cfg)).frame["seq"] == 2).sum()
+    assert joined_in_crash > 0
+    monkeypatch.setattr(sf.FilesSource, "labelled", real)
+    rec = run_cycle(cfg, progress=False)                                # the same data again, nothing new delivered
+    assert rec.status == "succeeded", rec.reason
+    f = rec.values["check"]["data"]["labels"]
+    assert (f["delivered"], f["duplicate"], f["joined"]) == (0, 0, joined_in_crash)   # counted once, by the next record
+    led = LabelLedger.load(ledger_path(cfg))
+    assert not led.frame["key"].duplicated().any()
+
+
+def test_crash_while_writing_the_ledger_loses_nothing(tmp_path, monkeypatch):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    assert _cycle(tmp_path, cfg, data, lab, 7, 0).status == "succeeded"
+    before = LabelLedger.load(ledger_path(cfg))
+    real = os.replace
+    def dies(a, b):
+        if str(b).endswith("ledger.parquet"): raise OSError("disk gone")
+        return real(a, b)
+    monkeypatch.setattr(os, "replace", dies)
+    assert _cycle(tmp_path, cfg, data, lab, 8, 1).status == "failed"
+    assert LabelLedger.load(ledger_path(cfg)).seq == before.seq        # the old ledger, whole
+    monkeypatch.setattr(os, "replace", real)
+    rec = run_cycle(cfg, progress=False)
+    f = rec.values["check"]["data"]["labels"]
+    assert rec.status == "succeeded" and f["delivered"] > 0 and f["duplicate"] == 0
+
+
+def test_backtest_replays_the_feeds_delays(tmp_path, monkeypatch, capsys):
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.iloc[::-1].to_csv(tmp_path / "labels" / "all.csv", index=False)    # delivered in any order
+    from ctml_nb.cli import main
+    from ctml_nb.pipeline.config import load_source
+    from ctml_nb.pipeline.policy_config import feed_label_times, first_cycle_rows
+    import importlib
+    bt = importlib.import_module("ctml_nb.policy.backtest")   # the module (the package exports the function `backtest`)
+    hist = load_source(cfg)
+    assert (hist["target"].to_numpy() == demo_data()["target"].iloc[:len(hist)].to_numpy()).all()
+    assert (feed_label_times(cfg, hist) == lab["arrived_at"].to_numpy()).all()
+    seen = []
+    real = bt.label_marks
+    monkeypatch.setattr(bt, "label_marks", lambda *a: seen.append(real(*a)) or seen[-1])
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--json", "--no-progress"]) == 0
+    (marks,) = seen
+    n0 = first_cycle_rows(cfg)                           # the first cycle's rows (labelled from the start), then a day each
+    ends = np.minimum(n0 + DAY * np.arange(1, len(marks) + 1), len(hist))
+    assert ends[-1] == len(hist) and ends[-2] < len(hist)
+    t, at = pd.to_datetime(hist["timestamp"]), lab["arrived_at"].to_numpy()
+    for m, e in zip(marks, ends):                        # the mark: leading rows labelled by the batch's last time
+        assert (at[n0:m] <= t.iloc[e - 1]).all() and (m == e or at[max(m, n0)] > t.iloc[e - 1])
+    assert (marks < ends).all()                          # never all labelled at once: the delays are replayed
+    seen.clear()
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--label-delay", "1",
+                 "--no-progress"]) == 0 and not seen    # --label-delay still replaces them
+
+
+WEATHER = """\
+name: weather
+data:
+  source: days
+  target: weather
+  time_column: date
+  labels: {source: reviews, key: [station, day], time: reviewed_at}
+model:
+  factory: sklearn.ensemble:RandomForestClassifier
+  params: {n_estimators: 10, random_state: 0, n_jobs: 1}
+triggers:
+  - {kind: interval, params: {rows: 1}}
+promotion: {kind: gate, params: {metric: accuracy, n_boot: 100, min_delta: -1.0, test: none}}
+timeout: 300
+"""
+
+
+def test_public_data_of_another_shape(tmp_path):
+    "Seattle weather (vega_datasets' bundled copy): text classes, a two-column text key, folders of parquet files"
+    from vega_datasets import local_data
+    w = local_data.seattle_weather().iloc[:420]
+    w = w.assign(station="SEA", day=w["date"].dt.strftime("d%Y%m%d"),   # two text classes: 'fog' first comes after a year
+                 weather=np.where(w["weather"].isin(["rain", "drizzle", "snow"]), "wet", "dry"))
+    rng = np.random.default_rng(1)
+    lab = w[["station", "day", "weather"]].assign(
+        reviewed_at=w["date"] + pd.to_timedelta(rng.integers(0, 20, len(w)), unit="D") + pd.Timedelta("18h"))
+    for d in ("days", "reviews"): (tmp_path / d).mkdir()
+    (tmp_path / "pipeline.yaml").write_text(WEATHER)
+    cfg = load_config(tmp_path / "pipeline.yaml")
+    recs, cut = [], [240, 300, 360, 420]
+    for k, (a, b) in enumerate(zip([0] + cut[:-1], cut)):
+        w.iloc[a:b].drop(columns="weather").to_parquet(tmp_path / "days" / f"{k:02d}.parquet")
+        now = w["date"].iloc[b - 1] + pd.Timedelta("1D")
+        due = lab[(lab["reviewed_at"] <= now) & (lab["reviewed_at"] > (w["date"].iloc[a - 1] + pd.Timedelta("1D") if a else pd.Timestamp(0)))]
+        due.iloc[::-1].to_parquet(tmp_path / "reviews" / f"{k:02d}.parquet")   # in any order
+        recs.append(run_cycle(cfg, progress=False))
+        assert recs[-1].status == "succeeded", recs[-1].reason
+    led = LabelLedger.load(ledger_path(cfg))
+    got = led.frame[led.frame["status"] == "joined"].set_index("key")["label"].sort_index()
+    sent = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "reviews").glob("*.parquet"))])
+    want = sent.assign(key=sent["station"] + "\x1f" + sent["day"]).set_index("key")["weather"].sort_index()
+    assert got.to_dict() == want.to_dict() and not sent.duplicated(["station", "day"]).any()
+    feeds = [r.values["check"]["data"]["labels"] for r in recs]
+    assert sum(f["joined"] for f in feeds) == len(want) and feeds[-1]["waiting"] == 420 - len(want)
+    assert feeds[-1]["unknown"] == 0 and feeds[-1]["delay"]["rows"] == feeds[-1]["joined"]
+    # a review of a class that is a number: refused, the delivery joins nothing
+    pd.DataFrame({"station": ["SEA"], "day": [w["day"].iloc[-1]], "weather": [3],
+                  "reviewed_at": [w["date"].iloc[-1] + pd.Timedelta("2D")]}).to_parquet(tmp_path / "reviews" / "99.parquet")
+    rec = run_cycle(cfg, progress=False)
+    assert rec.status == "failed" and "holds numbers (e.g. 3)" in rec.reason and "99.parquet" in rec.reason
+
+
+def test_preflight_names_the_feed_key_before_any_kernel(tmp_path, capsys):
+    from ctml_nb.cli import main
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.iloc[:7 * DAY].to_csv(tmp_path / "live.csv", index=False)
+    lab.iloc[:DAY].rename(columns={"id": "row"}).to_csv(tmp_path / "labels" / "d00.csv", index=False)
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.key: column 'id' is not in data.labels.source 'labels'" in capsys.readouterr().err
+    lab.iloc[:DAY].to_csv(tmp_path / "labels" / "d00.csv", index=False)
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies="").replace("time: arrived_at", "time: confirmed"))
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.time: column 'confirmed' is not in" in capsys.readouterr().err
+    (tmp_path / "pipeline.yaml").write_text(CONFIG.format(policies=", on_conflict: newest"))
+    assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
+    assert "data.labels.on_conflict: expected one of refuse, keep_first, keep_last" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "labels").exists()
