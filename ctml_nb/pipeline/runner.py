@@ -121,6 +121,7 @@ class RunRecord:
     alerts:list = field(default_factory=list)    # One entry per alert delivery (`ctml_nb.pipeline.alerts.notify_run`): sent, suppressed or failed
     pending:list = field(default_factory=list)   # A sequential gate's pending challengers: looks, promotions, drops, registrations ({version, status, text})
     def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
+    def stored(self)->dict: return {**self.to_dict(), "run_dir": Path(self.run_dir).name}   # run.json: its folder relative to the runs folder
     @classmethod
     def from_dict(cls, d:dict)->RunRecord:
         names = {f.name for f in dataclasses.fields(cls)}
@@ -128,9 +129,7 @@ class RunRecord:
     @classmethod
     def load(cls, run_dir:str|Path)->RunRecord:
         "Read `run_dir/run.json` (its `run_dir` is where it is now: a pipeline folder may have been moved or copied)"
-        rec = cls.from_dict(read_json(Path(run_dir)/"run.json"))
-        rec.run_dir = str(Path(run_dir).absolute())
-        return rec
+        return dataclasses.replace(cls.from_dict(read_json(Path(run_dir)/"run.json")), run_dir=str(Path(run_dir).absolute()))
     def summary(self)->dict:
         "One line of the runs index"
         fired = (self.trigger or {}).get("retrain") if isinstance(self.trigger, dict) else None
@@ -140,7 +139,7 @@ class RunRecord:
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
                 "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
-                "watermark": self.watermark, "run_dir": self.run_dir,
+                "watermark": self.watermark, "run_dir": Path(self.run_dir).name,
                 "pending": "; ".join(p["text"] for p in self.pending) or None,
                 "pending_status": self.pending[-1]["status"] if self.pending else None}
     def _repr_markdown_(self)->str:
@@ -188,7 +187,7 @@ def read_index(
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
     if len(df):   # a run's folder is RUNS/<run_id> where the runs folder is now (moved, copied or restored elsewhere)
         here = [Path(runs_dir).absolute()/str(r) for r in df["run_id"]]
-        df["run_dir"] = [str(h) if (h/"run.json").exists() else d for h, d in zip(here, df["run_dir"])]
+        df["run_dir"] = [str(h) if (h/"run.json").exists() or not Path(str(d)).is_absolute() else d for h, d in zip(here, df["run_dir"])]
     return df
 
 # %% ../../nbs/31a_runner.ipynb #c8fd3613
@@ -356,7 +355,7 @@ def close_abandoned(
         else: rec.model_after = champion
         if back: rec.reason += f"; its {len(back)} request(s) went back to the queue"
         rec.finished, rec.watermark, rec.cursor = _now(), None, None
-        write_json(p, rec.to_dict()); append_index(runs, rec.summary()); closed.append(rec.run_id)
+        write_json(p, rec.stored()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
 
 def _recover_locked(cfg, runs, champion)->dict:
@@ -426,7 +425,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         return rec
     rec.model_before = before
     digest = _write_digest(run_dir/"config.json", dataclasses.asdict(cfg))
-    write_json(run_dir/"run.json", rec.to_dict())
+    write_json(run_dir/"run.json", rec.stored())
     queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
@@ -508,10 +507,10 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
         taken = consume_requests(cfg, acted_on(rec.values, handed), rec.run_dir)
         if taken: rec.request = {"requests": taken}
     rec.finished, rec.seconds = _now(), round(time.perf_counter() - t0, 3)
-    write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
+    write_json(Path(rec.run_dir)/"run.json", rec.stored())
     append_index(runs, rec.summary())
     update_promotion(cfg, rec.run_id, "done", champion=rec.model_after)  # a journaled promotion ends with its record
     if cfg.alerts:  # after the record is final; a failed alert is recorded, never fails the cycle
         from ctml_nb.pipeline.alerts import notify_run
         rec.alerts = notify_run(cfg, rec.to_dict(), restored=restored, write_report=write_report)
-        if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
+        if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.stored())
