@@ -1,21 +1,25 @@
 """Sequential gate benchmark: can a gate promote at real batch sizes, and are the challengers it promotes truly better?
 
-Data the project did not design on: vega_datasets' seattle-weather (a daily table shipped inside the PyPI package,
-read with no network), target "rain tomorrow" (precipitation > 0 the next day), features precipitation, temp_max,
-temp_min, wind and the day of year (sine, cosine); seasonal drift. Batches of 30 daily rows; a trigger that fires
-every batch (an interval of 30 rows), so every cycle pays for a retrain and the gate alone decides; a full retrain on
-the last 365 days. Three gates:
+Data the project did not design on, read with no network through `ctml_nb.data.datasets.public_table`:
+seattle-weather (vega_datasets' daily table, target "rain tomorrow", features precipitation, temp_max, temp_min, wind
+and the day of year as sine and cosine; seasonal drift; 30-row batches, a full retrain on the last 365 or 90 days),
+river's Phishing (25-row batches, window 250 rows) and Bananas (50-row batches, window 500 rows), both in a seeded
+random order (no drift: no challenger is better by more than chance). A trigger fires every batch, so every cycle
+pays for a retrain and the gate alone decides. Gates:
 
-  fixed        PromotionPolicy() as before: judged once, on max(50, 0.3 x new rows) held-out rows
-  sequential   PromotionPolicy(sequential=True): 30% of the new rows held out, later cycles add evidence
-  none         every challenger promoted
+  fixed         PromotionPolicy() as before: judged once, on max(50, 0.3 x new rows) held-out rows
+  sequential    PromotionPolicy(sequential=True): 30% of the new rows held out (no floor), later cycles add evidence
+  sequential50  the same, with the fixed gate's holdout
+  none          every challenger promoted
 
-For every promotion the champion it replaced and the promoted challenger are scored on the next `--later` rows
-(default 180: labelled after the decision, seen by neither): "truly better" means the challenger's accuracy there is
-higher. Printed: retrains, promotions, pending and dropped challengers, the share of promotions truly better with
-their mean later gain, overall accuracy, and CPU seconds with the load average.
+Every challenger is scored beside the champion it was first judged against on the next `--later` rows (default 180:
+labelled after that look, seen by neither): "truly better" means higher accuracy there. Printed per table, model
+and window: accuracy, retrains, promotions, pending and dropped challengers, truly better challengers promoted (of
+all truly better), other challengers promoted (false promotions, of all not truly better), the mean later gain of
+the promoted ones, and CPU seconds, with the load average.
 
-Usage:  python bench/gate_bench.py [--later 180] [--batch 30] [--max-looks 20]
+Usage:  python bench/gate_bench.py [--later 180] [--max-looks 20] [--tables seattle-weather,phishing,bananas]
+                                   [--gates fixed,sequential,sequential50,none]
 """
 from __future__ import annotations
 
