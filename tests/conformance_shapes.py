@@ -1,7 +1,7 @@
 """The shapes of public data the conformance suite runs every tool on (a helper module: pytest collects test_*.py only).
 
-Every table comes from a package the dev requirements install, read from the files it ships (never downloaded):
-river's bundled datasets, vega_datasets' local files. None is the project's own Elec2, SEA or weather stream. Each
+Every table comes from a package the dev requirements install, read from the files it ships (never downloaded), by
+`ctml_nb.data.datasets.public_table`: river's bundled datasets, vega_datasets' local files. None is the project's own Elec2, SEA or weather stream. Each
 `Shape` says how its table becomes a pipeline (target, time column, model, batches) and what each tool must do on
 it: "works", or exit 2 before any kernel with a message that names the column and the fix (`refuse`).
 
@@ -15,63 +15,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ctml_nb.data.datasets import public_table
+
 TOOLS = ("preflight", "run", "backtest", "tune", "report", "drift")
 TOOL_NAMES = {"preflight": "preflight", "run": "`ctml run` x3", "backtest": "`ctml backtest --config`",
               "tune": "`ctml tune --config`", "report": "`ctml report --index`", "drift": "`ctml drift`"}
 
 
-def _river(name: str, target: str) -> pd.DataFrame:
-    from river import datasets
-    return pd.DataFrame([{**x, target: y} for x, y in getattr(datasets, name)()])
+def _table(name: str):
+    "The loader of `ctml_nb.data.datasets.public_table(name)`'s frame"
+    def load() -> pd.DataFrame: return public_table(name).frame
+    load.__name__ = name
+    return load
 
 
-def seattle_weather() -> pd.DataFrame:
-    "vega_datasets' seattle-weather (2012-2015, one row a day): will it rain tomorrow? (seasonal drift)"
-    from vega_datasets import local_data
-    df = local_data.seattle_weather()
-    df["rain_tomorrow"] = (df["precipitation"].shift(-1) > 0).astype(int)
-    return df.iloc[:-1].reset_index(drop=True)
-
-
-def cars() -> pd.DataFrame:
-    "vega_datasets' cars (1970-1982): cylinders from the rest; 3 and 5 cylinders are rare (4 and 3 of 406 rows)"
-    from vega_datasets import local_data
-    return local_data.cars().sort_values("Year", kind="stable").reset_index(drop=True)
-
-
-def trump_approval() -> pd.DataFrame:
-    "river's TrumpApproval: the approval rating from the pollsters' figures, at irregular poll dates"
-    df = _river("TrumpApproval", "approval")
-    df.insert(0, "date", pd.to_datetime([pd.Timestamp.fromordinal(int(d)) for d in df.pop("ordinal_date")]))
-    return df.sort_values("date", kind="stable").reset_index(drop=True)
-
-
-def water_flow() -> pd.DataFrame:
-    "river's WaterFlow: hourly flow with tz-aware times (+01:00/+02:00); features: the flow 1, 2, 3 and 24 hours before"
-    df = _river("WaterFlow", "flow")
-    for k in (1, 2, 3, 24): df[f"flow_{k}h_before"] = df["flow"].shift(k)
-    df = df.iloc[24:].reset_index(drop=True)
-    df.insert(0, "time", pd.to_datetime(df.pop("Time"), utc=True).dt.tz_convert("Europe/Berlin"))
-    return df
-
-
-def phishing() -> pd.DataFrame:
-    "river's Phishing: is a web page phishing? (no time column, stationary)"
-    df = _river("Phishing", "is_phishing")
-    df["is_phishing"] = df["is_phishing"].astype(int)
-    return df
-
-
-def shuttle() -> pd.DataFrame:
-    "river's Shuttle (NASA shuttle sensors, 49,097 rows): is the state anomalous? (no time column)"
-    return _river("Shuttle", "anomaly").astype({"anomaly": int})
-
-
-def bananas() -> pd.DataFrame:
-    "river's Bananas: two features, two classes (no time column, stationary)"
-    df = _river("Bananas", "banana").rename(columns={"1": "x1", "2": "x2"})
-    df["banana"] = df["banana"].astype(int)
-    return df
+seattle_weather, cars, trump_approval, water_flow, phishing, shuttle, bananas = map(
+    _table, ("seattle_weather", "cars", "trump_approval", "water_flow", "phishing", "shuttle", "bananas"))
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from ctml_nb.pipeline.config import parse_config
-from ctml_nb.data.datasets import drift_stream
+from ctml_nb.data.datasets import drift_stream, public_table
 from ctml_nb.policy.policies import DecayTrigger, baseline_policies, compare_policies, default_policy
 from ctml_nb.pipeline.policy_config import policy_from_config, policy_to_config
 from ctml_nb.policy.strategies import FullRetrain
@@ -58,26 +58,16 @@ def test_default_is_quiet_on_a_stable_stream():
     assert cmp.to_frame().set_index("policy").loc["ctml default", "retrains"] <= 2
 
 
-def _table(name):
-    "A public iid table shipped inside a package (no download), label in `target`"
-    if name in ("bananas", "phishing"):
-        from river import datasets
-        rows = list({"bananas": datasets.Bananas, "phishing": datasets.Phishing}[name]())
-        return pd.DataFrame([x for x, _ in rows]).assign(target=[int(y) for _, y in rows])
-    from sklearn import datasets
-    return {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[name](as_frame=True).frame
-
-
 @pytest.mark.parametrize("name,batch,window", [("bananas", 50, 500), ("phishing", 25, 250), ("digits", 25, 300),
                                                ("breast_cancer", 10, 100)])
 def test_default_does_not_cry_wolf_on_stationary_public_tables(name, batch, window):
     """A public table in random order has no drift by construction, so every retrain is a false one: at most 1 per 100
     batches on average over random orders (the default's stated rate: 0.5 per 100 checks, and one retry of a model near
     chance)"""
-    data = _table(name)
+    t = public_table(name)
     rates = []
     for seed in range(3):
-        r = backtest(data.sample(frac=1, random_state=seed).reset_index(drop=True), "target", TREE,
+        r = backtest(t.frame.sample(frac=1, random_state=seed).reset_index(drop=True), t.target, TREE,
                      default_policy(FullRetrain(window=window)), batch_size=batch, initial_fraction=0.1, progress=False)
         rates.append(100 * r.totals["retrains"] / r.totals["batches"])
     assert np.mean(rates) <= 1.0, rates

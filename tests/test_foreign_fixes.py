@@ -4,10 +4,11 @@
   (nbformat, nbconvert, jsonschema, papermill): the config is checked first, heavy modules come after.
 - A pipeline folder is relocatable: two cycles, then the folder is copied (`cp -r`) and moved (`mv`), rows are
   appended in each place, and the next cycle in each counts exactly the appended rows (not the whole file), reading
-  its own runs folder; `ctml runs`, `ctml show` and `ctml report --index` work in the new places.
+  its own runs folder (run.json and index.jsonl store `run_dir` relative to it); `ctml runs`, `ctml show` and `ctml report --index` work in the new places.
 """
 import contextlib
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,9 @@ def test_a_copied_and_a_moved_pipeline_carry_on(tmp_path):
         assert Path(rec.run_dir).parent == folder / "runs"                   # its own runs folder
         assert all(Path(d).parent == folder / "runs" for d in idx["run_dir"])  # older runs found where they are now
         assert rec.cursor["source"]["source"] == "data/stream.csv"           # named as the config names it
+        lines = [json.loads(x) for x in (folder / "runs" / "index.jsonl").read_text().splitlines()]
+        stored = [json.loads((folder / "runs" / x["run_id"] / "run.json").read_text())["run_dir"] for x in lines]
+        assert [x["run_dir"] for x in lines] == stored == [x["run_id"] for x in lines]   # relative: the folder's name
         for args in (("runs",), ("show", "last"), ("report", "--index")):
             rc, out, err = _ctml(*args, "--config", folder / "pipeline.yaml")
             assert rc == 0, (args, out, err)

@@ -163,12 +163,13 @@ def flip_stream(n=600, at=260, seed=0):
 
 
 def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
-    """A sequential gate on 30-row batches: a challenger goes pending, is superseded when the data moves past it, the
-    next one is promoted at a later cycle's look, and a third goes pending; the pipeline and the backtest agree on every
-    step, and the run records, `ctml runs` and the runs page say what is pending"""
+    """A sequential gate on 30-row batches after the stream flips at row 300: a challenger goes pending, is superseded
+    when it is not ahead after its first look and the trigger fires again, and the fresh one is promoted at a later
+    cycle's look (no retrain in that cycle); the pipeline and the backtest agree on every step, and the run records,
+    `ctml runs` and the runs page say what is pending"""
     from ctml_nb.reports.text import runs_table
     from ctml_nb.pipeline.runner import read_index
-    history, n0, batch, cycles = flip_stream(), 200, 30, 7
+    history, n0, batch, cycles = flip_stream(at=300), 200, 30, 7
     rows, frame = replay(tmp_path, SEQUENTIAL, history, "y", n0=n0, batch=batch, cycles=cycles)
     idx = read_index(tmp_path / "runs")
     text = lambda v: v if isinstance(v, str) else None
@@ -187,14 +188,14 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     assert "v2 pending: " in texts and "v2 dropped (superseded)" in texts and "v3 promoted" in texts, texts
     promoted_late = [k for k in range(cycles) if idx.iloc[k]["pending_status"] == "promoted"]
     assert promoted_late and not rows[promoted_late[0]]["retrained"], "a pending challenger promoted at a later look"
-    assert idx.iloc[-1]["pending_status"] == "pending" and "v4 pending: " in idx.iloc[-1]["reason"], idx.iloc[-1]["reason"]
+    assert idx.iloc[4]["pending_status"] == "pending" and "v2 pending: " in idx.iloc[4]["reason"], idx.iloc[4]["reason"]
     table = runs_table(idx)
     assert "pending" in table and "promote" in table
     from ctml_nb.reports.runs_page import runs_rows
     page = runs_rows(tmp_path / "runs")[::-1]   # oldest first, as the index
     for status, r in zip(idx["pending_status"], page):   # the gate column follows the pending challenger
         if isinstance(status, str): assert r["gate"] == {"promoted": "promote", "pending": "pending"}.get(status, "drop"), r
-    assert "pending" in {r["gate"] for r in page} and any("v4 pending: " in r["reason"] for r in page)
+    assert "pending" in {r["gate"] for r in page} and any("v2 pending: " in r["reason"] for r in page)
     from ctml_nb.pipeline.config import pipeline_registry
     reg = pipeline_registry(load_config(tmp_path / "pipeline.yaml"))
     assert reg.get_version("flip", 2).status == "rejected" and reg.get_version("flip", 3).status == "accepted"
@@ -204,5 +205,5 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(batch), "--initial-rows",
                  str(n0), "--json", "--no-progress"]) == 0
     got = json.loads(capsys.readouterr().out)["batches"]
-    assert [b["gate"] for b in got][:5] == ["promoted", "", "", "pending", "pending"] and got[5]["gate"] == "promoted"
-    assert got[4]["pending"] == text(frame.iloc[4]["pending"])
+    assert [b["gate"] for b in got][:6] == ["promoted", "", "", "", "pending", "pending"] and got[6]["gate"] == "promoted"
+    assert got[5]["pending"] == text(frame.iloc[5]["pending"])

@@ -6,7 +6,8 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .datasets import (
     ELEC2_SHA256, ELEC2_COLUMNS, DRIFT_PAIR_MATERIAL, DRIFT_PAIR_NEGLIGIBLE, DRIFT_PAIR_NAN_COLUMN,
-    DRIFT_PAIR_NAN_RATE, DRIFT_KINDS, load_elec2, DriftTruth, make_drift_pair, drift_stream,
+    DRIFT_PAIR_NAN_RATE, DRIFT_KINDS, PUBLIC_TABLES, load_elec2, DriftTruth, make_drift_pair, drift_stream, PublicTable,
+    public_table,
 )
 from .snapshots import (
     HASH_FORMAT, content_hash, Snapshot, SnapshotStore, save_snapshot, load_snapshot,

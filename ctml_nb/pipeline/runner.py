@@ -203,7 +203,7 @@ def close_abandoned(
         else: rec.model_after = champion
         if back: rec.reason += f"; its {len(back)} request(s) went back to the queue"
         rec.finished, rec.watermark, rec.cursor = now_iso(), None, None
-        write_json(p, rec.to_dict()); append_index(runs, rec.summary()); closed.append(rec.run_id)
+        write_json(p, rec.stored()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
 
 def _recover_locked(cfg, runs, champion)->dict:
@@ -273,7 +273,7 @@ def _run_locked(cfg, plan, runs, progress, champion, kernel_name, write_report=N
         return rec
     rec.model_before = before
     digest = _write_digest(run_dir/"config.json", dataclasses.asdict(cfg))
-    write_json(run_dir/"run.json", rec.to_dict())
+    write_json(run_dir/"run.json", rec.stored())
     queued = queued_requests(cfg)   # a request queued from now on waits for the next cycle
     if queued: write_json(run_dir/REQUESTS_SEEN, {"requests": queued})
     handed = [r["id"] for r in queued]
@@ -356,10 +356,10 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
     if (rec.cursor_from or {}).get("note"): rec.reason += f" (NOTE: {rec.cursor_from['note']})"
     rec.finished, rec.seconds = now_iso(), round(time.perf_counter() - t0, 3)
     rec.cursor_signature = sign_cursor(cfg, rec.to_dict())
-    write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
+    write_json(Path(rec.run_dir)/"run.json", rec.stored())
     append_index(runs, rec.summary())
     update_promotion(cfg, rec.run_id, "done", champion=rec.model_after)  # a journaled promotion ends with its record
     if cfg.alerts:  # after the record is final; a failed alert is recorded, never fails the cycle
         from ctml_nb.pipeline.alerts import notify_run
         rec.alerts = notify_run(cfg, rec.to_dict(), restored=restored, write_report=write_report)
-        if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.to_dict())
+        if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.stored())
