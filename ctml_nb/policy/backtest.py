@@ -15,7 +15,7 @@ from sklearn.base import is_classifier
 
 from ..core import InputError, to_jsonable
 from .loop import (Champion, Holdout, gate_promotes, label_window, model_state, pending_retrain, pending_rows,
-                          retrain_model, training_end)
+                          reference_rows, retrain_model, training_end)
 from ..metrics import resolve_metric, task_of
 from .triggers import Trigger
 from .strategies import FullRetrain, RetrainStrategy
@@ -228,10 +228,16 @@ class _Replay:
         st = model_state(self.champ, rows_seen=e, mark=mark, now=self.at(e),
                          X_recent=self.X.iloc[s:e] if new else self.X.iloc[max(self.n0, e - self.recent):e],
                          y_true=self.y[lo:mark], y_pred=pred[lo:mark], new_from=new_lo - lo, task=self.task,
-                         requests=requests, history=self.history, origin=self.origin)
+                         requests=requests, history=self.history, origin=self.origin, model=self.live,
+                         reference=self.reference(mark))
         if self.champ is not None:
             st.baseline_metric = _baseline(self.baseline, self.champ, self.f, self.y, pred, mark, e - s if new else self.recent)
         return st
+
+    def reference(self, mark):
+        "The champion's reference rows (labelled, never trained on) as (X, y), or None"
+        span = reference_rows(self.champ, mark)
+        return None if span is None else (self.X.iloc[span[0]:span[1]], self.y[span[0]:span[1]])
 
     def retrain(self, e, mark, new_labelled, rec, decision):
         "Retrain on the labelled rows before the holdout, ask the gate, promote; fills `rec`"
