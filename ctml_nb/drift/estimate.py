@@ -202,7 +202,7 @@ class _Fit:
             self.reason_ = f"{self.metric!r} is for binary classifiers; this one has {len(self.classes_)} classes"; return
         self.calibration_ = calibration_check(y, P, self.classes_, self.n_bins, self.threshold)
         use = self.calibrate is True
-        if self.calibrate == "auto" and not self.calibration_["calibrated"]:
+        if self.calibrate == "auto":   # even under the threshold: a rare class's small error still moves the estimate
             oof = calibration_check(y, _out_of_fold(y, P, self.classes_, seed=self.random_state), self.classes_, self.n_bins)
             use = oof["ece"] < self.calibration_["ece"]
             self.calibration_["ece_recalibrated"] = oof["ece"]
