@@ -38,3 +38,7 @@ from .streaming import (
     DETECTOR_NAMES, is_stream_detector, supports_warning, is_binary_detector, MissingExtraError, import_river,
     make_detector, DetectorRun, run_detector, ThresholdDetector,
 )
+from .estimate import (
+    expected_calibration_error, calibration_check, fit_calibrator, CBPE_METRICS, expected_metric, PerformanceEstimate,
+    PerformanceEstimator,
+)

@@ -46,7 +46,7 @@ from .runner import (
 )
 from .context import (
     TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,
-    champion_state, retrain_history, cycle_state, served_scores, save_trigger_state, restore_trigger_state,
+    champion_state, retrain_history, cycle_state, cycle_reference, served_estimate, served_scores, save_trigger_state, restore_trigger_state,
     fit_reference, reference_detector, training_split, retrain_candidate, save_candidate, load_candidate,
     champion_tags, register_challenger, promote_candidate, deploy_version, batch_drift,
 )

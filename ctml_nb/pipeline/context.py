@@ -17,7 +17,7 @@ from .batches import CycleData, count_upto, extend
 from .config import PipelineConfig, config_path, feature_columns, load_source, pipeline_registry
 from ..core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .journal import begin_promotion, predictions_digest, update_promotion
-from ..policy.loop import Champion, label_window, model_state, retrain_model, training_end
+from ..policy.loop import Champion, label_window, model_state, reference_rows, retrain_model, training_end
 from ..metrics import task_of
 from ..registry.model_files import dump_model, load_model, read_signed, signing_key, write_signed
 from .policy_config import build_gate, build_strategy, build_trigger, new_model
@@ -26,10 +26,10 @@ from ..registry.api import PENDING, REJECTED, STATUS_TAG
 
 # %% auto #0
 __all__ = ['TRIGGER_STATE', 'DRIFT_PROFILE', 'CANDIDATE', 'GATE_DECISION', 'Context', 'open_context', 'champion',
-           'pending_requests', 'champion_state', 'retrain_history', 'cycle_state', 'served_scores',
-           'save_trigger_state', 'restore_trigger_state', 'fit_reference', 'reference_detector', 'training_split',
-           'retrain_candidate', 'save_candidate', 'load_candidate', 'champion_tags', 'register_challenger',
-           'promote_candidate', 'deploy_version', 'batch_drift']
+           'pending_requests', 'champion_state', 'retrain_history', 'cycle_state', 'cycle_reference', 'served_estimate',
+           'served_scores', 'save_trigger_state', 'restore_trigger_state', 'fit_reference', 'reference_detector',
+           'training_split', 'retrain_candidate', 'save_candidate', 'load_candidate', 'champion_tags',
+           'register_challenger', 'promote_candidate', 'deploy_version', 'batch_drift']
 
 # %% ../../nbs/33_pipeline.ipynb #dcf7a3b2
 @dataclass
@@ -105,7 +105,34 @@ def cycle_state(
                        X_recent=data.batch[feats] if len(data.batch.columns) else None,
                        y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
                        new_from=new_lo - lo, task=task_of(model) if model is not None else "classification",
-                       requests=requests, history=retrain_history(ctx))
+                       requests=requests, history=retrain_history(ctx), model=model,
+                       reference=cycle_reference(ctx, data, champ, feats))
+
+def cycle_reference(ctx:Context, data:CycleData, champ, feats:list)->tuple|None:
+    "The champion's reference rows (labelled, never trained on) as (X, y), as the backtester gives them"
+    span = reference_rows(champ, data.label_mark)
+    if span is None: return None
+    ref = extend(data, start=span[0]).rows(*span)   # read back to them when the history read does not reach
+    return ref[feats], ref[ctx.cfg.data.target].to_numpy()
+
+def served_estimate(
+    ctx:Context,        # Step context
+    data:CycleData,     # This cycle's rows
+    model,              # Champion (None: nothing was served)
+    state,              # The cycle's `ModelState` (its reference rows)
+)->dict|None:           # The record's `estimated_performance`; None without a champion or a batch
+    "The champion's metric estimated on the new batch without its labels (`ctml_nb.drift.estimate`), or why not"
+    if model is None or not len(data.batch): return None
+    from ctml_nb.drift.estimate import CBPE_METRICS, PerformanceEstimate, PerformanceEstimator
+    m = build_gate(ctx.cfg).metric
+    if task_of(model) == "classification" and m not in CBPE_METRICS: m = "accuracy"
+    n = 0 if state.X_reference is None else len(state.X_reference)
+    est = PerformanceEstimator(m, min_reference=100)
+    if n < est.min_reference:
+        return PerformanceEstimate(m, None, rows=len(data.batch), reason=f"{n} reference rows (labelled, never trained "
+                                   f"on) < {est.min_reference}: no estimate yet").to_dict()
+    est.fit(model, state.X_reference, state.y_reference)
+    return est.estimate(data.batch[feature_columns(ctx.cfg, data.batch)]).to_dict()
 
 def served_scores(
     ctx:Context,        # Step context

@@ -14,13 +14,16 @@ from .vetoes import (
 from .drift_triggers import (
     PerformanceTrigger, DataDriftTrigger,
 )
+from .estimated_trigger import (
+    EstimatedPerformanceTrigger,
+)
 from .strategies import (
     RetrainResult, final_estimator, fit_with_weights, RetrainStrategy, FullRetrain, Incremental, FineTune,
     HyperparameterSearch,
 )
 from .loop import (
-    Champion, label_window, model_state, Holdout, training_end, retrain_model, gate_promotes, pending_rows,
-    pending_retrain,
+    Champion, label_window, model_state, REFERENCE_ROWS, reference_rows, Holdout, training_end, retrain_model,
+    gate_promotes, pending_rows, pending_retrain,
 )
 from .backtest import (
     Policy, BacktestResult, accuracy, batch_bounds, label_marks, backtest,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..core import InputError, to_jsonable
 from .loop import (Champion, Holdout, gate_promotes, label_window, model_state, pending_retrain, pending_rows,
-                          retrain_model, training_end)
+                          reference_rows, retrain_model, training_end)
 from ..metrics import resolve_metric, task_of
 from .triggers import Trigger
 from .strategies import FullRetrain, RetrainStrategy
@@ -198,8 +198,16 @@ def batch_bounds(
     n0 = _check_data(data, target, time_column, batch_size, initial_fraction, initial_rows, label_delay)
     return n0, _batch_starts(n0, len(data), batch_size, batch_every, data[time_column] if time_column else None)
 
+# %% ../../nbs/13_backtest.ipynb #3be66926
+class _ReplayReference:
+    "The champion's reference rows, as the pipeline's `cycle_reference` gives them"
+    def reference(self, mark):
+        "The champion's reference rows (labelled, never trained on) as (X, y), or None"
+        span = reference_rows(self.champ, mark)
+        return None if span is None else (self.X.iloc[span[0]:span[1]], self.y[span[0]:span[1]])
+
 # %% ../../nbs/13_backtest.ipynb #5a92cad8
-class _Replay:
+class _Replay(_ReplayReference):
     "One policy replayed in memory: the loop's state between batches, and its steps (`ctml_nb.policy.loop`)"
     def __init__(self, policy, model, X, y, times, n0, f, baseline, recent, gate_rows):
         self.policy, self.model, self.X, self.y, self.times, self.n0, self.f = policy, model, X, y, times, n0, f
@@ -227,7 +235,7 @@ class _Replay:
         st = model_state(self.champ, rows_seen=e, mark=mark, now=self.at(e),
                          X_recent=self.X.iloc[s:e] if new else self.X.iloc[max(self.n0, e - self.recent):e],
                          y_true=self.y[lo:mark], y_pred=pred[lo:mark], new_from=new_lo - lo, task=self.task,
-                         requests=requests, history=self.history, origin=self.origin)
+                         requests=requests, history=self.history, origin=self.origin, model=self.live, reference=self.reference(mark))
         if self.champ is not None:
             st.baseline_metric = _baseline(self.baseline, self.champ, self.f, self.y, pred, mark, e - s if new else self.recent)
         return st

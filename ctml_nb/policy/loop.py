@@ -16,8 +16,8 @@ from .strategies import FullRetrain, RetrainResult
 from .triggers import ModelState, Trigger
 
 # %% auto #0
-__all__ = ['Champion', 'label_window', 'model_state', 'Holdout', 'training_end', 'retrain_model', 'gate_promotes', 'pending_rows',
-           'pending_retrain']
+__all__ = ['REFERENCE_ROWS', 'Champion', 'label_window', 'model_state', 'reference_rows', 'Holdout', 'training_end',
+           'retrain_model', 'gate_promotes', 'pending_rows', 'pending_retrain']
 
 # %% ../../nbs/12a_loop.ipynb #56960cbf
 @dataclass
@@ -83,6 +83,8 @@ def model_state(
     requests=(),             # Pending on-demand requests
     history=(),              # Positions (times or `rows_seen`) of past retrains, rejected ones included
     origin:int=0,            # Position counted as `rows_seen` 0 (a backtest's initial rows are not scored)
+    model=None,              # The deployed model (estimated performance)
+    reference=None,          # (X, y): labelled rows it never trained on (`reference_rows` gives the span), for estimated performance
 )->ModelState:
     "The `ModelState` a trigger checks, the same in a backtest and in the pipeline"
     kw = dict(now=now, rows_seen=int(rows_seen - origin), X_recent=X_recent, requests=list(requests),
@@ -93,7 +95,18 @@ def model_state(
                   new_labelled_rows=int(mark - champion.trained_to), train_rows=champion.train_rows or None,
                   y_true=yt, y_pred=yp, errors=row_errors(yt[new_from:], yp[new_from:], task),
                   baseline_metric=champion.baseline)
-    return ModelState(**kw)
+        if reference is not None: kw.update(X_reference=reference[0], y_reference=np.asarray(reference[1]))
+    return ModelState(**kw, model=model)
+
+REFERENCE_ROWS = 2000   # Most reference rows a state carries (estimated-performance triggers use the first of them)
+
+def reference_rows(
+    champion:Champion|None,  # Deployed model
+    mark:int,                # Label mark now
+)->tuple|None:               # (lo, hi): its reference rows by position; None before any arrived
+    "Labelled rows the champion never trained on: from the end of its training rows (its gate's holdout first), oldest first"
+    if champion is None or mark <= champion.trained_to: return None
+    return champion.trained_to, min(mark, champion.trained_to + REFERENCE_ROWS)
 
 # %% ../../nbs/12a_loop.ipynb #1ee0fdef
 @dataclass

@@ -39,6 +39,9 @@ class ModelState:
     retrain_history: Sequence = ()              # Times (Timestamps) or row counters of past retrains
     requests: Sequence = ()                     # Pending on-demand requests (objects or dicts with a `reason`)
     drift_report: object = None                 # `X_recent` already tested against the data-drift trigger's reference (reused, not retested)
+    model: object = None                        # The deployed model (estimated performance scores `X_recent` with it)
+    X_reference: pd.DataFrame|None = None       # Labelled rows the deployed model never trained on, oldest first ...
+    y_reference: np.ndarray|None = None         # ... and their labels (estimated performance calibrates on them)
 
 # %% ../../nbs/11_triggers.ipynb #e404e030
 def parse_span(

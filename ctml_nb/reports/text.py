@@ -172,6 +172,17 @@ def labels_text(
     return f"{f.get('joined', 0)} joined{delay}, {f.get('waiting', 0)} rows waiting" + (f"; {', '.join(bad)}" if bad else "") + held
 
 # %% ../../nbs/31b_run_views.ipynb #5aabe201
+def _served_text(check:dict)->list:
+    "The champion's metric on the cycle's batch: realised on the rows labelled so far, and estimated without labels"
+    s, e = check.get("served") or {}, check.get("estimated_performance") or {}
+    if not s.get("rows"): return []
+    real = (f"{s.get('metric')} {number_text(s['value'])} on {s.get('labelled')} labelled of {s.get('rows')} rows"
+            if not _missing(s.get("value")) else f"no label yet for its {s.get('rows')} rows")
+    if _missing(e.get("value")): est = f"; estimate: {e['reason']}" if e.get("reason") else ""
+    else: est = (f"; estimated {e.get('metric')} {number_text(e['value'])}" + (f" (95% {e['ci'][0]:.3f} to {e['ci'][1]:.3f})"
+                 if e.get("ci") else "") + f" by {e.get('method')}" + (", recalibrated" if e.get("calibrated") else ""))
+    return [f"served batch: {real}{est}"]
+
 def record_text(
     rec,                 # `RunRecord` or `run.json` as a dict
     details:bool=False,  # Also the trigger and gate decisions, snapshots, watermark, requests, recovery
@@ -184,7 +195,7 @@ def record_text(
     out.append(f"pipeline {d.get('pipeline')}, started {when_text(d.get('started'))} UTC"
                + ("" if _missing(secs) else f", {float(secs):.1f} s"))
     out.append(f"champion before: {version_text(d.get('model_before'))}, after: {version_text(d.get('model_after'))}")
-    out += _steps(d, width)
+    out += _steps(d, width) + _served_text((d.get("values") or {}).get("check") or {})
     if details:
         out += _trigger(d.get("trigger"), width) + _gate(d.get("gate"), width)
         out += [f"pending challenger: {p.get('text')}" for p in d.get("pending") or []]

