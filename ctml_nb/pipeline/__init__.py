@@ -52,3 +52,6 @@ from .batches import (
 from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
 )
+from .tuning import (
+    expressible, PipelineTuneResult, tune_config,
+)
