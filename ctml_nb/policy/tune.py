@@ -172,11 +172,11 @@ class TuneResult(_TuneTables, _TunePlot):
             index=False, float_format=lambda v: f"{v:.4f}")
 
 # %% ../../nbs/13c_tune.ipynb #7b00001e
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="regret", cls=None)->TuneResult:
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="anchored", cls=None)->TuneResult:
     "Choose a candidate at `cost` on the tuning blocks; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
     search, blocks = tuning.comparison(), tuning.by_block()
-    chosen = choose(search, cost, rule, blocks)
+    chosen = choose(search, cost, rule, blocks, tuning.anchors)
     tuned = copy.copy(tuning.candidates[chosen]); tuned.name = f"tuned: {chosen}"
     evaluation = later.run([tuned] + list(baselines.values()))
     h = None
@@ -186,7 +186,7 @@ def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True,
         sign = 1.0 if evaluation._hib() else -1.0
         h = max(hs, key=lambda d: sign * d["utility"]) if len(hs) == len(opts) else next(o for o in opts if isinstance(o, str))
     out = (cls or TuneResult)(cost, search, dict(tuning.candidates), evaluation, chosen, baselines, h, rows, later, base)
-    out._tuning, out._refine, out._rule, out.gap = tuning, refine, rule, nested_gap(blocks, cost, rule)
+    out._tuning, out._refine, out._rule, out.gap = tuning, refine, rule, nested_gap(blocks, cost, rule, tuning.anchors)
     return out
 
 class _TuningPart:
@@ -194,6 +194,7 @@ class _TuningPart:
     def __init__(self, data, target, model, kw:dict, n_jobs, progress, bounds:list, batch_rows=1, keep=None):
         self.blocks = [_LaterPart(data.iloc[:e], target, model, kw | {"initial_rows": o}, n_jobs, progress) for o, e, _ in bounds]
         self.data, self.candidates, self.batch_rows, self.keep = data.iloc[:bounds[-1][1]], {}, batch_rows, keep
+        self.anchors = []   # the candidates that are baselines: "anchored" needs evidence to choose another
 
     def add(self, policies:list):
         self.candidates.update({p.name: p for p in policies})
@@ -211,6 +212,14 @@ class _TuningPart:
         more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, self.blocks[0].kwargs["initial_rows"],
                             keep=self.keep)
         if more: self.add(more)
+
+def _anchors(tuning, baselines:list, add:bool)->list:
+    "Names of the candidates that run as a baseline does (same trigger and strategy); with `add`, each baseline missing is added"
+    key = lambda p: (repr(p.trigger), repr(p.strategy or FullRetrain()), id(p.gate), repr(p.holdout))
+    have = {key(p): k for k, p in tuning.candidates.items()}
+    missing = [p for p in baselines if key(p) not in have and p.name not in tuning.candidates]
+    if add and missing: tuning.add(missing); have.update({key(p): p.name for p in missing})
+    return [have[key(p)] for p in baselines if key(p) in have]
 
 # %% ../../nbs/13c_tune.ipynb #7b00001f
 def _blocks(starts:list, end:int, k:int)->list:
@@ -259,7 +268,7 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
-    rule:str="regret",     # How to choose (`choose`): "regret", "robust", "best" or "one_se"
+    rule:str="anchored",   # How to choose (`choose`): "anchored", "regret", "robust", "best" or "one_se"
     warmup:float=0.4,      # Share of the tuning part before the first block (without `initial_rows`)
     blocks:int=3,          # Consecutive blocks of the rest of the tuning part; each candidate is backtested on each (rolling origin)
     current:Policy|None=None, # The policy you run now: a candidate, a baseline, and a choice the tuned one must beat
@@ -290,6 +299,7 @@ def tune_policy(
         baselines = baseline_policies(10 * b, strategy, detectors=("adwin", "ddm") if task == "classification" else ("adwin",))
         for p in baselines: p.gate, p.holdout = gate, holdout
     if current is not None: baselines = [p for p in baselines if p.name != current.name] + [current]
+    tuning.anchors = _anchors(tuning, baselines, add=space is None)
     later = _LaterPart(data, target, model, {k: v for k, v in kw.items() if k != "initial_fraction"} | {"initial_rows": cut},
                        n_jobs, progress)
     return _judge(cost, tuning, later, {p.name: p for p in baselines}, (cut, len(data) - cut), hindsight=hindsight,

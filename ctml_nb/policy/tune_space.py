@@ -16,7 +16,7 @@ from .policies import PolicyComparison, default_policy
 from .strategies import FullRetrain
 
 # %% auto #0
-__all__ = ['RULES', 'default_space', 'refine_space', 'grid_space', 'pool_blocks', 'choose', 'nested_gap']
+__all__ = ['RULES', 'EVIDENCE', 'default_space', 'refine_space', 'grid_space', 'pool_blocks', 'choose', 'nested_gap']
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b000006
 def _named(trigger)->str:
@@ -165,40 +165,58 @@ def pool_blocks(
 
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b00001d
-RULES = ("regret", "robust", "best", "one_se")
+RULES = ("anchored", "regret", "robust", "best", "one_se")
+EVIDENCE = 1.0   # "anchored": standard errors a candidate's mean per-batch gain over the anchor must exceed
+
+def _per_batch(result, cost:float, sign:float)->np.ndarray:
+    "Each scored batch's contribution to the utility, in the better-is-higher direction"
+    f = result.frame
+    ok = f["metric"].notna().to_numpy()
+    return sign * f["metric"].to_numpy()[ok] * f["rows"].to_numpy()[ok] / f["rows"][ok].mean() - cost * f["retrained"].to_numpy()[ok]
+
+def _least_regret(U:pd.DataFrame, pooled:pd.Series, names:list)->str:
+    "The name with the smallest worst regret across blocks (columns of `U`, higher is better) among `names`; ties: pooled"
+    regret = (U.loc[names].max() - U.loc[names]).max(axis=1)
+    return min(names, key=lambda k: (round(regret[k], 12), -pooled[k]))
 
 def choose(
     search:PolicyComparison,  # Candidates backtested on the tuning part (all blocks pooled)
     cost:float,               # Retrain cost
-    rule:str="regret",        # "regret", "robust", "best" or "one_se" (see above)
-    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block ("regret" and "robust" need 2 or more)
+    rule:str="anchored",      # "anchored", "regret", "robust", "best" or "one_se" (see above)
+    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block ("anchored", "regret", "robust": 2 or more)
+    anchors:list|None=None,   # "anchored": names of the simple candidates (the baselines) a choice must beat with evidence
 )->str:                       # The chosen candidate's name
     "The candidate to run at `cost` by `rule`: robust across the tuning blocks, the best pooled, or the cheapest not clearly worse"
     if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
     best, sign = search.best(cost), 1.0 if search._hib() else -1.0
     names = list(search.results)
-    if rule in ("regret", "robust") and blocks and len(blocks) > 1:
-        U = sign * np.array([[c.utility(cost)[k] for k in names] for c in blocks])   # blocks x candidates, higher is better
-        score = -(U.max(axis=1, keepdims=True) - U).max(axis=0) if rule == "regret" else U.mean(axis=0) - U.std(axis=0)
-        pooled = sign * search.utility(cost)[names].to_numpy()
-        return names[max(range(len(names)), key=lambda i: (round(score[i], 12), pooled[i]))]
+    if rule in RULES[:3] and blocks and len(blocks) > 1:
+        U = pd.DataFrame({i: sign * c.utility(cost)[names] for i, c in enumerate(blocks)})   # candidates x blocks
+        pooled = sign * search.utility(cost)[names]
+        if rule == "robust":
+            score = (U.mean(axis=1) - U.std(axis=1, ddof=0)).round(12)
+            return max(names, key=lambda k: (score[k], pooled[k]))
+        pick = _least_regret(U, pooled, names)
+        anchors = [k for k in (anchors or []) if k in search.results]
+        if rule == "regret" or not anchors: return pick
+        anchor = _least_regret(U, pooled, anchors)
+        d = _per_batch(search.results[pick], cost, sign) - _per_batch(search.results[anchor], cost, sign)
+        ok = len(d) > 1 and (U.loc[pick] > U.loc[anchor]).all() and d.mean() > EVIDENCE * d.std(ddof=1) / np.sqrt(len(d))
+        return pick if ok else anchor
     if rule != "one_se": return best
-    def per_batch(name):   # each scored batch's contribution to the utility, in the better-is-higher direction
-        f = search.results[name].frame
-        ok = f["metric"].notna().to_numpy()
-        return sign * f["metric"].to_numpy()[ok] * f["rows"].to_numpy()[ok] / f["rows"][ok].mean() - cost * f["retrained"].to_numpy()[ok]
-    ref, u = per_batch(best), search.utility(cost)
+    ref, u = _per_batch(search.results[best], cost, sign), search.utility(cost)
     tied = []
     for k in search.results:
-        d = per_batch(k) - ref
+        d = _per_batch(search.results[k], cost, sign) - ref
         if len(d) > 1 and d.mean() >= -d.std(ddof=1) / np.sqrt(len(d)): tied.append(k)
     return min(tied or [best], key=lambda k: (search.results[k].totals["retrains"], -sign * u[k]))
 
 def nested_gap(
-    blocks:list,        # `PolicyComparison` of the same candidates per block, oldest first
-    cost:float,         # Retrain cost
-    rule:str="regret",  # As for `choose`
-)->dict|None:           # mean and worst gap, one per judged block; None with fewer than 2 blocks
+    blocks:list,              # `PolicyComparison` of the same candidates per block, oldest first
+    cost:float,               # Retrain cost
+    rule:str="anchored",      # As for `choose`
+    anchors:list|None=None,   # As for `choose`
+)->dict|None:                 # mean and worst gap, one per judged block; None with fewer than 2 blocks
     "Nested validation of the choice: choose on the blocks before each block, and measure its utility gap there to that block's best candidate"
     if len(blocks) < 2: return None
     sign = 1.0 if blocks[0]._hib() else -1.0
@@ -206,5 +224,5 @@ def nested_gap(
     for k in range(1, len(blocks)):
         past = PolicyComparison({n: pool_blocks([b.results[n] for b in blocks[:k]]) for n in blocks[0].results})
         u = sign * blocks[k].utility(cost)
-        gaps.append(float(u.max() - u[choose(past, cost, rule, blocks[:k])]))
+        gaps.append(float(u.max() - u[choose(past, cost, rule, blocks[:k], anchors)]))
     return {"mean": float(np.mean(gaps)), "worst": float(np.max(gaps)), "per_block": gaps, "rule": rule}
