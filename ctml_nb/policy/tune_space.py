@@ -166,7 +166,7 @@ def pool_blocks(
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b00001d
 RULES = ("anchored", "regret", "robust", "best", "one_se")
-EVIDENCE = 1.0   # "anchored": standard errors a candidate's mean per-batch gain over the anchor must exceed
+EVIDENCE = 2.0   # "anchored": standard errors a candidate's mean per-batch gain over the anchor must exceed
 
 def _per_batch(result, cost:float, sign:float)->np.ndarray:
     "Each scored batch's contribution to the utility, in the better-is-higher direction"
