@@ -201,7 +201,7 @@ def choose(
         if rule == "regret" or not anchors: return pick
         anchor = _least_regret(U, pooled, anchors)
         d = _per_batch(search.results[pick], cost, sign) - _per_batch(search.results[anchor], cost, sign)
-        ok = len(d) > 1 and (U.loc[pick] > U.loc[anchor]).all() and d.mean() > EVIDENCE * d.std(ddof=1) / np.sqrt(len(d))
+        ok = len(d) > 1 and 2 * (U.loc[pick] > U.loc[anchor]).sum() > U.shape[1] and d.mean() > EVIDENCE * d.std(ddof=1) / np.sqrt(len(d))
         return pick if ok else anchor
     if rule != "one_se": return best
     ref, u = _per_batch(search.results[best], cost, sign), search.utility(cost)
