@@ -33,7 +33,7 @@ from .hindsight import (
     HindsightOptimum, hindsight_optimum,
 )
 from .tune_space import (
-    default_space, refine_space, grid_space, pool_blocks, RULES, choose, nested_gap,
+    default_space, refine_space, grid_space, pool_blocks, RULES, EVIDENCE, choose, nested_gap,
 )
 from .tune import (
     TuneResult, tuning_parts, tune_policy,
