@@ -402,7 +402,7 @@ def cmd_tune(args)->int:
     from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
     from ctml_nb.pipeline.preflight import check_history
-    from ctml_nb.policy.tune import tune_config
+    from ctml_nb.pipeline.tuning import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
     hist = _history(cfg, args.history)

@@ -10,6 +10,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.naive_bayes import GaussianNB
 
 import ctml_nb.policy.tune as tune
+from ctml_nb.pipeline.tuning import tune_config
 from ctml_nb.policy.backtest import Policy
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
 from ctml_nb.policy.policies import compare_policies, retrain_utility
@@ -170,7 +171,7 @@ def test_every_default_candidate_runs_on_the_history_index(kind):
     "Every candidate of the default space (first round and a second round) replays on row- and time-indexed histories"
     df = stream(1200).drop(columns="row") if kind == "rows" else timed(1200, kind)
     kw = {} if kind == "rows" else {"time_column": "time"}
-    cut, bounds, b, span, _ = tune._parts(df, "y", 0.5, kw | {"batch_size": 50})
+    cut, bounds, b, span, _ = tune.tuning_parts(df, "y", 0.5, kw | {"batch_size": 50})
     assert b == 50 and (span is None) == (kind == "rows")
     space = tune.default_space(b, 4, span=span)
     assert any("budget" in p.name for p in space)
@@ -182,10 +183,10 @@ def test_every_default_candidate_runs_on_the_history_index(kind):
 def test_tuned_batches_are_whole_batches_and_blocks_tile_the_tuning_part():
     "Rows per batch: the batch size (or the median whole batch), never the mean with a partial last batch"
     df = timed(1000, "daily")
-    cut, bounds, b, span, _ = tune._parts(df, "y", 0.5, {"batch_every": "7D", "time_column": "time"})
+    cut, bounds, b, span, _ = tune.tuning_parts(df, "y", 0.5, {"batch_every": "7D", "time_column": "time"})
     assert (b, span) == (7, pd.Timedelta("7D"))
     assert bounds[0][0] == 200 and bounds[-1][1] == cut == 500 and all(e == o2 for (_, e, _), (o2, _, _) in zip(bounds, bounds[1:]))
-    cut, bounds, b, span, _ = tune._parts(stream(1000), "y", 0.5, {"batch_size": 30})
+    cut, bounds, b, span, _ = tune.tuning_parts(stream(1000), "y", 0.5, {"batch_size": 30})
     assert b == 30 and len(bounds) == 3
 
 
@@ -194,7 +195,7 @@ def test_cli_refuses_a_tuned_config_worse_than_never_or_the_current_one(pipeline
     out = pipeline / "tuned.yaml"
     args = ("tune", "--config", str(pipeline / "pipeline.yaml"), "--retrain-cost", "0.02", "--batch-rows", "100",
             "--out", str(out), "--no-progress")
-    r = tune.tune_config(tune_cfg(pipeline), 0.02, progress=False, batch_rows=100)
+    r = tune_config(tune_cfg(pipeline), 0.02, progress=False, batch_rows=100)
     concerns = r.summary()["concerns"]
     assert "current config" in r.candidates and "current config" in r.baselines
     assert r.search.utility(0.02)[r.chosen] >= r.search.utility(0.02)["never"] or any("tuning part" in c for c in concerns)

@@ -59,3 +59,6 @@ from .pending import (
 from .label_feed import (
     LEDGER_FILE, ledger_path, attach_labels, check_label_feed, ingest_labels,
 )
+from .tuning import (
+    expressible, PipelineTuneResult, tune_config,
+)

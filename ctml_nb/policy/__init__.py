@@ -35,6 +35,9 @@ from .policies import (
 from .hindsight import (
     HindsightOptimum, hindsight_optimum,
 )
+from .tune_space import (
+    default_space, refine_space, grid_space, pool_blocks, RULES, EVIDENCE, choose, nested_gap,
+)
 from .tune import (
-    RULES, default_space, refine_space, grid_space, TuneResult, choose, nested_gap, tune_policy, tune_config,
+    TuneResult, tuning_parts, tune_policy,
 )

@@ -10,148 +10,15 @@ import copy
 import numpy as np
 import pandas as pd
 
-from ..core import ConfigError, InputError, to_jsonable
+from ..core import InputError, to_jsonable
 from .backtest import Policy
 from .hindsight import HindsightOptimum, hindsight_optimum
-from .policies import PolicyComparison, baseline_policies, compare_policies, default_policy, retrain_utility
+from .policies import PolicyComparison, baseline_policies, compare_policies, retrain_utility
 from .strategies import FullRetrain
+from .tune_space import RULES, choose, default_space, grid_space, nested_gap, pool_blocks, refine_space
 
 # %% auto #0
-__all__ = ['RULES', 'default_space', 'refine_space', 'grid_space', 'TuneResult', 'choose', 'nested_gap', 'tune_policy',
-           'tune_config']
-
-# %% ../../nbs/13c_tune.ipynb #7b000006
-def _named(trigger)->str:
-    "A short readable name of a trigger, its detector parameters and vetoes included"
-    from ctml_nb.policy.vetoes import Budget, Cooldown
-    if trigger is None: return "never"
-    if isinstance(trigger, (Budget, Cooldown)): return f"{_named(trigger.trigger)}, {trigger.label}"
-    params = getattr(trigger, "detector_params", None)
-    return trigger.label[:-1] + f", {', '.join(f'{k}={v}' for k, v in params.items())})" if params else trigger.label
-
-def _expressible(policy)->bool:
-    "Can a pipeline config run `policy` (`policy_to_config` does not refuse it)?"
-    from ctml_nb.pipeline.policy_config import policy_to_config
-    try: policy_to_config(policy); return True
-    except (ConfigError, InputError): return False
-
-def _policies(triggers, strategies, base, gate, holdout)->list:
-    "One policy per trigger and strategy, named by both, that a config can express; distinct names"
-    out, seen = [], set()
-    for s in strategies:
-        for t in triggers:
-            name = _named(t) + ("" if repr(s) == repr(base) or t is None else f" | {s!r}")
-            p = Policy(name, t, s, gate, holdout)
-            if name not in seen and _expressible(p): seen.add(name); out.append(p.validate())
-    return out
-
-# %% ../../nbs/13c_tune.ipynb #7b000009
-def _detectors(task:str)->list:
-    "Streaming detectors (make_detector name, parameters) for the error stream; none without river"
-    from ctml_nb.drift.streaming import MissingExtraError, import_river
-    try: import_river("the detectors of the default search space")
-    except MissingExtraError: return []
-    real = [("adwin", {}), ("adwin", {"delta": 0.05}), ("page_hinkley", {})]
-    return real + ([("ddm", {}), ("ddm", {"drift_threshold": 2.0}), ("hddm_a", {})] if task == "classification" else [])
-
-def _every(k:int, b:int, span=None):
-    "A period of `k` batches: rows (`k * b`) or, for a time-indexed history (`span` a batch's time), a time span such as '14D'"
-    if span is None: return k * b
-    s = int(max(pd.Timedelta(span).total_seconds() * k, 60))
-    for unit, sec in (("D", 86400), ("h", 3600), ("min", 60)):
-        if s >= sec: return f"{max(1, round(s / sec))}{unit}"
-
-def default_space(
-    batch_rows:int,            # Rows in a batch (the median of the full batches, for batches of a time span)
-    batches:int,               # Batches in the tuning part (of one block)
-    strategy=None,             # How every candidate retrains (default: `FullRetrain()` on all rows)
-    metric:str="accuracy",     # Metric the performance triggers watch (a name in `METRICS`)
-    task:str="classification", # "regression": detectors for real-valued errors only
-    drift:bool=True,           # Include a data-drift trigger (when a batch has at least 50 rows to test)
-    gate=None, holdout=None,   # Evaluation gate and holdout of every candidate (as the pipeline's)
-    span=None,                 # A batch's time span (a time-indexed history: retrains are recorded as times, so budgets count time)
-)->list:                       # `Policy` objects a pipeline config can express
-    "The first round of `tune_policy`'s default search: triggers of every kind, with the base strategy"
-    from ctml_nb.drift.detector import DriftDetector
-    from ctml_nb.policy.drift_triggers import DataDriftTrigger, PerformanceTrigger as P
-    from ctml_nb.metrics import get_metric
-    from ctml_nb.policy.triggers import AllOf, AnyOf, DataVolumeTrigger, IntervalTrigger
-    from ctml_nb.policy.vetoes import Budget, Cooldown
-    strategy, b = strategy or FullRetrain(), int(batch_rows)
-    bounded = np.isfinite(get_metric(metric).limits).all()   # accuracy-like: absolute drops; losses: relative ones
-    drops = [P(metric, max_drop=d, relative=not bounded) for d in ((0.02, 0.05, 0.1, 0.2) if bounded else (0.1, 0.25, 0.5, 1.0))]
-    ts = [None] + [IntervalTrigger(rows=k * b) for k in (1, 2, 3, 5, 10, 20, 40) if k == 1 or k < batches] + drops
-    dets = [P(metric, detector=d, detector_params=p or None) for d, p in _detectors(task)]
-    ts += dets + [AnyOf(copy.deepcopy(d), IntervalTrigger(rows=k * b)) for d in dets[::3] for k in (10, 20) if k < batches]
-    ts += [DataVolumeTrigger(min_fraction=f) for f in (0.1, 0.25, 0.5, 1.0)]
-    ts += [AllOf(copy.deepcopy(d), DataVolumeTrigger(min_fraction=1 / 30)) for d in drops[1:3]]
-    ts += [Cooldown(copy.deepcopy(drops[0]), min_rows=k * b) for k in (3, 10)]
-    ts += [Budget(copy.deepcopy(drops[0]), max_retrains=m, per=_every(20, b, span)) for m in (2, 5)]
-    if drift and b >= 50: ts.append(DataDriftTrigger(DriftDetector(), min_rows=min(b, 100)))
-    out = _policies(ts, [strategy], strategy, gate, holdout)
-    if task != "classification": return out   # the default policy watches accuracy
-    dp = default_policy(strategy); dp.gate, dp.holdout = gate, holdout
-    return out + ([dp] if _expressible(dp) and dp.name not in {p.name for p in out} else [])
-
-# %% ../../nbs/13c_tune.ipynb #7b00000c
-def _windows(strategy, batch_rows:int, rows:int)->list:
-    "Other training windows for a `FullRetrain`: 5 and 15 batches' rows (at most half of `rows`), and all rows"
-    if type(strategy) is not FullRetrain: return []
-    out = []
-    for w in [k * int(batch_rows) for k in (5, 15) if 2 * k * batch_rows <= rows] + [None]:
-        if w != strategy.window: s = copy.copy(strategy); s.window = w; out.append(s)
-    return out
-
-def refine_space(
-    search:PolicyComparison,  # First-round results on the tuning part
-    cost:float,               # Retrain cost the choice is made at
-    candidates:dict,          # Name -> `Policy` of the first round
-    batch_rows:int,           # Rows in a batch
-    rows:int,                 # Fewest rows a candidate trains on in the tuning part (windows: at most half of it)
-    top:int=3,                # Best triggers tried with other training windows
-)->list:                      # New policies (names not in `candidates`)
-    "Second round: floors at quantiles of the never-retrained model's batches; the best triggers and two periods with other windows"
-    from ctml_nb.policy.drift_triggers import PerformanceTrigger
-    first = next(iter(candidates.values()))
-    base, gate, holdout = first.strategy, first.gate, first.holdout
-    never = next((search.results[k] for k, p in candidates.items() if p.trigger is None), None)
-    ts = []
-    if never is not None:
-        m = never.to_frame()["metric"].dropna()
-        hib, name = search._hib(), never.totals["metric_name"]
-        ts = [PerformanceTrigger(name, floor=float(np.quantile(m, q if hib else 1 - q))) for q in (0.1, 0.25, 0.5)] if len(m) else []
-    from ctml_nb.policy.triggers import IntervalTrigger
-    u = search.utility(cost).sort_values(ascending=not search._hib())
-    best = [candidates[k].trigger for k in u.index if candidates[k].trigger is not None][:top]
-    best += [IntervalTrigger(rows=k * int(batch_rows)) for k in (1, 5)]   # a window can make frequent retrains pay
-    new = _policies(ts, [base], base, gate, holdout)
-    for s in _windows(base, batch_rows, rows): new += _policies(best, [s], base, gate, holdout)
-    return [p for p in new if p.name not in candidates]
-
-# %% ../../nbs/13c_tune.ipynb #7b00000e
-def grid_space(
-    grid:dict,                 # {"trigger": [Trigger or None, ...], "strategy": [...], "cooldown": [dict or None], "budget": [...]}
-    strategy=None,             # Strategy when the grid has none
-    gate=None, holdout=None,   # Evaluation gate and holdout of every candidate
-)->list:                       # One `Policy` per combination
-    "Every combination of a grid of triggers, strategies, cooldowns and budgets (the config's sections)"
-    import itertools
-    from ctml_nb.policy.vetoes import Budget, Cooldown
-    unknown = sorted(set(grid) - {"trigger", "strategy", "cooldown", "budget"})
-    if unknown: raise InputError(f"`space` grid keys {unknown} are unknown: use trigger, strategy, cooldown, budget")
-    opts = {k: list(grid.get(k, [d])) for k, d in (("trigger", None), ("strategy", strategy or FullRetrain()),
-                                                   ("cooldown", None), ("budget", None))}
-    empty = [k for k, v in opts.items() if not v]
-    if empty: raise InputError(f"`space[{empty[0]!r}]` is an empty list: give at least one option")
-    out = []
-    for t, s, c, b in itertools.product(*opts.values()):
-        if t is None and (c or b): continue                      # nothing to hold back
-        if c: t = Cooldown(t, **c)
-        if b: t = Budget(t, **b)
-        out.append(Policy(_named(t) + ("" if len(opts["strategy"]) == 1 else f" | {s!r}"), t, s, gate, holdout).validate())
-    names = [p.name for p in out]
-    if len(set(names)) < len(names): raise InputError("`space` grid has repeated options: each combination must differ")
-    return out
+__all__ = ['TuneResult', 'tuning_parts', 'tune_policy']
 
 # %% ../../nbs/13c_tune.ipynb #7b000018
 class _LaterPart:
@@ -291,14 +158,7 @@ class TuneResult(_TuneTables, _TunePlot):
           )->"TuneResult":
         "The same search chosen at another cost or rule (every backtest already run is reused)"
         return _judge(cost, self._tuning, self._later, self.baselines, self.rows, self.base,
-                      hindsight=self.hindsight is not None, refine=self._refine, rule=rule or self._rule)
-
-    def to_config(self,
-                  base=None,  # Config (or dict) whose other sections to keep (default: the tuned pipeline's, if any)
-                 )->dict:     # Pipeline config mapping: write it with `yaml.safe_dump`
-        "The pipeline config sections that run the chosen policy"
-        from ctml_nb.pipeline.policy_config import policy_to_config
-        return policy_to_config(self.policy, self.base if base is None else base)
+                      hindsight=self.hindsight is not None, refine=self._refine, rule=rule or self._rule, cls=type(self))
 
     def __repr__(self):
         s = self.summary()
@@ -311,57 +171,12 @@ class TuneResult(_TuneTables, _TunePlot):
         return f"<p>{html.escape(repr(self))}</p>" + self.to_frame().query("part == 'later'").to_html(
             index=False, float_format=lambda v: f"{v:.4f}")
 
-# %% ../../nbs/13c_tune.ipynb #7b00001d
-RULES = ("regret", "robust", "best", "one_se")
-
-def choose(
-    search:PolicyComparison,  # Candidates backtested on the tuning part (all blocks pooled)
-    cost:float,               # Retrain cost
-    rule:str="regret",        # "regret", "robust", "best" or "one_se" (see above)
-    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block ("regret" and "robust" need 2 or more)
-)->str:                       # The chosen candidate's name
-    "The candidate to run at `cost` by `rule`: robust across the tuning blocks, the best pooled, or the cheapest not clearly worse"
-    if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
-    best, sign = search.best(cost), 1.0 if search._hib() else -1.0
-    names = list(search.results)
-    if rule in ("regret", "robust") and blocks and len(blocks) > 1:
-        U = sign * np.array([[c.utility(cost)[k] for k in names] for c in blocks])   # blocks x candidates, higher is better
-        score = -(U.max(axis=1, keepdims=True) - U).max(axis=0) if rule == "regret" else U.mean(axis=0) - U.std(axis=0)
-        pooled = sign * search.utility(cost)[names].to_numpy()
-        return names[max(range(len(names)), key=lambda i: (round(score[i], 12), pooled[i]))]
-    if rule != "one_se": return best
-    def per_batch(name):   # each scored batch's contribution to the utility, in the better-is-higher direction
-        f = search.results[name].frame
-        ok = f["metric"].notna().to_numpy()
-        return sign * f["metric"].to_numpy()[ok] * f["rows"].to_numpy()[ok] / f["rows"][ok].mean() - cost * f["retrained"].to_numpy()[ok]
-    ref, u = per_batch(best), search.utility(cost)
-    tied = []
-    for k in search.results:
-        d = per_batch(k) - ref
-        if len(d) > 1 and d.mean() >= -d.std(ddof=1) / np.sqrt(len(d)): tied.append(k)
-    return min(tied or [best], key=lambda k: (search.results[k].totals["retrains"], -sign * u[k]))
-
-def nested_gap(
-    blocks:list,        # `PolicyComparison` of the same candidates per block, oldest first
-    cost:float,         # Retrain cost
-    rule:str="regret",  # As for `choose`
-)->dict|None:           # mean and worst gap, one per judged block; None with fewer than 2 blocks
-    "Nested validation of the choice: choose on the blocks before each block, and measure its utility gap there to that block's best candidate"
-    if len(blocks) < 2: return None
-    sign = 1.0 if blocks[0]._hib() else -1.0
-    gaps = []
-    for k in range(1, len(blocks)):
-        past = PolicyComparison({n: _pooled([b.results[n] for b in blocks[:k]]) for n in blocks[0].results})
-        u = sign * blocks[k].utility(cost)
-        gaps.append(float(u.max() - u[choose(past, cost, rule, blocks[:k])]))
-    return {"mean": float(np.mean(gaps)), "worst": float(np.max(gaps)), "per_block": gaps, "rule": rule}
-
 # %% ../../nbs/13c_tune.ipynb #7b00001e
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="regret")->TuneResult:
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="anchored", cls=None)->TuneResult:
     "Choose a candidate at `cost` on the tuning blocks; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
     search, blocks = tuning.comparison(), tuning.by_block()
-    chosen = choose(search, cost, rule, blocks)
+    chosen = choose(search, cost, rule, blocks, tuning.anchors)
     tuned = copy.copy(tuning.candidates[chosen]); tuned.name = f"tuned: {chosen}"
     evaluation = later.run([tuned] + list(baselines.values()))
     h = None
@@ -370,28 +185,16 @@ def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True,
         hs = [o.at(cost) for o in opts if isinstance(o, HindsightOptimum)]
         sign = 1.0 if evaluation._hib() else -1.0
         h = max(hs, key=lambda d: sign * d["utility"]) if len(hs) == len(opts) else next(o for o in opts if isinstance(o, str))
-    out = TuneResult(cost, search, dict(tuning.candidates), evaluation, chosen, baselines, h, rows, later, base)
-    out._tuning, out._refine, out._rule, out.gap = tuning, refine, rule, nested_gap(blocks, cost, rule)
+    out = (cls or TuneResult)(cost, search, dict(tuning.candidates), evaluation, chosen, baselines, h, rows, later, base)
+    out._tuning, out._refine, out._rule, out.gap = tuning, refine, rule, nested_gap(blocks, cost, rule, tuning.anchors)
     return out
-
-def _pooled(results:list):
-    "One `BacktestResult` of a policy's backtests on consecutive blocks: batches together, totals summed (metric: row-weighted)"
-    from ctml_nb.policy.backtest import BacktestResult
-    ts = [r.totals for r in results]
-    w = np.array([t["scored_rows"] for t in ts], float)
-    tot = dict(ts[0]) | {k: sum(t[k] for t in ts) for k in ("retrains", "rejected", "train_rows", "fit_seconds", "initial_fit_seconds",
-                                                            "scored_rows", "batches", "run_seconds")}
-    for k in ("metric", "no_change", "kappa_temporal"):
-        v = [t[k] for t in ts]
-        tot[k] = None if any(x is None for x in v) else float(np.dot(w, v) / w.sum())
-    frame = pd.concat([r.frame.assign(block=i) for i, r in enumerate(results)], ignore_index=True)
-    return BacktestResult(results[0].policy, frame, [e for r in results for e in r.events], tot)
 
 class _TuningPart:
     "Backtests of the candidates on each block of the tuning part (rolling origin), each run once; the second round by cost"
-    def __init__(self, data, target, model, kw:dict, n_jobs, progress, bounds:list, batch_rows=1):
+    def __init__(self, data, target, model, kw:dict, n_jobs, progress, bounds:list, batch_rows=1, keep=None):
         self.blocks = [_LaterPart(data.iloc[:e], target, model, kw | {"initial_rows": o}, n_jobs, progress) for o, e, _ in bounds]
-        self.data, self.candidates, self.batch_rows = data.iloc[:bounds[-1][1]], {}, batch_rows
+        self.data, self.candidates, self.batch_rows, self.keep = data.iloc[:bounds[-1][1]], {}, batch_rows, keep
+        self.anchors = []   # the candidates that are baselines: "anchored" needs evidence to choose another
 
     def add(self, policies:list):
         self.candidates.update({p.name: p for p in policies})
@@ -403,11 +206,20 @@ class _TuningPart:
 
     def comparison(self)->PolicyComparison:
         "The candidates over all blocks pooled"
-        return PolicyComparison({k: _pooled([b.results[k] for b in self.blocks]) for k in self.candidates})
+        return PolicyComparison({k: pool_blocks([b.results[k] for b in self.blocks]) for k in self.candidates})
 
     def refine(self, cost):
-        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, self.blocks[0].kwargs["initial_rows"])
+        more = refine_space(self.comparison(), cost, self.candidates, self.batch_rows, self.blocks[0].kwargs["initial_rows"],
+                            keep=self.keep)
         if more: self.add(more)
+
+def _anchors(tuning, baselines:list, add:bool)->list:
+    "Names of the candidates that run as a baseline does (same trigger and strategy); with `add`, each baseline missing is added"
+    key = lambda p: (repr(p.trigger), repr(p.strategy or FullRetrain()), id(p.gate), repr(p.holdout))
+    have = {key(p): k for k, p in tuning.candidates.items()}
+    missing = [p for p in baselines if key(p) not in have and p.name not in tuning.candidates]
+    if add and missing: tuning.add(missing); have.update({key(p): p.name for p in missing})
+    return [have[key(p)] for p in baselines if key(p) in have]
 
 # %% ../../nbs/13c_tune.ipynb #7b00001f
 def _blocks(starts:list, end:int, k:int)->list:
@@ -416,7 +228,7 @@ def _blocks(starts:list, end:int, k:int)->list:
     at = [round(i * len(starts) / k) for i in range(k)] + [len(starts)]
     return [(starts[at[i]], starts[at[i + 1]] if at[i + 1] < len(starts) else end, at[i + 1] - at[i]) for i in range(k)]
 
-def _parts(data, target, split, kw, warmup=0.4, blocks=3)->tuple:
+def tuning_parts(data, target, split, kw, warmup=0.4, blocks=3)->tuple:
     "(first later row, tuning blocks [(origin, end)], rows per batch, a batch's time span or None, batches in the later part)"
     from ctml_nb.policy.backtest import batch_bounds
     for p, v in (("split", split), ("warmup", warmup)):
@@ -456,10 +268,11 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
-    rule:str="regret",     # How to choose (`choose`): "regret", "robust", "best" or "one_se"
+    rule:str="anchored",   # How to choose (`choose`): "anchored", "regret", "robust", "best" or "one_se"
     warmup:float=0.4,      # Share of the tuning part before the first block (without `initial_rows`)
     blocks:int=3,          # Consecutive blocks of the rest of the tuning part; each candidate is backtested on each (rolling origin)
     current:Policy|None=None, # The policy you run now: a candidate, a baseline, and a choice the tuned one must beat
+    keep=None,             # Which default candidates to keep (`Policy` -> bool: `tune_config` keeps what a config expresses)
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
@@ -468,13 +281,13 @@ def tune_policy(
     if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
     if current is not None and not isinstance(current, Policy): raise InputError(f"`current` must be a Policy, got {type(current).__name__}")
     kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
-    cut, bounds, b, span, _ = _parts(data, target, split, kw, warmup, blocks)   # sets kw["initial_rows"] from `warmup` when missing
-    tuning = _TuningPart(data, target, model, kw, n_jobs, progress, bounds, batch_rows=b)
+    cut, bounds, b, span, _ = tuning_parts(data, target, split, kw, warmup, blocks)   # sets kw["initial_rows"] from `warmup` when missing
+    tuning = _TuningPart(data, target, model, kw, n_jobs, progress, bounds, batch_rows=b, keep=keep)
     nb = min(k for _, _, k in bounds)   # batches in the shortest block
     metric = getattr(kw.get("metric", "accuracy"), "name", kw.get("metric", "accuracy"))
     if space is None:
         if metric not in METRICS: raise InputError(f"the default search space needs a metric from METRICS, got {metric!r}: pass `space=`")
-        cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout, span=span)
+        cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout, span=span, keep=keep)
     elif isinstance(space, dict): cands = grid_space(space, strategy, gate, holdout)
     elif isinstance(space, (list, tuple)) and space and all(isinstance(p, Policy) for p in space): cands = list(space)
     else: raise InputError("`space` must be None, a non-empty list of Policy objects, or a dict grid of trigger/strategy/cooldown/budget")
@@ -486,32 +299,8 @@ def tune_policy(
         baselines = baseline_policies(10 * b, strategy, detectors=("adwin", "ddm") if task == "classification" else ("adwin",))
         for p in baselines: p.gate, p.holdout = gate, holdout
     if current is not None: baselines = [p for p in baselines if p.name != current.name] + [current]
+    tuning.anchors = _anchors(tuning, baselines, add=space is None)
     later = _LaterPart(data, target, model, {k: v for k, v in kw.items() if k != "initial_fraction"} | {"initial_rows": cut},
                        n_jobs, progress)
     return _judge(cost, tuning, later, {p.name: p for p in baselines}, (cut, len(data) - cut), hindsight=hindsight,
                   refine=space is None, rule=rule)
-
-# %% ../../nbs/13c_tune.ipynb #7b000028
-def tune_config(
-    cfg,                       # Parsed pipeline (`ctml_nb.pipeline.config.load_config`)
-    cost:float,                # Price of one retrain per batch, in metric units
-    history:pd.DataFrame|None=None, # Labelled history (default: the config's data source)
-    split:float=0.5,           # Share of the rows to tune on
-    n_jobs:int=1,              # Candidates in parallel
-    progress:bool=True,        # Progress bars
-    space=None,                # As for `tune_policy`
-    **options,                 # `replay_options`: batch_rows or batch_every, initial_rows, label_delay
-)->TuneResult:
-    "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
-    from ctml_nb.pipeline.config import feature_columns, load_source
-    from ctml_nb.pipeline.policy_config import build_gate, build_holdout, build_strategy, new_model, policy_from_config, replay_options
-    opts = replay_options(cfg, **options)
-    df = load_source(cfg) if history is None else history
-    keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
-    try: _parts(df[keep], cfg.data.target, split, dict(opts))
-    except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
-    out = tune_policy(df[keep], cfg.data.target, new_model(cfg), cost, space, split, n_jobs, progress,
-                      strategy=build_strategy(cfg), gate=build_gate(cfg), holdout=build_holdout(cfg),
-                      current=policy_from_config(cfg), **opts)
-    out.base = cfg
-    return out
