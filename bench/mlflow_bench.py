@@ -65,7 +65,7 @@ def registry_list(folder:Path, n:int, repeats:int)->tuple:
     import numpy as np
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
-    from ctml_nb.registry.api import open_registry
+    from ctml_nb.registry.backends import open_registry
     (folder / "pipeline.yaml").write_text(CONFIG.format(registry=BACKENDS["mlflow"]))
     reg = open_registry({"kind": "mlflow", "tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"})
     X = pd.DataFrame({"a": np.arange(60.0), "b": np.arange(60.0) % 7}); y = (X["a"] > 29).astype(int)

@@ -11,6 +11,7 @@ import warnings
 
 # old flat module -> its module now
 MOVED = {
+    'gate.sequential': 'policy.sequential',
     'datasets': 'data.datasets',
     'validation': 'data.validation',
     'sources': 'data.sources',
@@ -69,8 +70,8 @@ class _Alias(importlib.abc.Loader):
 class MovedModules(importlib.abc.MetaPathFinder):
     "Finds `ctml_nb.<old>` for the modules in `MOVED` (and nothing else, so it can go first)"
     def find_spec(self, fullname, path=None, target=None):
-        parent, _, name = fullname.rpartition(".")
-        if parent != "ctml_nb" or name not in MOVED: return None
+        lib, _, name = fullname.partition(".")   # a flat name (`profile`) or a dotted one (`gate.sequential`)
+        if lib != "ctml_nb" or name not in MOVED: return None
         return importlib.util.spec_from_loader(fullname, _Alias(MOVED[name]))
 
 

@@ -12,7 +12,7 @@ distributed = pytest.importorskip("distributed")
 from ctml_nb.data.datasets import make_drift_pair
 from ctml_nb.drift.detector import DriftDetector
 from ctml_nb.drift.dask_engine import DaskEngine, read_parquet
-from ctml_nb.drift.engines import get_engine
+from ctml_nb.drift.engine_table import get_engine
 
 N_ROWS, N_PARTS = 200_000, 10
 

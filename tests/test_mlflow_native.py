@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ctml_nb.core import IntegrityError
-from ctml_nb.registry.api import open_registry
+from ctml_nb.registry.backends import open_registry
 from registry_backends import mlflow_template_db, spec, stored_file
 
 pytest.importorskip("mlflow")

@@ -1,4 +1,4 @@
-"""The registry contract: the same tests against every backend (`ctml_nb.registry.api.REGISTRIES`).
+"""The registry contract: the same tests against every backend (`ctml_nb.registry.backends.REGISTRIES`).
 
 The file registry in a folder, MLflow offline on a local SQLite store with `file://` artifacts. Writers run as
 separate processes, as they would in production.
@@ -16,7 +16,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ctml_nb.core import InputError, IntegrityError, RegistryError
-from ctml_nb.registry.api import REJECTED, STATUS_TAG, open_registry
+from ctml_nb.registry.api import REJECTED, STATUS_TAG
+from ctml_nb.registry.backends import open_registry
 from ctml_nb.data.validation import infer_schema
 from registry_backends import BACKENDS, mlflow_template_db, spec, stored_file
 
@@ -167,7 +168,7 @@ WRITER = """
 import json, sys
 import numpy as np
 from sklearn.dummy import DummyClassifier
-from ctml_nb.registry.api import open_registry
+from ctml_nb.registry.backends import open_registry
 reg = open_registry(json.loads(sys.argv[1]))
 for i in range(10):
     m = DummyClassifier(constant=i % 2, strategy="constant").fit(np.zeros((2, 1)), [0, 1])
@@ -196,7 +197,7 @@ def test_a_pipeline_on_the_file_registry_never_imports_mlflow(tmp_path):
         import numpy as np
         from sklearn.dummy import DummyClassifier
         import ctml_nb.cli, ctml_nb.pipeline.context, ctml_nb.pipeline.runner
-        from ctml_nb.registry.api import open_registry
+        from ctml_nb.registry.backends import open_registry
         reg = open_registry({str(tmp_path / 'reg')!r})
         reg.register(DummyClassifier().fit(np.zeros((2, 1)), [0, 1]), "m"); reg.promote("m", 1); reg.load("m", "champion")
         open_registry({{"kind": "mlflow", "tracking_uri": "sqlite:///{tmp_path}/mlflow.db"}})   # opening does not connect

@@ -6,8 +6,8 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .datasets import (
     ELEC2_SHA256, ELEC2_COLUMNS, DRIFT_PAIR_MATERIAL, DRIFT_PAIR_NEGLIGIBLE, DRIFT_PAIR_NAN_COLUMN,
-    DRIFT_PAIR_NAN_RATE, DRIFT_KINDS, PUBLIC_TABLES, load_elec2, DriftTruth, make_drift_pair, drift_stream, PublicTable,
-    public_table,
+    DRIFT_PAIR_NAN_RATE, DRIFT_KINDS, PUBLIC_TABLES, load_elec2, DriftTruth, make_drift_pair, drift_stream,
+    PublicTable, public_table,
 )
 from .snapshots import (
     HASH_FORMAT, content_hash, Snapshot, SnapshotStore, save_snapshot, load_snapshot,
@@ -24,6 +24,7 @@ from .source_files import (
     SOURCES, FilesSource, FileSource, FolderSource, DatasetSource, CallableSource, open_source,
 )
 from .labels import (
-    LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, key_strings, open_feed, feed_head,
-    check_delivery, LabelLedger, join_delivery, LabelJoin, with_label_join, delay_summary, label_kind, join_history,
+    LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, key_strings, open_feed,
+    feed_head, check_delivery, LabelLedger, join_delivery, LabelJoin, with_label_join, delay_summary, label_kind,
+    join_history,
 )

@@ -23,7 +23,10 @@ from .current import (
     check_frame, CurrentProfile, excluded_columns, profile_chunk, current_from_reference,
 )
 from .engines import (
-    ENGINES, EXTRAS, Engine, LocalEngine, register_engine, get_engine, engine_for,
+    Engine, LocalEngine,
+)
+from .engine_table import (
+    ENGINES, EXTRAS, register_engine, get_engine, engine_for,
 )
 from .detector import (
     DriftDetector, redecide, read_parquet_batches, DriftReport,
@@ -39,6 +42,6 @@ from .streaming import (
     make_detector, DetectorRun, run_detector, ThresholdDetector,
 )
 from .estimate import (
-    expected_calibration_error, calibration_check, fit_calibrator, CBPE_METRICS, expected_metric, PerformanceEstimate,
-    PerformanceEstimator,
+    CBPE_METRICS, expected_calibration_error, calibration_check, fit_calibrator, expected_metric,
+    PerformanceEstimate, PerformanceEstimator,
 )

@@ -19,7 +19,7 @@ from .columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TE
                                    Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
                                    unseen_share)
 from .report import DriftReport, data_summary
-from .engines import engine_for, get_engine
+from .engine_table import engine_for, get_engine
 from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind
 from .stats import adjust_pvalues, chi_square_from_counts
 

@@ -5,15 +5,12 @@
 # %% ../../nbs/03c_engines.ipynb #8a277fec
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
 import pandas as pd
 
 from ..core import InputError
 
 # %% auto #0
-__all__ = ['ENGINES', 'EXTRAS', 'Engine', 'LocalEngine', 'register_engine', 'get_engine', 'engine_for']
+__all__ = ['Engine', 'LocalEngine']
 
 # %% ../../nbs/03c_engines.ipynb #9ded53be
 class Engine:
@@ -53,52 +50,3 @@ class LocalEngine(Engine):
         if not hasattr(new, "profile_"): raise InputError("The reference chunks hold no rows: nothing to fit.")
         return new.profile_
     def profile_current(self, det, data): return det.profile_current(data)
-
-# %% ../../nbs/03c_engines.ipynb #6c083a78
-ENGINES = {"local": LocalEngine, "dask": "ctml_nb.drift.dask_engine:DaskEngine"}   # name -> Engine class or "module:Class"
-EXTRAS = {"dask": "dask"}                                                   # name -> the ctml-nb extra it needs
-
-def register_engine(
-    name:str,            # Name used in configs (`engine: {kind: name}`)
-    factory,             # An `Engine` subclass (or callable returning one), or "module:Class" text
-    extra:str|None=None, # The pip extra it needs, named in the error when its import fails
-):
-    "Add an engine to the table"
-    if not isinstance(name, str) or not name: raise InputError(f"An engine name must be non-empty text, got {name!r}.")
-    ENGINES[name] = factory
-    if extra: EXTRAS[name] = extra
-
-def _factory(name:str):
-    if name not in ENGINES:
-        raise InputError(f"Unknown engine {name!r}: use one of {sorted(ENGINES)} (or `register_engine` your own).")
-    f = ENGINES[name]
-    if isinstance(f, str):
-        mod, _, attr = f.partition(":")
-        try: f = getattr(importlib.import_module(mod), attr)
-        except ImportError as e:
-            extra = EXTRAS.get(name, name)
-            raise InputError(f"The {name!r} engine needs the `{extra}` extra ({e.name or e} is missing): "
-                             f"pip install 'ctml-nb[{extra}]'.") from None
-    return f
-
-def get_engine(
-    spec=None,   # An `Engine`, a name ("local", "dask"), or a dict `{"kind": name, **options}`; `None`: "local"
-)->Engine:
-    "The engine a spec names, with its options"
-    if isinstance(spec, Engine): return spec
-    if spec is None: spec = "local"
-    if isinstance(spec, str): spec = {"kind": spec}
-    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
-        raise InputError(f"An engine is a name or a mapping with a `kind` (e.g. {{'kind': 'dask', 'workers': 2}}), got {spec!r}.")
-    opts = {k: v for k, v in spec.items() if k != "kind"}
-    f = _factory(spec["kind"])
-    try: return f(**opts)
-    except TypeError as e: raise InputError(f"Engine {spec['kind']!r}: bad options {sorted(opts)} ({e}).") from None
-
-# %% ../../nbs/03c_engines.ipynb #db3ff2cf
-def engine_for(data)->str|None:
-    "Name of the engine that reads `data`, or `None` when no engine claims it"
-    if isinstance(data, pd.DataFrame): return "local"
-    if isinstance(data, (str, Path)): return "dask"
-    if type(data).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "npartitions"): return "dask"
-    return None

@@ -16,6 +16,7 @@ from .experiments import (
     PeekingWarning, ABTestResult, ab_test, ab_test_frame, SampleSize, power_at, sample_size, ShadowReport,
     shadow_analysis,
 )
-from .sequential import (
+# kept: `ctml_nb.gate.sequential` moved to `ctml_nb.policy.sequential`; its names import from here for one release
+from ..policy.sequential import (
     cs_radius, Evidence, Verdict, SequentialTest,
 )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..core import InputError, md_escape, to_jsonable
 from ..metrics import check_metric_value
-from .sequential import Evidence, SequentialTest
+from ..policy.sequential import Evidence, SequentialTest
 from .evaluation import (METRICS, ModelOutputs, bootstrap_p_value, bootstrap_replicates, check_bootstrap,
                                      check_lengths, get_metric, mcnemar_test, metric_suite, model_outputs, outputs_for,
                                      paired_ttest, percentile_interval, slice_masks, wilcoxon_test)
@@ -42,7 +42,7 @@ class PromotionPolicy:
                  floors:dict|None=None,       # {metric: absolute floor (ceiling for losses)} for the challenger
                  task:str|None=None,          # "classification" or "regression"; inferred when None
                  min_test_rows:int=30,        # Fewest test rows the gate judges on; fewer (or one class only): reject. Sequential: fewest paired rows before a verdict
-                 sequential:bool=False,       # Keep an undecided challenger pending and test again on later cycles' rows (`ctml_nb.gate.sequential`)
+                 sequential:bool=False,       # Keep an undecided challenger pending and test again on later cycles' rows (`ctml_nb.policy.sequential`)
                  max_rows:int=1000,           # Sequential: drop a challenger still undecided after this many paired rows
                  max_looks:int=20,            # ... or after this many looks (cycles)
                  n_boot:int=2000,             # Bootstrap resamples

@@ -5,11 +5,10 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
-    COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig, EngineConfig,
-    engine_spec, check_type, from_dict, pipeline_importable, check_call, parse_config, load_config, component_class,
-    component_specs, config_path,
-    pipeline_registry, is_ref, validate_config, load_source, feature_columns, declared_parameters,
-    check_parameters, parse_parameter,
+    COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig,
+    EngineConfig, engine_spec, check_type, from_dict, pipeline_importable, check_call, parse_config, load_config,
+    component_class, component_specs, config_path, pipeline_registry, is_ref, validate_config, load_source,
+    feature_columns, declared_parameters, check_parameters, parse_parameter,
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
@@ -18,8 +17,8 @@ from .preflight import (
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
-    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
-    first_batch_rows, feed_label_times,
+    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times,
+    first_cycle_rows, first_batch_rows,
 )
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
@@ -32,9 +31,9 @@ from .alerts import (
     AppriseNotifier, register_notifier, make_notifier, alert_state_path, notify_run,
 )
 from .steps import (
-    RECORD_MIME, BANNER_TAG, INLINE_BACKEND, ENGINE_ENV, KERNEL_LOG, REGISTRY_LOG, record_bundle, record, read_records,
-    library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine, logged_kernels,
-    readable_parameters, execute_step,
+    RECORD_MIME, BANNER_TAG, INLINE_BACKEND, ENGINE_ENV, KERNEL_LOG, REGISTRY_LOG, record_bundle, record,
+    read_records, library_versions, RunHeader, audit_notebook, mark_failed, StepResult, kernel_env, step_engine,
+    logged_kernels, readable_parameters, execute_step,
 )
 from .run_record import (
     LIFTED, REQUIRED_VALUES, Values, load_values, load_run_config, RunRecord, now_iso, append_index, read_index,
@@ -46,9 +45,10 @@ from .runner import (
 )
 from .context import (
     TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,
-    champion_state, retrain_history, cycle_state, cycle_reference, served_estimate, served_scores, save_trigger_state, restore_trigger_state,
-    fit_reference, reference_detector, training_split, retrain_candidate, save_candidate, load_candidate,
-    champion_tags, register_challenger, promote_candidate, deploy_version, batch_drift,
+    champion_state, retrain_history, cycle_state, cycle_reference, served_estimate, served_scores,
+    save_trigger_state, restore_trigger_state, fit_reference, reference_detector, training_split,
+    retrain_candidate, save_candidate, load_candidate, champion_tags, register_challenger, promote_candidate,
+    deploy_version, batch_drift,
 )
 from .batches import (
     read_cursor, label_mark, CycleData, open_pipeline_source, count_upto, cycle_data, extend,

@@ -89,7 +89,7 @@ class PipelineConfig:
     promotion: ComponentSpec|None = None # When a challenger replaces the champion (None: library default)
     cooldown: dict|None = None           # `Cooldown` parameters vetoing retrains too close together: {min_time: 7D}
     budget: dict|None = None             # `Budget` parameters: {max_retrains: 4, per: 30D}
-    registry: str|dict = "registry"      # Model registry: a folder (the file registry), or {kind: mlflow, tracking_uri: ..., ...} (`ctml_nb.registry.api.REGISTRIES`)
+    registry: str|dict = "registry"      # Model registry: a folder (the file registry), or {kind: mlflow, tracking_uri: ..., ...} (`ctml_nb.registry.backends.REGISTRIES`)
     trust: TrustConfig = field(default_factory=TrustConfig)  # Signed model and state files (`$CTML_REGISTRY_KEY` overrides the key file)
     runs: str = "runs"                   # Folder of run records
     alerts: dict|None = None             # Events sent to notifiers after each cycle (`ctml_nb.pipeline.alerts`): {notifiers: ..., events: ...}
@@ -103,7 +103,7 @@ class PipelineConfig:
 @dataclass
 class EngineConfig:
     "Where drift profiles of new batches are built"
-    kind: str = "local"                  # `local`, `dask`, or a name given to `ctml_nb.drift.engines.register_engine`
+    kind: str = "local"                  # `local`, `dask`, or a name given to `ctml_nb.drift.engine_table.register_engine`
     address: str|None = None             # Dask scheduler to connect to (`tcp://host:8786`)
     workers: int|None = None             # Or: a `LocalCluster` of this many worker processes, started for the step
     threads_per_worker: int = 1          # Threads of each such worker
@@ -112,7 +112,7 @@ _ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://[^\s/]+(?:/\S*)?|[\w.
 
 def engine_spec(cfg:PipelineConfig)->dict:
     "The pipeline's engine as `{kind, **options}`, checked; raise `ConfigError` naming the `engine.` key"
-    from ctml_nb.drift.engines import ENGINES
+    from ctml_nb.drift.engine_table import ENGINES
     e = cfg.engine
     if e.kind not in ENGINES: raise ConfigError(f"engine.kind: expected one of {', '.join(sorted(ENGINES))}, got {e.kind!r}")
     opts = {k: v for k, v in (("address", e.address), ("workers", e.workers)) if v is not None}
@@ -319,7 +319,7 @@ def pipeline_registry(
     cfg:PipelineConfig,  # Parsed pipeline
 ):                       # `ctml_nb.registry.api.Registry`
     "The registry `cfg.registry` names (a folder: the file registry), opened with the config's `trust:` settings"
-    from ctml_nb.registry.api import open_registry
+    from ctml_nb.registry.backends import open_registry
     return open_registry(cfg.registry, cfg.base_dir, config_path(cfg, "trust.key_file"), cfg.trust.trusted)
 
 def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")

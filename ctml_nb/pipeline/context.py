@@ -434,7 +434,7 @@ def batch_drift(
     "This cycle's batch tested for drift against the reference, profiled on the pipeline's engine"
     from ctml_nb.pipeline.config import engine_spec
     from ctml_nb.drift.report import data_summary
-    from ctml_nb.drift.engines import get_engine
+    from ctml_nb.drift.engine_table import get_engine
     spec, t0 = engine_spec(ctx.cfg), time.perf_counter()
     batch = data_summary(data.batch, f"the new rows of {ctx.cfg.data.source}", ctx.cfg.data.time_column)   # what the report names
     if spec["kind"] == "local":

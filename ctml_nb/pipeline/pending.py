@@ -15,7 +15,7 @@ from ..policy.loop import Champion, pending_retrain, pending_rows
 from .context import Context, deploy_version, register_challenger
 from .policy_config import build_gate
 from ..registry.api import PENDING, REJECTED, STATUS_TAG
-from ..gate.sequential import Verdict
+from ..policy.sequential import Verdict
 
 # %% auto #0
 __all__ = ['PENDING_TAG', 'pending_text', 'register_pending', 'pending_challenger', 'settle_pending']

@@ -362,7 +362,7 @@ def check_engine(
 )->dict:                 # The engine spec (`ctml_nb.pipeline.config.engine_spec`)
     "Raise `ConfigError` when the pipeline's engine is unknown, badly set, or its library is not installed"
     from ctml_nb.pipeline.config import engine_spec
-    from ctml_nb.drift.engines import get_engine
+    from ctml_nb.drift.engine_table import get_engine
     spec = engine_spec(cfg)
     try: get_engine(spec).check()
     except ConfigError: raise

@@ -17,12 +17,15 @@ from .drift_triggers import (
 from .estimated_trigger import (
     EstimatedPerformanceTrigger,
 )
+from .sequential import (
+    cs_radius, Evidence, Verdict, SequentialTest,
+)
 from .strategies import (
     RetrainResult, final_estimator, fit_with_weights, RetrainStrategy, FullRetrain, Incremental, FineTune,
     HyperparameterSearch,
 )
 from .loop import (
-    Champion, label_window, model_state, REFERENCE_ROWS, reference_rows, Holdout, training_end, retrain_model,
+    REFERENCE_ROWS, Champion, label_window, model_state, reference_rows, Holdout, training_end, retrain_model,
     gate_promotes, pending_rows, pending_retrain,
 )
 from .backtest import (
@@ -36,7 +39,7 @@ from .hindsight import (
     HindsightOptimum, hindsight_optimum,
 )
 from .tune_space import (
-    default_space, refine_space, grid_space, pool_blocks, RULES, EVIDENCE, choose, nested_gap,
+    RULES, EVIDENCE, default_space, refine_space, grid_space, pool_blocks, choose, nested_gap,
 )
 from .tune import (
     TuneResult, tuning_parts, tune_policy,

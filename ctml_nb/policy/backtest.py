@@ -295,7 +295,7 @@ class _Replay(_ReplayReference):
 # %% ../../nbs/13_backtest.ipynb #522552b7
 def _pending_text(version, verdict)->str:
     "'v7 pending: +0.03 +/- 0.05 on 80 rows, about 200 needed'"
-    from ctml_nb.gate.sequential import Verdict
+    from ctml_nb.policy.sequential import Verdict
     return Verdict(**verdict).text(version)
 
 def _note(rec:dict, text:str):

@@ -185,7 +185,7 @@ def pending_retrain(
 )->tuple:            # (retrain now: bool, why)
     "While a challenger is pending, whether a fired trigger pays for a new retrain (the pending one is then dropped as superseded)"
     if requested: return True, "an on-demand request asked for a retrain"
-    from ctml_nb.gate.sequential import Evidence
+    from ctml_nb.policy.sequential import Evidence
     ev, test = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
     if ev.n >= test.min_rows and ev.mean <= test.min_delta:
         return True, (f"the challenger is not ahead after {ev.n} paired rows (improvement {ev.mean:+.4g}, not above "

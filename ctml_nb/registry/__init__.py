@@ -5,8 +5,8 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .api import (
-    STATUS_TAG, REJECTED, RUN_ENV, LOG_ENV, PENDING, REGISTRIES, valid_name, check_name, check_alias, utc_stamp,
-    ModelVersion, Registry, registry_class, open_registry,
+    STATUS_TAG, REJECTED, RUN_ENV, LOG_ENV, PENDING, valid_name, check_name, check_alias, utc_stamp, ModelVersion,
+    Registry,
 )
 from .files import (
     ModelRegistry, FORMATS,
@@ -16,6 +16,9 @@ from .mlflow_sqlite import (
 )
 from .mlflow_backend import (
     RECORD, HISTORY, STACK, IDENTITY, mlflow_model_files, MlflowRegistry,
+)
+from .backends import (
+    REGISTRIES, registry_class, open_registry,
 )
 from .model_files import (
     KEY_ENV, KEY_FILE_ENV, KEY_ANY_MODE_ENV, MIN_KEY_BYTES, dump_model, load_model, read_verified, check_key_file,

@@ -5,10 +5,7 @@
 # %% ../../nbs/22d_registry_api.ipynb #7f287256
 from __future__ import annotations
 
-import difflib
 import getpass
-import importlib.util
-import inspect
 import os
 import re
 from abc import ABC, abstractmethod
@@ -20,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import REF_PATTERN, ConfigError, InputError, RegistryError, resolve_ref, to_jsonable
+from ..core import ConfigError, InputError, RegistryError, to_jsonable
 from ..data.snapshots import Snapshot
 from .lineage import environment
 from .model_files import FORMATS, dump_model, signing_key
@@ -28,8 +25,8 @@ from .verify import SignedRecords, VerifiedLoads
 from ..data.validation import DataSchema
 
 # %% auto #0
-__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'LOG_ENV', 'PENDING', 'REGISTRIES', 'valid_name', 'check_name', 'check_alias',
-           'utc_stamp', 'ModelVersion', 'Registry', 'registry_class', 'open_registry']
+__all__ = ['STATUS_TAG', 'REJECTED', 'RUN_ENV', 'LOG_ENV', 'PENDING', 'valid_name', 'check_name', 'check_alias', 'utc_stamp',
+           'ModelVersion', 'Registry']
 
 # %% ../../nbs/22d_registry_api.ipynb #81f0fa22
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -414,40 +411,3 @@ class Registry(_Lookup, _References, _Register, _Aliases, _Promotion, SignedReco
                              "the SHA-256 and size of the model file and of each artifact, before anything is unpickled",
                              "the content hash of each data snapshot it loads"],
                 "cannot_verify": list(self.cannot_verify)}
-
-# %% ../../nbs/22d_registry_api.ipynb #e1309e8e
-REGISTRIES = {"file": "ctml_nb.registry.files:ModelRegistry", "mlflow": "ctml_nb.registry.mlflow_backend:MlflowRegistry"}
-_EXTRAS = {"mlflow": "mlflow"}
-
-def registry_class(
-    kind:str,               # A key of `REGISTRIES`, or `module:Class`
-    key:str="registry.kind",# Config key, for the error message
-)->type:
-    "The `Registry` subclass `kind` names, imported now (a missing optional library names its extra)"
-    if kind not in REGISTRIES and not REF_PATTERN.match(str(kind)):
-        raise ConfigError(f"{key}: expected one of {', '.join(REGISTRIES)} or 'module:Class', got {kind!r}")
-    if kind in _EXTRAS and importlib.util.find_spec(_EXTRAS[kind]) is None:
-        raise ConfigError(f"{key}: a {kind!r} registry needs {_EXTRAS[kind]}: pip install \"ctml-nb[{_EXTRAS[kind]}]\"")
-    cls = resolve_ref(REGISTRIES.get(kind, kind), key)
-    if not (isinstance(cls, type) and any(c.__name__ == "Registry" for c in cls.__mro__)):   # by name: notebooks redefine it
-        raise ConfigError(f"{key}: {kind!r} is not a subclass of ctml_nb.registry.api.Registry")
-    return cls
-
-def open_registry(
-    spec,                        # A folder (str or Path: the file registry), or {kind: ..., <backend parameters>}
-    base_dir:str|Path=".",       # Folder relative paths are resolved against (the config file's)
-    key_file:str|Path|None=None, # Signing key file (the config's `trust.key_file`)
-    trust_unsigned:bool=False,   # The config's `trust.trusted`
-)->Registry:
-    "The registry a config's `registry:` names"
-    if isinstance(spec, (str, Path)): spec = {"kind": "file", "root": str(spec)}
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise ConfigError(f"registry: expected a folder or a mapping with a `kind` ({', '.join(REGISTRIES)}), got {spec!r}")
-    params, cls = {k: v for k, v in spec.items() if k != "kind"}, registry_class(spec["kind"])
-    known = [k for k in inspect.signature(cls.__init__).parameters if k not in ("self", "key_file", "trust_unsigned")]
-    for k in params:
-        if k not in known:
-            close = difflib.get_close_matches(str(k), known, n=1)
-            raise ConfigError(f"registry.{k}: unknown key of a {spec['kind']!r} registry" + (f"; did you mean {close[0]!r}?" if close
-                              else f"; its keys: {', '.join(known)} (the signing key and trust come from `trust:`)"))
-    return cls.from_spec(params, base_dir=Path(base_dir), key_file=key_file, trust_unsigned=trust_unsigned)

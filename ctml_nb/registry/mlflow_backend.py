@@ -23,7 +23,9 @@ from ..core import ConfigError, IntegrityError, RegistryError, to_jsonable
 from ..data.snapshots import SnapshotStore
 from .model_files import FORMATS, load_model, read_verified
 from .model_files import sign as sign_record
-from .api import LOG_ENV, REGISTRIES, Registry, utc_stamp, valid_name
+from .api import LOG_ENV, Registry, utc_stamp, valid_name
+
+_LOADER_MODULE = "ctml_nb.registry.mlflow_backend"   # this module, also when the notebook runs it: MLflow loads models through it
 from .mlflow_sqlite import SqliteReader
 from ..data.validation import DataSchema
 
@@ -267,7 +269,7 @@ def mlflow_model_files(
                                       pip_requirements=mlflow.sklearn.get_default_pip_requirements())
         else:
             import joblib
-            mlflow.pyfunc.save_model(str(out), loader_module=REGISTRIES["mlflow"].split(":")[0], data_path=str(own),
+            mlflow.pyfunc.save_model(str(out), loader_module=_LOADER_MODULE, data_path=str(own),
                                      signature=sig, input_example=example, pip_requirements=[f"joblib=={joblib.__version__}"])
         files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     return {**files, FORMATS[fmt]: data}
