@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchutil import peak_kb, reset_peak  # noqa: E402
 
 from ctml_nb.pipeline.config import DataConfig  # noqa: E402
-from ctml_nb.data.source_files import open_source  # noqa: E402
+from ctml_nb.data.source_kinds import open_source  # noqa: E402
 
 PER_DAY = 288
 

@@ -41,14 +41,14 @@ def _runs_dir(args)->Path:
 # %% ../nbs/32_cli.ipynb #70c215ff
 def _template_params(cfg, pairs:list)->dict:
     "`-p STEP.NAME VALUE` pairs converted to the declared types of the templates"
-    from ctml_nb.pipeline.config import config_path, declared_parameters, parse_parameter
+    from ctml_nb.pipeline.config import config_path
+    from ctml_nb.pipeline.parameters import declared_parameters, parse_parameter
     from ctml_nb.core import ConfigError
     from ctml_nb.pipeline.runner import list_templates
     if not pairs: return {}   # the templates folder is checked by preflight, with the other config keys
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
-    steps = dict(list_templates(tdir))
-    out = {}
+    steps, out = dict(list_templates(tdir)), {}
     for key, raw in pairs or []:
         step, _, name = key.partition(".")
         if step not in steps or not name:

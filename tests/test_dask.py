@@ -75,7 +75,7 @@ def test_tree_merge_same_verdicts_within_the_stated_bound(pair, engine):
     for name, col in tprof.columns.items():
         if col.kind != "numeric" or not col.count: continue
         x = np.sort(ref[name].to_numpy(dtype=float)); x = x[np.isfinite(x)]
-        from ctml_nb.drift.profile import quantile_cdf
+        from ctml_nb.drift.quantiles import quantile_cdf
         pts = np.quantile(x, np.linspace(0, 1, 201))
         gap = np.abs(quantile_cdf(np.asarray(col.quantiles), pts) - np.searchsorted(x, pts, "right") / x.size).max()
         assert gap <= col.rank_error + 1e-12, name

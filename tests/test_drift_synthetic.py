@@ -4,7 +4,7 @@ import pytest
 
 from ctml_nb.data.datasets import make_drift_pair
 from ctml_nb.drift.detector import DriftDetector, ReferenceProfile
-from ctml_nb.drift.profile import quantile_cdf
+from ctml_nb.drift.quantiles import quantile_cdf
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import pyarrow.dataset as ds
 import pytest
 
 import ctml_nb.data.source_files as source_files
+import ctml_nb.data.source_kinds as source_kinds
 from ctml_nb.pipeline.config import DataConfig
 from ctml_nb.core import ConfigError, InputError
-from ctml_nb.data.source_files import open_source
+from ctml_nb.data.source_kinds import open_source
 from ctml_nb.data.sources import Batch
 
 
@@ -160,7 +161,8 @@ def test_window_opens_only_the_files_that_can_hold_it(tmp_path, monkeypatch, kin
     b = src.next_batch()
     opened = []
     real = source_files.read_table
-    monkeypatch.setattr(source_files, "read_table", lambda path, *a, **k: opened.append(path) or real(path, *a, **k))
+    for mod in (source_files, source_kinds):   # the file machinery and the kinds each read files
+        monkeypatch.setattr(mod, "read_table", lambda path, *a, **k: opened.append(path) or real(path, *a, **k))
     w = src.read(since="2024-01-28", cursor=b.cursor)
     assert len(opened) == 3 and len(w) == 72 and len(w.attrs["read"]["files"]) == 3
     assert w.timestamp.is_monotonic_increasing

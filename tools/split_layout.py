@@ -63,7 +63,7 @@ FIXUPS = {
         # the MLflow backend named its own module through the registry table (a cycle once the table sits above it)
         ("nbs/22e_mlflow_registry.ipynb", 'loader_module=REGISTRIES["mlflow"].split(":")[0]', "loader_module=_LOADER_MODULE"),
         ("nbs/22e_mlflow_registry.ipynb", "from ctml_nb.registry.api import LOG_ENV, REGISTRIES, Registry, utc_stamp, valid_name\n",
-         "from ctml_nb.registry.api import LOG_ENV, Registry, utc_stamp, valid_name\n\n"
+         "from ctml_nb.registry.api import LOG_ENV, Registry, utc_stamp, valid_name\n"
          '_LOADER_MODULE = "ctml_nb.registry.mlflow_backend"   # this module, also when the notebook runs it: MLflow loads models through it\n'),
     ],
     "sizes": [
@@ -109,6 +109,9 @@ STEPS = {
         Split("03_profile", "02b_quantiles", "drift.quantiles", ["quantile_cdf", "summarise_numeric", "merge_quantiles"],
               "quantiles", "Quantile summaries of a numeric column: the CDF between their knots, built from sorted values, merged across chunks",
               "the quantile math the column profiles build on"),
+        Split("30_config", "30g_parameters", "pipeline.parameters", ["declared_parameters", "check_parameters", "parse_parameter"],
+              "parameters", "The parameters of a template step: their declared types, checked and parsed before any kernel starts",
+              "the template parameters apart from the pipeline's config schema"),
         Split("23c_source_files", "23ca_source_kinds", "data.source_kinds",
               ["FileSource", "FolderSource", "DatasetSource", "CallableSource", "SOURCES"],
               "source_kinds", "The four kinds of `Source` a pipeline names (a growing file, a folder of batch files, a hive-partitioned "

@@ -21,7 +21,10 @@ from .sources import (
     in_row_ranges, Batch, Labels, Source,
 )
 from .source_files import (
-    SOURCES, FilesSource, FileSource, FolderSource, DatasetSource, CallableSource, open_source,
+    FilesSource,
+)
+from .source_kinds import (
+    SOURCES, FileSource, FolderSource, DatasetSource, CallableSource, open_source,
 )
 from .labels import (
     LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, key_strings, open_feed,

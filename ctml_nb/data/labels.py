@@ -112,7 +112,7 @@ def open_feed(
     params:dict|None=None,        # Keyword arguments of a `module:function` feed
 ):                                # `ctml_nb.data.sources.Source`
     "The feed's `Source`: rows in arrival order (the label's time column is data, not a position)"
-    from ctml_nb.data.source_files import open_source
+    from ctml_nb.data.source_kinds import open_source
     return open_source(SimpleNamespace(source=source, target=label, time_column=None, params=params or {}), base_dir)
 
 def feed_head(source:str, label:str, base_dir=None, params:dict|None=None)->pd.DataFrame:
@@ -285,7 +285,7 @@ class _JoinedFiles:
     def _call(self, **kw): return self.label_join(super()._call(**kw))   # a `module:function` source
 
 def with_label_join(
-    src,                  # A file-backed `Source` (`ctml_nb.data.source_files.open_source`)
+    src,                  # A file-backed `Source` (`ctml_nb.data.source_kinds.open_source`)
     key:list,             # Key column(s)
     labels:pd.Series,     # Joined labels by canonical key (`LabelLedger.labels`)
 )->object:                # `src` itself, reading through the join (set again: the labels replaced)

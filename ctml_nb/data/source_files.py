@@ -5,21 +5,20 @@
 # %% ../../nbs/23c_source_files.ipynb #11415f77
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..core import TABLE_FORMATS, ConfigError, InputError, filter_frame, parse_times, read_table
+from ..core import InputError, parse_times, read_table
 from .sources import (
     LATE_POLICIES, Batch, Labels, Source, decode_position, encode_position, encode_positions, in_row_ranges,
     next_position, plain_position, row_ranges)
 from .validation import dtype_kind
 
 # %% auto #0
-__all__ = ['SOURCES', 'FilesSource', 'FileSource', 'FolderSource', 'DatasetSource', 'CallableSource', 'open_source']
+__all__ = ['FilesSource']
 
 # %% ../../nbs/23c_source_files.ipynb #2238ae32
 class _FileBackend:
@@ -337,123 +336,3 @@ class _LabelMarks:
 # %% ../../nbs/23c_source_files.ipynb #babdb0d2
 class FilesSource(_FileRanges, _WindowReads, _LabelMarks, _FileBatches):
     "Shared logic of the file-backed sources: batches, windows and labels over a set of files"
-
-# %% ../../nbs/23c_source_files.ipynb #5627a705
-class FileSource(FilesSource):
-    "One `.csv` or `.parquet` file holding the whole history, growing at the end (labels may be filled in later)"
-    kind, ordered = "file", True
-    def _listing(self)->dict:
-        now = self._listing_one("")
-        if now is None: raise InputError(f"data.source: file not found: {self.path}")
-        return {Path(self.path).name: now}
-    def _load(self, name, columns=None, filters=None): return read_table(self.path, columns, filters)
-    def _schema(self)->pd.DataFrame: return read_table(self.path, nrows=0 if str(self.path).lower().endswith((".parquet", ".pq")) else 100)
-
-# %% ../../nbs/23c_source_files.ipynb #d8103f1c
-class FolderSource(FilesSource):
-    "A folder of batch files (`*.csv` or `*.parquet`): each new file is a new batch, file order is name order"
-    kind = "folder"
-    @property
-    def can_grow(self)->bool: return self.time_column is not None
-    def _listing(self)->dict:
-        p = Path(self.path)
-        if not p.is_dir(): raise InputError(f"data.source: folder not found: {p}")
-        out, fmts = {}, set()
-        for e in os.scandir(p):  # plain strings, not Path objects: this runs over every file at every cycle
-            ext = os.path.splitext(e.name)[1].lower()
-            if ext in TABLE_FORMATS and not e.name.startswith((".", "_")) and e.is_file():
-                st = e.stat()
-                out[e.name] = [st.st_size, st.st_mtime_ns]
-                fmts.add(TABLE_FORMATS[ext])
-        if len(fmts) > 1: raise InputError(f"{p}: holds both CSV and parquet files; keep one format per folder")
-        if not out: raise InputError(f"{p}: no *.csv or *.parquet files yet; add the first batch file")
-        return out
-    def _schema(self)->pd.DataFrame:
-        name = min(self._listing())
-        return read_table(Path(self.path) / name, nrows=100 if name.lower().endswith(".csv") else 0)
-
-# %% ../../nbs/23c_source_files.ipynb #c0717aeb
-class DatasetSource(FolderSource):
-    "A hive-partitioned parquet dataset folder (`key=value/` subfolders, read with pyarrow.dataset): new files are new batches"
-    kind = "dataset"
-    def _listing(self)->dict:
-        p = Path(self.path)
-        if not p.is_dir(): raise InputError(f"data.source: dataset folder not found: {p}")
-        out = {}
-        top = str(p)
-        for root, dirs, names in os.walk(top):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            rel = os.path.relpath(root, top).replace(os.sep, "/")
-            for n in names:
-                if n.startswith((".", "_")) or not n.lower().endswith((".parquet", ".pq")): continue
-                st = os.stat(os.path.join(root, n))
-                out[n if rel == "." else f"{rel}/{n}"] = [st.st_size, st.st_mtime_ns]
-        if not out: raise InputError(f"{p}: no parquet files yet; add the first partition")
-        return out
-    def _load(self, name, columns=None, filters=None):
-        return read_table(Path(self.path) / name, columns, filters, partition_root=self.path)
-    def _schema(self)->pd.DataFrame: return read_table(self.path, nrows=0)
-
-# %% ../../nbs/23c_source_files.ipynb #75e8b341
-class CallableSource(FilesSource):
-    "A `module:function` returning a DataFrame: the whole history, or with an `after=` parameter only newer rows"
-    kind = "callable"
-    def __init__(self, path, target, time_column=None, max_label_wait=None,
-                 params:dict|None=None):  # Keyword arguments of the function
-        super().__init__(path, target, time_column, max_label_wait)
-        self.params = params
-    def _fn(self):
-        from ctml_nb.core import resolve_ref
-        return resolve_ref(self.path, "data.source")
-    @property
-    def incremental(self)->bool: return "after" in inspect.signature(self._fn()).parameters
-    def _listing(self)->dict: return {self.path: [None, None]}
-    def _listing_one(self, name): return None
-    def _call(self, **kw)->pd.DataFrame:
-        df = self._fn()(**(self.params or {}), **kw)
-        if not isinstance(df, pd.DataFrame):
-            raise InputError(f"data.source {self.path!r} returned {type(df).__name__}, expected a pandas DataFrame")
-        return df.reset_index(drop=True)
-    def _load(self, name, columns=None, filters=None):
-        df = self._call(**({"after": None} if self.incremental else {}))
-        if columns is not None: df = df[columns]
-        return filter_frame(df, filters).reset_index(drop=True) if filters else df
-    def _schema(self)->pd.DataFrame: return self._load(self.path).head(100)
-    def _arrivals(self, cur:dict)->list:
-        if not self.incremental or not cur["files"]: return super()._arrivals(cur)
-        df = self._call(after=decode_position(cur["watermark"], cur["position"] or "row", cur["tz"]))
-        self._check_columns(df, self.path, cur)
-        e = cur["files"][self.path]
-        cur["files"][self.path] = {**e, "rows": e["rows"] + len(df)}
-        return [(self.path, df, e["rows"])]
-
-# %% ../../nbs/23c_source_files.ipynb #064a0086
-SOURCES = {"file": FileSource, "folder": FolderSource, "dataset": DatasetSource, "callable": CallableSource}
-
-def _looks_like_ref(s:str)->bool:
-    return ":" in s and Path(s).suffix.lower() not in TABLE_FORMATS and not Path(s).exists() and "/" not in s.split(":")[0]
-
-def open_source(
-    data_cfg,                     # `ctml_nb.pipeline.config.DataConfig`: source, target, time_column, params
-    base_dir:str|Path|None=None,  # Folder relative paths are resolved against (the pipeline file's folder)
-    kind:str|None=None,           # One of `SOURCES`; None: a file, a folder (`key=value/` subfolders: dataset) or `module:function`
-    max_label_wait=None,          # Give up on a missing label this long before the watermark (`'7D'`; rows without a time column)
-)->Source:
-    "The `Source` `data_cfg.source` names"
-    src = data_cfg.source
-    if not isinstance(src, str) or not src: raise ConfigError(f"data.source: expected a path or 'module:function', got {src!r}")
-    p = Path(src) if Path(src).is_absolute() or base_dir is None else Path(base_dir) / src
-    if kind is None:
-        if _looks_like_ref(src) and not p.exists(): kind = "callable"
-        elif p.is_dir(): kind = "dataset" if any(d.is_dir() and "=" in d.name for d in p.iterdir()) else "folder"
-        elif p.suffix.lower() in TABLE_FORMATS or not p.exists(): kind = "file"
-        else: raise ConfigError(f"data.source: expected a .csv or .parquet file, a folder or 'module:function', got {src!r}")
-    if kind not in SOURCES: raise ConfigError(f"data.source kind: expected one of {', '.join(SOURCES)}, got {kind!r}")
-    if kind != "callable" and not p.exists():
-        raise InputError(f"data.source: not found: {p}; give a .csv/.parquet file, a folder or 'module:function'")
-    if kind == "file" and p.suffix.lower() not in TABLE_FORMATS:
-        raise ConfigError(f"data.source: a file source must end in .csv or .parquet, got {src!r}")
-    if data_cfg.params and kind != "callable": raise ConfigError("data.params: only a 'module:function' source takes parameters")
-    if kind == "callable":
-        return CallableSource(src, data_cfg.target, data_cfg.time_column, max_label_wait, params=dict(data_cfg.params or {}))
-    return SOURCES[kind](p, data_cfg.target, data_cfg.time_column, max_label_wait, name=src)  # relocatable cursors

@@ -10,10 +10,13 @@ from .stats import (
     ks_from_counts, wasserstein_from_quantiles, ks_test, cramer_von_mises_test, anderson_darling_test, wasserstein,
     binned_counts, psi, jensen_shannon, hellinger, total_variation, chi_square_test, adjust_pvalues,
 )
+from .quantiles import (
+    quantile_cdf, summarise_numeric, summarise_sorted, merge_quantiles,
+)
 from .profile import (
-    KINDS, SKETCH_K, PROFILE_THREADS, PARALLEL_MIN_ROWS, FORMAT_VERSION, infer_kind, quantile_cdf,
-    summarise_numeric, merge_quantiles, ColumnProfile, category_counts, value_hashes, value_sketch, merge_sketches,
-    profile_column, profile_columns, merge_columns, ReferenceProfile,
+    KINDS, SKETCH_K, PROFILE_THREADS, PARALLEL_MIN_ROWS, FORMAT_VERSION, infer_kind, ColumnProfile,
+    category_counts, value_hashes, value_sketch, merge_sketches, profile_column, profile_columns, merge_columns,
+    ReferenceProfile,
 )
 from .columns import (
     NUMERIC_TESTS, CATEGORICAL_TESTS, MAX_DISCRETE, OTHER, NEW_OTHER, UNSEEN_DRIFT_SHARE, IDENTIFIER_SHARE, Sample,

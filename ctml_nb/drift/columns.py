@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .profile import value_hashes, ColumnProfile, infer_kind, quantile_cdf
+from .profile import value_hashes, ColumnProfile, infer_kind
+from .quantiles import quantile_cdf
 from .stats import (chi_square_from_counts, hellinger_from_counts, jensen_shannon_from_counts, psi_from_counts,
                            total_variation_from_counts, wasserstein_from_quantiles)
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 import html
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..core import InputError, IntegrityError, read_json, to_jsonable, write_json
+from .quantiles import merge_quantiles, summarise_sorted
 
 # %% auto #0
-__all__ = ['KINDS', 'SKETCH_K', 'PROFILE_THREADS', 'PARALLEL_MIN_ROWS', 'FORMAT_VERSION', 'infer_kind', 'quantile_cdf',
-           'summarise_numeric', 'merge_quantiles', 'ColumnProfile', 'category_counts', 'value_hashes', 'value_sketch',
-           'merge_sketches', 'profile_column', 'profile_columns', 'merge_columns', 'ReferenceProfile']
+__all__ = ['KINDS', 'SKETCH_K', 'PROFILE_THREADS', 'PARALLEL_MIN_ROWS', 'FORMAT_VERSION', 'infer_kind', 'ColumnProfile',
+           'category_counts', 'value_hashes', 'value_sketch', 'merge_sketches', 'profile_column', 'profile_columns',
+           'merge_columns', 'ReferenceProfile']
 
 # %% ../../nbs/03_profile.ipynb #f40aebbd
 KINDS = ("numeric", "categorical", "boolean", "datetime", "unsupported")
@@ -47,114 +48,6 @@ def infer_kind(
         return "unsupported", (f"mixed value types ({', '.join(types)}): cast the column to one type "
                                "(numbers with pd.to_numeric, or text with .astype(str))")
     return "unsupported", f"dtype {dt} is not supported: cast the column to a numeric, string or boolean dtype"
-
-# %% ../../nbs/03_profile.ipynb #d98cfafb
-def quantile_cdf(
-    q:np.ndarray,      # Sorted knots at ranks 0, 1/m, ..., 1
-    x:np.ndarray,      # Points to evaluate at
-    left:bool=False,   # Left limit F(x-) instead of F(x)
-)->np.ndarray:
-    "CDF of a quantile summary (linear between knots, jumps where knots tie)"
-    q, x = np.asarray(q, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    return _cdf_at(q, x, np.searchsorted(q, x, side="left" if left else "right") - 1)
-
-def _cdf_at(q:np.ndarray, x:np.ndarray, j:np.ndarray)->np.ndarray:
-    "`quantile_cdf(q, x)` given `j`, the index of the last knot at or below each point (-1 if none)"
-    m = q.size - 1
-    if m < 1: return np.where(j < 0, 0.0, 1.0)
-    if x.ndim == 0: return _cdf_at(q, x.reshape(1), np.reshape(j, 1)).reshape(())
-    jc = np.minimum(np.maximum(j, 0), m - 1)                # np.clip's result, without its Python overhead
-    lo = q[jc]; w = q[1:][jc]; w -= lo                      # the segment's start and width
-    with np.errstate(divide="ignore", invalid="ignore"): f = np.divide(np.subtract(x, lo, out=lo), w)
-    f[~(w > 0)] = 0.0                                       # tied knots: the jump is in `j`
-    np.maximum(f, 0.0, out=f); np.minimum(f, 1.0, out=f); f += jc; f /= m
-    f[j < 0] = 0.0; f[j >= m] = 1.0
-    return f
-
-def _knot_cdf(q:np.ndarray, left:bool=False)->np.ndarray:
-    "`quantile_cdf(q, q, left)`: at a knot the summary's CDF is i / m, i the last (left limit: the first) of its tied knots"
-    m = q.size - 1
-    if m < 1 or not math.isfinite(float(q[-1]) - float(q[0])): return quantile_cdf(q, q, left)  # a width that overflows
-    return np.searchsorted(q, q, "left") / m if left else (np.searchsorted(q, q, "right") - 1) / m
-
-# %% ../../nbs/03_profile.ipynb #2bc52193
-def summarise_numeric(
-    x:np.ndarray,      # Finite values (no NaN, no inf)
-    n_quantiles:int,   # `m`: number of rank intervals; `m + 1` knots are kept
-)->tuple:              # `(knots, rank_error, knot_error)`
-    "Quantile knots of a sample, the bound on its CDF error and the exact error at the knots"
-    return _summarise_sorted(np.sort(np.asarray(x, dtype=np.float64)), n_quantiles)
-
-def _tie_ranks(xs:np.ndarray, q:np.ndarray, idx:np.ndarray)->tuple:
-    "`searchsorted(xs, q, 'left')` and `'right'` for `q = xs[idx]`: `idx` and `idx + 1`, searched only where a neighbour ties"
-    lo, hi, last = idx.copy(), idx + 1, xs.size - 1
-    t = (idx > 0) & (xs[np.maximum(idx - 1, 0)] == q)
-    if t.any(): lo[t] = np.searchsorted(xs, q[t], "left")
-    t = (idx < last) & (xs[np.minimum(idx + 1, last)] == q)
-    if t.any(): hi[t] = np.searchsorted(xs, q[t], "right")
-    return lo, hi
-
-def _summarise_sorted(xs:np.ndarray, n_quantiles:int)->tuple:
-    "`summarise_numeric` of values already sorted"
-    n, m = xs.size, int(n_quantiles)
-    idx = np.maximum((np.arange(m + 1, dtype=np.int64) * n + m - 1) // m - 1, 0)
-    q = xs[idx]
-    lo, hi = _tie_ranks(xs, q, idx); lo, hi = lo / n, hi / n
-    knot_err = max(np.abs(_knot_cdf(q) - hi).max(), np.abs(_knot_cdf(q, left=True) - lo).max())
-    return q, 1.0 / m, float(knot_err)
-
-# %% ../../nbs/03_profile.ipynb #c1a6ab7b
-def _part_cdf(q:np.ndarray, u:np.ndarray, at:np.ndarray)->np.ndarray:
-    "`quantile_cdf(q, u)` where `u` is sorted and `u[at] == q`: no search, and `_cdf_at`'s arithmetic only between the knots"
-    a, b, m = at[0], at[-1], q.size - 1          # u[:a] lies below the first knot, u[b:] at or above the last
-    f = np.empty(u.size); f[:a] = 0.0; f[b:] = 1.0
-    if b <= a: return f
-    j = np.bincount(at - a, minlength=b - a + 1)[:b - a].cumsum() - 1   # last knot at or below each u: 0 ... m - 1
-    lo = q[j]; w = q[1:][j]; w -= lo; fm = f[a:b]
-    with np.errstate(divide="ignore", invalid="ignore"): np.divide(np.subtract(u[a:b], lo, out=lo), w, out=fm)
-    fm[~(w > 0)] = 0.0
-    np.maximum(fm, 0.0, out=fm); np.minimum(fm, 1.0, out=fm); fm += j; fm /= m
-    return f
-
-def _mixture_cdf(parts:list, u:np.ndarray, total:float)->tuple:
-    "CDF and its left limits of the count-weighted mixture of `parts` at `u`, the sorted union of their knots"
-    fr = fl = None
-    for n, q, _ in parts:
-        at = np.searchsorted(u, q)                              # u holds every knot: where each one sits
-        f = _part_cdf(q, u, at)
-        g = f.copy(); g[at] = _knot_cdf(q, left=True)           # the left limit differs only at the part's knots
-        f *= n; g *= n                                          # summed in place, in the parts' order (same bits)
-        if fr is None: fr, fl = f, g
-        else: fr += f; fl += g
-    fr /= total; fl /= total
-    return fr, fl
-
-def merge_quantiles(
-    parts:list,        # `(count, knots, rank_error)` for each summary
-    n_quantiles:int,   # `m` of the merged summary
-)->tuple:              # `(count, knots, rank_error, knot_error)`
-    "Merge quantile summaries into one with a proven rank-error bound"
-    parts = [(n, np.asarray(q, dtype=np.float64), e) for n, q, e in parts if n > 0]
-    if not parts: return 0, None, 0.0, 0.0
-    if len(parts) == 1: return (*parts[0], parts[0][2])
-    total = float(sum(n for n, _, _ in parts))
-    u = np.unique(np.concatenate([q for _, q, _ in parts]))
-    fr, fl = _mixture_cdf(parts, u, total)
-    r = np.arange(n_quantiles + 1) / n_quantiles
-    k = np.minimum(np.searchsorted(fr, r, side="left"), u.size - 1)
-    km = np.maximum(k - 1, 0)
-    gap = fl[k] - fr[km]
-    t = np.divide(r - fr[km], gap, out=np.ones_like(r), where=gap > 0)
-    inside = (k > 0) & (fl[k] >= r)                     # the mixture crosses r on the line before u[k]
-    new = np.where(inside, u[km] + np.clip(t, 0, 1) * (u[k] - u[km]), u[k])
-    new = np.maximum.accumulate(new)
-    new[0], new[-1] = u[0], u[-1]
-    extra = np.setdiff1d(new, u)                        # new knots off every part's knots: the mixture is continuous there
-    fx = sum(n * quantile_cdf(q, extra) for n, q, _ in parts) / total
-    dev = max(np.abs(quantile_cdf(new, u) - fr).max(), np.abs(quantile_cdf(new, u, True) - fl).max(),
-              np.abs(quantile_cdf(new, extra) - fx).max(initial=0.0), np.abs(quantile_cdf(new, extra, True) - fx).max(initial=0.0))
-    err = sum(n * e for n, _, e in parts) / total + float(dev)
-    return int(total), new, min(err, 1.0), min(err, 1.0)
 
 # %% ../../nbs/03_profile.ipynb #ebdee48c
 @dataclass
@@ -265,7 +158,7 @@ def _fill_numeric(p:ColumnProfile, x:np.ndarray, n_quantiles:int)->ColumnProfile
     p.mean, p.m2 = mean, float(d.sum())
     if own: xs = x; xs.sort()
     else: xs = d; np.copyto(xs, x); xs.sort()
-    q, p.rank_error, p.knot_error = _summarise_sorted(xs, n_quantiles)
+    q, p.rank_error, p.knot_error = summarise_sorted(xs, n_quantiles)
     p.quantiles, p.min, p.max = q.tolist(), float(q[0]), float(q[-1])
     return p
 
@@ -353,9 +246,41 @@ def merge_columns(
 # %% ../../nbs/03_profile.ipynb #694e2c03
 FORMAT_VERSION = 1
 
+# %% ../../nbs/03_profile.ipynb #ee7bf30e
+class _ProfileFile:
+    "A reference profile as plain data and as a JSON file: `to_dict`/`from_dict`, `save`/`load`"
+    def to_dict(self)->dict:
+        "JSON-safe dict"
+        return {"format": "ctml_nb.ReferenceProfile", "version": FORMAT_VERSION, "n_quantiles": self.n_quantiles,
+                "max_categories": self.max_categories, "columns": [c.to_dict() for c in self.columns.values()]}
+
+    @classmethod
+    def from_dict(cls, d:dict)->ReferenceProfile:
+        "Rebuild from `to_dict` output"
+        if not isinstance(d, dict) or d.get("format") != "ctml_nb.ReferenceProfile":
+            raise InputError("Not a ctml-nb reference profile (missing \"format\": \"ctml_nb.ReferenceProfile\").")
+        if d.get("version") != FORMAT_VERSION:
+            raise InputError(f"Reference profile format version {d.get('version')!r} is not supported "
+                             f"(this ctml-nb reads version {FORMAT_VERSION}): rebuild the profile.")
+        cols = [ColumnProfile.from_dict(c) for c in d["columns"]]
+        for c in cols:
+            if c.kind == "numeric" and c.count > 0 and (c.quantiles is None or len(c.quantiles) != d["n_quantiles"] + 1):
+                raise IntegrityError(f"Reference profile column {c.name!r} has a damaged quantile summary: rebuild the profile.")
+        return cls({c.name: c for c in cols}, d["n_quantiles"], d["max_categories"])
+
+    def save(self, path:str|Path)->Path:
+        "Write the profile as JSON, atomically"
+        return write_json(path, self.to_dict(), indent=1)
+
+    @classmethod
+    def load(cls, path:str|Path)->ReferenceProfile:
+        "Read a profile saved with `save`"
+        try: return cls.from_dict(read_json(path))
+        except (KeyError, TypeError) as e: raise InputError(f"{path} is not a valid reference profile ({e!r}).") from None
+
 # %% ../../nbs/03_profile.ipynb #9799d8f3
 @dataclass
-class ReferenceProfile:
+class ReferenceProfile(_ProfileFile):
     "Per-column summaries of a reference dataset: small, JSON-serialisable and mergeable"
     columns:dict                # Column name -> `ColumnProfile`, in frame order
     n_quantiles:int=500         # Rank intervals of the numeric quantile summaries
@@ -412,35 +337,6 @@ class ReferenceProfile:
         return ReferenceProfile({c: merge_columns([p.columns[c] for p in (self, *others)], self.n_quantiles,
                                                   self.max_categories) for c in self.columns},
                                 self.n_quantiles, self.max_categories)
-
-    def to_dict(self)->dict:
-        "JSON-safe dict"
-        return {"format": "ctml_nb.ReferenceProfile", "version": FORMAT_VERSION, "n_quantiles": self.n_quantiles,
-                "max_categories": self.max_categories, "columns": [c.to_dict() for c in self.columns.values()]}
-
-    @classmethod
-    def from_dict(cls, d:dict)->ReferenceProfile:
-        "Rebuild from `to_dict` output"
-        if not isinstance(d, dict) or d.get("format") != "ctml_nb.ReferenceProfile":
-            raise InputError("Not a ctml-nb reference profile (missing \"format\": \"ctml_nb.ReferenceProfile\").")
-        if d.get("version") != FORMAT_VERSION:
-            raise InputError(f"Reference profile format version {d.get('version')!r} is not supported "
-                             f"(this ctml-nb reads version {FORMAT_VERSION}): rebuild the profile.")
-        cols = [ColumnProfile.from_dict(c) for c in d["columns"]]
-        for c in cols:
-            if c.kind == "numeric" and c.count > 0 and (c.quantiles is None or len(c.quantiles) != d["n_quantiles"] + 1):
-                raise IntegrityError(f"Reference profile column {c.name!r} has a damaged quantile summary: rebuild the profile.")
-        return cls({c.name: c for c in cols}, d["n_quantiles"], d["max_categories"])
-
-    def save(self, path:str|Path)->Path:
-        "Write the profile as JSON, atomically"
-        return write_json(path, self.to_dict(), indent=1)
-
-    @classmethod
-    def load(cls, path:str|Path)->ReferenceProfile:
-        "Read a profile saved with `save`"
-        try: return cls.from_dict(read_json(path))
-        except (KeyError, TypeError) as e: raise InputError(f"{path} is not a valid reference profile ({e!r}).") from None
 
     def to_frame(self)->pd.DataFrame:
         "One row per column: kind, rows, missing rate, mean, std, min, max, categories kept, reason"

@@ -6,9 +6,9 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
     COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig,
-    EngineConfig, engine_spec, check_type, from_dict, pipeline_importable, check_call, parse_config, load_config,
-    component_class, component_specs, config_path, pipeline_registry, is_ref, validate_config, load_source,
-    feature_columns, declared_parameters, check_parameters, parse_parameter,
+    EngineConfig, engine_spec, value_repr, check_type, from_dict, pipeline_importable, check_call, parse_config,
+    load_config, component_class, component_specs, config_path, pipeline_registry, is_ref, validate_config,
+    load_source, feature_columns,
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
@@ -61,4 +61,7 @@ from .label_feed import (
 )
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,
+)
+from .parameters import (
+    declared_parameters, check_parameters, parse_parameter,
 )

@@ -72,7 +72,7 @@ class CycleData:
 # %% ../../nbs/33a_batches.ipynb #6d4fda9f
 def open_pipeline_source(cfg:PipelineConfig):
     "The pipeline's `ctml_nb.data.sources.Source`"
-    from ctml_nb.data.source_files import open_source
+    from ctml_nb.data.source_kinds import open_source
     from ctml_nb.pipeline.label_feed import attach_labels
     src = open_source(cfg.data, cfg.base_dir)
     attach_labels(cfg, src)   # a label feed: every read fills the target with the labels joined so far

@@ -17,7 +17,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
@@ -25,10 +24,9 @@ from ..data.labels import LabelFeedConfig, check_feed_config
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
-           'EngineConfig', 'engine_spec', 'check_type', 'from_dict', 'pipeline_importable', 'check_call',
+           'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'pipeline_importable', 'check_call',
            'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path', 'pipeline_registry',
-           'is_ref', 'validate_config', 'load_source', 'feature_columns', 'declared_parameters', 'check_parameters',
-           'parse_parameter']
+           'is_ref', 'validate_config', 'load_source', 'feature_columns']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -136,7 +134,7 @@ def _type_name(tp)->str:
     if typing.get_origin(tp) is list: return f"list of {_type_name(args[0])}"
     return str(tp)
 
-def _value_repr(v)->str:
+def value_repr(v)->str:
     s = repr(v)
     return f"{type(v).__name__} {s if len(s) <= 40 else s[:37] + '...'}"
 
@@ -152,10 +150,10 @@ def check_type(
         for a in args:
             try: return check_type(value, a, key)
             except ConfigError as e: errors.append(e)
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {_value_repr(value)}")
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value_repr(value)}")
     if dataclasses.is_dataclass(tp): return from_dict(tp, value, key)
     if origin is list:
-        if not isinstance(value, list): raise ConfigError(f"{key}: expected {_type_name(tp)}, got {_value_repr(value)}")
+        if not isinstance(value, list): raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value_repr(value)}")
         return [check_type(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is type(None):
         if value is None: return None
@@ -167,7 +165,7 @@ def check_type(
         if isinstance(value, dict): return dict(value)
     elif isinstance(value, tp): return value
     hint = " (quote it in the file to make it a string)" if tp is str and value is not None else ""
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {_value_repr(value)}{hint}")
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value_repr(value)}{hint}")
 
 # %% ../../nbs/30_config.ipynb #3535d7dc
 def from_dict(
@@ -177,7 +175,7 @@ def from_dict(
 ):
     "Build dataclass `cls` from mapping `d`, checking every key and type"
     where = prefix or "the top level"
-    if not isinstance(d, dict): raise ConfigError(f"{where}: expected a mapping, got {_value_repr(d)}")
+    if not isinstance(d, dict): raise ConfigError(f"{where}: expected a mapping, got {value_repr(d)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kw = {}
@@ -244,7 +242,7 @@ def parse_config(
     engine_spec(cfg)
     for step, ps in cfg.parameters.items():
         if not isinstance(ps, dict):
-            raise ConfigError(f"parameters.{step}: expected a mapping of template parameters, got {_value_repr(ps)}")
+            raise ConfigError(f"parameters.{step}: expected a mapping of template parameters, got {value_repr(ps)}")
     return cfg
 
 def load_config(
@@ -331,7 +329,7 @@ def validate_config(
     src = cfg.data.source
     if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
     else:
-        from ctml_nb.data.source_files import open_source   # a file, a folder of batch files or a partitioned dataset
+        from ctml_nb.data.source_kinds import open_source   # a file, a folder of batch files or a partitioned dataset
         try: open_source(cfg.data, cfg.base_dir)
         except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
     if (fl := cfg.data.labels) is not None:
@@ -357,7 +355,7 @@ def load_source(
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"data.source {src!r} returned {type(df).__name__}, expected a pandas DataFrame")
     else:
-        from ctml_nb.data.source_files import open_source
+        from ctml_nb.data.source_kinds import open_source
         df = open_source(cfg.data, cfg.base_dir).read().reset_index(drop=True)
     if (fl := cfg.data.labels) is not None:   # every label of the feed joined (`ctml_nb.data.labels.join_history`)
         from ctml_nb.data.labels import join_history
@@ -381,78 +379,3 @@ def feature_columns(
     if cfg.data.features: return list(cfg.data.features)
     skip = {cfg.data.target, cfg.data.time_column, *(cfg.data.labels.keys if cfg.data.labels is not None else [])}
     return [c for c in df.columns if c not in skip]
-
-# %% ../../nbs/30_config.ipynb #f3b4aa02
-_PY_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}
-
-def _accepts(declared:str, value)->bool:
-    "Whether `value` fits the type papermill inferred (`int`, `str`, `Optional[int]`, `int | None`, ...)"
-    declared = declared.strip()
-    m = re.match(r"^(?:typing\.)?Optional\[(.*)\]$", declared)
-    if m: return value is None or _accepts(m.group(1), value)
-    if "|" in declared: return any(_accepts(p, value) for p in declared.split("|"))
-    base = re.sub(r"\[.*\]$", "", declared).lower()
-    if base in ("none", "nonetype", "any", ""): return True  # default None or untyped: anything goes
-    tp = _PY_TYPES.get(base)
-    if tp is None: return True  # an annotation we cannot judge: papermill's behaviour
-    if tp is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int: return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, tp)
-
-def declared_parameters(
-    notebook:str|Path,  # Template notebook with a cell tagged `parameters`
-)->dict:                # {name: type name}: the annotation, else the type of the literal default (`None` = any)
-    "Declared type of each parameter of `notebook`"
-    import ast
-    import papermill as pm
-    out = {}
-    for n, p in pm.inspect_notebook(str(notebook)).items():
-        tp = p["inferred_type_name"]
-        if tp == "None":  # papermill reads annotations only: fall back on the default's literal type
-            try: tp = type(ast.literal_eval(p["default"])).__name__
-            except (ValueError, SyntaxError, TypeError): tp = "any"
-            if tp == "NoneType": tp = "None"
-        out[n] = tp
-    return out
-
-def check_parameters(
-    notebook:str|Path,  # Template notebook with a cell tagged `parameters`
-    params:dict,        # Values to inject
-)->dict:                # {name: declared type} of the template
-    "Raise `ConfigError` if a parameter is unknown to `notebook` or does not match its declared type"
-    declared = declared_parameters(notebook)
-    name = Path(notebook).name
-    if not declared and params:
-        raise ConfigError(f"{name} has no cell tagged 'parameters', so it cannot take {sorted(params)}")
-    for k, v in params.items():
-        if k not in declared:
-            close = difflib.get_close_matches(k, list(declared), n=1)
-            raise ConfigError(f"parameter {k!r} is not declared by {name}" +
-                              (f"; did you mean {close[0]!r}?" if close else f"; it declares {', '.join(declared)}"))
-        if not _accepts(declared[k], v):
-            raise ConfigError(f"parameter {k!r} of {name}: expected {declared[k]}, got {_value_repr(v)}")
-    return declared
-
-# %% ../../nbs/30_config.ipynb #c61f9620
-def parse_parameter(
-    name:str,      # Parameter name, for the error message
-    raw:str,       # Text from the command line
-    declared:str,  # Type papermill inferred for the parameter
-):
-    "Convert command-line text `raw` to the type `declared` for parameter `name`, or raise `ConfigError`"
-    base = re.sub(r"^(?:typing\.)?Optional\[(.*)\]$", r"\1", declared.strip())
-    kinds = [re.sub(r"\[.*\]$", "", p.strip()).lower() for p in base.split("|")]
-    if raw in ("None", "null") and ("none" in kinds or "nonetype" in kinds or declared.startswith("Optional")):
-        return None
-    for kind in kinds:
-        if kind == "int" and re.fullmatch(r"[+-]?(0|[1-9]\d*)", raw): return int(raw)
-        if kind == "float" and re.fullmatch(r"[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?", raw): return float(raw)
-        if kind == "bool" and raw.lower() in ("true", "false"): return raw.lower() == "true"
-        if kind in ("list", "dict"):
-            import json
-            try: v = json.loads(raw)
-            except ValueError: continue
-            if isinstance(v, _PY_TYPES[kind]): return v
-        if kind == "str": return raw
-    if any(k in ("none", "nonetype", "any", "") or k not in _PY_TYPES for k in kinds): return raw
-    raise ConfigError(f"parameter {name!r}: expected {declared}, got the text {raw!r}")

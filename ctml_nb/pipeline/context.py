@@ -416,7 +416,7 @@ def deploy_version(
 # %% ../../nbs/33_pipeline.ipynb #d6497285
 def _batch_files(data:CycleData)->list:
     "The parquet files holding exactly this batch (new whole files of a folder source, no late rows), else []"
-    from ctml_nb.data.source_files import DatasetSource, FolderSource
+    from ctml_nb.data.source_kinds import DatasetSource, FolderSource
     src = data.source
     if not isinstance(src, FolderSource) or isinstance(src, DatasetSource) or len(data.late): return []
     old, new = ((c.get("source") or {}).get("files", {}) for c in (data.prev, data.cursor))

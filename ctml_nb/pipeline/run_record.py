@@ -44,6 +44,7 @@ class Values:
     DECISION = "decision"          # any step: the cycle's outcome in words (the run's reason)
     MODEL_BEFORE = "model_before"  # champion version when the cycle started (steps record it when no registry is read)
     MODEL_AFTER = "model_after"    # champion version when it ended
+    ESTIMATED_PERFORMANCE = "estimated_performance"  # check: the batch's metric estimated before its labels (`drift.estimate`)
 
     @classmethod
     def names(cls)->list: return [v for k, v in vars(cls).items() if k.isupper()]

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import (PipelineConfig, check_parameters, config_path, load_config, pipeline_registry,
-                            validate_config)
+from .config import PipelineConfig, config_path, load_config, pipeline_registry, validate_config
+from .parameters import check_parameters
 from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion
 from .journal import last_cursor, request_retrain, requeue_requests, sign_cursor, update_promotion

@@ -206,8 +206,35 @@ class _ReplayReference:
         span = reference_rows(self.champ, mark)
         return None if span is None else (self.X.iloc[span[0]:span[1]], self.y[span[0]:span[1]])
 
+# %% ../../nbs/13_backtest.ipynb #5d3e0cc2
+class _PendingLooks:
+    "A replay's pending challenger: looked at again each batch by the sequential gate, or superseded by a newer one"
+    def look(self, e, mark, prev, rec)->bool:
+        "Score the pending challenger beside the champion on the rows labelled since its last look; True when it went live"
+        p, rows = self.pending, pending_rows(self.pending["to"], prev, mark)
+        if rows is None: _note(rec, _pending_text(p["version"], p["verdict"])); return False
+        lo, hi = rows
+        gd = self.policy.gate.decide(self.live, p["model"], self.X.iloc[lo:hi], self.y[lo:hi], evidence=p["verdict"]["evidence"])
+        p["to"], p["verdict"] = hi, gd.sequential
+        _note(rec, _pending_text(p["version"], gd.sequential) if gd.status == "pending" else
+              f"v{p['version']} {'promoted' if gd.promote else 'dropped'}: {gd.reason}")
+        if gd.status == "pending": return False
+        self.pending, event = None, self.events[p["version"] - 1]
+        event.update(outcome=gd.status, settled_batch=rec["batch"], settled=gd.to_dict())
+        if not gd.promote: self.rejected += 1; return False
+        rec["promoted"] = True
+        self.go_live(p["model"], p["version"], e, p["end"], p["res"], p["first"])   # its registered gate value, as the registry keeps it
+        return True
+
+    def supersede(self, why, rec):
+        "Drop the pending challenger: the data moved past it, a new retrain replaces it"
+        p, self.pending = self.pending, None
+        self.events[p["version"] - 1].update(outcome="superseded", settled_batch=rec["batch"])
+        self.rejected += 1
+        _note(rec, f"v{p['version']} dropped (superseded): {why}")
+
 # %% ../../nbs/13_backtest.ipynb #5a92cad8
-class _Replay(_ReplayReference):
+class _Replay(_PendingLooks, _ReplayReference):
     "One policy replayed in memory: the loop's state between batches, and its steps (`ctml_nb.policy.loop`)"
     def __init__(self, policy, model, X, y, times, n0, f, baseline, recent, gate_rows):
         self.policy, self.model, self.X, self.y, self.times, self.n0, self.f = policy, model, X, y, times, n0, f
@@ -267,30 +294,6 @@ class _Replay(_ReplayReference):
             _note(rec, _pending_text(len(self.events), gd.sequential))
         else: self.rejected += 1
         return promote
-
-    def look(self, e, mark, prev, rec)->bool:
-        "Score the pending challenger beside the champion on the rows labelled since its last look; True when it went live"
-        p, rows = self.pending, pending_rows(self.pending["to"], prev, mark)
-        if rows is None: _note(rec, _pending_text(p["version"], p["verdict"])); return False
-        lo, hi = rows
-        gd = self.policy.gate.decide(self.live, p["model"], self.X.iloc[lo:hi], self.y[lo:hi], evidence=p["verdict"]["evidence"])
-        p["to"], p["verdict"] = hi, gd.sequential
-        _note(rec, _pending_text(p["version"], gd.sequential) if gd.status == "pending" else
-              f"v{p['version']} {'promoted' if gd.promote else 'dropped'}: {gd.reason}")
-        if gd.status == "pending": return False
-        self.pending, event = None, self.events[p["version"] - 1]
-        event.update(outcome=gd.status, settled_batch=rec["batch"], settled=gd.to_dict())
-        if not gd.promote: self.rejected += 1; return False
-        rec["promoted"] = True
-        self.go_live(p["model"], p["version"], e, p["end"], p["res"], p["first"])   # its registered gate value, as the registry keeps it
-        return True
-
-    def supersede(self, why, rec):
-        "Drop the pending challenger: the data moved past it, a new retrain replaces it"
-        p, self.pending = self.pending, None
-        self.events[p["version"] - 1].update(outcome="superseded", settled_batch=rec["batch"])
-        self.rejected += 1
-        _note(rec, f"v{p['version']} dropped (superseded): {why}")
 
 # %% ../../nbs/13_backtest.ipynb #522552b7
 def _pending_text(version, verdict)->str:

@@ -194,8 +194,47 @@ def retrain_utility(
     penalty = cost * retrains / batches
     return float(metric - penalty if greater_is_better else metric + penalty)
 
+# %% ../../nbs/13a_policies.ipynb #8ef17321
+class _ComparisonPlot:
+    "The cost-metric plane of a comparison: each policy a point, the frontier and the best one marked"
+    def plot(self,
+             ax=None,            # Matplotlib axes to draw on
+             highlight=None,     # Policy names to draw in red (e.g. the default policy)
+             log:bool=True,      # Symlog x axis (retrains span 0 to hundreds)
+             cost:float|None=None, # Retrain cost: star the best policy at this cost, with its line of equal utility
+            ):                   # A new `ctml_nb.figures.Figure`, or `ax` when given
+        "The cost/accuracy frontier: metric against retrains, one labelled point per policy, frontier as a step line"
+        from ctml_nb.figures import new_figure
+        df, fig = self.to_frame(), None
+        if ax is None: fig = new_figure(7, 4.5); ax = fig.subplots()
+        highlight = set(highlight or ())
+        for _, r in df.iterrows():
+            c = "tab:red" if r["policy"] in highlight else "tab:blue"
+            ax.scatter(r["retrains"], r["metric"], color=c, zorder=3)
+            ax.annotate(r["policy"], (r["retrains"], r["metric"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        others = [p for p in df["policy"] if p not in highlight]
+        fr = self.frontier(others or None)
+        ax.step(fr["retrains"], fr["metric"], where="post", color="grey", ls="--", lw=1,
+                label="frontier of " + ("the others" if highlight else "all policies"))
+        if df["no_change"].notna().all():
+            ax.axhline(df["no_change"].iloc[0], color="grey", lw=0.8, ls=":", label="no-change baseline")
+        if cost is not None: self._mark_best(ax, df, cost)
+        if log: ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("retrains"); ax.set_ylabel(df["metric_name"].iloc[0])
+        ax.set_title("Cost/accuracy frontier"); ax.legend(loc="lower right", fontsize=8)
+        return fig or ax
+
+    def _mark_best(self, ax, df, cost):
+        "A star on the best policy at `cost` and its line of equal utility (metric = utility ± cost × retrains/batches)"
+        b = df.set_index("policy").loc[self.best(cost)]
+        x = np.linspace(0, max(df["retrains"].max(), 1), 200)
+        ax.plot(x, b["metric"] + (1 if self._hib() else -1) * cost * (x - b["retrains"]) / b["batches"], color="tab:green",
+                lw=0.8, ls="-.", label=f"equal utility at cost {cost:g}")
+        ax.scatter(b["retrains"], b["metric"], marker="*", s=250, color="tab:green", zorder=4,
+                   label=f"best at cost {cost:g}: {b.name}")
+
 # %% ../../nbs/13a_policies.ipynb #421f6e8d
-class PolicyComparison:
+class PolicyComparison(_ComparisonPlot):
     "Backtest results of several policies on the same history: table, frontier and plot"
     def __init__(self, results:dict): self.results = results
 
@@ -266,42 +305,6 @@ class PolicyComparison:
     def __repr__(self): return f"PolicyComparison({list(self.results)})"
     def _repr_html_(self): return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
     def to_dict(self)->dict: return to_jsonable({"policies": self.to_frame().to_dict(orient="records")})
-
-    def plot(self,
-             ax=None,            # Matplotlib axes to draw on
-             highlight=None,     # Policy names to draw in red (e.g. the default policy)
-             log:bool=True,      # Symlog x axis (retrains span 0 to hundreds)
-             cost:float|None=None, # Retrain cost: star the best policy at this cost, with its line of equal utility
-            ):                   # A new `ctml_nb.figures.Figure`, or `ax` when given
-        "The cost/accuracy frontier: metric against retrains, one labelled point per policy, frontier as a step line"
-        from ctml_nb.figures import new_figure
-        df, fig = self.to_frame(), None
-        if ax is None: fig = new_figure(7, 4.5); ax = fig.subplots()
-        highlight = set(highlight or ())
-        for _, r in df.iterrows():
-            c = "tab:red" if r["policy"] in highlight else "tab:blue"
-            ax.scatter(r["retrains"], r["metric"], color=c, zorder=3)
-            ax.annotate(r["policy"], (r["retrains"], r["metric"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-        others = [p for p in df["policy"] if p not in highlight]
-        fr = self.frontier(others or None)
-        ax.step(fr["retrains"], fr["metric"], where="post", color="grey", ls="--", lw=1,
-                label="frontier of " + ("the others" if highlight else "all policies"))
-        if df["no_change"].notna().all():
-            ax.axhline(df["no_change"].iloc[0], color="grey", lw=0.8, ls=":", label="no-change baseline")
-        if cost is not None: self._mark_best(ax, df, cost)
-        if log: ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlabel("retrains"); ax.set_ylabel(df["metric_name"].iloc[0])
-        ax.set_title("Cost/accuracy frontier"); ax.legend(loc="lower right", fontsize=8)
-        return fig or ax
-
-    def _mark_best(self, ax, df, cost):
-        "A star on the best policy at `cost` and its line of equal utility (metric = utility ± cost × retrains/batches)"
-        b = df.set_index("policy").loc[self.best(cost)]
-        x = np.linspace(0, max(df["retrains"].max(), 1), 200)
-        ax.plot(x, b["metric"] + (1 if self._hib() else -1) * cost * (x - b["retrains"]) / b["batches"], color="tab:green",
-                lw=0.8, ls="-.", label=f"equal utility at cost {cost:g}")
-        ax.scatter(b["retrains"], b["metric"], marker="*", s=250, color="tab:green", zorder=4,
-                   label=f"best at cost {cost:g}: {b.name}")
 
 # %% ../../nbs/13a_policies.ipynb #5fa60159
 def compare_policies(

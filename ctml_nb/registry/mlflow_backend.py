@@ -21,13 +21,11 @@ from filelock import FileLock, Timeout
 
 from ..core import ConfigError, IntegrityError, RegistryError, to_jsonable
 from ..data.snapshots import SnapshotStore
-from .model_files import FORMATS, load_model, read_verified
-from .model_files import sign as sign_record
+from .model_files import FORMATS, load_model, read_verified, sign as sign_record
 from .api import LOG_ENV, Registry, utc_stamp, valid_name
-
-_LOADER_MODULE = "ctml_nb.registry.mlflow_backend"   # this module, also when the notebook runs it: MLflow loads models through it
 from .mlflow_sqlite import SqliteReader
 from ..data.validation import DataSchema
+_LOADER_MODULE = "ctml_nb.registry.mlflow_backend"   # this module, also when the notebook runs it: MLflow loads models through it
 
 # %% auto #0
 __all__ = ['RECORD', 'HISTORY', 'STACK', 'IDENTITY', 'mlflow_model_files', 'MlflowRegistry']

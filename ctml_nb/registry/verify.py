@@ -17,13 +17,9 @@ from .model_files import check_signature as check_record, sign as sign_record
 # %% auto #0
 __all__ = ['SignedRecords', 'VerifiedLoads']
 
-# %% ../../nbs/22c_registry_verify.ipynb #b2c0d006
-def _bound(ident:dict)->dict:
-    "What a signature binds of a registry's identity: its id (compared) and where it was (for messages)"
-    return {"id": ident["id"], "location": ident.get("location")}
-
-class SignedRecords:
-    "Mixin of `Registry`: reading, checking and signing a version's metadata, and editing its tags"
+# %% ../../nbs/22c_registry_verify.ipynb #8b4693e9
+class _RecordIdentity:
+    "A version's metadata checked against its signature and this registry's identity, which every signature binds"
     def _meta(self, name, v, check:bool)->dict:
         "A version's stored metadata, its signature checked first when `check`"
         meta = dict(self._record(name, v))
@@ -71,6 +67,13 @@ class SignedRecords:
         meta = {k: x for k, x in meta.items() if k != "signature"}
         return {**meta, "signature": sign_record(key, meta)}
 
+# %% ../../nbs/22c_registry_verify.ipynb #b2c0d006
+def _bound(ident:dict)->dict:
+    "What a signature binds of a registry's identity: its id (compared) and where it was (for messages)"
+    return {"id": ident["id"], "location": ident.get("location")}
+
+class SignedRecords(_RecordIdentity):
+    "Mixin of `Registry`: reading, checking and signing a version's metadata, and editing its tags"
     def check_signature(self, name:str, version_or_alias:int|str)->int:
         "Raise `IntegrityError` unless a version's metadata carries a valid signature with this registry's key; its number"
         v = self.resolve(name, version_or_alias)
