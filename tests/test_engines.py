@@ -4,7 +4,8 @@ Every other test runs the packaged templates in-process to save a kernel start a
 runs the same three Elec2 cycles (a first model; a cycle that finds nothing to do; a retrain on a changed stream whose
 gate decides) with both engines, in two project folders, and compares the run records: statuses, reasons, steps, every
 value a step recorded and the champion's predictions. Only what differs between any two runs is left out: times,
-durations, latencies, run ids, file times and the project folder's own path.
+durations, latencies, run ids, file times, the project folder's own path and the cursor's signature (each
+project signs with its own key).
 """
 import re
 import shutil
@@ -22,7 +23,7 @@ from inprocess_engine import ENGINE
 from pipelines import elec2_pipeline
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]+")
-VOLATILE = re.compile(r"seconds|latency|mtime|duration|started|finished|_at$|^at$|^now_wall$|elapsed")
+VOLATILE = re.compile(r"seconds|latency|mtime|duration|started|finished|_at$|^at$|^now_wall$|elapsed|^cursor_signature$")
 
 
 def _normal(x, root:str):
