@@ -2,7 +2,7 @@
 
 The section "Your own data, step by step" of the guide `nbs/52_guide_pipeline.ipynb` (it was the README's until
 issue 21 moved the detail out of the README) is read as it stands: its `bash` blocks are run in order, in
-one shell, and each `yaml` block is written to the file its paragraph names (`pipeline.yaml` in the current folder),
+one shell per pipeline (the second half starts where the reader stands, in the first pipeline's folder), and each `yaml` block is written to the file its paragraph names (`pipeline.yaml` in the current folder),
 exactly as a reader would paste them. The reader's `weather.csv` is a weather-like stream made here (one row a day,
 eight seasonal measurements, a 0/1 rain target, like the NOAA `weather.csv` of the benchmarks' data folder), and
 `ctml` and `python` are this checkout's. Then: every command succeeded, both pipelines (without and with a time
@@ -50,10 +50,10 @@ def readme_section(text: str, heading: str = HEADING) -> list:
     return blocks
 
 
-def walkthrough_script(blocks: list) -> str:
+def walkthrough_script(blocks: list, start: int = 0) -> str:
     "The section as one bash script: bash blocks as they are, yaml blocks written to the file their paragraph names"
     out = ["set -euo pipefail"]
-    for i, (kind, code, before) in enumerate(blocks):
+    for i, (kind, code, before) in enumerate(blocks, start):
         out.append(f"echo '=== block {i}'")
         if kind == "bash": out.append(code)
         elif kind == "yaml":
@@ -100,27 +100,76 @@ def _shims(bin_dir: Path):
     ctml.chmod(0o755)
 
 
+def halves(blocks: list) -> tuple:
+    """The section cut where its second pipeline starts (the bash block before the second yaml block): two halves
+    that each build one pipeline, run as two fixtures so that neither is one long test"""
+    yamls = [i for i, (kind, _, _) in enumerate(blocks) if kind == "yaml"]
+    cut = yamls[1] - 1
+    assert blocks[cut][0] == "bash", f"block {cut}, before the second pipeline's yaml, is not a bash block"
+    return blocks[:cut], blocks[cut:], cut
+
+
 @pytest.fixture(scope="module")
-def walked(tmp_path_factory):
-    "The walkthrough run in a fresh folder holding `weather.csv`: (folder, stdout, stderr)"
+def walk_root(tmp_path_factory):
+    "A fresh folder holding the reader's `weather.csv`, and the environment with this checkout's `ctml` and `python`"
     tmp = tmp_path_factory.mktemp("walkthrough")
     weather_like().to_csv(tmp / "weather.csv", index=False)
     _shims(tmp / "bin")
-    script = walkthrough_script(readme_section(guide_text()))
-    (tmp / "walkthrough.sh").write_text(script)
     env = {**os.environ, "PATH": f"{tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
            "MPLBACKEND": "Agg"}
-    r = subprocess.run(["bash", str(tmp / "walkthrough.sh")], cwd=tmp, env=env, capture_output=True, text=True,
-                       timeout=1800)
+    return tmp, env
+
+
+def _walk(tmp, env, blocks, start, cwd, name):
+    "Run blocks of the section in one shell from `cwd`: (stdout, stderr)"
+    (tmp / name).write_text(walkthrough_script(blocks, start))
+    cwd.mkdir(exist_ok=True)
+    r = subprocess.run(["bash", str(tmp / name)], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, f"the walkthrough stopped (exit {r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
-    return tmp, r.stdout, r.stderr, env
+    return r.stdout, r.stderr
+
+
+def first_cycle_cut(blocks: list) -> int:
+    "Index after the first bash block that runs `ctml run`: the reader's first cycle"
+    return next(i for i, (kind, code, _) in enumerate(blocks) if kind == "bash" and "ctml run" in code) + 1
+
+
+@pytest.fixture(scope="module")
+def walked_first(walk_root):
+    "The section up to the first pipeline's first cycle, run in the fresh folder: (folder, stdout, stderr, env)"
+    tmp, env = walk_root
+    first, _, _ = halves(readme_section(guide_text()))
+    return (tmp, *_walk(tmp, env, first[:first_cycle_cut(first)], 0, tmp, "walkthrough.sh"), env)
+
+
+@pytest.fixture(scope="module")
+def walked(walked_first):
+    "The rest of the first half (its next cycle, the tables and pages), where the first cycle left the reader"
+    tmp, out, err, env = walked_first
+    first, _, _ = halves(readme_section(guide_text()))
+    k = first_cycle_cut(first)
+    more, more_err = _walk(tmp, env, first[k:], k, tmp / "weather", "walkthrough_more.sh")
+    return tmp, out + more, err + more_err, env
+
+
+@pytest.fixture(scope="module")
+def walked_dated(walk_root):
+    "The second half (the pipeline with a time column), from the first pipeline's folder, where the reader stands"
+    tmp, env = walk_root
+    _, second, cut = halves(readme_section(guide_text()))
+    return (tmp, *_walk(tmp, env, second, cut, tmp / "weather", "walkthrough_dated.sh"), env)
+
+
+def test_the_first_cycle_trained_version_1(walked_first):
+    "The reader's first `ctml run` promoted version 1 and said so"
+    assert "champion before: none, after: 1" in walked_first[1], walked_first[1][-3000:]
 
 
 @pytest.mark.parametrize("folder, time_column", [("weather", None), ("weather_dated", "date")])
-def test_both_pipelines_ran(walked, folder, time_column):
+def test_both_pipelines_ran(request, folder, time_column):
     from ctml_nb.pipeline.runner import read_index
-    tmp = walked[0]
+    tmp = request.getfixturevalue("walked_dated" if time_column else "walked")[0]
     idx = read_index(tmp / folder / "runs")
     assert len(idx) == 2 and set(idx["pipeline"]) == {"weather"}
     assert list(idx["status"])[0] == "succeeded" and int(idx["model_after"].iloc[0]) == 1
