@@ -14,24 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 from inprocess_engine import ENGINE
 from ctml_nb.demo import demo_data
 from ctml_nb.pipeline.runner import run_cycle
-from ctml_nb.pipeline.steps import ENGINE_ENV
-
-
-@contextmanager
-def _env(changes:dict):
-    old = {k: os.environ.get(k) for k in changes}
-    os.environ.update(changes)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+from ctml_nb.pipeline.steps import ENGINE_ENV, kernel_env
 
 
 def live_days(folder:Path, days:int):
@@ -57,7 +45,7 @@ class Seeds:
             (seed / "pipeline.yaml").write_text(config)
             live_days(seed, days)
             moved = {k: str(seed) + v[len(str(dest)):] for k, v in env.items()}
-            with _env({**moved, ENGINE_ENV: ENGINE}):
+            with kernel_env(**moved, **{ENGINE_ENV: ENGINE}):
                 first = run_cycle(seed / "pipeline.yaml", progress=False)
             assert first.status == "succeeded" and first.model_after == 1, f"the seed's first cycle: {first.reason}"
             self.built[key] = seed

@@ -5,7 +5,7 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .triggers import (
-    ModelState, parse_span, check_count, fmt_span, span_text, TriggerDecision, Trigger, as_time, elapsed_since,
+    ModelState, parse_span, check_count, check_thresholds, fmt_span, span_text, TriggerDecision, Trigger, as_time, elapsed_since,
     IntervalTrigger, DataVolumeTrigger, RetrainRequest, OnDemandTrigger, AnyOf, AllOf,
 )
 from .vetoes import (

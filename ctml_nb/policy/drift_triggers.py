@@ -16,7 +16,7 @@ from ..core import InputError, to_jsonable
 from ..metrics import METRICS, check_metric_value, resolve_metric  # the one metric table (re-exported here)
 from ..drift.streaming import is_stream_detector, make_detector, run_detector, supports_warning
 from ..drift.profile import ReferenceProfile
-from .triggers import ModelState, Trigger, check_count
+from .triggers import ModelState, Trigger, check_count, check_thresholds
 
 # %% auto #0
 __all__ = ['PerformanceTrigger', 'DataDriftTrigger']
@@ -36,12 +36,7 @@ class _PerformanceParams:
         resolve_metric(self.metric, self.greater_is_better)
         if self.floor is None and self.max_drop is None and self.detector is None:
             raise InputError("PerformanceTrigger needs `floor`, `max_drop` or `detector` (or several)")
-        for p in ("floor", "max_drop"):
-            v = getattr(self, p)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v)):
-                raise InputError(f"`{p}` must be a finite number, got {v!r}")
-        if self.max_drop is not None and self.max_drop < 0:
-            raise InputError(f"`max_drop` must be >= 0 (a tolerated degradation), got {self.max_drop}")
+        check_thresholds(self.floor, self.max_drop)
         if self.floor is not None and not callable(self.metric): check_metric_value(self.metric, self.floor, "floor")
         if not isinstance(self.relative, bool): raise InputError(f"`relative` must be True or False, got {self.relative!r}")
         if self.detector is not None and not isinstance(self.detector, str) and not is_stream_detector(self.detector):

@@ -13,7 +13,7 @@ import pandas as pd
 from ..core import InputError
 from ..metrics import check_metric_value, get_metric
 from ..drift.estimate import CBPE_METRICS, PerformanceEstimator
-from .triggers import Trigger, check_count
+from .triggers import Trigger, check_count, check_thresholds
 
 # %% auto #0
 __all__ = ['EstimatedPerformanceTrigger']
@@ -33,12 +33,7 @@ class _EstimatedParams:
                              f"{', '.join(CBPE_METRICS)} (classifiers) or mae, mse, rmse (regressors)")
         if self.floor is None and self.max_drop is None:
             raise InputError("EstimatedPerformanceTrigger needs `floor` or `max_drop` (or both)")
-        for p in ("floor", "max_drop"):
-            v = getattr(self, p)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v)):
-                raise InputError(f"`{p}` must be a finite number, got {v!r}")
-        if self.max_drop is not None and self.max_drop < 0:
-            raise InputError(f"`max_drop` must be >= 0 (a tolerated degradation), got {self.max_drop}")
+        check_thresholds(self.floor, self.max_drop)
         if self.floor is not None: check_metric_value(m.name, self.floor, "floor")
         if not isinstance(self.relative, bool): raise InputError(f"`relative` must be True or False, got {self.relative!r}")
         check_count(self.min_rows, "min_rows"); check_count(self.min_reference, "min_reference", 10)

@@ -17,9 +17,9 @@ import pandas as pd
 from ..core import InputError, md_escape, to_jsonable
 
 # %% auto #0
-__all__ = ['ModelState', 'parse_span', 'check_count', 'fmt_span', 'span_text', 'TriggerDecision', 'Trigger', 'as_time',
-           'elapsed_since', 'IntervalTrigger', 'DataVolumeTrigger', 'RetrainRequest', 'OnDemandTrigger', 'AnyOf',
-           'AllOf']
+__all__ = ['ModelState', 'parse_span', 'check_count', 'fmt_span', 'span_text', 'check_thresholds', 'TriggerDecision', 'Trigger',
+           'as_time', 'elapsed_since', 'IntervalTrigger', 'DataVolumeTrigger', 'RetrainRequest', 'OnDemandTrigger',
+           'AnyOf', 'AllOf']
 
 # %% ../../nbs/11_triggers.ipynb #93d42a91
 @dataclass
@@ -80,6 +80,17 @@ def fmt_span(span:pd.Timedelta)->str:
 def span_text(value, param:str):
     "A time span as short text ('7 days'), checked and named by `param`; None stays None"
     return None if value is None else fmt_span(parse_span(value, param))
+
+def check_thresholds(
+    floor,     # A metric value the model must not fall below (None: not used)
+    max_drop,  # A tolerated degradation, >= 0 (None: not used)
+):
+    "A performance trigger's `floor` and `max_drop`: finite numbers where given, `max_drop` not negative"
+    for p, v in (("floor", floor), ("max_drop", max_drop)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)):
+            raise InputError(f"`{p}` must be a finite number, got {v!r}")
+    if max_drop is not None and max_drop < 0:
+        raise InputError(f"`max_drop` must be >= 0 (a tolerated degradation), got {max_drop}")
 
 # %% ../../nbs/11_triggers.ipynb #2c3c8e3e
 def _md_list(title:str, items)->str:
