@@ -1,8 +1,12 @@
-"""Helpers shared by the benchmarks: memory probes (Linux: current RSS, peak RSS of a section of a process) and the code version measured."""
+"""Helpers shared by the benchmarks: memory probes (Linux: current RSS, peak RSS of a section of a process), the code version
+measured, and reference tools in virtualenvs of their own."""
 from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import sys
+from pathlib import Path
 
 
 def rss_kb()->int:
@@ -38,3 +42,23 @@ def code_version(root, paths=DRIFT_MODULES)->str:
                                text=True, check=True).stdout.split()[1::2]
     except (OSError, subprocess.CalledProcessError): return "unknown"
     return head + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
+
+
+# A reference tool in a virtualenv of its own beside the project (`bench/.venv-<tool>`), so that its pins never touch
+# the project's: Evidently for `drift_bench.py`, NannyML for `estimate_bench.py`.
+def tool_python(venv:Path, module:str, env_var:str, explicit:str|None=None)->Path|None:
+    "The python of the tool's environment (`explicit`, else `$env_var`, else `venv`), or None when `module` is not there"
+    py = Path(explicit) if explicit else Path(os.environ.get(env_var, venv / "bin" / "python"))
+    if not py.exists(): return None
+    return py if subprocess.run([str(py), "-c", f"import {module}"], capture_output=True).returncode == 0 else None
+
+
+def setup_tool(venv:Path, spec:list, module:str, label:str):
+    "Create `venv` and install `spec` there; print the version of `module` it holds"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "--quiet", *spec], check=True)
+    out = subprocess.run([py, "-c", f"import {module}; print({module}.__version__)"], capture_output=True, text=True, check=True)
+    print(f"{label} {out.stdout.strip()} installed in {venv}")

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _benchutil import code_version, peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb  # bench/_benchutil.py
+from _benchutil import code_version, peak_kb as _peak_kb, reset_peak as _reset_peak, rss_kb as _rss_kb, setup_tool, tool_python  # bench/_benchutil.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
@@ -164,21 +164,11 @@ def worker(case:str, data_dir:Path, warmup:int):
 # -------------------------------------------------------------------------------------------------------- driver side
 def evidently_python(explicit:str|None)->Path|None:
     "The python of the Evidently environment, or None when Evidently is not installed there"
-    cand = Path(explicit) if explicit else Path(os.environ.get("CTML_BENCH_EVIDENTLY_PYTHON", EVIDENTLY_VENV / "bin" / "python"))
-    if not cand.exists(): return None
-    ok = subprocess.run([str(cand), "-c", "import evidently"], capture_output=True).returncode == 0
-    return cand if ok else None
+    return tool_python(EVIDENTLY_VENV, "evidently", "CTML_BENCH_EVIDENTLY_PYTHON", explicit)
 
 def setup_evidently():
     "Create bench/.venv-evidently and install Evidently there (keeps the project's own pins untouched)"
-    if not (EVIDENTLY_VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-    py = str(EVIDENTLY_VENV / "bin" / "python")
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([py, "-m", "pip", "install", "--quiet", *EVIDENTLY_SPEC], check=True)
-    out = subprocess.run([py, "-c", "import evidently; print(evidently.__version__)"], capture_output=True, text=True,
-                         check=True)
-    print(f"Evidently {out.stdout.strip()} installed in {EVIDENTLY_VENV}")
+    setup_tool(EVIDENTLY_VENV, EVIDENTLY_SPEC, "evidently", "Evidently")
 
 class Worker:
     "One case in its own subprocess of `python`, driven one timed run at a time"

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _benchutil import setup_tool, tool_python  # bench/_benchutil.py
+
 ROOT = Path(__file__).resolve().parents[1]
 NANNYML_VENV = ROOT / "bench" / ".venv-nannyml"
 NANNYML_SPEC = ["nannyml==0.13.1", "statsmodels"]   # nannyml imports statsmodels without requiring it
@@ -171,20 +173,12 @@ def nannyml_worker(path):
 
 
 def nannyml_python():
-    py = Path(os.environ.get("CTML_BENCH_NANNYML_PYTHON", NANNYML_VENV / "bin" / "python"))
-    if not py.exists(): return None
-    return py if subprocess.run([str(py), "-c", "import nannyml"], capture_output=True).returncode == 0 else None
+    return tool_python(NANNYML_VENV, "nannyml", "CTML_BENCH_NANNYML_PYTHON")
 
 
 def setup_nannyml():
     "Create bench/.venv-nannyml and install NannyML there (the project's own pins stay untouched)"
-    if not (NANNYML_VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(NANNYML_VENV)], check=True)
-    py = str(NANNYML_VENV / "bin" / "python")
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([py, "-m", "pip", "install", "--quiet", *NANNYML_SPEC], check=True)
-    out = subprocess.run([py, "-c", "import nannyml; print(nannyml.__version__)"], capture_output=True, text=True, check=True)
-    print(f"NannyML {out.stdout.strip()} installed in {NANNYML_VENV}")
+    setup_tool(NANNYML_VENV, NANNYML_SPEC, "nannyml", "NannyML")
 
 
 def run_nannyml(py, handoff):
