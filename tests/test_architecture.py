@@ -128,6 +128,12 @@ def _module_graph()->dict:
     return {m: sorted({t for t, _, _ in edges if t not in pk}) for m, edges in _graph().items() if m not in pk}
 
 
+def _runs_clean(code:str):
+    "Run `code` in a fresh interpreter (imports and warnings as a user's first import sees them); it must exit 0"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
 def test_a_module_moved_between_packages_still_imports_with_a_warning():
     "`ctml_nb.gate.sequential` moved below policy (`ctml_nb.policy.sequential`): the old dotted path works for one release"
     code = ("import warnings\nwith warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always')\n"
@@ -136,8 +142,7 @@ def test_a_module_moved_between_packages_still_imports_with_a_warning():
             "assert old is new and SequentialTest is new.SequentialTest is S2\n"
             "assert [x.category for x in w] == [DeprecationWarning], [str(x.message) for x in w]\n"
             "assert 'ctml_nb.policy.sequential' in str(w[0].message)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    _runs_clean(code)
 
 
 def test_no_import_cycles():
@@ -274,8 +279,7 @@ def test_old_module_paths_still_import_with_a_warning():
             "assert ctml_nb.runner is ctml_nb.pipeline.runner\n"
             "assert [x.category for x in w] == [DeprecationWarning] * 2, [str(x.message) for x in w]\n"
             "assert 'ctml_nb.pipeline.runner' in str(w[0].message)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    _runs_clean(code)
 
 
 @pytest.mark.parametrize("name, src, expect", [
