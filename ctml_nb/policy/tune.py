@@ -172,7 +172,7 @@ class TuneResult(_TuneTables, _TunePlot):
             index=False, float_format=lambda v: f"{v:.4f}")
 
 # %% ../../nbs/13c_tune.ipynb #7b00001e
-def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="anchored", cls=None)->TuneResult:
+def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True, refine=False, rule="recent", cls=None)->TuneResult:
     "Choose a candidate at `cost` on the tuning blocks; backtest it and the baselines on the later part"
     if refine: tuning.refine(cost)
     search, blocks = tuning.comparison(), tuning.by_block()
@@ -268,7 +268,7 @@ def tune_policy(
     gate=None, holdout=None,  # Evaluation gate and holdout every default candidate and baseline uses (as the pipeline's)
     baselines:list|None=None, # Policies to judge against (default: `baseline_policies` every 10 batches)
     hindsight:bool=True,   # Also compute the hindsight optimum on the later part, where it is cheap
-    rule:str="anchored",   # How to choose (`choose`): "anchored", "regret", "robust", "best" or "one_se"
+    rule:str="recent",     # How to choose (`choose`): "recent", "anchored", "regret", "robust", "best" or "one_se"
     warmup:float=0.4,      # Share of the tuning part before the first block (without `initial_rows`)
     blocks:int=3,          # Consecutive blocks of the rest of the tuning part; each candidate is backtested on each (rolling origin)
     current:Policy|None=None, # The policy you run now: a candidate, a baseline, and a choice the tuned one must beat

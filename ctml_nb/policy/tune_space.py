@@ -165,7 +165,7 @@ def pool_blocks(
 
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b00001d
-RULES = ("anchored", "regret", "robust", "best", "one_se")
+RULES = ("recent", "anchored", "regret", "robust", "best", "one_se")
 EVIDENCE = 2.0   # "anchored": standard errors a candidate's mean per-batch gain over the anchor must exceed
 
 def _per_batch(result, cost:float, sign:float)->np.ndarray:
@@ -182,21 +182,23 @@ def _least_regret(U:pd.DataFrame, pooled:pd.Series, names:list)->str:
 def choose(
     search:PolicyComparison,  # Candidates backtested on the tuning part (all blocks pooled)
     cost:float,               # Retrain cost
-    rule:str="anchored",      # "anchored", "regret", "robust", "best" or "one_se" (see above)
-    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block ("anchored", "regret", "robust": 2 or more)
+    rule:str="recent",        # "recent", "anchored", "regret", "robust", "best" or "one_se" (see above)
+    blocks:list|None=None,    # The same candidates' `PolicyComparison` per block (all but "best" and "one_se": 2 or more)
     anchors:list|None=None,   # "anchored": names of the simple candidates (the baselines) a choice must beat with evidence
 )->str:                       # The chosen candidate's name
     "The candidate to run at `cost` by `rule`: robust across the tuning blocks, the best pooled, or the cheapest not clearly worse"
     if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
     best, sign = search.best(cost), 1.0 if search._hib() else -1.0
     names = list(search.results)
-    if rule in RULES[:3] and blocks and len(blocks) > 1:
+    if rule in RULES[:4] and blocks and len(blocks) > 1:
         U = pd.DataFrame({i: sign * c.utility(cost)[names] for i, c in enumerate(blocks)})   # candidates x blocks
         pooled = sign * search.utility(cost)[names]
         if rule == "robust":
             score = (U.mean(axis=1) - U.std(axis=1, ddof=0)).round(12)
             return max(names, key=lambda k: (score[k], pooled[k]))
         pick = _least_regret(U, pooled, names)
+        if rule == "recent":   # the latest block has a veto: regimes change, and a pick that trails never there is not worth its retrains
+            return "never" if "never" in names and U.loc[pick].iloc[-1] < U.loc["never"].iloc[-1] else pick
         anchors = [k for k in (anchors or []) if k in search.results]
         if rule == "regret" or not anchors: return pick
         anchor = _least_regret(U, pooled, anchors)
@@ -214,7 +216,7 @@ def choose(
 def nested_gap(
     blocks:list,              # `PolicyComparison` of the same candidates per block, oldest first
     cost:float,               # Retrain cost
-    rule:str="anchored",      # As for `choose`
+    rule:str="recent",        # As for `choose`
     anchors:list|None=None,   # As for `choose`
 )->dict|None:                 # mean and worst gap, one per judged block; None with fewer than 2 blocks
     "Nested validation of the choice: choose on the blocks before each block, and measure its utility gap there to that block's best candidate"
