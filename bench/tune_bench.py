@@ -1,7 +1,7 @@
 """Policy-tuning benchmark: `tune_policy` on the earlier half of each stream, judged on the later half.
 
 Usage:  python bench/tune_bench.py [DATA_DIR] [--n-jobs 2] [--streams elec2,sea,...] [--held-out] [--costs 0.01,0.05,0.2]
-                                   [--rules anchored,regret] [--cache bench/.cache/tune] [--json out.json]
+                                   [--rules recent,anchored,regret] [--cache bench/.cache/tune] [--json out.json]
 
 For each stream and retrain cost: the tuned policy's utility on the later half (metric - cost x retrains/batches),
 the best baseline's utility on that half chosen in hindsight (`baseline_policies`, every 10 batches), the margin
