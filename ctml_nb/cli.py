@@ -346,30 +346,16 @@ def backtest_rows(result)->list:
                         "reasons", "vetoed_by", "pending") if c in f]
     return f[cols].assign(gate=gate, **({"pending": [t or None for t in pend]} if "pending" in f else {})).to_dict(orient="records")
 
-def _history(cfg, path:str|None):
-    """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label
-    has not arrived are left out, and `ctml` says how many"""
-    import dataclasses
-    from ctml_nb.pipeline.config import load_source
-    from ctml_nb.core import ConfigError
-    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={}) if path else cfg.data
-    df, t = load_source(dataclasses.replace(cfg, data=src)), cfg.data.target
-    miss = df[t].isna()
-    if miss.all(): raise ConfigError(f"data.target: column {t!r} of {src.source} holds no label yet: a replay needs labelled rows")
-    if miss.any():
-        _say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
-        df = df[~miss].reset_index(drop=True)
-    return df
-
 def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
+    from ctml_nb.data.history import load_history
     import pandas as pd
     from ctml_nb.core import to_jsonable
     from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.pipeline.policy_config import backtest_config
     from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
-    hist = _history(cfg, args.history)
+    hist = load_history(cfg.data, cfg.base_dir, args.history, say=_say)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
                           initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
@@ -401,11 +387,12 @@ def cmd_tune(args)->int:
     import yaml
     from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
+    from ctml_nb.data.history import load_history
     from ctml_nb.pipeline.preflight import check_history
     from ctml_nb.pipeline.tuning import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
-    hist = _history(cfg, args.history)
+    hist = load_history(cfg.data, cfg.base_dir, args.history, say=_say)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     res = tune_config(cfg, args.retrain_cost, hist, split=args.split, n_jobs=args.n_jobs,
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core import ConfigError, InputError
-from .config import feature_columns, load_source
+from ..data.history import load_history
+from .config import feature_columns
 from .policy_config import (
     build_gate, build_holdout, build_strategy, new_model, policy_from_config, policy_to_config, replay_options)
 from ..policy.tune import TuneResult, tune_policy, tuning_parts
@@ -45,7 +46,7 @@ def tune_config(
 )->PipelineTuneResult:
     "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
     opts = replay_options(cfg, **options)
-    df = load_source(cfg) if history is None else history
+    df = load_history(cfg.data, cfg.base_dir) if history is None else history
     cols = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     try: tuning_parts(df[cols], cfg.data.target, split, dict(opts))
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None
