@@ -130,6 +130,10 @@ STEPS = {
         Mixin("13_backtest", "_Replay", ["look", "supersede"], "_PendingLooks",
               "A replay's pending challenger: looked at again each batch by the sequential gate, or superseded by a newer one"),
     ],
+    # notebook prefixes that two notebooks shared (the sidebar and the docs' links are renamed with them)
+    "prefixes": [
+        Rename("30f_tuning", "30h_tuning", "pipeline.tuning", "pipeline.tuning", "30f is the run record's prefix too"),
+    ],
 }
 
 
@@ -471,6 +475,8 @@ def run_rename(repo:Path, st:Rename)->bool:
         s = src_of(c); t = re.sub(r"^(#\|\s*default_exp\s+)\S+", rf"\g<1>{st.module}", s, flags=re.M)
         if t != s: set_src(c, t)
     save(dp, nb); sp.unlink()
+    if st.module == st.old_module:   # the notebook only: its module, and every import of it, stay as they are
+        print(f"  {st.src} -> {st.dst}: {st.why}"); return True
     old_py = repo/LIB/(st.old_module.replace(".", "/") + ".py")
     if old_py.exists(): COMPAT[st.old_module] = (st.module, module_all(old_py)); old_py.unlink()
     print(f"  {st.src} -> {st.dst}: {st.old_module} -> {st.module}; {st.why}")
@@ -573,7 +579,9 @@ def update_docs(repo:Path, renames:dict):
         except Fail: pass
     def links(m):
         pk = m.group(2)
-        got = [f"[{stem}](nbs/{stem}.ipynb) (`{mod.split('.', 1)[1]}`)" for stem, mod in mods.get(pk, []) if "." in mod]
+        # the module in brackets when the notebook's name does not end with it (`23_data` (`snapshots`))
+        got = [f"[{stem}](nbs/{stem}.ipynb)" + ("" if stem.endswith("_" + mod.split(".")[-1]) else f" (`{mod.split('.', 1)[1]}`)")
+               for stem, mod in mods.get(pk, []) if "." in mod]
         return m.group(1) + ", ".join(got) if got else m.group(0)
     new = re.sub(rf"(?m)^(- \*\*`{LIB}\.(\w+)`\*\*: [^\[\n]*)\[.*$", links, text)
     if new != text: readme.write_text(new, encoding="utf-8"); print("  wrote the README's map")
