@@ -324,7 +324,7 @@ def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
     interval = None if v.lower is None else (v.lower, v.upper)
     return _check(f"primary {m.name}", "primary", ok, desc, m.name, base, cand, imp, v.rule, v.n, interval), imp, interval, v
 
-# %% ../../nbs/20a_promotion.ipynb #ddfca63d
+# %% ../../nbs/20a_promotion.ipynb #b0bfaa7c
 def _cost_checks(challenger, champion, X, lat_tol, size_tol, repeats, latency_rows):
     "The latency and size guardrails: the challenger's growth over the champion, each within its tolerance"
     checks = []
