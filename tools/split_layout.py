@@ -636,6 +636,11 @@ def run_split(repo:Path, st:Split)->bool:
     dst_test_need = uses(moved_tests) & (rest_names - need_down)
     if src_test_need and hide_i is not None:
         set_src(cells[hide_i], add_import(hide_src, from_line(st.module, src_test_need)))
+    if hide_i is not None:   # imports the source's exported cells no longer need, that its tests still use
+        kept = set(src_imports.splitlines())
+        for line in kept_imports(imports_src, uses(rest_tests)):
+            if line and line not in kept and not line.startswith("from __future__"):
+                set_src(cells[hide_i], add_import(src_of(cells[hide_i]), line))
     if dp.exists():
         dst = load(dp)
         if default_exp(dst) != st.module: raise Fail(f"{st.dst} exports {default_exp(dst)}, not {st.module}")
