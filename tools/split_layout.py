@@ -139,6 +139,8 @@ def run_commands(repo:Path, st:Commands)->bool:
     p = repo/"nbs"/f"{st.nb}.ipynb"
     nb = load(p)
     at = [i for i, c in enumerate(nb["cells"]) if is_export(c) and st.builder in defines(c)]
+    if not at and all(any(is_export(c) and fn in defines(c) for c in nb["cells"]) is False for fn in st.groups):
+        print(f"  {st.nb} {st.builder}: already carved and moved"); return False
     if len(at) != 1: raise Fail(f"{st.nb}: {st.builder} is defined in {len(at)} exported cells")
     cell = nb["cells"][at[0]]
     lines = src_of(cell).splitlines()
