@@ -224,28 +224,11 @@ def cmd_registry(args)->int:
     return EXIT_OK
 
 def _rotate_key(cfg, reg)->int:
-    "Sign every verified version with a new random key, then put the new key file in place of the old one (kept beside it)"
-    import os, secrets
-    from ctml_nb.pipeline.config import config_path
-    from ctml_nb.core import ConfigError
-    from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
-    from ctml_nb.pipeline.runner import cycle_lock_held
-    if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
-    p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
-    signing_key(p)   # the old key must be usable: it checks every signature first
-    with cycle_lock_held(cfg, "a key rotation (`ctml registry rotate-key`)"):
-        new = p.with_name(f"{p.name}.new")
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
-        from ctml_nb.pipeline.journal import read_promotion, resign_cursors, write_journal
-        try: journal = read_promotion(cfg)
-        except Exception: journal = None   # a journal the old key did not sign stays refused
-        done = {**reg.rotate_key(new.read_bytes().strip()), "cursors": resign_cursors(cfg, new.read_bytes().strip())}
-        old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
-        if journal: write_journal(cfg, journal)
-    print(f"{len(done['signed'])} version(s) signed with the new key in {p}, {done['cursors']} run cursor(s) too (the old key "
-          f"is kept as {old.name}: delete it once every machine has the new one)")
+    "`ctml registry rotate-key`: the rotation (`ctml_nb.pipeline.runner.rotate_signing_key`), then what it did"
+    from ctml_nb.pipeline.runner import rotate_signing_key
+    done = rotate_signing_key(cfg, reg)
+    print(f"{len(done['signed'])} version(s) signed with the new key in {done['key_file']}, {done['cursors']} run cursor(s) too (the old key "
+          f"is kept as {done['kept_as'].name}: delete it once every machine has the new one)")
     for n, v, why in done["skipped"]: print(f"{n} version {v} not signed again (its signature did not check): {why}", file=sys.stderr)
     return EXIT_OK
 
