@@ -224,28 +224,11 @@ def cmd_registry(args)->int:
     return EXIT_OK
 
 def _rotate_key(cfg, reg)->int:
-    "Sign every verified version with a new random key, then put the new key file in place of the old one (kept beside it)"
-    import os, secrets
-    from ctml_nb.pipeline.config import config_path
-    from ctml_nb.core import ConfigError
-    from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
-    from ctml_nb.pipeline.runner import cycle_lock_held
-    if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
-    p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
-    signing_key(p)   # the old key must be usable: it checks every signature first
-    with cycle_lock_held(cfg, "a key rotation (`ctml registry rotate-key`)"):
-        new = p.with_name(f"{p.name}.new")
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
-        from ctml_nb.pipeline.journal import read_promotion, resign_cursors, write_journal
-        try: journal = read_promotion(cfg)
-        except Exception: journal = None   # a journal the old key did not sign stays refused
-        done = {**reg.rotate_key(new.read_bytes().strip()), "cursors": resign_cursors(cfg, new.read_bytes().strip())}
-        old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
-        if journal: write_journal(cfg, journal)
-    print(f"{len(done['signed'])} version(s) signed with the new key in {p}, {done['cursors']} run cursor(s) too (the old key "
-          f"is kept as {old.name}: delete it once every machine has the new one)")
+    "`ctml registry rotate-key`: the rotation (`ctml_nb.pipeline.runner.rotate_signing_key`), then what it did"
+    from ctml_nb.pipeline.runner import rotate_signing_key
+    done = rotate_signing_key(cfg, reg)
+    print(f"{len(done['signed'])} version(s) signed with the new key in {done['key_file']}, {done['cursors']} run cursor(s) too (the old key "
+          f"is kept as {done['kept_as'].name}: delete it once every machine has the new one)")
     for n, v, why in done["skipped"]: print(f"{n} version {v} not signed again (its signature did not check): {why}", file=sys.stderr)
     return EXIT_OK
 
@@ -346,30 +329,16 @@ def backtest_rows(result)->list:
                         "reasons", "vetoed_by", "pending") if c in f]
     return f[cols].assign(gate=gate, **({"pending": [t or None for t in pend]} if "pending" in f else {})).to_dict(orient="records")
 
-def _history(cfg, path:str|None):
-    """The labelled history: `--history FILE` read as the config's source, or the source itself; rows whose label
-    has not arrived are left out, and `ctml` says how many"""
-    import dataclasses
-    from ctml_nb.pipeline.config import load_source
-    from ctml_nb.core import ConfigError
-    src = dataclasses.replace(cfg.data, source=str(Path(path).resolve()), params={}) if path else cfg.data
-    df, t = load_source(dataclasses.replace(cfg, data=src)), cfg.data.target
-    miss = df[t].isna()
-    if miss.all(): raise ConfigError(f"data.target: column {t!r} of {src.source} holds no label yet: a replay needs labelled rows")
-    if miss.any():
-        _say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
-        df = df[~miss].reset_index(drop=True)
-    return df
-
 def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
+    from ctml_nb.data.history import load_history
     import pandas as pd
     from ctml_nb.core import to_jsonable
     from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.pipeline.policy_config import backtest_config
     from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
-    hist = _history(cfg, args.history)
+    hist = load_history(cfg.data, cfg.base_dir, args.history, say=_say)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
                           initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
@@ -401,11 +370,12 @@ def cmd_tune(args)->int:
     import yaml
     from ctml_nb.pipeline.config import load_config, validate_config
     from ctml_nb.core import atomic_write, to_jsonable
+    from ctml_nb.data.history import load_history
     from ctml_nb.pipeline.preflight import check_history
     from ctml_nb.pipeline.tuning import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
-    hist = _history(cfg, args.history)
+    hist = load_history(cfg.data, cfg.base_dir, args.history, say=_say)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     res = tune_config(cfg, args.retrain_cost, hist, split=args.split, n_jobs=args.n_jobs,
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,

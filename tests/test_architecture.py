@@ -31,8 +31,8 @@ KNOWN_PRIVATE = {}
 MAX_MODULE_LINES, MAX_CELL_LINES = 450, 80
 # Current offenders, with the size they may not pass: shrink an entry when you split, remove it under the limit
 # Modules and exported cells over the limits, as they stand after the issue 22-26 merges (split them; these only shrink)
-KNOWN_LONG_MODULES = {"cli": 590}
-KNOWN_LONG_CELLS = {"cli build_parser": 121, "gate.promotion _decide": 83}
+KNOWN_LONG_MODULES = {"cli": 560}
+KNOWN_LONG_CELLS = {"cli build_parser": 121}
 
 
 def _name(path:Path)->str:

@@ -142,3 +142,23 @@ def test_one_component_resolver():
                     and isinstance(n.args[0], ast.Constant) and n.args[0].value in defaults):
                 bad.append(f"{m} line {n.lineno}: a default ComponentSpec({n.args[0].value!r})")
     assert not bad, f"components resolved outside ctml_nb.pipeline.config.component_class: {bad}"
+
+
+def test_one_history_loader():
+    "Only `data.history` reads a pipeline's whole history: the source read whole, its label feed joined, `--history` swapped in"
+    def call_name(n): return getattr(n.func, "id", None) or getattr(n.func, "attr", None) if isinstance(n, ast.Call) else None
+    bad = []
+    for m, tree in _modules().items():
+        if m == "data.history": continue
+        for n in ast.walk(tree):
+            if (call_name(n) == "read" and isinstance(n.func, ast.Attribute) and call_name(n.func.value) == "open_source"):
+                bad.append(f"{m} line {n.lineno}: open_source(...).read()")
+            if (isinstance(n, ast.Subscript) and call_name(n.value) == "join_history" and isinstance(n.slice, ast.Constant)
+                    and n.slice.value == 0):
+                bad.append(f"{m} line {n.lineno}: join_history(...)[0], the labels joined to a whole history")
+            if call_name(n) == "replace" and any(k.arg == "source" for k in n.keywords):
+                bad.append(f"{m} line {n.lineno}: replace(..., source=...), a history file in place of the source")
+    assert not bad, f"history loading outside ctml_nb.data.history (call read_history or load_history): {bad}"
+    from ctml_nb.data.history import load_history, read_history
+    from ctml_nb.pipeline import load_source
+    assert "read_history" in ast.unparse(ast.parse(__import__("inspect").getsource(load_source)))

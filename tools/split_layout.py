@@ -57,6 +57,159 @@ class Mixin:
     doc: str               # its one-line docstring
 
 
+@dataclass
+class Package:
+    nb: str                # notebook stem whose module becomes the package's first module
+    module: str            # its new dotted module (`cli.common`): its old module (`cli`) becomes a package
+    doc: str               # the package `__init__`'s docstring
+
+
+@dataclass
+class Commands:
+    nb: str                # notebook stem holding the parser builder
+    builder: str           # the builder (`build_parser`): `sp = add("name", ...)` sections, each ending in `set_defaults(func=cmd_x)`
+    groups: dict           # parser function -> the command functions whose sections it adds (`add_run_commands`: [...])
+    helpers: list          # nested helpers of the builder that become top-level functions (`runs_src`)
+
+
+@dataclass
+class Carve:
+    nb: str                # notebook stem
+    assign: dict           # exported name -> destination notebook stem; unnamed definitions follow the one before them
+    lib: set               # destination stems in the library: their parts go after the others (the tests follow them)
+
+
+def _statements(cell_src:str)->list:
+    "[(first line, last line, names defined)] of each top-level statement of an exported cell; comments and blank lines join the next"
+    lines = cell_src.splitlines()
+    tree = ast.parse("\n".join("" if l.lstrip().startswith(("#|", "%", "!")) else l for l in lines))
+    out, start = [], 1 if lines and lines[0].startswith("#|") else 0
+    for n in tree.body:
+        names = defines({"cell_type": "code", "source": ast.get_source_segment("\n".join(lines), n) or ""})
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): names = {n.name}
+        out.append((start, n.end_lineno, names)); start = n.end_lineno
+    return out
+
+
+def _code_cell(src:str)->dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": src.splitlines(keepends=True)}
+
+
+def run_carve(repo:Path, st:Carve)->bool:
+    "Split each exported cell whose definitions go to different notebooks into one cell per destination"
+    p = repo/"nbs"/f"{st.nb}.ipynb"
+    nb = load(p)
+    cells, out, changed = nb["cells"], [], False
+    first_block = imports_cell(nb) + 1
+    for i, c in enumerate(cells):
+        if i < first_block or not is_export(c): out.append(c); continue
+        src = src_of(c)
+        lines, parts, cur = src.splitlines(), [], None
+        for a, b, names in _statements(src):
+            dst = next((st.assign[n] for n in sorted(names) if n in st.assign), cur)
+            if parts and dst == parts[-1][0]: parts[-1][1].extend(lines[a:b])
+            else: parts.append((dst, lines[a:b]))
+            cur = dst
+        if len(parts) < 2: out.append(c); continue
+        rank = lambda d: 0 if d is None else 2 if d in st.lib else 1
+        parts = sorted(parts, key=lambda x: rank(x[0]))
+        merged = []
+        for d, ls in parts:
+            if merged and merged[-1][0] == d: merged[-1][1].extend([""] + ls)
+            else: merged.append((d, list(ls)))
+        prose = []   # the prose before the cell goes with the first part that moves to a command group
+        while out and out[-1]["cell_type"] == "markdown": prose.insert(0, out.pop())
+        new = []
+        for d, ls in merged:
+            while ls and not ls[0].strip(): ls.pop(0)
+            while ls and not ls[-1].strip(): ls.pop()
+            if prose and rank(d) == 1: new += prose; prose = []
+            new.append(_code_cell("#| export\n" + "\n".join(ls)))
+        if prose: new = prose + new
+        out += new; changed = True
+        print(f"  {st.nb}: carved a cell into {[d or st.nb for d, _ in merged]}")
+    if not changed: print(f"  {st.nb}: nothing to carve"); return False
+    nb["cells"] = out
+    save(p, nb)
+    return True
+
+
+def run_commands(repo:Path, st:Commands)->bool:
+    "Carve a parser builder's per-command sections into one function per command group, called from the builder"
+    p = repo/"nbs"/f"{st.nb}.ipynb"
+    nb = load(p)
+    at = [i for i, c in enumerate(nb["cells"]) if is_export(c) and st.builder in defines(c)]
+    if not at and all(any(is_export(c) and fn in defines(c) for c in nb["cells"]) is False for fn in st.groups):
+        print(f"  {st.nb} {st.builder}: already carved and moved"); return False
+    if len(at) != 1: raise Fail(f"{st.nb}: {st.builder} is defined in {len(at)} exported cells")
+    cell = nb["cells"][at[0]]
+    lines = src_of(cell).splitlines()
+    starts = [i for i, l in enumerate(lines) if re.match(r"^    sp = add\(", l)]
+    if not starts: print(f"  {st.nb} {st.builder}: already carved"); return False
+    end = next(i for i, l in enumerate(lines) if re.match(r"^    return p\s*$", l))
+    owner = {cmd: fn for fn, cmds in st.groups.items() for cmd in cmds}
+    sections, order = {fn: [] for fn in st.groups}, []
+    for a, b in zip(starts, starts[1:] + [end]):
+        sec = lines[a:b]
+        while sec and not sec[-1].strip(): sec.pop()
+        cmd = re.findall(r"set_defaults\(func=(\w+)\)", "\n".join(sec))
+        if len(cmd) != 1: raise Fail(f"{st.nb}: the section `{sec[0].strip()}` sets {len(cmd)} command functions, not one")
+        if cmd[0] not in owner: raise Fail(f"{st.nb}: {cmd[0]} is in no command group: add it to one in CLI_GROUPS")
+        sections[owner[cmd[0]]].append(sec)
+        if owner[cmd[0]] not in order: order.append(owner[cmd[0]])   # groups in the order their first command came
+    head = lines[:starts[0]]
+    helpers = []
+    for h in st.helpers:   # a nested `def h(...)` of the builder, with its body, becomes a top-level function
+        a = next((i for i, l in enumerate(head) if re.match(rf"^    def {h}\(", l)), None)
+        if a is None: raise Fail(f"{st.nb}: {st.builder} has no nested def {h}")
+        b = a + 1
+        while b < len(head) and (head[b].startswith("        ") or not head[b].strip()) and not re.match(r"^    \S", head[b]): b += 1
+        body = [l[4:] for l in head[a:b]]
+        while body and not body[-1].strip(): body.pop()
+        helpers.append(body); del head[a:b]
+    while head and not head[-1].strip(): head.pop()
+    import textwrap
+    calls = textwrap.wrap(f"for add_commands in ({', '.join(order)}{',' if len(order) == 1 else ''}):", 112,
+                          initial_indent="    ", subsequent_indent=" " * 25, break_long_words=False)
+    head += calls + ["        add_commands(add)"]
+    set_src(cell, "\n".join(head + lines[end:]))
+    new = []
+    for body in helpers: new.append(_code_cell("#| export\n" + "\n".join(body)))
+    for fn in order:
+        names = [re.match(r'^    sp = add\("([\w-]+)"', s[0]).group(1) for s in sections[fn]]
+        doc = "The arguments of " + ", ".join(f"`ctml {n}`" for n in names[:-1]) + (" and " if len(names) > 1 else "") + f"`ctml {names[-1]}`"
+        body = [f"def {fn}(add):", f"    \"{doc}: `add(name, help)` makes a subparser\""]
+        for k, s in enumerate(sections[fn]): body += ([""] if k else []) + s
+        new.append(_code_cell("#| export\n" + "\n".join(body)))
+    first = next(a for a, b in blocks(nb) if a <= at[0] <= b)
+    nb["cells"][first:first] = new
+    save(p, nb)
+    print(f"  {st.nb} {st.builder}: sections carved into {order}, helpers {st.helpers} made top-level")
+    return True
+
+
+def run_package(repo:Path, st:Package)->bool:
+    p = repo/"nbs"/f"{st.nb}.ipynb"
+    nb = load(p)
+    old = default_exp(nb)
+    pkg = repo/LIB/old.replace(".", "/")
+    if old == st.module: print(f"  {st.nb}: already {st.module}"); return False
+    if st.module.rpartition(".")[0] != old: raise Fail(f"{st.nb}: {st.module} is not a module of the package {old}")
+    for c in nb["cells"]:
+        s = src_of(c); t = re.sub(r"^(#\|\s*default_exp\s+)\S+", rf"\g<1>{st.module}", s, flags=re.M)
+        if t != s: set_src(c, t)
+    save(p, nb)
+    flat = pkg.with_suffix(".py")
+    if flat.exists(): flat.unlink()
+    pkg.mkdir(exist_ok=True)
+    init = pkg/"__init__.py"
+    if not init.exists():
+        init.write_text(f'"""{st.doc}"""\n# Written by the restructure script from each module\'s `__all__`; edit the notebooks, then re-run it\n',
+                        encoding="utf-8")
+    print(f"  {st.nb}: {LIB}.{old} is now a package; this notebook exports {st.module}")
+    return True
+
+
 # (file, old text, new text): exact edits a step needs in a notebook cell or a hand-written file
 FIXUPS = {
     "cycles": [
@@ -88,6 +241,42 @@ FIXUPS = {
          """        lib, _, name = fullname.partition(".")   # a flat name (`profile`) or a dotted one (`gate.sequential`)
         if lib != "ctml_nb" or name not in MOVED: return None
         return importlib.util.spec_from_loader(fullname, _Alias(MOVED[name]))"""),
+    ],
+    "cli": [
+        # a glob: the text is edited where it is, and found in one of the files once the step is done
+        ("nbs/32_cli.ipynb", "> The `ctml` command: run and schedule cycles, list and show runs, HTML reports, the registry, drift reports and the demo",
+         "> What every `ctml` command shares: its exit codes, and how it prints progress and run records"),
+        # helpers that several command groups use become public names of `cli.common`
+        ("nbs/32*_cli*.ipynb", "_say(", "say("), ("nbs/32*_cli*.ipynb", "say=_say", "say=say"),
+        ("nbs/32*_cli*.ipynb", "_print_record(", "print_record("),
+        ("nbs/3[1-4]*.ipynb", "_print_drift(", "print_drift("),
+        ("nbs/3[1-4]*.ipynb", 'def print_drift(report, sort:str|None="severity"):\n    import pandas as pd\n',
+         'def print_drift(report, sort:str|None="severity"):\n    "Print a `DriftReport`\'s table, in `sort` order, and its verdict (`ctml drift`, the demo)"\n'
+         '    import pandas as pd\n'),
+        ("nbs/32*_cli*.ipynb", "def print_record(rec, details:bool=False):\n    from ctml_nb.reports.text import record_text\n",
+         "def print_record(rec, details:bool=False):\n    \"Print a run record as text (`ctml_nb.reports.text.record_text`)\"\n"
+         "    from ctml_nb.reports.text import record_text\n"),
+        # the section heading before `ctml backtest` (it named the parser, which comes later) goes with backtest and tune
+        ("nbs/32*_cli*.ipynb", "## The parser and `main`", "## Replay and tune the policy"),
+        # the commands import the library code that leaves the cli where they use it (`ctml --help` imports no pandas)
+        ("nbs/3[2-4]*.ipynb", '    "Drift report between two files"\n    from ctml_nb.core import read_table\n',
+         '    "Drift report between two files"\n    from ctml_nb.core import read_table\n    from ctml_nb.drift.tables import drift_report\n'
+         '    from ctml_nb.reports.text import print_drift\n'),
+        ("nbs/3[2-4]*.ipynb", '    "Drift report on the bundled Elec2 data: June 1997 against June 1998 (same season, one year apart)"\n'
+         '    from ctml_nb.data.datasets import load_elec2\n',
+         '    "Drift report on the bundled Elec2 data: June 1997 against June 1998 (same season, one year apart)"\n'
+         '    from ctml_nb.data.datasets import load_elec2\n    from ctml_nb.drift.tables import drift_report\n'
+         '    from ctml_nb.reports.text import print_drift\n'),
+        ("nbs/32*_cli*.ipynb", "    from ctml_nb.demo import print_runs, run_demo\n", "    from ctml_nb.demo import demo_drift, print_runs, run_demo\n"),
+        ("nbs/32*_cli*.ipynb", '    "Replay a history through exactly the configured pipeline\'s policy (in memory, no kernels)"\n',
+         '    "Replay a history through exactly the configured pipeline\'s policy (in memory, no kernels)"\n'
+         '    from ctml_nb.reports.text import backtest_rows\n'),
+        ("bench/cli_bench.py", "code_version(ROOT, ['ctml_nb/cli.py'])", "code_version(ROOT, ['ctml_nb/cli'])"),
+        # the README's map: the cli is a package with its own line (its links are written with the others')
+        ("README.md", "- **root** (`ctml_nb.core`, `figures`, `metrics`, `demo`, `cli`): ", "- **root** (`ctml_nb.core`, `figures`, `metrics`, `demo`): "),
+        ("README.md", "[32_cli](nbs/32_cli.ipynb), [34_demo](nbs/34_demo.ipynb)",
+         "[34_demo](nbs/34_demo.ipynb)\n- **`ctml_nb.cli`**: the `ctml` command, one module per command group. "
+         "[32_cli](nbs/32_cli.ipynb)"),
     ],
 }
 
@@ -130,7 +319,57 @@ STEPS = {
         Mixin("13_backtest", "_Replay", ["look", "supersede"], "_PendingLooks",
               "A replay's pending challenger: looked at again each batch by the sequential gate, or superseded by a newer one"),
     ],
+    # notebook prefixes that two notebooks shared (the sidebar and the docs' links are renamed with them)
+    "prefixes": [
+        Rename("30f_tuning", "30h_tuning", "pipeline.tuning", "pipeline.tuning", "30f is the run record's prefix too"),
+    ],
 }
+
+
+# The `ctml` command, one module per command group (issue 21): (notebook, module, parser function, title, summary,
+# the names that move). A definition no group names stays in `cli.common` with the exit codes (the command functions
+# must each be in a group: the parser's sections are carved by them).
+CLI_GROUPS = [
+    ("32a_cli_run", "cli.run", "add_run_commands", "cli_run",
+     "`ctml run`, `ctml retrain` and `ctml schedule`: one cycle now, one on request, or one every span",
+     ["_template_params", "_exit_for", "_write_run_report", "cmd_run", "cmd_retrain", "_clock", "cmd_schedule"]),
+    ("32b_cli_runs", "cli.runs", "add_runs_commands", "cli_runs",
+     "`ctml runs`, `ctml show`, `ctml report` and `ctml ui`: the runs of a pipeline, as a table, a record, HTML pages or a served page",
+     ["_runs_dir", "runs_src", "cmd_runs", "cmd_show", "_usage", "cmd_report", "cmd_ui"]),
+    ("32c_cli_registry", "cli.registry", "add_registry_commands", "cli_registry",
+     "`ctml registry`: list the versions, promote one, roll back the champion, rotate the signing key",
+     ["_unverifiable", "cmd_registry", "_rotate_key"]),
+    ("32d_cli_policy", "cli.policy", "add_policy_commands", "cli_policy",
+     "`ctml backtest` and `ctml tune`: replay the history through the pipeline's policy, and tune it at a retrain cost",
+     ["cmd_backtest", "_tune_args", "cmd_tune"]),
+    ("32e_cli_drift", "cli.drift", "add_drift_commands", "cli_drift",
+     "`ctml drift` and `ctml demo`: a drift report between two files, and the demo on the bundled Elec2 data",
+     ["_column_list", "_unknown_columns", "cmd_drift", "cmd_demo"]),
+]
+CLI_COMMON = ["say", "print_record"]   # used by several groups: they stay in `cli.common`, beside the exit codes
+CLI_APP = ("32f_cli_app", "cli.app", "cli_app", "The `ctml` command: its parser (each command group adds its own "
+           "subcommands), the exit code of each error, and `main`, the console entry point",
+           ["build_parser", "_OS_WHAT", "os_error_message", "_error_exit", "main"])
+# library code that lived in the cli: (notebook, module, title, summary (new notebooks only), names)
+CLI_LIB = [
+    ("04d_drift_tables", "drift.tables", "drift_tables",
+     "A drift report between two tables in one call: fit on the reference, test the current, name their sources, save the HTML",
+     ["drift_report"]),
+    ("31b_run_views", "reports.text", "", "", ["print_drift", "backtest_rows"]),
+    ("34_demo", "demo", "", "", ["demo_drift"]),
+]
+STEPS["cli"] = [
+    Package("32_cli", "cli.common", "The `ctml` command, one module per command group (`run`, `runs`, `registry`, `policy`, "
+            "`drift`) on `common`, with `app` (the parser and `main`) on top\n\nScripts import from here (`from ctml_nb.cli "
+            "import main, EXIT_OK`); the modules below import each other\nby module, never through this file.\n"),
+    Commands("32_cli", "build_parser", {g[2]: [n for n in g[5] if n.startswith("cmd_")] for g in CLI_GROUPS}, ["runs_src"]),
+    Carve("32_cli", {**{n: None for n in CLI_COMMON}, **{n: g[0] for g in CLI_GROUPS for n in g[5]}, **{n: g[0] for g in CLI_LIB for n in g[4]},
+                     **{n: CLI_APP[0] for n in CLI_APP[4]}}, {g[0] for g in CLI_LIB}),
+    # the library first, then the parser and `main` (they import every group), then the groups
+    *[Split("32_cli", nb, mod, names, title, summary, "library code leaves the cli") for nb, mod, title, summary, names in CLI_LIB],
+    Split("32_cli", CLI_APP[0], CLI_APP[1], CLI_APP[4], CLI_APP[2], CLI_APP[3], "the parser and the entry point, above the groups"),
+    *[Split("32_cli", nb, mod, names + [fn], title, summary, "one command group") for nb, mod, fn, title, summary, names in CLI_GROUPS],
+]
 
 
 COMPAT = {}   # old module -> (new module, its names): re-exported from the old package's `__init__` for one release
@@ -165,6 +404,20 @@ def defines(c)->set:
                 out |= {x.id for x in ast.walk(t) if isinstance(x, ast.Name)}
         elif isinstance(n, (ast.Import, ast.ImportFrom)):
             out |= {(a.asname or a.name).split(".")[0] for a in n.names}
+    return out
+
+
+def free_uses(text:str)->set:
+    "Names a module's code uses that its functions do not import themselves (a function-level import needs no module-level one)"
+    try: tree = ast.parse(text)
+    except SyntaxError: return set()
+    out = set()
+    for n in tree.body:
+        used = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used -= {(a.asname or a.name).split(".")[0] for x in ast.walk(n) if isinstance(x, (ast.Import, ast.ImportFrom))
+                     for a in x.names}
+        out |= used
     return out
 
 
@@ -361,15 +614,15 @@ def run_split(repo:Path, st:Split)->bool:
     rest_names = set().union(*(defines(c) for c in rest_export)) if rest_export else set()
     moved_code = "\n".join(code_of(c) for c in moved_cells if is_export(c))
     rest_code = "\n".join(code_of(c) for c in rest_export)
-    need_down = uses(moved_code) & rest_names            # the new module imports these from the source
-    need_up = uses(rest_code) & moved_names              # the source imports these from the new module
+    need_down = free_uses(moved_code) & rest_names       # the new module imports these from the source
+    need_up = free_uses(rest_code) & moved_names         # the source imports these from the new module
     if need_down and need_up:
         raise Fail(f"{st.src} -> {st.dst}: the moved cells use {sorted(need_down)} and the rest uses {sorted(need_up)}: a cycle")
     private = sorted(n for n in need_down | need_up if n.startswith("_"))
     if private: raise Fail(f"{st.src} -> {st.dst}: private names would be imported across modules: {private} (move them too)")
     imports_src = src_of(cells[imp_i])
     new_imports = kept_imports(imports_src, uses(moved_code))
-    if need_down: new_imports.append(from_line(src_mod, need_down))
+    if need_down: new_imports += ["", from_line(src_mod, need_down)] if new_imports else [from_line(src_mod, need_down)]
     # the source keeps the imports its other cells use (and the names its `_all_` re-exports)
     own = code_of(cells[imp_i]) + "\n" + rest_code
     keep = uses(own) | imported_from(repo, src_mod) | set(re.findall(r"['\"](\w+)['\"]", " ".join(re.findall(r"_all_\s*=\s*\[[^\]]*\]", own))))
@@ -385,6 +638,11 @@ def run_split(repo:Path, st:Split)->bool:
     dst_test_need = uses(moved_tests) & (rest_names - need_down)
     if src_test_need and hide_i is not None:
         set_src(cells[hide_i], add_import(hide_src, from_line(st.module, src_test_need)))
+    if hide_i is not None:   # imports the source's exported cells no longer need, that its tests still use
+        kept = set(src_imports.splitlines())
+        for line in kept_imports(imports_src, uses(rest_tests)):
+            if line and line not in kept and not line.startswith("from __future__"):
+                set_src(cells[hide_i], add_import(src_of(cells[hide_i]), line))
     if dp.exists():
         dst = load(dp)
         if default_exp(dst) != st.module: raise Fail(f"{st.dst} exports {default_exp(dst)}, not {st.module}")
@@ -403,6 +661,10 @@ def run_split(repo:Path, st:Split)->bool:
     if test_imports:
         hi = hide_cell(dst)
         for line in test_imports: set_src(dst["cells"][hi], add_import(src_of(dst["cells"][hi]), line))
+    if hide_src is not None and dp.exists() and hide_cell(dst) is not None:   # the test imports the moved tests use
+        hi = hide_cell(dst)
+        for line in kept_imports(hide_src, uses(moved_tests)):
+            if line and not line.startswith(("#|", "from fastcore")): set_src(dst["cells"][hi], add_import(src_of(dst["cells"][hi]), line))
     if dst_test_need:
         hi = hide_cell(dst)
         set_src(dst["cells"][hi], add_import(src_of(dst["cells"][hi]), from_line(src_mod, dst_test_need)))
@@ -471,6 +733,8 @@ def run_rename(repo:Path, st:Rename)->bool:
         s = src_of(c); t = re.sub(r"^(#\|\s*default_exp\s+)\S+", rf"\g<1>{st.module}", s, flags=re.M)
         if t != s: set_src(c, t)
     save(dp, nb); sp.unlink()
+    if st.module == st.old_module:   # the notebook only: its module, and every import of it, stay as they are
+        print(f"  {st.src} -> {st.dst}: {st.why}"); return True
     old_py = repo/LIB/(st.old_module.replace(".", "/") + ".py")
     if old_py.exists(): COMPAT[st.old_module] = (st.module, module_all(old_py)); old_py.unlink()
     print(f"  {st.src} -> {st.dst}: {st.old_module} -> {st.module}; {st.why}")
@@ -486,6 +750,17 @@ def run_rename(repo:Path, st:Rename)->bool:
 
 def apply_fixups(repo:Path, fixes:list):
     for rel, old, new in fixes:
+        if any(ch in rel for ch in "*?["):   # a glob: edit each file that holds the old text; one must hold either
+            found = False
+            for p in sorted(repo.glob(rel)):
+                nb = load(p); hit = False
+                for c in nb["cells"]:
+                    s = src_of(c)
+                    if (new not in s if old in new else old in s) and old in s: set_src(c, s.replace(old, new)); hit = True
+                    if new in s or hit: found = True
+                if hit: save(p, nb); print(f"  fixup {p.relative_to(repo)}")
+            if not found: raise Fail(f"fixup for {rel} matches neither its old nor its new text: update FIXUPS")
+            continue
         p = repo/rel
         text = p.read_text(encoding="utf-8")
         if p.suffix == ".ipynb":
@@ -573,7 +848,9 @@ def update_docs(repo:Path, renames:dict):
         except Fail: pass
     def links(m):
         pk = m.group(2)
-        got = [f"[{stem}](nbs/{stem}.ipynb) (`{mod.split('.', 1)[1]}`)" for stem, mod in mods.get(pk, []) if "." in mod]
+        # the module in brackets when the notebook's name does not end with it (`23_data` (`snapshots`))
+        got = [f"[{stem}](nbs/{stem}.ipynb)" + ("" if stem.endswith("_" + mod.split(".")[-1]) else f" (`{mod.split('.', 1)[1]}`)")
+               for stem, mod in mods.get(pk, []) if "." in mod]
         return m.group(1) + ", ".join(got) if got else m.group(0)
     new = re.sub(rf"(?m)^(- \*\*`{LIB}\.(\w+)`\*\*: [^\[\n]*)\[.*$", links, text)
     if new != text: readme.write_text(new, encoding="utf-8"); print("  wrote the README's map")
@@ -595,7 +872,8 @@ def main(argv=None):
         print(f"split_layout: {name}")
         apply_fixups(repo, FIXUPS.get(name, []))
         for st in STEPS[name]:
-            {Split: run_split, Rename: run_rename, Mixin: run_mixin}[type(st)](repo, st)
+            {Split: run_split, Rename: run_rename, Mixin: run_mixin, Package: run_package, Commands: run_commands,
+             Carve: run_carve}[type(st)](repo, st)
         nbdev(repo, a.nbdev_bin, "nbdev_export")
         write_inits(repo, COMPAT)
         update_docs(repo, {f"{st.src}": st.dst for st in STEPS[name] if isinstance(st, Rename)})

@@ -31,3 +31,6 @@ from .labels import (
     feed_head, check_delivery, LabelLedger, join_delivery, LabelJoin, with_label_join, delay_summary, label_kind,
     join_history,
 )
+from .history import (
+    read_history, load_history,
+)

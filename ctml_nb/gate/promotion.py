@@ -324,6 +324,25 @@ def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
     interval = None if v.lower is None else (v.lower, v.upper)
     return _check(f"primary {m.name}", "primary", ok, desc, m.name, base, cand, imp, v.rule, v.n, interval), imp, interval, v
 
+# %% ../../nbs/20a_promotion.ipynb #b0bfaa7c
+def _cost_checks(challenger, champion, X, lat_tol, size_tol, repeats, latency_rows):
+    "The latency and size guardrails: the challenger's growth over the champion, each within its tolerance"
+    checks = []
+    if lat_tol is not None:
+        (tc, tb), rows = _latency([challenger, champion], X, repeats, latency_rows)
+        ch = tc / tb - 1
+        note = (f"median latency {tc * 1e3:.3g} ms vs champion {tb * 1e3:.3g} ms per call of {rows} rows "
+                f"({ch:+.0%}, {repeats} calls each)")
+        checks.append(_check("latency", "latency", bool(ch <= lat_tol), note + ("" if ch <= lat_tol else
+                      f": grew more than the {lat_tol:.0%} allowed"), None, tb, tc, ch, f"growth <= {lat_tol:.0%}", rows))
+    if size_tol is not None:
+        sc, sb = (_pickled_size(x) for x in (challenger, champion))
+        ch = sc / sb - 1
+        checks.append(_check("size", "size", bool(ch <= size_tol), f"pickled size {sc:,} vs champion {sb:,} bytes "
+                      f"({ch:+.0%})" + ("" if ch <= size_tol else f": grew more than the {size_tol:.0%} allowed"),
+                      None, sb, sc, ch, f"growth <= {size_tol:.0%}"))
+    return checks
+
 # %% ../../nbs/20a_promotion.ipynb #20627a39
 def _decide(self, champion, challenger, X, y, evidence=None):
     if challenger is None: raise InputError("`challenger` is None: pass the fitted model to evaluate.")
@@ -378,19 +397,7 @@ def _decide(self, champion, challenger, X, y, evidence=None):
                     f"the tolerance {tol:g}")
             ci = percentile_interval(_improve(METRICS[k], reps[k][:, 1], reps[k][:, 0]), conf) if k in reps else None
             checks.append(_check(f"guardrail {k}", "guardrail", bool(ok), note, k, b_, c_, ch, f"change >= {-tol:g}", n, ci))
-        if lat_tol is not None:
-            (tc, tb), rows = _latency([challenger, champion], X, self.latency_repeats, self.latency_rows)
-            ch = tc / tb - 1
-            note = (f"median latency {tc * 1e3:.3g} ms vs champion {tb * 1e3:.3g} ms per call of {rows} rows "
-                    f"({ch:+.0%}, {self.latency_repeats} calls each)")
-            checks.append(_check("latency", "latency", bool(ch <= lat_tol), note + ("" if ch <= lat_tol else
-                          f": grew more than the {lat_tol:.0%} allowed"), None, tb, tc, ch, f"growth <= {lat_tol:.0%}", rows))
-        if size_tol is not None:
-            sc, sb = (_pickled_size(x) for x in (challenger, champion))
-            ch = sc / sb - 1
-            checks.append(_check("size", "size", bool(ch <= size_tol), f"pickled size {sc:,} vs champion {sb:,} bytes "
-                          f"({ch:+.0%})" + ("" if ch <= size_tol else f": grew more than the {size_tol:.0%} allowed"),
-                          None, sb, sc, ch, f"growth <= {size_tol:.0%}"))
+        checks += _cost_checks(challenger, champion, X, lat_tol, size_tol, self.latency_repeats, self.latency_rows)
         checks += _slice_checks(self, masks, get_metric(self.slice_metric or m.name), ye, ox, oc, K, missing)
     failed = [c for c in checks if c["passed"] is False]
     cand, pending = point[m.name][0], verdict is not None and verdict.status == "pending"

@@ -41,7 +41,7 @@ from .run_record import (
 )
 from .runner import (
     RUNNER_PARAMETERS, REQUESTS_SEEN, list_templates, StepInputs, acted_on, registry_champion, restore_champion,
-    CycleLocked, run_cycle, close_abandoned, cycle_lock_held, recover,
+    CycleLocked, run_cycle, close_abandoned, cycle_lock_held, recover, rotate_signing_key,
 )
 from .context import (
     TRIGGER_STATE, DRIFT_PROFILE, CANDIDATE, GATE_DECISION, Context, open_context, champion, pending_requests,

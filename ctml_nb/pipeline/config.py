@@ -348,28 +348,9 @@ def validate_config(
 def load_source(
     cfg:PipelineConfig,  # Parsed pipeline
 )->pd.DataFrame:         # Rows in time order, with target and time columns checked
-    "The whole history `cfg.data` describes (backtests; a pipeline cycle reads only what it needs: `ctml_nb.pipeline.batches`)"
-    src = cfg.data.source
-    if is_ref(src):
-        df = resolve_ref(src, "data.source")(**cfg.data.params)
-        if not isinstance(df, pd.DataFrame):
-            raise InputError(f"data.source {src!r} returned {type(df).__name__}, expected a pandas DataFrame")
-    else:
-        from ctml_nb.data.source_kinds import open_source
-        df = open_source(cfg.data, cfg.base_dir).read().reset_index(drop=True)
-    if (fl := cfg.data.labels) is not None:   # every label of the feed joined (`ctml_nb.data.labels.join_history`)
-        from ctml_nb.data.labels import join_history
-        df = join_history(df, fl.source, fl.keys, cfg.data.target, fl.label, fl.time, fl.policies, cfg.base_dir, fl.params)[0]
-    need = [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else []) + list(cfg.data.features or [])
-    missing = [c for c in need if c not in df.columns]
-    if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {list(df.columns)}")
-    if cfg.data.time_column:
-        t = cfg.data.time_column
-        if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
-            try: df = df.assign(**{t: parse_times(df[t])})
-            except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
-        df = df.sort_values(t, kind="stable").reset_index(drop=True)
-    return df
+    "The whole history `cfg.data` describes, every row (`ctml_nb.data.history.read_history`; replays: `load_history`)"
+    from ctml_nb.data.history import read_history   # the one history reader
+    return read_history(cfg.data, cfg.base_dir)
 
 def feature_columns(
     cfg:PipelineConfig,  # Parsed pipeline

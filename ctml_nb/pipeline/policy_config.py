@@ -199,10 +199,10 @@ def backtest_config(
     **options,                   # `replay_options`: batch_rows or batch_every, initial_rows, label_delay
 ):                               # `PolicyComparison` with the configured policy
     "Replay a history through the configured pipeline's policy, in memory"
-    from ctml_nb.pipeline.config import load_source
+    from ctml_nb.data.history import load_history
     from ctml_nb.policy.policies import compare_policies
     opts = replay_options(cfg, **options)
-    df = load_source(cfg) if history is None else history
+    df = load_history(cfg.data, cfg.base_dir) if history is None else history
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     given, need = opts["initial_rows"], first_cycle_rows(cfg)
     if given is not None and given < need:

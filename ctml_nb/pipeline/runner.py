@@ -30,7 +30,7 @@ _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'REQUESTS_SEEN', 'list_templates', 'StepInputs', 'acted_on', 'registry_champion',
            'restore_champion', 'CycleLocked', 'run_cycle', 'close_abandoned', 'cycle_lock_held', 'recover',
-           'request_retrain']
+           'rotate_signing_key', 'request_retrain']
 
 # %% ../../nbs/31a_runner.ipynb #a0573e77
 def list_templates(
@@ -363,3 +363,28 @@ def _finish(cfg, rec, runs, t0, before, champion, handed, failed, write_report=N
         from ctml_nb.pipeline.alerts import notify_run
         rec.alerts = notify_run(cfg, rec.to_dict(), restored=restored, write_report=write_report)
         if rec.alerts: write_json(Path(rec.run_dir)/"run.json", rec.stored())
+
+# %% ../../nbs/31a_runner.ipynb #f4fcf95a
+def rotate_signing_key(
+    cfg:PipelineConfig,  # Parsed pipeline
+    reg,                 # Its registry (`pipeline_registry(cfg)`)
+)->dict:                 # signed, skipped [(name, version, why)], cursors (a count), key_file, kept_as (the old key's file)
+    "Sign every verified version and run cursor with a new random key, then put the new key file in place of the old one (kept beside it)"
+    import os
+    from ctml_nb.core import ConfigError
+    from ctml_nb.registry.model_files import KEY_ENV, KEY_FILE_ENV, default_key_file, signing_key
+    if os.environ.get(KEY_ENV): raise ConfigError(f"${KEY_ENV} holds the key: rotate it in your secret store, or unset it to rotate the key file")
+    p = Path(config_path(cfg, "trust.key_file") or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
+    signing_key(p)   # the old key must be usable: it checks every signature first
+    with cycle_lock_held(cfg, "a key rotation (`ctml registry rotate-key`)"):
+        new = p.with_name(f"{p.name}.new")
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f: f.write(secrets.token_hex(32) + "\n")
+        from ctml_nb.pipeline.journal import read_promotion, resign_cursors, write_journal
+        try: journal = read_promotion(cfg)
+        except Exception: journal = None   # a journal the old key did not sign stays refused
+        done = {**reg.rotate_key(new.read_bytes().strip()), "cursors": resign_cursors(cfg, new.read_bytes().strip())}
+        old = p.with_name(f"{p.name}.old-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.link(p, old); os.replace(new, p)   # killed before this line: move KEY.new over KEY by hand
+        if journal: write_journal(cfg, journal)
+    return {**done, "key_file": p, "kept_as": old}
