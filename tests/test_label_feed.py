@@ -275,3 +275,36 @@ def test_preflight_names_the_feed_key_before_any_kernel(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
     assert "data.labels.on_conflict: expected one of refuse, keep_first, keep_last" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "labels").exists()
+
+
+def test_tune_replays_the_feeds_delays_and_adds_estimated_candidates(tmp_path, monkeypatch, capsys):
+    "Labels K batches (days) late through the feed: the tuner's replay waits for them, and estimated candidates join the space"
+    import dataclasses
+    import ctml_nb.policy.tune as tune
+    from ctml_nb.pipeline.tuning import tune_config
+    K, data = 2, demo_data().iloc[:48 * DAY].reset_index(drop=True)
+    data.insert(0, "id", np.arange(len(data)))
+    lab = pd.DataFrame({"id": data["id"], "label": data.pop("target"),
+                        "arrived_at": pd.to_datetime(data["timestamp"]) + pd.Timedelta(days=K)})
+    cfg = _project(tmp_path)
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.to_csv(tmp_path / "labels" / "all.csv", index=False)
+    hist = data.assign(target=lab["label"].to_numpy())
+    perf = [f"performance(accuracy, max_drop={d})" for d in (0.02, 0.05, 0.1)]
+    real = tune.default_space   # a few of the default candidates keep the test fast; the estimated ones are added after it
+    monkeypatch.setattr(tune, "default_space", lambda *a, **k: [p for p in real(*a, **k) if p.name in ["never"] + perf])
+    monkeypatch.setattr(tune, "refine_space", lambda *a, **k: [])
+    def tuned(c, h):
+        r = tune_config(c, 0.0, h, progress=False, batch_rows=DAY)
+        return r, [b.results[k].frame for b in r._tuning.blocks for k in perf]
+    late, frames = tuned(cfg, hist)
+    est = [k for k in late.search.results if k.startswith("estimated_performance") or k.startswith("any(estimated")]
+    assert len(est) == 5 and all(late.search.results[k].totals["batches"] for k in est)
+    on_time, frames0 = tuned(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels=None)), hist.drop(columns="id"))
+    assert not [k for k in on_time.search.results if "estimated" in k]      # labels on time: the space stays as it is
+    first = lambda f: next((int(b) for b, r in zip(f["batch"], f["retrained"]) if r and b > 0), None)   # batch 0: the first model
+    fired = [(first(a), first(b)) for a, b in zip(frames, frames0) if first(b) is not None and first(b) + K < len(b) - 1]
+    assert len(fired) >= 3 and all(a == b + K for a, b in fired), fired   # the same drop, seen K batches later
+    why = " ".join(late.search.results[est[0]].frame["reasons"].fillna(""))
+    assert "estimated accuracy" in why, why   # the estimated trigger fired on unlabelled rows, before their labels came
+    assert isinstance(late.hindsight, str) and "label feed" in late.hindsight

@@ -17,7 +17,7 @@ from .preflight import (
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
-    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times,
+    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times, feed_delays,
     first_cycle_rows, first_batch_rows,
 )
 from .journal import (
