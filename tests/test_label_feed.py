@@ -308,3 +308,33 @@ def test_tune_replays_the_feeds_delays_and_adds_estimated_candidates(tmp_path, m
     why = " ".join(late.search.results[est[0]].frame["reasons"].fillna(""))
     assert "estimated accuracy" in why, why   # the estimated trigger fired on unlabelled rows, before their labels came
     assert isinstance(late.hindsight, str) and "label feed" in late.hindsight
+
+
+def test_served_keys_indexed_as_served_and_a_lost_part_loses_nothing(tmp_path, monkeypatch):
+    "Each cycle appends its served rows' keys to the index and reads no older rows; a removed part: one full read, same joins"
+    from ctml_nb.data.labels import key_strings
+    from ctml_nb.data.source_kinds import open_source
+    from ctml_nb.pipeline.label_feed import SERVED_DIR
+    import ctml_nb.data.source_files as sf
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    full, real = [], sf.FilesSource.read
+    def read(self, since=None, upto=None, columns=None, cursor=None):
+        if since is None and columns is not None and "id" in columns and "target" in columns: full.append(len(columns))
+        return real(self, since, upto, columns, cursor)
+    monkeypatch.setattr(sf.FilesSource, "read", read)
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8, 9))]
+    assert all(r.status == "succeeded" for r in recs) and not full    # no cycle read the served keys back
+    idx = tmp_path / "runs" / SERVED_DIR
+    parts = sorted(idx.glob("*.parquet"))
+    assert [p.stem for p in parts] == [f"{a:012d}-{b:012d}" for a, b in ((0, 7 * DAY), (7 * DAY, 8 * DAY), (8 * DAY, 9 * DAY))]
+    keys = pd.concat([pd.read_parquet(p) for p in parts])["key"]
+    assert keys.tolist() == key_strings(data.iloc[:9 * DAY], ["id"]).tolist()
+    parts[1].unlink()                                                   # a part lost
+    rec = _cycle(tmp_path, cfg, data, lab, 10, 3)
+    assert rec.status == "succeeded" and len(full) == 1                 # read back once
+    assert [p.stem for p in idx.glob("*.parquet")] == [f"{0:012d}-{10 * DAY:012d}"]
+    led = LabelLedger.load(ledger_path(cfg)).frame
+    delivered = pd.concat([pd.read_csv(f) for f in sorted((tmp_path / "labels").glob("*.csv"))])
+    served = delivered[delivered["id"].isin(data["id"].iloc[:10 * DAY])]
+    assert not led["key"].duplicated().any() and (led["status"] == "joined").sum() == len(served)
+    assert rec.values["check"]["data"]["labels"]["waiting"] == 10 * DAY - len(served)
