@@ -10,6 +10,7 @@ candidates bring there. With D = 0 the space is the usual one (no estimated cand
 
 Usage (from the repository root, with the project's venv):
     python bench/late_labels_tune_bench.py [--delays 0,10] [--streams elec2,weather] [--cost 0.002] [--json out.json]
+    python bench/late_labels_tune_bench.py --head-to-head   # estimated vs realised drops on the later part, labels late
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _weather():
     return w.drop(columns=["weather", "date"]).assign(month=w["date"].dt.month), w["weather"].astype(str), w["date"]
 
 STREAMS = {   # name -> (loader, rows per batch, model factory, its parameters)
-    "elec2": (_elec2, 240, "sklearn.ensemble:HistGradientBoostingClassifier", "{max_iter: 50, random_state: 0}"),
+    "elec2": (_elec2, 240, "sklearn.tree:DecisionTreeClassifier", "{max_depth: 8, random_state: 0}"),
     "weather": (_weather, 30, "sklearn.tree:DecisionTreeClassifier", "{max_depth: 6, random_state: 0}"),
 }
 
@@ -98,17 +99,50 @@ def tune(cfg:Path, b:int, cost:float, estimated:bool=True)->dict:
             "margin": s["margin"], "candidates": s["candidates_tried"], "cpu_s": time.process_time() - t0}
 
 
+def head_to_head(cfg:Path, b:int, cost:float)->list:
+    """On the later part, replayed with the same late labels: each estimated drop against the same realised drop (it waits
+    for the labels) and never retraining, the policies the tuner chooses among (`tune_config`, as `ctml tune` runs it)"""
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.tuning import tune_config
+    import ctml_nb.policy.tune as tune_mod
+    c = load_config(cfg)
+    hist = pd.read_csv(cfg.parent / "history.csv")
+    real = tune_mod.refine_space
+    tune_mod.refine_space = lambda *a, **k: []   # the first round holds every candidate compared here
+    try: r = tune_config(c, cost, hist, progress=False, batch_rows=b)
+    finally: tune_mod.refine_space = real
+    names = [k for k in r.candidates if k == "never" or k.startswith(("estimated_performance(accuracy, max_drop=",
+                                                                      "performance(accuracy, max_drop="))]
+    cmp = r._later.run([r.candidates[k] for k in names])
+    u = cmp.utility(cost)
+    return [{"policy": k, "later_utility": float(u[k]), "later_metric": cmp.results[k].totals["metric"],
+             "retrains": cmp.results[k].totals["retrains"]} for k in names]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--delays", default="0,10", help="label delays in batches (comma-separated)")
-    ap.add_argument("--streams", default=",".join(STREAMS))
+    ap.add_argument("--streams", default="weather,elec2")
     ap.add_argument("--cost", type=float, default=0.002, help="retrain cost, in accuracy per retrain per batch")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--head-to-head", action="store_true", help="only: estimated vs realised drops on the later part, labels late")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     rows = []
+    if a.head_to_head:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in a.streams.split(","):
+                for d in [int(x) for x in a.delays.split(",") if int(x)]:
+                    t = pd.DataFrame(head_to_head(project(Path(tmp) / f"{name}-{d}", name, d), STREAMS[name][1], a.cost))
+                    print(f"\n{name}, labels {d} batches late, later part (cost {a.cost:g}):")
+                    print(t.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+                    rows.append({"stream": name, "delay": d, "policies": t.to_dict(orient="records")})
+        load = os.getloadavg()
+        print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        if a.json: Path(a.json).write_text(json.dumps(rows, indent=1, default=str))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.streams.split(","):
             for d in map(int, a.delays.split(",")):

@@ -114,7 +114,8 @@ def served_index(
     if len(part):
         buf = io.BytesIO(); part.to_parquet(buf, index=False)
         atomic_write(d / f"{lo:012d}-{lo + len(part):012d}.parquet", buf.getvalue())
-    return pd.concat(chain + [part], ignore_index=True), new
+    out = pd.concat(chain + [part], ignore_index=True)
+    return out.assign(key=out["key"].astype(object)), new   # plain objects: `isin` on arrow strings is slow
 
 # %% ../../nbs/33c_label_feed.ipynb #0a208ac1
 def ingest_labels(
