@@ -322,11 +322,13 @@ def test_served_keys_indexed_as_served_and_a_lost_part_loses_nothing(tmp_path, m
         if since is None and columns is not None and "id" in columns and "target" in columns: full.append(len(columns))
         return real(self, since, upto, columns, cursor)
     monkeypatch.setattr(sf.FilesSource, "read", read)
+    import ctml_nb.pipeline.label_feed as lf
+    monkeypatch.setattr(lf, "COMPACT_PARTS", 2)                        # the third cycle merges the first two parts
     recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8, 9))]
     assert all(r.status == "succeeded" for r in recs) and not full    # no cycle read the served keys back
     idx = tmp_path / "runs" / SERVED_DIR
     parts = sorted(idx.glob("*.parquet"))
-    assert [p.stem for p in parts] == [f"{a:012d}-{b:012d}" for a, b in ((0, 7 * DAY), (7 * DAY, 8 * DAY), (8 * DAY, 9 * DAY))]
+    assert [p.stem for p in parts] == [f"{a:012d}-{b:012d}" for a, b in ((0, 8 * DAY), (8 * DAY, 9 * DAY))]
     keys = pd.concat([pd.read_parquet(p) for p in parts])["key"]
     assert keys.tolist() == key_strings(data.iloc[:9 * DAY], ["id"]).tolist()
     parts[1].unlink()                                                   # a part lost

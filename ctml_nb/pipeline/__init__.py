@@ -57,7 +57,7 @@ from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
 )
 from .label_feed import (
-    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, SERVED_DIR, served_index, ingest_labels,
+    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, SERVED_DIR, COMPACT_PARTS, served_index, ingest_labels,
 )
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,

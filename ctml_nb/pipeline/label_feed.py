@@ -16,7 +16,8 @@ from ..data.labels import (
     feed_head, with_label_join)
 
 # %% auto #0
-__all__ = ['LEDGER_FILE', 'SERVED_DIR', 'ledger_path', 'attach_labels', 'check_label_feed', 'served_index', 'ingest_labels']
+__all__ = ['LEDGER_FILE', 'SERVED_DIR', 'COMPACT_PARTS', 'ledger_path', 'attach_labels', 'check_label_feed', 'served_index',
+           'ingest_labels']
 
 # %% ../../nbs/33c_label_feed.ipynb #a4650eca
 LEDGER_FILE = "labels/ledger.parquet"   # Under the runs folder
@@ -65,6 +66,7 @@ def check_label_feed(
 
 # %% ../../nbs/33c_label_feed.ipynb #7e000022
 SERVED_DIR = "labels/served"   # Under the runs folder: the keys of the rows served, one part per cycle
+COMPACT_PARTS = 8              # Parts that are merged into one when a cycle finds that many
 
 def _index_part(cfg, rows:pd.DataFrame)->pd.DataFrame:
     "Served-key index rows: canonical key, whether the row came labelled, its data time"
@@ -110,10 +112,15 @@ def served_index(
     d.mkdir(parents=True, exist_ok=True)
     for f in d.glob("*.parquet"):   # parts from a cycle that died, or the index replaced by a full read
         if not f.stem.partition("-")[0].isdigit() or int(f.stem.partition("-")[0]) >= lo: f.unlink()
+    def write(frame, a):
+        buf = io.BytesIO(); frame.to_parquet(buf, index=False)
+        atomic_write(d / f"{a:012d}-{a + len(frame):012d}.parquet", buf.getvalue())
+    if len(chain) >= COMPACT_PARTS:   # one part for the older rows, then the parts it replaces go: few files to read
+        chain = [pd.concat(chain, ignore_index=True)]; write(chain[0], 0)
+        for f in d.glob("*.parquet"):
+            if f.stem != f"{0:012d}-{lo:012d}": f.unlink()
     part = _index_part(cfg, new)
-    if len(part):
-        buf = io.BytesIO(); part.to_parquet(buf, index=False)
-        atomic_write(d / f"{lo:012d}-{lo + len(part):012d}.parquet", buf.getvalue())
+    if len(part): write(part, lo)
     out = pd.concat(chain + [part], ignore_index=True)
     return out.assign(key=out["key"].astype(object)), new   # plain objects: `isin` on arrow strings is slow
 
