@@ -7,7 +7,7 @@ one per cycle, holding the labels that arrived by the cycle's data time (delays 
 
 Prints per table: rows served, labels delivered, joined (summed over the records), waiting, the delays the records
 give against the delays drawn, whether every delivered label of a served row is joined exactly once (none lost), and
-the CPU seconds of a cycle early and late in the history (the join reads the served rows' keys each cycle), with the
+the CPU seconds of a cycle early and late in the history (the join reads the new deliveries and the served-key index, never the served rows again: flat), with the
 load average. Reference: none lost, joined == delivered, on both tables.
 """
 from __future__ import annotations

@@ -497,7 +497,7 @@ def build_parser()->argparse.ArgumentParser:
     g.add_argument("--batch-rows", type=int, help="rows per cycle")
     g.add_argument("--batch-every", help="one cycle per span of the time column: 1D, 7D, ...")
     sp.add_argument("--initial-rows", type=int, help="rows of the first cycle (default: one batch)")
-    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0)")
+    sp.add_argument("--label-delay", type=int, default=0, help="cycles before a batch's labels arrive (default 0; with data.labels: the feed's own delays)")
     sp.add_argument("--n-jobs", type=int, default=1, help="candidates backtested in parallel (default 1)")
     sp.add_argument("--out", help="write the pipeline config with the tuned policy here (.yaml)")
     sp.add_argument("--force", action="store_true", help="write --out even when the tuned policy is worse than never "

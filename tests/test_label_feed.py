@@ -275,3 +275,68 @@ def test_preflight_names_the_feed_key_before_any_kernel(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == 2
     assert "data.labels.on_conflict: expected one of refuse, keep_first, keep_last" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "labels").exists()
+
+
+def test_tune_replays_the_feeds_delays_and_adds_estimated_candidates(tmp_path, monkeypatch, capsys):
+    "Labels K batches (days) late through the feed: the tuner's replay waits for them, and estimated candidates join the space"
+    import dataclasses
+    import ctml_nb.policy.tune as tune
+    from ctml_nb.pipeline.tuning import tune_config
+    K, data = 2, demo_data().iloc[:48 * DAY].reset_index(drop=True)
+    data.insert(0, "id", np.arange(len(data)))
+    lab = pd.DataFrame({"id": data["id"], "label": data.pop("target"),
+                        "arrived_at": pd.to_datetime(data["timestamp"]) + pd.Timedelta(days=K)})
+    cfg = _project(tmp_path)
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.to_csv(tmp_path / "labels" / "all.csv", index=False)
+    hist = data.assign(target=lab["label"].to_numpy())
+    perf = [f"performance(accuracy, max_drop={d})" for d in (0.02, 0.05, 0.1)]
+    real = tune.default_space   # a few of the default candidates keep the test fast; the estimated ones are added after it
+    monkeypatch.setattr(tune, "default_space", lambda *a, **k: [p for p in real(*a, **k) if p.name in ["never"] + perf])
+    monkeypatch.setattr(tune, "refine_space", lambda *a, **k: [])
+    def tuned(c, h):
+        r = tune_config(c, 0.0, h, progress=False, batch_rows=DAY)
+        return r, [b.results[k].frame for b in r._tuning.blocks for k in perf]
+    late, frames = tuned(cfg, hist)
+    est = [k for k in late.search.results if k.startswith("estimated_performance") or k.startswith("any(estimated")]
+    assert len(est) == 5 and all(late.search.results[k].totals["batches"] for k in est)
+    on_time, frames0 = tuned(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels=None)), hist.drop(columns="id"))
+    assert not [k for k in on_time.search.results if "estimated" in k]      # labels on time: the space stays as it is
+    first = lambda f: next((int(b) for b, r in zip(f["batch"], f["retrained"]) if r and b > 0), None)   # batch 0: the first model
+    fired = [(first(a), first(b)) for a, b in zip(frames, frames0) if first(b) is not None and first(b) + K < len(b) - 1]
+    assert len(fired) >= 3 and all(a == b + K for a, b in fired), fired   # the same drop, seen K batches later
+    why = " ".join(late.search.results[est[0]].frame["reasons"].fillna(""))
+    assert "estimated accuracy" in why, why   # the estimated trigger fired on unlabelled rows, before their labels came
+    assert isinstance(late.hindsight, str) and "label feed" in late.hindsight
+
+
+def test_served_keys_indexed_as_served_and_a_lost_part_loses_nothing(tmp_path, monkeypatch):
+    "Each cycle appends its served rows' keys to the index and reads no older rows; a removed part: one full read, same joins"
+    from ctml_nb.data.labels import key_strings
+    from ctml_nb.data.source_kinds import open_source
+    from ctml_nb.pipeline.label_feed import SERVED_DIR
+    import ctml_nb.data.source_files as sf
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    full, real = [], sf.FilesSource.read
+    def read(self, since=None, upto=None, columns=None, cursor=None):
+        if since is None and columns is not None and "id" in columns and "target" in columns: full.append(len(columns))
+        return real(self, since, upto, columns, cursor)
+    monkeypatch.setattr(sf.FilesSource, "read", read)
+    import ctml_nb.pipeline.label_feed as lf
+    monkeypatch.setattr(lf, "COMPACT_PARTS", 2)                        # the third cycle merges the first two parts
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8, 9))]
+    assert all(r.status == "succeeded" for r in recs) and not full    # no cycle read the served keys back
+    idx = tmp_path / "runs" / SERVED_DIR
+    parts = sorted(idx.glob("*.parquet"))
+    assert [p.stem for p in parts] == [f"{a:012d}-{b:012d}" for a, b in ((0, 8 * DAY), (8 * DAY, 9 * DAY))]
+    keys = pd.concat([pd.read_parquet(p) for p in parts])["key"]
+    assert keys.tolist() == key_strings(data.iloc[:9 * DAY], ["id"]).tolist()
+    parts[1].unlink()                                                   # a part lost
+    rec = _cycle(tmp_path, cfg, data, lab, 10, 3)
+    assert rec.status == "succeeded" and len(full) == 1                 # read back once
+    assert [p.stem for p in idx.glob("*.parquet")] == [f"{0:012d}-{10 * DAY:012d}"]
+    led = LabelLedger.load(ledger_path(cfg)).frame
+    delivered = pd.concat([pd.read_csv(f) for f in sorted((tmp_path / "labels").glob("*.csv"))])
+    served = delivered[delivered["id"].isin(data["id"].iloc[:10 * DAY])]
+    assert not led["key"].duplicated().any() and (led["status"] == "joined").sum() == len(served)
+    assert rec.values["check"]["data"]["labels"]["waiting"] == 10 * DAY - len(served)

@@ -191,9 +191,9 @@ class LabelLedger:
 def _label_dtype(s:pd.Series):
     "One parquet type for a label column: numbers stay numbers, anything else is text"
     v = s.dropna()
-    if len(v) and all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in v):
-        return "float64" if any(isinstance(x, (float, np.floating)) for x in v) else "int64"
-    return object if not len(v) else str
+    if not len(v): return object
+    kind = pd.api.types.infer_dtype(v, skipna=True)   # one pass in C: the ledger grows with every label
+    return "int64" if kind == "integer" else "float64" if kind in ("floating", "mixed-integer-float") else str
 
 # %% ../../nbs/23d_labels.ipynb #0c8dc206
 def _same(a, b)->bool:

@@ -17,7 +17,7 @@ from .preflight import (
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
-    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times,
+    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times, feed_delays,
     first_cycle_rows, first_batch_rows,
 )
 from .journal import (
@@ -57,7 +57,7 @@ from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
 )
 from .label_feed import (
-    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, ingest_labels,
+    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, SERVED_DIR, COMPACT_PARTS, served_index, ingest_labels,
 )
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,

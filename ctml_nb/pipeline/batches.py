@@ -110,11 +110,12 @@ def _adopt(cfg, b, prev:dict)->tuple:
     prev = {**prev, "rows": int(old.sum()), "label_mark": label_mark(rows[cfg.data.target][old])}
     return rows[~old], b.late, prev
 
-def _join_labels(cfg, src, b, prev:dict)->dict|None:
-    "A label feed's new deliveries joined to the rows served up to this batch (`ingest_labels`); None without a feed"
+def _join_labels(cfg, src, b, prev:dict, new:pd.DataFrame)->dict|None:
+    "A label feed's new deliveries joined to the rows served up to this batch (`ingest_labels`; `new`: the rows it serves); None without a feed"
     if cfg.data.labels is None: return None
     from ctml_nb.pipeline.label_feed import ingest_labels
-    return ingest_labels(cfg, src, b.cursor, since=prev["label_seq"], now=b.to_dict()["watermark"] if cfg.data.time_column else None)
+    return ingest_labels(cfg, src, b.cursor, since=prev["label_seq"], now=b.to_dict()["watermark"] if cfg.data.time_column else None,
+                         new=new, before=prev["rows"])
 
 def cycle_data(
     cfg:PipelineConfig,   # Parsed pipeline (`data.late_rows` says what late rows do)
@@ -130,7 +131,7 @@ def cycle_data(
     b = src.next_batch(prev["source"], late=cfg.data.late_rows)
     rows, late = b.rows, b.late
     if prev["source"] is None and prev["watermark"]: rows, late, prev = _adopt(cfg, b, prev)
-    feed = _join_labels(cfg, src, b, prev)
+    feed = _join_labels(cfg, src, b, prev, pd.concat([rows, late]) if cfg.data.late_rows == "include" and len(late) else rows)
     if feed is not None: rows, late = src.label_join(rows), src.label_join(late)   # read before this cycle's join
     labels = src.labelled(b.cursor)
     inc = len(late) if cfg.data.late_rows == "include" else 0

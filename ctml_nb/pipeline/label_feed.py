@@ -16,7 +16,8 @@ from ..data.labels import (
     feed_head, with_label_join)
 
 # %% auto #0
-__all__ = ['LEDGER_FILE', 'ledger_path', 'attach_labels', 'check_label_feed', 'ingest_labels']
+__all__ = ['LEDGER_FILE', 'SERVED_DIR', 'COMPACT_PARTS', 'ledger_path', 'attach_labels', 'check_label_feed', 'served_index',
+           'ingest_labels']
 
 # %% ../../nbs/33c_label_feed.ipynb #a4650eca
 LEDGER_FILE = "labels/ledger.parquet"   # Under the runs folder
@@ -63,12 +64,67 @@ def check_label_feed(
     labels = pd.concat([known, first[~first.index.isin(known.index)]])
     return LabelJoin(fl.keys, cfg.data.target, labels, y is not None)(head)
 
-# %% ../../nbs/33c_label_feed.ipynb #0a208ac1
-def _served(cfg, src, cursor:dict)->pd.DataFrame:
-    "Key, target and time columns of every row served up to `cursor`"
-    cols = [*cfg.data.labels.keys, cfg.data.target]
-    return src.read(columns=cols, cursor=cursor)
+# %% ../../nbs/33c_label_feed.ipynb #7e000022
+SERVED_DIR = "labels/served"   # Under the runs folder: the keys of the rows served, one part per cycle
+COMPACT_PARTS = 8              # Parts that are merged into one when a cycle finds that many
 
+def _index_part(cfg, rows:pd.DataFrame)->pd.DataFrame:
+    "Served-key index rows: canonical key, whether the row came labelled, its data time"
+    y, t = cfg.data.target, cfg.data.time_column
+    out = pd.DataFrame({"key": key_strings(rows, cfg.data.labels.keys).astype(object).to_numpy(),
+                        "labelled": rows[y].notna().to_numpy() if y in rows else False})
+    if t:
+        at = pd.to_datetime(rows[t])
+        out["time"] = (at.dt.tz_convert(None) if getattr(at.dt, "tz", None) is not None else at).to_numpy()
+    return out
+
+def _chain(d:Path, upto:int)->list|None:
+    "The index parts from row 0 to `upto`, in order; None when they do not reach it"
+    parts = {}
+    for f in d.glob("*.parquet"):
+        lo, _, hi = f.stem.partition("-")
+        if lo.isdigit() and hi.isdigit(): parts.setdefault(int(lo), []).append((int(hi), f))
+    out, at = [], 0
+    while at < upto:
+        step = [(h, f) for h, f in parts.get(at, []) if at < h <= upto]
+        if not step: return None
+        h, f = max(step)
+        try: out.append(pd.read_parquet(f))
+        except Exception: return None   # unreadable: read the rows back from the source
+        at = h
+    return out
+
+def served_index(
+    cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
+    src,                 # Its data `Source`
+    cursor:dict,         # The source cursor after this cycle's batch
+    new:pd.DataFrame|None=None,  # The rows this cycle served (None: read every served row back)
+    before:int|None=None,        # Rows served before them
+)->tuple:                # (key, labelled, time of every served row; the rows read this cycle)
+    "Every served row's key from the append-only index, this cycle's rows appended (read back from the source when it falls short)"
+    from ctml_nb.core import atomic_write
+    import io
+    d = config_path(cfg, "runs") / SERVED_DIR
+    chain = None if new is None or before is None else [] if before == 0 else _chain(d, int(before)) if d.exists() else None
+    if chain is None:   # no index yet, a part missing: every served row read back once
+        new, lo, chain = src.read(columns=[*cfg.data.labels.keys, cfg.data.target], cursor=cursor), 0, []
+    else: lo = int(before)
+    d.mkdir(parents=True, exist_ok=True)
+    for f in d.glob("*.parquet"):   # parts from a cycle that died, or the index replaced by a full read
+        if not f.stem.partition("-")[0].isdigit() or int(f.stem.partition("-")[0]) >= lo: f.unlink()
+    def write(frame, a):
+        buf = io.BytesIO(); frame.to_parquet(buf, index=False)
+        atomic_write(d / f"{a:012d}-{a + len(frame):012d}.parquet", buf.getvalue())
+    if len(chain) >= COMPACT_PARTS:   # one part for the older rows, then the parts it replaces go: few files to read
+        chain = [pd.concat(chain, ignore_index=True)]; write(chain[0], 0)
+        for f in d.glob("*.parquet"):
+            if f.stem != f"{0:012d}-{lo:012d}": f.unlink()
+    part = _index_part(cfg, new)
+    if len(part): write(part, lo)
+    out = pd.concat(chain + [part], ignore_index=True)
+    return out.assign(key=out["key"].astype(object)), new   # plain objects: `isin` on arrow strings is slow
+
+# %% ../../nbs/33c_label_feed.ipynb #0a208ac1
 def ingest_labels(
     cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
     src,                 # Its data `Source`, its label join attached (`attach_labels`)
@@ -76,6 +132,8 @@ def ingest_labels(
     since:int=0,         # The ledger's join number the last recorded cycle reached (`label_seq` of its cursor)
     now=None,            # Data time of this cycle (arrival time of labels whose feed has no time column)
     task:str|None=None,  # The model's task (`regression` requires numeric labels)
+    new:pd.DataFrame|None=None, # The rows this cycle served, appended to the served-key index (None: read every served row)
+    before:int|None=None,       # Rows served before them (the previous cursor's `rows`)
 )->dict:                 # Counts for the run record, and `seq`: the ledger's join number now
     "Join the feed's new deliveries to the served rows, save the ledger atomically, and attach the new labels to `src`"
     fl, path = cfg.data.labels, ledger_path(cfg)
@@ -83,24 +141,22 @@ def ingest_labels(
     feed = open_feed(fl.source, fl.label, cfg.base_dir, fl.params)
     b = feed.next_batch(led.cursor, late="include")
     where = f"data.labels.source {fl.source!r}" + (f" (file(s) {', '.join(map(str, b.files[:3]))})" if b.files else "")
-    served = _served(cfg, src, cursor)
+    served, seen = served_index(cfg, src, cursor, new, before)
     known = led.labels()
-    kind = label_kind(pd.concat([served[cfg.data.target], pd.Series(known.to_numpy())]).infer_objects() if len(known) else served[cfg.data.target], task)
-    new = check_delivery(b.rows, fl.keys, fl.label, fl.time, kind, where)
-    keys = key_strings(served, fl.keys)
-    out, counts = join_delivery(led, new, set(keys.dropna()), fl.policies, now, where)
+    y = seen[cfg.data.target] if cfg.data.target in seen else pd.Series(dtype=object)
+    kind = label_kind(pd.concat([y, pd.Series(known.to_numpy())]).infer_objects() if len(known) else y, task)
+    rows = check_delivery(b.rows, fl.keys, fl.label, fl.time, kind, where)
+    keys = served["key"]
+    out, counts = join_delivery(led, rows, set(keys.dropna()), fl.policies, now, where)
     out.cursor = b.cursor
     out.save(path)                      # the join and the feed cursor, together or not at all
     attach_labels(cfg, src, out)
     f = out.frame[(out.frame["status"] == "joined") & (out.frame["seq"] > since)]
     delay = None
     if cfg.data.time_column and len(f):
-        t = pd.to_datetime(src.read(columns=fl.keys, cursor=cursor)[cfg.data.time_column])
-        row_time = pd.Series(t.to_numpy(), index=keys.to_numpy())
-        row_time = row_time[~row_time.index.duplicated()]
-        rt = row_time.reindex(f["key"].to_numpy())
-        rt = rt.dt.tz_convert(None) if getattr(rt.dt, "tz", None) is not None else rt
+        row_time = pd.Series(served["time"].to_numpy(), index=keys.to_numpy())
+        rt = row_time[~row_time.index.duplicated()].reindex(f["key"].to_numpy())
         delay = delay_summary(pd.Series(f["arrived"].to_numpy() - rt.to_numpy()))
-    waiting = int(src.label_join(served)[cfg.data.target].isna().sum())
+    waiting = int((~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())).sum())
     return {"joined": len(f), "delay": delay, "waiting": waiting, **{k: v for k, v in counts.items() if k != "joined"},
             "files": [str(x) for x in b.files], "seq": out.seq}

@@ -17,7 +17,7 @@ from ..core import ConfigError, InputError
 # %% auto #0
 __all__ = ['FIRST_MODEL', 'build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model',
            'policy_from_config', 'component_spec', 'policy_to_config', 'replay_options', 'backtest_config',
-           'feed_label_times', 'first_cycle_rows', 'first_batch_rows']
+           'first_cycle_rows', 'first_batch_rows', 'feed_label_times', 'feed_delays']
 
 # %% ../../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
@@ -210,23 +210,11 @@ def backtest_config(
                           f"gate and trains the first model on the rest, so it needs at least {need} rows: pass "
                           f"--initial-rows {need} or more (or leave it out: {need} rows or one batch, the larger)")
     if given is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
-    if cfg.data.labels is not None and not opts["label_delay"]: opts["label_times"] = feed_label_times(cfg, df)
+    opts = feed_delays(cfg, df, opts)
     if opts["initial_rows"] >= len(df):
         raise ConfigError(f"--history: {len(df)} labelled rows leave nothing to replay after the first cycle's "
                           f"{opts['initial_rows']} rows: give a longer history or a smaller --initial-rows (at least {need})")
     return compare_policies(df[keep], cfg.data.target, new_model(cfg), [policy_from_config(cfg)], progress=progress, **opts)
-
-def feed_label_times(
-    cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
-    df:pd.DataFrame,     # The history replayed (with the key columns)
-)->np.ndarray:           # When each row's label arrived (NaT: never)
-    "The label feed's arrival time of each row's label: the delays a replay takes instead of `--label-delay`"
-    fl = cfg.data.labels
-    if fl.time is None or not cfg.data.time_column:
-        raise ConfigError(f"data.labels: {'data.labels.time' if fl.time is None else 'data.time_column'} is not set, so a replay "
-                          "cannot take the label delays from the feed: set it, or pass --label-delay N (batches)")
-    from ctml_nb.data.labels import join_history
-    return join_history(df, fl.source, fl.keys, cfg.data.target, fl.label, fl.time, fl.policies, cfg.base_dir, fl.params)[1].to_numpy()
 
 def first_cycle_rows(cfg:PipelineConfig)->int:
     "Fewest rows a first cycle can train on: it holds out `build_holdout(cfg)` rows for the gate, and trains on as many"
@@ -244,3 +232,25 @@ def first_batch_rows(df, cfg, opts)->int:
         t = pd.to_datetime(df[cfg.data.time_column])
         one = int(((t - t.iloc[0]) < parse_span(opts["batch_every"], "--batch-every")).sum())
     return max(one, first_cycle_rows(cfg))
+
+# %% ../../nbs/30c_policy_config.ipynb #7e000012
+def feed_label_times(
+    cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
+    df:pd.DataFrame,     # The history replayed (with the key columns)
+)->np.ndarray:           # When each row's label arrived (NaT: never)
+    "The label feed's arrival time of each row's label: the delays a replay takes instead of `--label-delay`"
+    fl = cfg.data.labels
+    if fl.time is None or not cfg.data.time_column:
+        raise ConfigError(f"data.labels: {'data.labels.time' if fl.time is None else 'data.time_column'} is not set, so a replay "
+                          "cannot take the label delays from the feed: set it, or pass --label-delay N (batches)")
+    from ctml_nb.data.labels import join_history
+    return join_history(df, fl.source, fl.keys, cfg.data.target, fl.label, fl.time, fl.policies, cfg.base_dir, fl.params)[1].to_numpy()
+
+def feed_delays(
+    cfg:PipelineConfig,  # Parsed pipeline
+    df:pd.DataFrame,     # The history replayed (with the key columns)
+    opts:dict,           # `replay_options`
+)->dict:                 # `opts`, with `label_times` when the feed's delays apply
+    "The replay settings with the label feed's delays: with `data.labels` and no `--label-delay`, each row's label arrival time"
+    if cfg.data.labels is None or opts["label_delay"]: return opts
+    return opts | {"label_times": feed_label_times(cfg, df)}

@@ -11,7 +11,7 @@ from ..core import ConfigError, InputError
 from ..data.history import load_history
 from .config import feature_columns
 from .policy_config import (
-    build_gate, build_holdout, build_strategy, new_model, policy_from_config, policy_to_config, replay_options)
+    build_gate, build_holdout, build_strategy, feed_delays, new_model, policy_from_config, policy_to_config, replay_options)
 from ..policy.tune import TuneResult, tune_policy, tuning_parts
 
 # %% auto #0
@@ -42,11 +42,12 @@ def tune_config(
     n_jobs:int=1,              # Candidates in parallel
     progress:bool=True,        # Progress bars
     space=None,                # As for `tune_policy`
-    **options,                 # `replay_options`: batch_rows or batch_every, initial_rows, label_delay
+    **options,                 # `replay_options`: batch_rows or batch_every, initial_rows, label_delay (default: a label feed's own delays)
 )->PipelineTuneResult:
-    "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate and holdout)"
+    "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate, holdout and label delays)"
     opts = replay_options(cfg, **options)
     df = load_history(cfg.data, cfg.base_dir) if history is None else history
+    opts = feed_delays(cfg, df, opts)
     cols = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     try: tuning_parts(df[cols], cfg.data.target, split, dict(opts))
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None

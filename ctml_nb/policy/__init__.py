@@ -39,7 +39,7 @@ from .hindsight import (
     HindsightOptimum, hindsight_optimum,
 )
 from .tune_space import (
-    RULES, EVIDENCE, default_space, refine_space, grid_space, pool_blocks, choose, nested_gap,
+    RULES, EVIDENCE, default_space, estimated_space, labels_late, refine_space, grid_space, pool_blocks, choose, nested_gap,
 )
 from .tune import (
     TuneResult, tuning_parts, tune_policy,

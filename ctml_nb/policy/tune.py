@@ -15,7 +15,8 @@ from .backtest import Policy
 from .hindsight import HindsightOptimum, hindsight_optimum
 from .policies import PolicyComparison, baseline_policies, compare_policies, retrain_utility
 from .strategies import FullRetrain
-from .tune_space import RULES, choose, default_space, grid_space, nested_gap, pool_blocks, refine_space
+from .tune_space import (RULES, choose, default_space, estimated_space, grid_space, labels_late, nested_gap,
+                                       pool_blocks, refine_space)
 
 # %% auto #0
 __all__ = ['TuneResult', 'tuning_parts', 'tune_policy']
@@ -36,6 +37,8 @@ class _LaterPart:
     def optimum(self, policy):
         "`HindsightOptimum` for `policy`'s strategy, gate and holdout, or the reason there is none"
         key = (repr(policy.strategy or FullRetrain()), id(policy.gate), repr(policy.holdout))
+        if key not in self.optima and self.kwargs.get("label_times") is not None:
+            self.optima[key] = "the hindsight optimum replays a fixed label delay, not a label feed's arrival times"
         if key not in self.optima:
             try: self.optima[key] = hindsight_optimum(self.data, self.target, self.model, policy.strategy, progress=self.progress,
                                                       gate=policy.gate, holdout=policy.holdout, **self.kwargs)
@@ -192,7 +195,9 @@ def _judge(cost, tuning, later, baselines:dict, rows, base=None, hindsight=True,
 class _TuningPart:
     "Backtests of the candidates on each block of the tuning part (rolling origin), each run once; the second round by cost"
     def __init__(self, data, target, model, kw:dict, n_jobs, progress, bounds:list, batch_rows=1, keep=None):
-        self.blocks = [_LaterPart(data.iloc[:e], target, model, kw | {"initial_rows": o}, n_jobs, progress) for o, e, _ in bounds]
+        lt = kw.get("label_times")   # a label feed's arrival times: each block replays its own rows'
+        self.blocks = [_LaterPart(data.iloc[:e], target, model, kw | {"initial_rows": o} | ({} if lt is None else {"label_times": lt[:e]}),
+                                  n_jobs, progress) for o, e, _ in bounds]
         self.data, self.candidates, self.batch_rows, self.keep = data.iloc[:bounds[-1][1]], {}, batch_rows, keep
         self.anchors = []   # the candidates that are baselines: "anchored" needs evidence to choose another
 
@@ -288,6 +293,7 @@ def tune_policy(
     if space is None:
         if metric not in METRICS: raise InputError(f"the default search space needs a metric from METRICS, got {metric!r}: pass `space=`")
         cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout, span=span, keep=keep)
+        if labels_late(data, target, kw): cands += estimated_space(b, model, strategy, metric, gate, holdout, keep)
     elif isinstance(space, dict): cands = grid_space(space, strategy, gate, holdout)
     elif isinstance(space, (list, tuple)) and space and all(isinstance(p, Policy) for p in space): cands = list(space)
     else: raise InputError("`space` must be None, a non-empty list of Policy objects, or a dict grid of trigger/strategy/cooldown/budget")

@@ -16,7 +16,8 @@ from .policies import PolicyComparison, default_policy
 from .strategies import FullRetrain
 
 # %% auto #0
-__all__ = ['RULES', 'EVIDENCE', 'default_space', 'refine_space', 'grid_space', 'pool_blocks', 'choose', 'nested_gap']
+__all__ = ['RULES', 'EVIDENCE', 'default_space', 'labels_late', 'estimated_space', 'refine_space', 'grid_space', 'pool_blocks',
+           'choose', 'nested_gap']
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b000006
 def _named(trigger)->str:
@@ -85,6 +86,46 @@ def default_space(
     if task != "classification": return out   # the default policy watches accuracy
     dp = default_policy(strategy); dp.gate, dp.holdout = gate, holdout
     return out + ([dp] if (keep is None or keep(dp)) and dp.name not in {p.name for p in out} else [])
+
+# %% ../../nbs/13bc_tune_space.ipynb #7e000002
+def labels_late(
+    data:pd.DataFrame,  # The history replayed
+    target:str,         # Label column
+    kw:dict,            # `backtest` settings: `label_delay`, or `label_times` with `time_column`, and the batches
+)->bool:                # Does some batch decide before the labels of rows already scored arrive?
+    "Are the replay's labels late: a `label_delay` of 1 or more, or a label feed whose labels arrive after their batch"
+    if kw.get("label_times") is None: return int(kw.get("label_delay") or 0) > 0
+    from ctml_nb.policy.backtest import batch_bounds, label_marks
+    opts = {k: kw[k] for k in ("batch_size", "batch_every", "initial_fraction", "initial_rows", "time_column") if k in kw}
+    n0, starts = batch_bounds(data, target, **opts)
+    if not starts: return False
+    ends = starts[1:] + [len(data)]
+    times = pd.DatetimeIndex(pd.to_datetime(data[kw["time_column"]])) if kw.get("time_column") else None
+    return bool((label_marks(kw["label_times"], times, ends, n0) < np.asarray(ends)).any())
+
+def estimated_space(
+    batch_rows:int,            # Rows in a batch
+    model,                     # The estimator tuned (its `predict_proba` gives the estimate)
+    strategy=None,             # How every candidate retrains (default: `FullRetrain()`)
+    metric:str="accuracy",     # Metric the triggers watch
+    gate=None, holdout=None,   # Evaluation gate and holdout of every candidate
+    keep=None,                 # Which candidates to keep (as for `default_space`)
+)->list:                       # `Policy` objects (none when the metric cannot be estimated for `model`)
+    "Estimated-performance candidates for a history whose labels are late: alone, with the realised drop, and under a cooldown"
+    from ctml_nb.drift.estimate import CBPE_METRICS
+    from ctml_nb.metrics import get_metric, task_of
+    from ctml_nb.policy.drift_triggers import PerformanceTrigger as P
+    from ctml_nb.policy.estimated_trigger import EstimatedPerformanceTrigger as E
+    from ctml_nb.policy.triggers import AnyOf
+    from ctml_nb.policy.vetoes import Cooldown
+    if task_of(model) != "classification" or not hasattr(model, "predict_proba") or metric not in CBPE_METRICS: return []
+    strategy, b = strategy or FullRetrain(), int(batch_rows)
+    rel = not np.isfinite(get_metric(metric).limits).all()   # as `default_space`: a loss drops relatively
+    est = lambda d: E(metric, max_drop=d, relative=rel, min_rows=min(30, b))
+    drops = (0.1, 0.25) if rel else (0.05, 0.1)
+    ts = [est(d) for d in drops] + [AnyOf(est(d), P(metric, max_drop=d, relative=rel)) for d in drops]
+    ts.append(Cooldown(est(drops[0]), min_rows=3 * b))
+    return _policies(ts, [strategy], strategy, gate, holdout, keep)
 
 # %% ../../nbs/13bc_tune_space.ipynb #7b00000c
 def _windows(strategy, batch_rows:int, rows:int)->list:
