@@ -118,66 +118,58 @@ def delayed_labels(y, bounds, seed=0):
     return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
 
 
-def realised(served, labels):
-    "Join the arrived labels to the served rows on the key, exactly once; the realised accuracy per batch"
+def realised(served, labels, regression=False):
+    "Join the arrived labels to the served rows on the key, exactly once; the realised accuracy (or MAE) per batch"
     import pandas as pd
     assert labels["row_id"].is_unique, "a label delivered twice"
     j = served.merge(labels, on="row_id", how="left", validate="one_to_one")
     assert j["label"].notna().all() and len(j) == len(served), "a served row lost its label"
-    return j.assign(hit=j["pred"] == j["label"]).groupby("batch")["hit"].mean()
+    score = (j["pred"] - j["label"]).abs() if regression else j["pred"] == j["label"]
+    return score.groupby(j["batch"]).mean()
 
 
 # --------------------------------------------------------------------------------------------------- the estimate
-def ours(name):
-    "Per batch: our estimate, the realised accuracy (labels joined later on the key), and what NannyML needs"
+def _served_estimates(name, model, metric):
+    "`model` trained on the training rows, the estimator fitted on the reference rows; each batch's estimate, and the served predictions"
     import numpy as np
     import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from ctml_nb.drift.estimate import PerformanceEstimator
     X, y, tr, ref, bounds = prepared(name)
-    model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X.iloc[:tr], y.iloc[:tr])
+    model.fit(X.iloc[:tr], y.iloc[:tr])
     t0 = time.process_time()
-    est = PerformanceEstimator("accuracy").fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
+    est = PerformanceEstimator(metric).fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
     values = [est.estimate(X.iloc[s:e]).value for s, e in bounds]
     cpu = time.process_time() - t0
     served = pd.concat([pd.DataFrame({"row_id": np.arange(s, e), "batch": k, "pred": model.predict(X.iloc[s:e])})
                         for k, (s, e) in enumerate(bounds)])
-    labels = delayed_labels(y, bounds)
-    truth = realised(served, labels).to_numpy()
+    truth = realised(served, delayed_labels(y, bounds), regression=metric == "mae").to_numpy()
+    common = {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "estimate": values,
+              "realised": truth.tolist(), "labels_joined": int(len(served)), "cpu_s": cpu}
+    return X, y, tr, ref, bounds, est, common
+
+
+def ours(name):
+    "Per batch: our estimate, the realised accuracy (labels joined later on the key), and what NannyML needs"
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
+    X, y, tr, ref, bounds, est, common = _served_estimates(name, model, "accuracy")
     classes = [str(c) for c in model.classes_]
     handoff = {"classes": classes, "ref_proba": model.predict_proba(X.iloc[tr:ref]).tolist(),
                "ref_pred": [str(p) for p in model.predict(X.iloc[tr:ref])], "ref_y": y.iloc[tr:ref].tolist(),
                "batches": [{"proba": model.predict_proba(X.iloc[s:e]).tolist(), "pred": [str(p) for p in model.predict(X.iloc[s:e])]}
                            for s, e in bounds]}
-    return {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "classes": len(classes),
-            "estimate": values, "realised": truth.tolist(), "calibrated": est.calibrator_ is not None,
-            "ece": est.calibration_["ece"], "labels_joined": int(len(served)), "cpu_s": cpu}, handoff
+    return {**common, "classes": len(classes), "calibrated": est.calibrator_ is not None, "ece": est.calibration_["ece"]}, handoff
 
 
 def ours_regression(name):
     "Per batch: our DLE estimate of the mean absolute error, the realised one (labels joined later), and NannyML's hand-off"
-    import numpy as np
-    import pandas as pd
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from ctml_nb.drift.estimate import PerformanceEstimator
-    X, y, tr, ref, bounds = prepared(name)
-    model = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(X.iloc[:tr], y.iloc[:tr])
-    t0 = time.process_time()
-    est = PerformanceEstimator("mae").fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
-    values = [est.estimate(X.iloc[s:e]).value for s, e in bounds]
-    cpu = time.process_time() - t0
-    served = pd.concat([pd.DataFrame({"row_id": np.arange(s, e), "batch": k, "pred": model.predict(X.iloc[s:e])})
-                        for k, (s, e) in enumerate(bounds)])
-    j = served.merge(delayed_labels(y, bounds), on="row_id", how="left", validate="one_to_one")
-    assert j["label"].notna().all() and len(j) == len(served), "a served row lost its label"
-    truth = (j["pred"] - j["label"]).abs().groupby(j["batch"]).mean().to_numpy()
-    feats = [str(c) for c in X.columns]
-    handoff = {"regression": True, "features": feats, "ref_X": X.iloc[tr:ref].to_numpy().tolist(),
+    model = HistGradientBoostingRegressor(max_iter=100, random_state=0)
+    X, y, tr, ref, bounds, est, common = _served_estimates(name, model, "mae")
+    handoff = {"regression": True, "features": [str(c) for c in X.columns], "ref_X": X.iloc[tr:ref].to_numpy().tolist(),
                "ref_pred": model.predict(X.iloc[tr:ref]).tolist(), "ref_y": y.iloc[tr:ref].tolist(),
                "batches": [{"X": X.iloc[s:e].to_numpy().tolist(), "pred": model.predict(X.iloc[s:e]).tolist()} for s, e in bounds]}
-    return {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "classes": 0,
-            "estimate": values, "realised": truth.tolist(), "calibrated": False, "ece": None,
-            "labels_joined": int(len(served)), "cpu_s": cpu}, handoff
+    return {**common, "classes": 0, "calibrated": False, "ece": None}, handoff
 
 
 def nannyml_dle(h):
