@@ -107,3 +107,25 @@ def test_labels_in_the_batch_settle_the_estimate_in_the_same_cycle(tmp_path):
     assert e["run_id"] == r.run_id and e["estimate"] == est["value"]
     assert abs(e["realised"] - r.values["check"]["served"]["value"]) < 1e-12    # the served metric on the same rows
     assert abs(e["error"] - (e["estimate"] - e["realised"])) < 1e-12
+
+
+def test_runs_page_and_show_escape_what_a_settled_estimate_says(tmp_path):
+    "A reason carries text from files (paths, labels): the page escapes it, and an unsettled estimate says it waits"
+    from ctml_nb.core import write_json
+    from ctml_nb.pipeline.run_record import RunRecord, append_index
+    from ctml_nb.reports.html import run_summary_html
+    from ctml_nb.reports.runs_page import runs_page_html, runs_rows
+    runs, bad = tmp_path / "runs", "<script>alert(1)</script>"
+    settled = {"run_id": "r0", "metric": "accuracy", "estimate": 0.9, "realised": None, "error": None, "rows": 5, "reason": bad}
+    for i, s in enumerate([[], [settled], []]):
+        rec = RunRecord(f"r{i}", "p", status="skipped", run_dir=str(runs / f"r{i}"),
+                        values={"check": {"estimated_performance": {"metric": "accuracy", "value": 0.9, "rows": 5},
+                                          "estimate_error": {"settled": s, "recent": {"n": 0}}}})
+        (runs / f"r{i}").mkdir(parents=True)
+        write_json(runs / f"r{i}" / "run.json", rec.stored()); append_index(runs, rec.summary())
+    page = runs_page_html(runs, plots=False)
+    assert bad not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    cells = {r["run_id"]: r["estimate"] for r in runs_rows(runs)}
+    assert cells["r0"] == f"0.900 / - ({bad})" and cells["r2"] == "0.900 / waiting for labels"
+    report = run_summary_html(runs / "r1", history=False)
+    assert bad not in report and "estimate of run r0: not settled (&lt;script&gt;" in report
