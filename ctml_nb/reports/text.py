@@ -175,7 +175,7 @@ def labels_text(
 def _served_text(check:dict)->list:
     "The champion's metric on the cycle's batch: realised on the rows labelled so far, and estimated without labels"
     s, e = check.get("served") or {}, check.get("estimated_performance") or {}
-    if not s.get("rows"): return []
+    if not s.get("rows"): return estimate_error_lines(check)   # no new batch: earlier ones may still settle
     real = (f"{s.get('metric')} {number_text(s['value'])} on {s.get('labelled')} labelled of {s.get('rows')} rows"
             if not _missing(s.get("value")) else f"no label yet for its {s.get('rows')} rows")
     if _missing(e.get("value")): est = f"; estimate: {e['reason']}" if e.get("reason") else ""
