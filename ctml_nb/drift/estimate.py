@@ -84,6 +84,13 @@ def _out_of_fold(y, P, classes, folds:int=5, seed:int=0)->np.ndarray:
         out[part] = fit_calibrator(np.asarray(y)[rest], P[rest], classes)(P[part])
     return out
 
+def _separable(y, P, classes, above:float=0.999)->bool:
+    "Does the model rank the reference rows (almost) perfectly? Isotonic maps fitted there collapse to 0/1 probabilities"
+    from sklearn.metrics import roc_auc_score
+    Y = _onehot(y, classes)
+    cols = [j for j in ([1] if len(classes) == 2 else range(len(classes))) if 0 < Y[:, j].sum() < len(Y)]
+    return bool(cols) and float(np.mean([roc_auc_score(Y[:, j], P[:, j]) for j in cols])) > above
+
 # %% ../../nbs/04c_estimate.ipynb #1bda306e
 def _expected_confusion(P:np.ndarray, pred_idx:np.ndarray)->np.ndarray:
     "C[j, l]: expected number of rows of true class j predicted as class l"
@@ -202,7 +209,9 @@ class _Fit:
             self.reason_ = f"{self.metric!r} is for binary classifiers; this one has {len(self.classes_)} classes"; return
         self.calibration_ = calibration_check(y, P, self.classes_, self.n_bins, self.threshold)
         use = self.calibrate is True
-        if self.calibrate == "auto":   # even under the threshold: a rare class's small error still moves the estimate
+        if self.calibrate == "auto" and _separable(y, P, self.classes_):   # isotonic maps would be steps to 0 and 1
+            self.calibration_["separable"] = True
+        elif self.calibrate == "auto":   # even under the threshold: a rare class's small error still moves the estimate
             oof = calibration_check(y, _out_of_fold(y, P, self.classes_, seed=self.random_state), self.classes_, self.n_bins)
             use = oof["ece"] < self.calibration_["ece"]
             self.calibration_["ece_recalibrated"] = oof["ece"]
@@ -227,7 +236,7 @@ class PerformanceEstimator(_EstimatorParams, _Fit):
     "Estimate a model's metric on unlabelled rows: CBPE for classifiers with probabilities, DLE for regressors"
     def __init__(self,
         metric:str="accuracy",   # A name in `ctml_nb.metrics.METRICS`
-        calibrate="auto",        # "auto": recalibrate when it lowers the out-of-fold calibration error; True; False
+        calibrate="auto",        # "auto": when it lowers the out-of-fold calibration error (not on a perfectly ranked reference); True; False
         threshold:float=0.02,    # Expected calibration error up to which the probabilities count as calibrated
         n_bins:int=10,           # Equal-mass bins of the calibration check
         min_reference:int=100,   # Reference rows needed to fit

@@ -59,6 +59,10 @@ from .pending import (
 from .label_feed import (
     LEDGER_FILE, ledger_path, attach_labels, check_label_feed, SERVED_DIR, COMPACT_PARTS, served_index, ingest_labels,
 )
+from .estimate_error import (
+    batch_span, settled_entry, realised_on, settle_estimates, settled_of, error_summary, recent_settled,
+    estimate_error_value, cycle_estimate_error,
+)
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,
 )

@@ -45,6 +45,7 @@ class Values:
     MODEL_BEFORE = "model_before"  # champion version when the cycle started (steps record it when no registry is read)
     MODEL_AFTER = "model_after"    # champion version when it ended
     ESTIMATED_PERFORMANCE = "estimated_performance"  # check: the batch's metric estimated before its labels (`drift.estimate`)
+    ESTIMATE_ERROR = "estimate_error"  # check: earlier estimates whose labels all arrived, beside the realised metric (`pipeline.estimate_error`)
 
     @classmethod
     def names(cls)->list: return [v for k, v in vars(cls).items() if k.isupper()]

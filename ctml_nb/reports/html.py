@@ -97,6 +97,16 @@ def _header(rec:dict)->str:
             + (f"<table class='ctml-steps'><tr><th>step</th><th>status</th><th>time</th><th>error</th></tr>{steps}</table>" if steps else "")
             + "</header>")
 
+def _estimates(rec:dict)->str:
+    "The batch's metric estimated without labels, and earlier estimates settled now beside the realised metric, with the error"
+    from ctml_nb.reports.text import estimate_error_lines
+    chk = (rec.get("values") or {}).get("check") or {}
+    e = chk.get(Values.ESTIMATED_PERFORMANCE) if isinstance(chk.get(Values.ESTIMATED_PERFORMANCE), dict) else {}
+    mine = (f"{e.get('metric')} estimated {e['value']:.4f} on the {e.get('rows')} rows of this batch, before their labels"
+            if e.get("value") is not None else f"no estimate: {e['reason']}" if e.get("reason") else None)
+    lines = estimate_error_lines(chk)
+    return _ul("Estimated performance", [mine, *lines]) if mine or lines else ""
+
 def _decisions(rec:dict)->str:
     parts = ["<section class='ctml-decisions'><h2>Decisions</h2>"]
     t = rec.get(Values.TRIGGER)
@@ -123,6 +133,7 @@ def _decisions(rec:dict)->str:
             parts.append(f"<h3>Skipped ({_e(step)})</h3><p>{_e(vals['skip'])}</p>")
     failed = [s for s in rec.get("steps") or [] if s.get("status") == "failed"]
     if failed: parts.append(_ul("Failed steps", [f"{s['step']}: {s.get('error')}" for s in failed]))
+    parts.append(_estimates(rec))
     return "".join(parts) + "</section>"
 
 # %% ../../nbs/42_reports.ipynb #bd784f8e

@@ -49,6 +49,19 @@ def _compare(rec:dict, t:dict|None, before:str, after:str)->dict:
             gate["challenger interval"] = " to ".join(f"{float(x):.4g}" for x in s["challenger_interval"] if x is not None)
     return {"data": data, "triggers": trig, "gate": gate, "champion": {"before": before, "after": after}}
 
+def _settled_by_run(recs:dict)->dict:
+    "{run id: settled estimate} from every run's record: a batch's estimate is settled by the cycle its last label arrived in"
+    from ctml_nb.pipeline.estimate_error import settled_of
+    return {e["run_id"]: e for rec in recs.values() for e in settled_of(rec)}
+
+def _estimate_text(rec:dict, settled:dict|None)->str:
+    "The run's estimate for its batch beside the realised metric and the error, once every label arrived"
+    e = (((rec.get("values") or {}).get("check") or {}).get(Values.ESTIMATED_PERFORMANCE) or {})
+    if e.get("value") is None: return ""
+    if settled is None: return f"{e['value']:.3f} / waiting for labels"
+    if settled.get("error") is None: return f"{e['value']:.3f} / - ({settled.get('reason')})"
+    return f"{settled['estimate']:.3f} / {settled['realised']:.3f} ({settled['error']:+.3f})"
+
 def runs_rows(
     runs_dir:str|Path,  # Runs folder
 )->list:                # One dict per run, newest first: the cells of the page's table, as text
@@ -56,7 +69,7 @@ def runs_rows(
     from ctml_nb.reports.plots import load_run, run_history
     from ctml_nb.reports.text import version_text, when_text
     runs_dir = Path(runs_dir)
-    rows = []
+    rows, recs = [], {}
     for r in run_history(runs_dir).itertuples():
         d = runs_dir / str(r.run_id)
         rec = load_run(d) if (d / "run.json").exists() else {}
@@ -73,6 +86,9 @@ def runs_rows(
                      "metric": _metric_text(r), "reason": str(r.reason or ""), "report": f"{r.run_id}/report/index.html",
                      "outcome": str(r.outcome), "fired": [str(x) for x in (t or {}).get("fired") or []] if (t or {}).get("retrain") else [],
                      "started_iso": str(rec.get("started") or ""), "compare": _compare(rec, t, before, after)})
+        recs[str(r.run_id)] = rec
+    done = _settled_by_run(recs)
+    for row in rows: row["estimate"] = _estimate_text(recs[row["run_id"]], done.get(row["run_id"]))
     return rows[::-1]
 
 # %% ../../nbs/42a_runs_page.ipynb #a369c7ff
@@ -93,7 +109,8 @@ table.ctml-compare{border-collapse:collapse;font-size:13px;margin:.5em 0} .ctml-
 """
 SHORT = 90   # Characters of a reason shown before "more"
 _COLUMNS = [("started", "started (UTC)"), ("data_time", "data up to"), ("pipeline", "pipeline"), ("status", "status"), ("trigger", "trigger"),
-            ("gate", "gate"), ("champion", "champion"), ("metric", "metric"), ("reason", "reason"), ("report", "report"), ("compare", "compare")]
+            ("gate", "gate"), ("champion", "champion"), ("metric", "metric"), ("estimate", "estimated / realised (error)"),
+            ("reason", "reason"), ("report", "report"), ("compare", "compare")]
 
 def _cell(key:str, r:dict, have_report:bool)->str:
     e = html.escape
@@ -193,6 +210,16 @@ def _plots(runs_dir:Path, pipelines:list)->str:
     return "".join(out)
 
 # %% ../../nbs/42a_runs_page.ipynb #e6d4c947
+def _error_text(runs_dir:Path, pipelines:list, last:int=10)->str:
+    "The summary's words on the estimates: mean |estimate - realised| over the newest settled, per pipeline"
+    from ctml_nb.pipeline.estimate_error import error_summary, recent_settled
+    out = []
+    for p in pipelines:
+        s = error_summary(recent_settled(runs_dir, p, last), last)
+        if s["n"]: out.append(f"{p + ': ' if len(pipelines) > 1 else ''}mean |estimate - realised| {s['mae']:.4f} over the "
+                              f"last {s['n']} settled estimate(s) (bias {s['bias']:+.4f})")
+    return "; " + "; ".join(out) if out else ""
+
 def runs_page_html(
     runs_dir:str|Path,   # Runs folder
     plots:bool=True,     # Add the metric history and drift heat map of each pipeline
@@ -207,7 +234,7 @@ def runs_page_html(
     champ = {p: next((r["champion"].split(" ")[-1] for r in rows if r["pipeline"] == p), "none") for p in pipelines}
     summary = (f"{len(rows)} runs of {', '.join(pipelines) or 'no pipeline'}: "
                + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-               + "; champion now: " + ", ".join(f"{p} version {v}" for p, v in champ.items()))
+               + "; champion now: " + ", ".join(f"{p} version {v}" for p, v in champ.items()) + _error_text(runs_dir, pipelines))
     cols = [c for c in _COLUMNS if c[0] != "pipeline" or len(pipelines) > 1]
     head = "".join(f"<th><button type='button'>{html.escape(t)}</button></th>" if k != "compare" else f"<th>{html.escape(t)}</th>" for k, t in cols)
     body = "".join(_row(r, cols, runs_dir) for r in rows)

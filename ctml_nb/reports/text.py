@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'labels_text', 'record_text']
+__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'labels_text', 'estimate_error_lines', 'record_text']
 
 # %% ../../nbs/31b_run_views.ipynb #e10b21b0
 def _missing(v)->bool:
@@ -175,13 +175,30 @@ def labels_text(
 def _served_text(check:dict)->list:
     "The champion's metric on the cycle's batch: realised on the rows labelled so far, and estimated without labels"
     s, e = check.get("served") or {}, check.get("estimated_performance") or {}
-    if not s.get("rows"): return []
+    if not s.get("rows"): return estimate_error_lines(check)   # no new batch: earlier ones may still settle
     real = (f"{s.get('metric')} {number_text(s['value'])} on {s.get('labelled')} labelled of {s.get('rows')} rows"
             if not _missing(s.get("value")) else f"no label yet for its {s.get('rows')} rows")
     if _missing(e.get("value")): est = f"; estimate: {e['reason']}" if e.get("reason") else ""
     else: est = (f"; estimated {e.get('metric')} {number_text(e['value'])}" + (f" (95% {e['ci'][0]:.3f} to {e['ci'][1]:.3f})"
                  if e.get("ci") else "") + f" by {e.get('method')}" + (", recalibrated" if e.get("calibrated") else ""))
-    return [f"served batch: {real}{est}"]
+    return [f"served batch: {real}{est}"] + estimate_error_lines(check)
+
+def estimate_error_lines(
+    check:dict,   # The values a check step recorded
+)->list:          # Lines of text ([] when it recorded no estimate error)
+    "The estimates settled in a cycle, each beside the realised metric on the same rows with its error, and the recent error"
+    from ctml_nb.pipeline.run_record import Values
+    v = check.get(Values.ESTIMATE_ERROR)
+    if not isinstance(v, dict): return []
+    out = []
+    for e in v.get("settled") or []:
+        if _missing(e.get("error")): out.append(f"estimate of run {e.get('run_id')}: not settled ({e.get('reason')})"); continue
+        out.append(f"estimate of run {e.get('run_id')} settled: {e.get('metric')} estimated {e['estimate']:.4f}, realised "
+                   f"{e['realised']:.4f} on its {e.get('rows')} rows, error {e['error']:+.4f}")
+    s = v.get("recent") or {}
+    if s.get("n"): out.append(f"estimate error over the last {s['n']} settled: mean |error| {s['mae']:.4f}, bias {s['bias']:+.4f}, "
+                              f"largest {s['max_abs']:.4f}")
+    return out
 
 def record_text(
     rec,                 # `RunRecord` or `run.json` as a dict
