@@ -68,6 +68,11 @@ class PromotionPolicy:
         "Compare `challenger` with `champion` on `(X, y)` and decide whether to promote it (or, sequential, keep it pending)"
         return _decide(self, champion, challenger, X, y, evidence)
 
+    def proba_params(self)->list:
+        "The parameters, with their values, that need the models' predicted probabilities: `metric`, `sequential_score`"
+        return [f"{k} ({v})" for k, v in (("metric", self.metric), ("sequential_score", self.sequential_score))
+                if v and (k == "sequential_score" or getattr(METRICS.get(v), "needs", None) == "proba")]
+
     def sequential_test(self)->SequentialTest:
         "The `SequentialTest` a sequential gate applies (its alpha, min_delta, min_test_rows, max_rows, max_looks and score)"
         return SequentialTest(float(self.alpha), self.min_delta, self.min_test_rows, self.max_rows, self.max_looks,

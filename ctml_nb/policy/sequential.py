@@ -166,7 +166,7 @@ class SequentialTest:
         md, sc, cs = self.min_delta, self.score, f"{1 - self.alpha:.0%} confidence sequence"
         if sc: cs = f"{1 - self.alpha / 2:.1%} confidence sequence"
         rule = (f"{cs} above {md:g}" + (f", or the {sc} one above 0 with the mean at least {md:g}" if sc else "") +
-                f": promote; {'both ' if sc else ''}at or below: drop; from {self.min_rows} rows, at most {self.max_rows} "
+                f": promote; {'either ' if sc else ''}at or below: drop; from {self.min_rows} rows, at most {self.max_rows} "
                 f"rows or {self.max_looks} looks")
         if ev.n < 2:
             return Verdict("pending", ev.n, ev.looks, None, None, None, None, None, rule,
@@ -175,20 +175,20 @@ class SequentialTest:
         lo, hi, need = m - r, m + r, self.rows_needed(ev)
         sm, sr = (ev.score_mean, self.radius(ev.n, ev.score_sd)) if sc else (None, None)
         est = f"improvement {m:+.4g} +/- {r:.3g} on {ev.n} rows" + (f" ({sc} {sm:+.4g} +/- {sr:.3g})" if sc else "")
-        by_score = bool(sc) and sm - sr > 0 and m >= md
+        seen, seen_s = ev.sumsq > 0, bool(sc) and ev.score_sumsq > 0   # a zero sd is no evidence of a zero mean
         if ev.n < self.min_rows: status, why = "pending", f"{est}: fewer than min_rows {self.min_rows} paired rows"
-        elif not (ev.sumsq or ev.score_sumsq) and ev.n < self.max_rows and ev.looks < self.max_looks:
-            status, why = "pending", f"the two models' losses are equal on all {ev.n} rows: no evidence either way yet"
-        elif lo > md: status, why = "promote", f"{est}: the {cs} is above {md:g}"
-        elif by_score: status, why = "promote", f"{est}: the {sc} {cs} is above 0 and the mean at least {md:g}"
-        elif hi <= md and not (sc and sm + sr > 0):
-            status, why = "drop", f"{est}: the {cs} is not above {md:g} anywhere" + (f", nor the {sc} one above 0" if sc else "")
+        elif seen and lo > md: status, why = "promote", f"{est}: the {cs} is above {md:g}"
+        elif seen_s and sm - sr > 0 and m >= md:
+            status, why = "promote", f"{est}: the {sc} {cs} is above 0 and the mean at least {md:g}"
+        elif seen and hi <= md: status, why = "drop", f"{est}: the {cs} is not above {md:g} anywhere"
+        elif seen_s and sm + sr <= 0: status, why = "drop", f"{est}: the {sc} {cs} is not above 0 anywhere"
         elif ev.n >= self.max_rows or ev.looks >= self.max_looks:
             status, why = "drop", (f"{est}: still undecided after {ev.n} rows and {ev.looks} looks (max_rows {self.max_rows}, "
                                    f"max_looks {self.max_looks})")
         else:
             status = "pending"
             why = f"{est}: undecided" + ("" if need is None else f", about {need} rows needed at this estimate")
+            if not (seen or seen_s): why = f"the two models' losses are equal on all {ev.n} rows: no evidence either way yet"
         return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict(),
                        sc, sm, sr)
 
