@@ -117,6 +117,22 @@ class Verdict:
         return f"{who}pending: {est}{need}"
     def to_dict(self)->dict: return to_jsonable(asdict(self))
 
+# %% ../../nbs/11d_sequential.ipynb #a9c4e7d1
+def _status(t, ev, est, cs, m, r, sm, sr, need)->tuple:
+    "(status, why) of `SequentialTest` `t` on `ev`: the metric's mean `m` +/- `r`, the score's `sm` +/- `sr` (None: no score)"
+    md, sc = t.min_delta, t.score
+    seen, seen_s = ev.sumsq > 0, bool(sc) and ev.score_sumsq > 0   # a zero sd is no evidence of a zero mean
+    if ev.n < t.min_rows: return "pending", f"{est}: fewer than min_rows {t.min_rows} paired rows"
+    if seen and m - r > md: return "promote", f"{est}: the {cs} is above {md:g}"
+    if seen_s and sm - sr > 0 and m >= md: return "promote", f"{est}: the {sc} {cs} is above 0 and the mean at least {md:g}"
+    if seen and m + r <= md: return "drop", f"{est}: the {cs} is not above {md:g} anywhere"
+    if seen_s and sm + sr <= 0: return "drop", f"{est}: the {sc} {cs} is not above 0 anywhere"
+    if ev.n >= t.max_rows or ev.looks >= t.max_looks:
+        return "drop", (f"{est}: still undecided after {ev.n} rows and {ev.looks} looks (max_rows {t.max_rows}, "
+                        f"max_looks {t.max_looks})")
+    if not (seen or seen_s): return "pending", f"the two models' losses are equal on all {ev.n} rows: no evidence either way yet"
+    return "pending", f"{est}: undecided" + ("" if need is None else f", about {need} rows needed at this estimate")
+
 # %% ../../nbs/11d_sequential.ipynb #2cd16dd3
 @dataclass
 class SequentialTest:
@@ -175,20 +191,7 @@ class SequentialTest:
         lo, hi, need = m - r, m + r, self.rows_needed(ev)
         sm, sr = (ev.score_mean, self.radius(ev.n, ev.score_sd)) if sc else (None, None)
         est = f"improvement {m:+.4g} +/- {r:.3g} on {ev.n} rows" + (f" ({sc} {sm:+.4g} +/- {sr:.3g})" if sc else "")
-        seen, seen_s = ev.sumsq > 0, bool(sc) and ev.score_sumsq > 0   # a zero sd is no evidence of a zero mean
-        if ev.n < self.min_rows: status, why = "pending", f"{est}: fewer than min_rows {self.min_rows} paired rows"
-        elif seen and lo > md: status, why = "promote", f"{est}: the {cs} is above {md:g}"
-        elif seen_s and sm - sr > 0 and m >= md:
-            status, why = "promote", f"{est}: the {sc} {cs} is above 0 and the mean at least {md:g}"
-        elif seen and hi <= md: status, why = "drop", f"{est}: the {cs} is not above {md:g} anywhere"
-        elif seen_s and sm + sr <= 0: status, why = "drop", f"{est}: the {sc} {cs} is not above 0 anywhere"
-        elif ev.n >= self.max_rows or ev.looks >= self.max_looks:
-            status, why = "drop", (f"{est}: still undecided after {ev.n} rows and {ev.looks} looks (max_rows {self.max_rows}, "
-                                   f"max_looks {self.max_looks})")
-        else:
-            status = "pending"
-            why = f"{est}: undecided" + ("" if need is None else f", about {need} rows needed at this estimate")
-            if not (seen or seen_s): why = f"the two models' losses are equal on all {ev.n} rows: no evidence either way yet"
+        status, why = _status(self, ev, est, cs, m, r, sm, sr, need)
         return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict(),
                        sc, sm, sr)
 
