@@ -10,16 +10,21 @@ pays for a retrain and the gate alone decides. Gates:
   fixed         PromotionPolicy() as before: judged once, on max(50, 0.3 x new rows) held-out rows
   sequential    PromotionPolicy(sequential=True): 30% of the new rows held out (no floor), later cycles add evidence
   sequential50  the same, with the fixed gate's holdout
+  brier         sequential, the evidence on the Brier score of the same predictions (`sequential_score="brier"`)
+  logloss       sequential, the evidence on the log loss (`sequential_score="log_loss"`)
+  point         the fixed gate's holdout, no significance test: promoted when better there (`test="none"`)
   none          every challenger promoted
 
-Every challenger is scored beside the champion it was first judged against on the next `--later` rows (default 180:
-labelled after that look, seen by neither): "truly better" means higher accuracy there. Printed per table, model
-and window: accuracy, retrains, promotions, pending and dropped challengers, truly better challengers promoted (of
-all truly better), other challengers promoted (false promotions, of all not truly better), the mean later gain of
-the promoted ones, and CPU seconds, with the load average.
+Every challenger is scored beside the champion it was first judged against on the next `--later` rows (default 365:
+labelled after that look, seen by neither): its "later gain" in accuracy there. A gain of +0.01 on a few hundred
+rows is itself noise, so challengers are counted by later-gain bin: below 0 (worse), 0 to `--margin` (about equal),
+at least `--margin` (default 0.02: truly better) and at least 0.05 (much better), each as "promoted/challengers".
+Printed per table, model and window: accuracy, retrains, promotions, pending and dropped challengers, the bins, the
+mean later gain of the promoted ones, and CPU seconds, with the load average. `--detail` prints every challenger:
+its looks (rows, accuracy and score difference per look), its later gain and its outcome.
 
-Usage:  python bench/gate_bench.py [--later 180] [--max-looks 20] [--tables seattle-weather,phishing,bananas]
-                                   [--gates fixed,sequential,sequential50,none]
+Usage:  python bench/gate_bench.py [--later 365] [--margin 0.02] [--max-looks 20] [--tables seattle-weather,phishing,bananas]
+                                   [--gates fixed,sequential,sequential50,brier,logloss,point,none] [--detail]
 """
 from __future__ import annotations
 
@@ -49,20 +54,31 @@ def seattle()->pd.DataFrame:
 
 
 class RecordingGate(PromotionPolicy):
-    "A PromotionPolicy that keeps, for every challenger, the champion it was first judged against, the label mark then, and whether it was promoted"
+    "A PromotionPolicy that keeps, for every challenger, the champion it was first judged against, the label mark then, whether it was promoted, and its looks"
     def decide(self, champion, challenger, X, y, evidence=None):
         d = super().decide(champion, challenger, X, y, evidence)
         if champion is not None:
-            seen = self.judged_.setdefault(id(challenger), [champion, challenger, int(X.index[-1]) + 1, False])
+            seen = self.judged_.setdefault(id(challenger), [champion, challenger, int(X.index[-1]) + 1, False, []])
             seen[3] = seen[3] or bool(d.promote)
+            v = d.sequential or {}
+            seen[4].append((len(y), d.delta, v.get("mean"), v.get("radius"), d.status))
         return d
 
 
-def run(df, feats, target, gate_kind, batch, later, window, model, initial, time_column=None, max_looks=20):
+BINS = ("worse", "equal", "better", "much_better")
+def gain_bin(g, margin): return "worse" if g < 0 else "equal" if g < margin else "better" if g < 0.05 else "much_better"
+
+
+SCORE = {"brier": "brier", "logloss": "log_loss"}
+
+def run(df, feats, target, gate_kind, batch, later, window, model, initial, time_column=None, max_looks=20, margin=0.02,
+        detail=False):
     gate, holdout = None, None
     if gate_kind != "none":
-        gate = RecordingGate(n_boot=300, sequential=gate_kind.startswith("sequential"), max_looks=max_looks); gate.judged_ = {}
-        holdout = Holdout(min_test_rows=1) if gate_kind == "sequential" else Holdout()   # "sequential50": the fixed gate's holdout
+        seq = gate_kind.startswith("sequential") or gate_kind in SCORE
+        gate = RecordingGate(n_boot=300, sequential=seq, max_looks=max_looks, sequential_score=SCORE.get(gate_kind),
+                             test="none" if gate_kind == "point" else "bootstrap"); gate.judged_ = {}
+        holdout = Holdout(min_test_rows=1) if seq and gate_kind != "sequential50" else Holdout()   # "sequential50": the fixed gate's holdout
     pol = Policy(gate_kind, IntervalTrigger(rows=batch), FullRetrain(window=window), gate, holdout)
     t0 = time.process_time()
     cols = feats + ([time_column] if time_column else []) + [target]
@@ -75,19 +91,19 @@ def run(df, feats, target, gate_kind, batch, later, window, model, initial, time
            "accuracy": round(s["metric"], 4), "retrains": s["retrains"] - 1, "promoted": int(fr["promoted"].iloc[1:].sum()),
            "pending": outcomes.count("pending"), "dropped": outcomes.count("rejected") + outcomes.count("superseded"),
            "cpu_s": round(cpu, 1)}
-    better = promoted_better = worse = promoted_worse = 0
-    gains = []
-    for champ, chal, mark, promoted in (gate.judged_.values() if gate is not None else []):
+    bins, gains = {b: [0, 0] for b in BINS}, []
+    for champ, chal, mark, promoted, looks in (gate.judged_.values() if gate is not None else []):
         rows = df.iloc[mark:mark + later]   # labelled after the challenger's first look: seen by neither model
         if len(rows) < later // 2: continue
         X, y = rows[feats], rows[target].to_numpy()
         g = float(np.mean(chal.predict(X) == y) - np.mean(champ.predict(X) == y))
-        if g > 0: better += 1; promoted_better += promoted
-        else: worse += 1; promoted_worse += promoted
+        b = bins[gain_bin(g, margin)]; b[0] += promoted; b[1] += 1
         if promoted: gains.append(g)
-    out.update(truly_better_promoted=f"{promoted_better}/{better}" if gate is not None else None,
-               not_better_promoted=f"{promoted_worse}/{worse}" if gate is not None else None,
-               promoted_later_gain=None if not gains else round(float(np.mean(gains)), 4))
+        if detail:
+            trail = " ".join(f"{n}:{d:+.2f}" + ("" if m is None else f"/{m:+.3f}±{r:.3f}") for n, d, m, r, _ in looks)
+            print(f"  row {mark:5d} later {g:+.3f} {'PROMOTED' if promoted else looks[-1][4]:9s} {trail}")
+    if gate is not None: out.update({k: f"{p}/{n}" for k, (p, n) in bins.items()})
+    out.update(promoted_later_gain=None if not gains else round(float(np.mean(gains)), 4))
     return out
 
 
@@ -111,21 +127,25 @@ def tables():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--later", type=int, default=180)
+    ap.add_argument("--later", type=int, default=365)
+    ap.add_argument("--margin", type=float, default=0.02, help="later gain at which a challenger counts as truly better")
+    ap.add_argument("--detail", action="store_true", help="print every challenger's looks, later gain and outcome")
+    ap.add_argument("--models", default="logistic,forest")
     ap.add_argument("--max-looks", type=int, default=20, help="the sequential gate's max_looks")
     ap.add_argument("--tables", default="seattle-weather,phishing,bananas")
-    ap.add_argument("--gates", default="fixed,sequential,sequential50,none")
+    ap.add_argument("--gates", default="fixed,sequential,brier,none")
     a = ap.parse_args()
     want, gates = a.tables.split(","), a.gates.split(",")
-    print(f"gate_bench: later holdout {a.later} rows; load average {os.getloadavg()[0]:.2f}")
+    print(f"gate_bench: later holdout {a.later} rows, truly better from +{a.margin:g}; load average {os.getloadavg()[0]:.2f}")
     rows = []
     for name, df, feats, target, tcol, batch, initial, windows in tables():
         if name not in want: continue
         print(f"{name}: {len(df)} rows, batches of {batch}, initial {initial} rows", flush=True)
-        for make in (logistic, forest):
+        for make in (globals()[m] for m in a.models.split(",")):
             for w in windows:
                 for g in gates:
-                    rows.append({"table": name, **run(df, feats, target, g, batch, a.later, w, make(), initial, tcol, a.max_looks)})
+                    rows.append({"table": name, **run(df, feats, target, g, batch, a.later, w, make(), initial, tcol, a.max_looks,
+                                                      a.margin, a.detail)})
                     print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
     print(f"load average after: {os.getloadavg()[0]:.2f}")

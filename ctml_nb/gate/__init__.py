@@ -10,7 +10,7 @@ from .evaluation import (
     mcnemar_test, paired_ttest, wilcoxon_test, slice_masks, compare,
 )
 from .promotion import (
-    TESTS, PromotionPolicy, validate_policy, decision_status, PromotionDecision,
+    TESTS, SCORES, PromotionPolicy, validate_policy, decision_status, PromotionDecision,
 )
 from .experiments import (
     PeekingWarning, ABTestResult, ab_test, ab_test_frame, SampleSize, power_at, sample_size, ShadowReport,

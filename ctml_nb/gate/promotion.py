@@ -21,7 +21,7 @@ from .evaluation import (METRICS, ModelOutputs, bootstrap_p_value, bootstrap_rep
                                      paired_ttest, percentile_interval, slice_masks, wilcoxon_test)
 
 # %% auto #0
-__all__ = ['TESTS', 'PromotionPolicy', 'validate_policy', 'decision_status', 'PromotionDecision']
+__all__ = ['TESTS', 'SCORES', 'PromotionPolicy', 'validate_policy', 'decision_status', 'PromotionDecision']
 
 # %% ../../nbs/20a_promotion.ipynb #23a19675
 TESTS = ("bootstrap", "mcnemar", "ttest", "wilcoxon", "none")
@@ -45,6 +45,7 @@ class PromotionPolicy:
                  sequential:bool=False,       # Keep an undecided challenger pending and test again on later cycles' rows (`ctml_nb.policy.sequential`)
                  max_rows:int=1000,           # Sequential: drop a challenger still undecided after this many paired rows
                  max_looks:int=20,            # ... or after this many looks (cycles)
+                 sequential_score:str|None=None, # Sequential: also test this proper score of the same predictions ("brier", "log_loss"; alpha split in two)
                  n_boot:int=2000,             # Bootstrap resamples
                  latency_repeats:int=7,       # Timed `predict` calls per model
                  latency_rows:int=1000,       # Rows per timed call
@@ -54,6 +55,7 @@ class PromotionPolicy:
         self.slice_significant = slice_significant
         self.floors, self.task, self.n_boot, self.random_state = floors, task, n_boot, random_state
         self.min_test_rows, self.sequential, self.max_rows, self.max_looks = min_test_rows, sequential, max_rows, max_looks
+        self.sequential_score = sequential_score
         self.latency_repeats, self.latency_rows = latency_repeats, latency_rows
 
     def decide(self,
@@ -66,9 +68,15 @@ class PromotionPolicy:
         "Compare `challenger` with `champion` on `(X, y)` and decide whether to promote it (or, sequential, keep it pending)"
         return _decide(self, champion, challenger, X, y, evidence)
 
+    def proba_params(self)->list:
+        "The parameters, with their values, that need the models' predicted probabilities: `metric`, `sequential_score`"
+        return [f"{k} ({v})" for k, v in (("metric", self.metric), ("sequential_score", self.sequential_score))
+                if v and (k == "sequential_score" or getattr(METRICS.get(v), "needs", None) == "proba")]
+
     def sequential_test(self)->SequentialTest:
-        "The `SequentialTest` a sequential gate applies (its alpha, min_delta, min_test_rows, max_rows and max_looks)"
-        return SequentialTest(float(self.alpha), self.min_delta, self.min_test_rows, self.max_rows, self.max_looks)
+        "The `SequentialTest` a sequential gate applies (its alpha, min_delta, min_test_rows, max_rows, max_looks and score)"
+        return SequentialTest(float(self.alpha), self.min_delta, self.min_test_rows, self.max_rows, self.max_looks,
+                              score=self.sequential_score)
 
     def __repr__(self):
         d = PromotionPolicy().__dict__
@@ -138,6 +146,10 @@ def validate_policy(self, task):
                              ", ".join(k for k, v in METRICS.items() if v.task == task and v.per_row) + " (relative=False).")
         try: self.sequential_test().validate()
         except InputError as e: raise InputError(str(e).replace("`min_rows`", "`min_test_rows`")) from None
+    sc = self.sequential_score
+    if sc is not None and (sc not in SCORES or task != "classification"):
+        raise InputError(f"`sequential_score` {sc!r} " + (f"is a classifier's score, but the models do {task}: leave it "
+                         "unset" if sc in SCORES else f"is unknown: choose one of {', '.join(SCORES)}, or leave it unset") + ".")
     for k, v in (self.floors or {}).items(): check_metric_value(k, v, f"floors[{k!r}]")
     for k, v in (self.guardrails or {}).items():
         if k not in ("latency", "size"): get_metric(k, "guardrails")
@@ -311,13 +323,27 @@ def _refuse(self, m, c, n):
                              None, self.test, th, [c], ["test set"], [], n)
 
 # %% ../../nbs/20a_promotion.ipynb #6933a501
+def _brier(y, proba, K=None):
+    "Per-row Brier score: the squared distance between the predicted probabilities and the one-hot label (0 to 2)"
+    p = np.array(proba, float)
+    p[np.arange(len(y)), y] -= 1
+    return (p ** 2).sum(1)
+
+SCORES = {"brier": _brier, "log_loss": get_metric("log_loss").row_loss}   # Proper scores a sequential gate can accumulate
+
 def _sequential_primary(self, m, ye, oc, ox, K, base, cand, evidence):
-    "The primary check of a sequential gate: this look's paired per-row losses added to `evidence`, then the verdict"
+    "The primary check of a sequential gate: this look's paired per-row losses (or `sequential_score`'s) added to `evidence`, then the verdict"
     la, lb = (m.losses(ye, outputs_for(m.name, o), K) for o in (oc, ox))
-    ev = (evidence if isinstance(evidence, Evidence) else Evidence.from_dict(evidence)).add(la, lb)
+    sc, score = self.sequential_score, None
+    if sc is not None:
+        if oc.proba is None or ox.proba is None:
+            raise InputError(f"`sequential_score` {sc!r} needs probabilities: {'; '.join(o.note for o in (oc, ox) if o.proba is None)}."
+                             " Leave `sequential_score` unset to test on the metric's own losses.")
+        score = tuple(SCORES[sc](ye, o.proba, K) for o in (oc, ox))
+    ev = (evidence if isinstance(evidence, Evidence) else Evidence.from_dict(evidence)).add(la, lb, score)
     v = self.sequential_test().judge(ev)
     imp = float(_improve(m, base, cand))
-    loss = m.loss_name or f"per-row {m.name}"
+    loss = (m.loss_name or f"per-row {m.name}") + (f" and {sc}" if sc else "")
     desc = (f"{m.name} {cand:.4g} vs champion {base:.4g} on these {len(ye)} rows; {loss} over {v.looks} look(s): "
             f"{v.reason}")
     ok = {"promote": True, "drop": False, "pending": None}[v.status]

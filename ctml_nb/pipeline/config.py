@@ -24,9 +24,9 @@ from ..data.labels import LabelFeedConfig, check_feed_config
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
-           'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'pipeline_importable', 'check_call',
-           'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path', 'pipeline_registry',
-           'is_ref', 'validate_config', 'load_source', 'feature_columns']
+           'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'ImportScope', 'pipeline_importable',
+           'check_call', 'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path',
+           'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -196,14 +196,31 @@ def from_dict(
 _REF = REF_PATTERN  # `module:Name` references (one definition, in `ctml_nb.core`)
 
 # %% ../../nbs/30_config.ipynb #23099645
+class ImportScope:
+    "A pipeline folder on `sys.path`; leaving its `with` block puts `sys.path` back and forgets the modules imported since from the folders it added"
+    def __init__(self, path:Path, sys_path:list, modules:set): self.path, self.sys_path, self.modules = path, sys_path, modules
+    def __fspath__(self): return str(self.path)
+    def __repr__(self): return f"ImportScope({str(self.path)!r})"
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+    def close(self):
+        "Undo: `sys.path` as it was before; modules imported since from this folder or another added since forgotten"
+        import sys
+        added = {Path(p or ".").resolve() for p in sys.path if p not in self.sys_path} | {self.path}
+        sys.path[:] = self.sys_path
+        for name in set(sys.modules) - self.modules:
+            f = getattr(sys.modules.get(name), "__file__", None)
+            if f and added & set(Path(f).resolve().parents): sys.modules.pop(name, None)
+
 def pipeline_importable(
     base_dir:str|Path,  # Folder of the pipeline file
-)->Path:                # The folder, now on `sys.path`
+)->ImportScope:         # The folder (`.path`), now on `sys.path`; `with` it to make that last only for the block
     "Make the modules beside a pipeline file importable (appended to `sys.path` once: installed packages win)"
     import sys
-    p = str(Path(base_dir).resolve())
-    if p not in sys.path: sys.path.append(p)
-    return Path(p)
+    p = Path(base_dir).resolve()
+    scope = ImportScope(p, list(sys.path), set(sys.modules))
+    if str(p) not in sys.path: sys.path.append(str(p))
+    return scope
 
 # %% ../../nbs/30_config.ipynb #7ccc7e32
 def check_call(

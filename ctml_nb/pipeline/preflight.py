@@ -268,6 +268,16 @@ def _column_kind(s:pd.Series)->str|None:
         if pd.to_datetime(v.astype(str), errors="coerce", format="mixed").notna().mean() > 0.9: return "dates"
     return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
 
+def _check_proba(cfg:PipelineConfig, model)->PipelineConfig:
+    "Raise `ConfigError` naming the gate's key when its metric or `sequential_score` needs probabilities `model` does not give"
+    from ctml_nb.pipeline.policy_config import build_gate
+    keys = [f"promotion.params.{k}" for k in getattr(build_gate(cfg), "proba_params", list)()]
+    if keys and not hasattr(model, "predict_proba"):
+        raise ConfigError(f"{' and '.join(keys)} need(s) predicted probabilities, but model.factory {cfg.model.factory!r} "
+                          "has no predict_proba: choose a model that has one (e.g. SVC(probability=True)), or a label "
+                          "metric such as accuracy and no sequential_score")
+    return cfg
+
 def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
     "A fresh model of `cfg` fitted on `X`, `y` (its warnings silenced)"
     from ctml_nb.pipeline.policy_config import new_model
@@ -302,8 +312,9 @@ def check_model_fit(
     rows = head[head[cfg.data.target].notna()].drop(columns=[cfg.data.time_column] if cfg.data.time_column else [])
     X, y = rows[feature_columns(cfg, rows)], rows[cfg.data.target]
     if len(rows) < 2: return cfg
-    try: _fit(cfg, X, y); return cfg
+    try: model = _fit(cfg, X, y)
     except Exception as e: err = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    else: return _check_proba(cfg, model)
     where = f"model.factory {cfg.model.factory!r} cannot be fitted on the first {len(rows)} labelled rows of data.source"
     bad = _unfit_columns(cfg, X, y)
     if bad:

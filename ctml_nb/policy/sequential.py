@@ -29,6 +29,8 @@ def cs_radius(
     return sd * math.sqrt(2 * (n * rho2 + 1) / (n * n * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha))
 
 # %% ../../nbs/11d_sequential.ipynb #d6a50918
+def _sd(n, total, sumsq): return math.sqrt(max(0.0, (sumsq - total * total / n) / (n - 1))) if n > 1 else math.nan
+
 @dataclass
 class Evidence:
     "Paired per-row loss differences (champion - challenger: positive means the challenger is better), look by look"
@@ -39,28 +41,37 @@ class Evidence:
     last_n:int=0                # Rows of the latest look
     last_total:float=0.0        # Sum of the differences on them
     last_sumsq:float=0.0        # ... and of their squares
+    score_total:float=0.0       # Sum of the paired differences of a proper score of the same predictions (`score=`)
+    score_sumsq:float=0.0       # ... and of their squares
 
     def add(self,
             champion_loss,      # Per-row losses of the champion on this look's rows
             challenger_loss,    # ... and of the challenger, on the same rows
+            score=None,         # (champion, challenger) per-row values of a proper score on the same rows (lower is better)
            )->Evidence:         # A new `Evidence` (this one is not changed)
         "The evidence after one more look"
         a, b = np.asarray(champion_loss, float), np.asarray(challenger_loss, float)
-        if a.ndim != 1 or a.shape != b.shape:
-            raise InputError(f"champion_loss and challenger_loss must be 1-d and of the same length, got {a.shape} and {b.shape}")
+        sa, sb = (np.zeros_like(a), np.zeros_like(b)) if score is None else (np.asarray(x, float) for x in score)
+        if a.ndim != 1 or a.shape != b.shape or sa.shape != a.shape or sb.shape != a.shape:
+            raise InputError(f"champion_loss and challenger_loss (and `score`'s) must be 1-d and of the same length, got "
+                             f"{a.shape} and {b.shape}")
         if not len(a): return self
-        d = a - b
+        d, ds = a - b, sa - sb
         s, s2 = float(d.sum()), float(d @ d)
         return replace(self, n=self.n + len(d), total=self.total + s, sumsq=self.sumsq + s2, looks=self.looks + 1,
-                       last_n=len(d), last_total=s, last_sumsq=s2)
+                       last_n=len(d), last_total=s, last_sumsq=s2, score_total=self.score_total + float(ds.sum()),
+                       score_sumsq=self.score_sumsq + float(ds @ ds))
 
     @property
     def mean(self)->float: return self.total / self.n if self.n else math.nan
     @property
     def sd(self)->float:
         "Sample standard deviation of the differences"
-        if self.n < 2: return math.nan
-        return math.sqrt(max(0.0, (self.sumsq - self.n * self.mean ** 2) / (self.n - 1)))
+        return _sd(self.n, self.total, self.sumsq)
+    @property
+    def score_mean(self)->float: return self.score_total / self.n if self.n else math.nan
+    @property
+    def score_sd(self)->float: return _sd(self.n, self.score_total, self.score_sumsq)
     def diffs(self, latest:bool)->tuple:
         "(rows, mean, sd) of the differences on the latest look (`latest`) or on all the looks before it"
         n, t, t2 = ((self.last_n, self.last_total, self.last_sumsq) if latest else
@@ -91,16 +102,36 @@ class Verdict:
     rule:str                   # The rule, with its numbers
     reason:str                 # One sentence
     evidence:dict|None=None    # `Evidence.to_dict()`
+    score:str|None=None        # The proper score also tested (a sequential gate's `sequential_score`), or None
+    score_mean:float|None=None # Its mean improvement (champion's minus challenger's)
+    score_radius:float|None=None # ... and the half-width of its confidence sequence
 
     def text(self, version=None)->str:
-        "'v7 pending: +0.03 +/- 0.05 on 80 rows, about 200 needed' (or promoted / dropped)"
+        "'v7 pending: +0.03 +/- 0.05 on 80 rows, about 200 needed' (or promoted / dropped; the score's, when tested, in brackets)"
         who = f"v{version} " if version is not None else ""
         if self.mean is None: return f"{who}{self.status}: no paired rows yet"
         est = f"{self.mean:+.3g} +/- {self.radius:.2g} on {self.n} rows"
+        if self.score and self.score_mean is not None: est += f" ({self.score} {self.score_mean:+.3g} +/- {self.score_radius:.2g})"
         if self.status != "pending": return f"{who}{'promoted' if self.status == 'promote' else 'dropped'}: {est}"
         need = "" if self.rows_needed is None else f", about {self.rows_needed} needed"
         return f"{who}pending: {est}{need}"
     def to_dict(self)->dict: return to_jsonable(asdict(self))
+
+# %% ../../nbs/11d_sequential.ipynb #a9c4e7d1
+def _status(t, ev, est, cs, m, r, sm, sr, need)->tuple:
+    "(status, why) of `SequentialTest` `t` on `ev`: the metric's mean `m` +/- `r`, the score's `sm` +/- `sr` (None: no score)"
+    md, sc = t.min_delta, t.score
+    seen, seen_s = ev.sumsq > 0, bool(sc) and ev.score_sumsq > 0   # a zero sd is no evidence of a zero mean
+    if ev.n < t.min_rows: return "pending", f"{est}: fewer than min_rows {t.min_rows} paired rows"
+    if seen and m - r > md: return "promote", f"{est}: the {cs} is above {md:g}"
+    if seen_s and sm - sr > 0 and m >= md: return "promote", f"{est}: the {sc} {cs} is above 0 and the mean at least {md:g}"
+    if seen and m + r <= md: return "drop", f"{est}: the {cs} is not above {md:g} anywhere"
+    if seen_s and sm + sr <= 0: return "drop", f"{est}: the {sc} {cs} is not above 0 anywhere"
+    if ev.n >= t.max_rows or ev.looks >= t.max_looks:
+        return "drop", (f"{est}: still undecided after {ev.n} rows and {ev.looks} looks (max_rows {t.max_rows}, "
+                        f"max_looks {t.max_looks})")
+    if not (seen or seen_s): return "pending", f"the two models' losses are equal on all {ev.n} rows: no evidence either way yet"
+    return "pending", f"{est}: undecided" + ("" if need is None else f", about {need} rows needed at this estimate")
 
 # %% ../../nbs/11d_sequential.ipynb #2cd16dd3
 @dataclass
@@ -112,6 +143,7 @@ class SequentialTest:
     max_rows:int=1000    # Dropped when still undecided after this many paired rows
     max_looks:int=20     # ... or after this many looks (cycles)
     rows_for:int=200     # Rows at which the sequence is tightest
+    score:str|None=None  # Also test a proper score's differences (`Evidence.score_*`): alpha is split between the two sequences
 
     def validate(self)->SequentialTest:
         "Raise an `InputError` naming the bad parameter; return self"
@@ -126,7 +158,9 @@ class SequentialTest:
             raise InputError(f"`max_rows` ({self.max_rows}) must be at least `min_rows` ({self.min_rows})")
         return self
 
-    def radius(self, n:int, sd:float)->float: return cs_radius(n, sd, self.alpha, self.rows_for)
+    def radius(self, n:int, sd:float)->float:
+        "Half-width of a sequence at `n` rows: at level alpha, or alpha/2 for each of two (the metric's and the `score`'s)"
+        return cs_radius(n, sd, self.alpha / (2 if self.score else 1), self.rows_for)
 
     def rows_needed(self, ev:Evidence)->int|None:
         "Rows at which the sequence would exclude `min_delta`, if the mean and sd stayed as they are (None: never)"
@@ -145,24 +179,21 @@ class SequentialTest:
 
     def judge(self, ev:Evidence)->Verdict:
         "The verdict after the latest look"
-        md, rule = self.min_delta, (f"{1 - self.alpha:.0%} confidence sequence above {self.min_delta:g}: promote; at or below: "
-                                    f"drop; from {self.min_rows} rows, at most {self.max_rows} rows or {self.max_looks} looks")
+        md, sc, cs = self.min_delta, self.score, f"{1 - self.alpha:.0%} confidence sequence"
+        if sc: cs = f"{1 - self.alpha / 2:.1%} confidence sequence"
+        rule = (f"{cs} above {md:g}" + (f", or the {sc} one above 0 with the mean at least {md:g}" if sc else "") +
+                f": promote; {'either ' if sc else ''}at or below: drop; from {self.min_rows} rows, at most {self.max_rows} "
+                f"rows or {self.max_looks} looks")
         if ev.n < 2:
             return Verdict("pending", ev.n, ev.looks, None, None, None, None, None, rule,
-                           f"{ev.n} paired rows: too few to judge (min_rows {self.min_rows})", ev.to_dict())
+                           f"{ev.n} paired rows: too few to judge (min_rows {self.min_rows})", ev.to_dict(), sc)
         m, r = ev.mean, self.radius(ev.n, ev.sd)
         lo, hi, need = m - r, m + r, self.rows_needed(ev)
-        est = f"improvement {m:+.4g} +/- {r:.3g} on {ev.n} rows"
-        if ev.n < self.min_rows: status, why = "pending", f"{est}: fewer than min_rows {self.min_rows} paired rows"
-        elif lo > md: status, why = "promote", f"{est}: the {1 - self.alpha:.0%} confidence sequence is above {md:g}"
-        elif hi <= md: status, why = "drop", f"{est}: the {1 - self.alpha:.0%} confidence sequence is not above {md:g} anywhere"
-        elif ev.n >= self.max_rows or ev.looks >= self.max_looks:
-            status, why = "drop", (f"{est}: still undecided after {ev.n} rows and {ev.looks} looks (max_rows {self.max_rows}, "
-                                   f"max_looks {self.max_looks})")
-        else:
-            status = "pending"
-            why = f"{est}: undecided" + ("" if need is None else f", about {need} rows needed at this estimate")
-        return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict())
+        sm, sr = (ev.score_mean, self.radius(ev.n, ev.score_sd)) if sc else (None, None)
+        est = f"improvement {m:+.4g} +/- {r:.3g} on {ev.n} rows" + (f" ({sc} {sm:+.4g} +/- {sr:.3g})" if sc else "")
+        status, why = _status(self, ev, est, cs, m, r, sm, sr, need)
+        return Verdict(status, ev.n, ev.looks, m, r, lo, hi, need if status == "pending" else None, rule, why, ev.to_dict(),
+                       sc, sm, sr)
 
     def moved_past(self, ev:Evidence)->tuple:
         "(True, why) when the challenger's edge on the latest look is gone: at most `min_delta`, significantly below its edge before"
