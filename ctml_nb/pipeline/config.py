@@ -196,6 +196,11 @@ def from_dict(
 _REF = REF_PATTERN  # `module:Name` references (one definition, in `ctml_nb.core`)
 
 # %% ../../nbs/30_config.ipynb #23099645
+def _installed_roots()->set:
+    "Folders of installed code (the interpreter's prefixes, ctml_nb): never forgotten, even when a pipeline folder holds them"
+    import sys, ctml_nb
+    return {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, Path(ctml_nb.__file__).parent)}
+
 class ImportScope:
     "A pipeline folder on `sys.path`; leaving its `with` block puts `sys.path` back and forgets the modules imported since from the folders it added"
     def __init__(self, path:Path, sys_path:list, modules:set): self.path, self.sys_path, self.modules = path, sys_path, modules
@@ -206,11 +211,12 @@ class ImportScope:
     def close(self):
         "Undo: `sys.path` as it was before; modules imported since from this folder or another added since forgotten"
         import sys
-        added = {Path(p or ".").resolve() for p in sys.path if p not in self.sys_path} | {self.path}
+        added = {Path(p).resolve() for p in sys.path if p and p not in self.sys_path} | {self.path}
         sys.path[:] = self.sys_path
         for name in set(sys.modules) - self.modules:
             f = getattr(sys.modules.get(name), "__file__", None)
-            if f and added & set(Path(f).resolve().parents): sys.modules.pop(name, None)
+            parents = set(Path(f).resolve().parents) if f else set()
+            if added & parents and not _installed_roots() & parents: sys.modules.pop(name, None)
 
 def pipeline_importable(
     base_dir:str|Path,  # Folder of the pipeline file
