@@ -19,8 +19,8 @@ from .profile import (
     ReferenceProfile,
 )
 from .columns import (
-    NUMERIC_TESTS, CATEGORICAL_TESTS, MAX_DISCRETE, OTHER, NEW_OTHER, UNSEEN_DRIFT_SHARE, IDENTIFIER_SHARE, Sample,
-    Summary, numeric_stats, categorical_stats, distinct_values, unseen_share, align_column,
+    DriftTest, DRIFT_TESTS, drift_test, ColumnPair, get_drift_test, run_drift_test, wasserstein_test, MAX_DISCRETE,
+    OTHER, NEW_OTHER, UNSEEN_DRIFT_SHARE, IDENTIFIER_SHARE, Sample, Summary, numeric_stats, categorical_stats, distinct_values, unseen_share, align_column,
 )
 from .current import (
     check_frame, CurrentProfile, excluded_columns, profile_chunk, current_from_reference,
