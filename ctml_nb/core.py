@@ -18,7 +18,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['TABLE_FORMATS', 'REF_PATTERN', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError',
            'ConfigError', 'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json',
-           'filter_frame', 'read_table', 'parse_times', 'resolve_ref', 'Registry', 'md_escape']
+           'filter_frame', 'read_table', 'parse_times', 'resolve_ref', 'PluginTable', 'md_escape']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -244,7 +244,7 @@ def resolve_ref(
     return obj
 
 # %% ../nbs/00_core.ipynb #1d22d56d
-class Registry(dict):
+class PluginTable(dict):
     "A plug-in table: short name -> object (or `module:Name` text imported when first resolved)"
     def __init__(self,
         what:str,                # What the entries are, for messages ("engine", "drift test")
@@ -265,7 +265,7 @@ class Registry(dict):
         return add if obj is None else add(obj)
 
     def names(self)->str: return ", ".join(self)
-    def __repr__(self): return f"Registry({self.what!r}: {self.names()})"
+    def __repr__(self): return f"PluginTable({self.what!r}: {self.names()})"
 
     def known(self, kind)->bool:
         "True when `kind` is a registered name or `module:Name` text"

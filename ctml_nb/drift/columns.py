@@ -14,7 +14,7 @@ from typing import Callable
 
 from scipy import stats as sps
 
-from ..core import InputError, Registry
+from ..core import InputError, PluginTable
 
 from .profile import value_hashes, ColumnProfile, infer_kind
 from .quantiles import quantile_cdf
@@ -34,7 +34,7 @@ class DriftTest:
     kinds: tuple = ("numeric", "categorical")  # Column kinds it can test
     threshold: float|None = 0.1  # Effect at which a column drifts (None: its corrected p-value decides alone)
 
-DRIFT_TESTS = Registry("drift test", ref="function")   # name -> DriftTest (`module:function` text names one too)
+DRIFT_TESTS = PluginTable("drift test", ref="function")   # name -> DriftTest (`module:function` text names one too)
 
 def drift_test(
     name:str,                                # Name used in `DriftDetector(tests=...)` and the config's `drift.tests`

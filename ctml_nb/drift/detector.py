@@ -131,6 +131,7 @@ def _check_params(det:DriftDetector):
     for c, w in (det.column_weights or {}).items():
         if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) or not (math.isfinite(w) and w >= 0):
             raise InputError(f"DriftDetector: `column_weights[{c!r}]` must be a finite number >= 0, got {w!r}.")
+    for c, t in (det.tests or {}).items(): DRIFT_TESTS.resolve(t, f"DriftDetector: `tests[{c!r}]`")   # a typo fails at fit
     for c, t in (det.thresholds or {}).items():
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not (math.isfinite(t) and t >= 0)):
             raise InputError(f"DriftDetector: `thresholds[{c!r}]` must be a number >= 0 or None, got {t!r}.")

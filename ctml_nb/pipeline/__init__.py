@@ -6,8 +6,8 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
     COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig,
-    EngineConfig, engine_spec, value_repr, check_type, from_dict, pipeline_importable, check_call, parse_config,
-    load_config, component_class, component_specs, config_path, pipeline_registry, is_ref, validate_config,
+    EngineConfig, engine_spec, value_repr, check_type, from_dict, pipeline_importable, import_plugins, check_call, parse_config,
+    load_config, component_class, check_drift, component_specs, config_path, pipeline_registry, is_ref, validate_config,
     load_source, feature_columns,
 )
 from .preflight import (

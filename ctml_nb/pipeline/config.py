@@ -19,14 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
+from ..core import REF_PATTERN, ConfigError, InputError, PluginTable, parse_times, resolve_ref  # resolve_ref: re-exported
 from ..data.labels import LabelFeedConfig, check_feed_config
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
-           'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'pipeline_importable', 'check_call',
-           'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path', 'pipeline_registry',
-           'is_ref', 'validate_config', 'load_source', 'feature_columns']
+           'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'pipeline_importable',
+           'import_plugins', 'check_call', 'parse_config', 'load_config', 'component_class', 'component_specs',
+           'check_drift', 'config_path', 'pipeline_registry', 'is_ref', 'validate_config', 'load_source',
+           'feature_columns']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -60,18 +61,18 @@ class ComponentSpec:
     params: dict = field(default_factory=dict)  # Keyword arguments passed to it
 
 # %% ../../nbs/30_config.ipynb #a4e096a6
-COMPONENTS = {
-    "triggers": {"interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
+COMPONENTS = {   # section -> its table of plug-ins (`PluginTable`): `COMPONENTS["triggers"].register("seasonal", Seasonal)`
+    "triggers": PluginTable("trigger", {"interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
                  "on_demand": "ctml_nb.policy.triggers:OnDemandTrigger",
                  "performance": "ctml_nb.policy.drift_triggers:PerformanceTrigger",
                  "drift": "ctml_nb.policy.drift_triggers:DataDriftTrigger",
                  "decay": "ctml_nb.policy.policies:DecayTrigger",
-                 "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"},
-    "strategy": {"full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
-                 "fine_tune": "ctml_nb.policy.strategies:FineTune"},
-    "promotion": {"gate": "ctml_nb.gate.promotion:PromotionPolicy"},
-    "cooldown": {"cooldown": "ctml_nb.policy.vetoes:Cooldown"},
-    "budget": {"budget": "ctml_nb.policy.vetoes:Budget"},
+                 "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"}),
+    "strategy": PluginTable("strategy", {"full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
+                 "fine_tune": "ctml_nb.policy.strategies:FineTune"}),
+    "promotion": PluginTable("promotion policy", {"gate": "ctml_nb.gate.promotion:PromotionPolicy"}),
+    "cooldown": PluginTable("cooldown", {"cooldown": "ctml_nb.policy.vetoes:Cooldown"}),
+    "budget": PluginTable("budget", {"budget": "ctml_nb.policy.vetoes:Budget"}),
 }
 
 # %% ../../nbs/30_config.ipynb #deb36f45
@@ -95,6 +96,8 @@ class PipelineConfig:
     templates: str|None = None           # Folder of `NN_step.ipynb` templates (None: the packaged ones)
     parameters: dict = field(default_factory=dict)  # Per-step template parameters: {step: {name: value}}
     engine: EngineConfig = field(default_factory=lambda: EngineConfig())  # Where the check step profiles and tests new data
+    drift: dict = field(default_factory=dict)  # `DriftDetector` parameters of the check step: {tests: {column: name or module:function}, alpha: 0.01}
+    plugins: list[str] = field(default_factory=list)  # Modules imported first, here and in every step kernel: they register your drift tests, engines, triggers, notifiers
     base_dir: str = "."                  # Folder relative paths are resolved against (the config file's folder)
 
 # %% ../../nbs/30_config.ipynb #b7c646f1
@@ -112,7 +115,7 @@ def engine_spec(cfg:PipelineConfig)->dict:
     "The pipeline's engine as `{kind, **options}`, checked; raise `ConfigError` naming the `engine.` key"
     from ctml_nb.drift.engine_table import ENGINES
     e = cfg.engine
-    if e.kind not in ENGINES: raise ConfigError(f"engine.kind: expected one of {', '.join(sorted(ENGINES))}, got {e.kind!r}")
+    if not ENGINES.known(e.kind): raise ConfigError(f"engine.kind: expected one of {ENGINES.names()} or 'module:Class', got {e.kind!r}")
     opts = {k: v for k, v in (("address", e.address), ("workers", e.workers)) if v is not None}
     if e.kind == "local" and opts: raise ConfigError(f"engine: {', '.join(opts)} apply to a cluster engine, not kind local: set kind: dask")
     if len(opts) > 1: raise ConfigError("engine: give `address` (an existing cluster) or `workers` (a local cluster started for the step), not both")
@@ -205,6 +208,20 @@ def pipeline_importable(
     if p not in sys.path: sys.path.append(p)
     return Path(p)
 
+# %% ../../nbs/30_config.ipynb #14d66514
+def import_plugins(
+    cfg:PipelineConfig,  # Parsed pipeline (its folder is importable)
+)->list:                 # The modules, imported
+    "Import the modules `plugins:` names, so their registrations are known; a `ConfigError` naming `plugins[i]` otherwise"
+    out = []
+    for i, m in enumerate(cfg.plugins):
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", m):
+            raise ConfigError(f"plugins[{i}]: expected a module name such as mytests (mytests.py beside the pipeline file), got {m!r}")
+        try: out.append(importlib.import_module(m))
+        except ImportError as e: raise ConfigError(f"plugins[{i}]: cannot import module {m!r} ({e})") from None
+        except Exception as e: raise ConfigError(f"plugins[{i}]: importing {m!r} failed: {type(e).__name__}: {e}") from None
+    return out
+
 # %% ../../nbs/30_config.ipynb #7ccc7e32
 def check_call(
     fn,           # Callable that will receive `params`
@@ -230,6 +247,7 @@ def parse_config(
     cfg = from_dict(PipelineConfig, d)
     cfg.base_dir = str(Path(base_dir).resolve())
     pipeline_importable(cfg.base_dir)   # `factory: mymodels:make` with mymodels.py beside the config, in every step
+    import_plugins(cfg)                 # their names (drift tests, engines, triggers ...) known before any is checked
     if cfg.data.late_rows not in ("reject", "include"):
         raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
     if cfg.data.labels is not None: check_feed_config(cfg.data.labels, cfg.data)
@@ -281,10 +299,7 @@ def component_class(
     key:str,       # Config key, for the error message (`triggers[0]`)
 ):
     "The class a component's `kind` names, or a `ConfigError` naming `key.kind` and the choices"
-    known = COMPONENTS[section]
-    if kind not in known and not (isinstance(kind, str) and _REF.match(kind)):
-        raise ConfigError(f"{key}.kind: expected one of {', '.join(known)} or 'module:Name', got {kind!r}")
-    return resolve_ref(known.get(kind, kind), f"{key}.kind")
+    return COMPONENTS[section].resolve(kind, f"{key}.kind")
 
 def component_specs(
     cfg:PipelineConfig,  # Parsed pipeline
@@ -293,6 +308,20 @@ def component_specs(
     out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
     out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
     return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
+
+# %% ../../nbs/30_config.ipynb #5ed1b283
+def check_drift(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->dict:                 # Its `drift:` parameters
+    "Raise `ConfigError` unless `drift:` binds to `DriftDetector` and each of its `tests` names a drift test"
+    from ctml_nb.drift.columns import DRIFT_TESTS
+    from ctml_nb.drift.detector import DriftDetector
+    check_call(DriftDetector, cfg.drift, "drift")
+    tests = cfg.drift.get("tests") or {}
+    if not isinstance(tests, dict):
+        raise ConfigError(f"drift.tests: expected a mapping of column -> test name or 'module:function', got {value_repr(tests)}")
+    for col, t in tests.items(): DRIFT_TESTS.resolve(t, f"drift.tests.{col}")
+    return cfg.drift
 
 # %% ../../nbs/30_config.ipynb #a5ed0f35
 def _path(cfg:PipelineConfig, p:str)->Path:
@@ -339,6 +368,7 @@ def validate_config(
     check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
     for key, section, spec, pkey in component_specs(cfg):
         check_call(component_class(section, spec.kind, key), spec.params, pkey, partial=True)
+    check_drift(cfg)
     if not isinstance(cfg.registry, str): pipeline_registry(cfg)   # a backend spec: its kind, extra and parameters checked
     tdir = config_path(cfg, "templates")
     if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")

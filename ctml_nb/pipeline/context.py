@@ -219,11 +219,11 @@ DRIFT_PROFILE = "drift_profile"  # Registry artifact: the drift reference profil
 def fit_reference(
     cfg:PipelineConfig,   # Parsed pipeline
     train:pd.DataFrame,   # Rows the model was trained on
-    **params,             # `DriftDetector` parameters
+    **params,             # `DriftDetector` parameters (over the config's `drift:` ones)
 ):                        # Fitted `DriftDetector`
     "A `DriftDetector` fitted on a model's training rows (the pipeline's feature columns)"
     from ctml_nb.drift.detector import DriftDetector
-    return DriftDetector(**params).fit(train[feature_columns(cfg, train)])
+    return DriftDetector(**{**cfg.drift, **params}).fit(train[feature_columns(cfg, train)])
 
 def _stored_reference(ctx:Context, mv, params:dict)->tuple:
     "(detector on the drift profile stored with `mv`, None), or (None, why that profile cannot serve)"
@@ -249,11 +249,11 @@ def reference_detector(
     ctx:Context,           # Step context
     mv,                    # Champion's `ModelVersion` (None: no detector)
     notes:list|None=None,  # Gets a sentence when the training snapshot had to be refitted, and why
-    **params,              # `DriftDetector` parameters
+    **params,              # `DriftDetector` parameters (over the config's `drift:` ones)
 ):
     "A `DriftDetector` for the champion: the drift profile stored with it, else refitted on its training snapshot; or None"
     if mv is None: return None
-    det, why = _stored_reference(ctx, mv, params)
+    det, why = _stored_reference(ctx, mv, {**ctx.cfg.drift, **params})
     if det is not None: return det
     if "train" not in mv.data_snapshots: return None
     if notes is not None: notes.append(f"drift reference refitted on the training snapshot: {why}")

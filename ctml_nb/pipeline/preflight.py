@@ -175,7 +175,7 @@ def build_components(
         cls = component_class(section, spec.kind, key)
         names = _names(cls, spec.params)
         if section == "triggers":
-            given = {"detector": DriftDetector()} if spec.kind == "drift" else {}
+            given = {"detector": DriftDetector(**cfg.drift)} if spec.kind == "drift" else {}
             t = built[key] = _checked(base, names, cls, **given, **spec.params)
             if callable(getattr(t, "validate", None)): _checked(base, names, t.validate)
             if spec.kind == "performance" and isinstance(t.detector, str):
@@ -380,7 +380,7 @@ def check_alerts(
     a = parse_alerts(cfg.alerts)
     for name, nc in a.notifiers.items():
         key = f"alerts.notifiers.{name}"
-        cls = NOTIFIERS.get(nc.kind) or resolve_ref(nc.kind, f"{key}.kind")
+        cls = NOTIFIERS.resolve(nc.kind, f"{key}.kind")
         if not callable(getattr(cls, "send", None)): raise ConfigError(f"{key}.kind: {nc.kind!r} has no send(message) method")
         check_call(cls, {"url": "", "timeout": a.timeout, **nc.params}, f"{key}.params")
     return cfg

@@ -1,0 +1,125 @@
+"""Plug-ins (issue 21): a user's module beside `pipeline.yaml` registers a drift test and an engine by name; the config
+names the module in `plugins:` and uses both names; a `ctml run` cycle records them, in-process and, in a real Jupyter
+kernel, from the kernel's own process; `ctml drift --test` uses the same test (its module on the Python path)."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
+from ctml_nb.core import ConfigError
+from ctml_nb.pipeline.config import load_config, validate_config
+from ctml_nb.pipeline.runner import run_cycle
+
+from pipelines import elec2_pipeline
+from seeded import live_days
+
+MODULE = "ctml_test_mytests"   # a name no other test imports: each test starts with it unimported
+PLUGIN = '''
+import os
+import numpy as np
+from ctml_nb.drift.columns import drift_test
+from ctml_nb.drift.engine_table import register_engine
+from ctml_nb.drift.engines import LocalEngine
+
+@drift_test("median_shift", kinds=("numeric",), threshold=0.25)
+def median_shift(c):
+    "How far the median moved, in reference standard deviations"
+    return abs(float(c.cur.quantiles(np.array([0.5]))[0] - c.ref_quantiles(np.array([0.5]))[0])) / (c.ref.std or 1.0)
+
+class PidEngine(LocalEngine):
+    "The local engine, saying which process built the profile"
+    name = "pid"
+    def describe(self): return {"kind": "pid", "pid": os.getpid()}
+
+register_engine("pid", PidEngine)
+'''
+EXTRA = f"plugins: [{MODULE}]\ndrift: {{tests: {{nswprice: median_shift, nswdemand: ks}}}}\nengine: {{kind: pid}}\n"
+
+
+def _forget(folder:Path):
+    "Undo what importing the module did in this process: its registrations, the module, its folder on sys.path"
+    from ctml_nb.drift.columns import DRIFT_TESTS
+    from ctml_nb.drift.engine_table import ENGINES
+    DRIFT_TESTS.pop("median_shift", None); ENGINES.pop("pid", None)
+    sys.modules.pop(MODULE, None)
+    sys.path[:] = [p for p in sys.path if p != str(folder.resolve())]
+
+
+@pytest.fixture
+def project(seeded, tmp_path):
+    "A seeded Elec2 project (version 1 champion) whose config now names the user's module, its test and its engine"
+    cfg = seeded(tmp_path, elec2_pipeline())
+    (tmp_path / f"{MODULE}.py").write_text(PLUGIN)
+    cfg.write_text(cfg.read_text() + EXTRA)
+    live_days(tmp_path, 21)
+    yield cfg
+    _forget(tmp_path)
+
+
+def _check_record(cfg:Path)->dict:
+    "The last cycle's drift rows and engine record, checked to come from the user's test and engine"
+    run = json.loads(sorted((cfg.parent / "runs").glob("*/run.json"))[-1].read_text())
+    assert run["status"] in ("succeeded", "skipped"), run["reason"]
+    vals = run["values"]["check"]
+    rows = {r["column"]: r for r in vals["drift"]["columns"]}
+    assert rows["nswprice"]["test"] == "median_shift" and rows["nswprice"]["threshold"] == 0.25
+    assert rows["nswdemand"]["test"] == "ks" and rows["nswdemand"]["threshold"] is None
+    assert rows["vicprice"]["test"] == "wasserstein"   # columns the config leaves alone keep the default
+    assert vals["engine"]["kind"] == "pid"
+    return vals
+
+
+def test_a_registered_drift_test_and_engine_run_in_a_cycle(project):
+    validate_config(load_config(project))
+    rec = run_cycle(project, progress=False)
+    assert rec.status in ("succeeded", "skipped"), rec.reason
+    vals = _check_record(project)
+    assert vals["engine"]["pid"] == os.getpid()   # in-process steps: this process
+
+
+@pytest.mark.kernel
+def test_the_step_kernel_imports_the_plugins_itself(project):
+    rec = run_cycle(project, progress=False)
+    assert rec.status in ("succeeded", "skipped"), rec.reason
+    vals = _check_record(project)
+    assert vals["engine"]["pid"] != os.getpid()   # built in the kernel, which imported the module from `plugins:`
+
+
+def test_bad_plugins_and_tests_are_config_errors(tmp_path, capsys):
+    (tmp_path / "live.csv").write_text("timestamp,x,target\n2020-01-01,1,0\n")
+    base = elec2_pipeline()
+    for extra, msg in ((f"plugins: [ctml_no_such_plugin]\n", "plugins[0]: cannot import module 'ctml_no_such_plugin'"),
+                       ("drift: {tests: {x: median_shift}}\n", "drift.tests.x: expected one of wasserstein, psi"),
+                       ("drift: {alfa: 0.01}\n", "drift: got an unexpected keyword argument 'alfa'"),
+                       ("engine: {kind: pid}\n", "engine.kind: expected one of local, dask or 'module:Class', got 'pid'")):
+        (tmp_path / "pipeline.yaml").write_text(base + extra)
+        with pytest.raises(ConfigError, match=msg.replace("[", r"\[").replace("(", r"\(")):
+            validate_config(load_config(tmp_path / "pipeline.yaml"))
+        assert main(["run", "--config", str(tmp_path / "pipeline.yaml")]) == EXIT_USAGE
+        assert msg in capsys.readouterr().err
+
+
+def test_ctml_drift_uses_the_users_test(tmp_path, monkeypatch, capsys):
+    (tmp_path / f"{MODULE}.py").write_text(PLUGIN)
+    g = pd.DataFrame({"x": range(200), "k": ["a", "b"] * 100})
+    g.to_csv(tmp_path / "ref.csv", index=False)
+    g.assign(x=g.x + 150).to_csv(tmp_path / "cur.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))   # the module is importable (`PYTHONPATH=.`), as any `module:function`
+    try:
+        assert main(["drift", "ref.csv", "cur.csv", "--test", f"x={MODULE}:median_shift", "--sort", "column"]) == EXIT_OK
+        out = capsys.readouterr().out
+        assert "median_shift" in out and "x" in out
+        assert main(["drift", "ref.csv", "cur.csv", "--test", "x=energy"]) == EXIT_USAGE
+        assert "config error: DriftDetector: `tests['x']`: expected one of wasserstein" in capsys.readouterr().err
+        assert main(["drift", "ref.csv", "cur.csv", "--test", "k=ks"]) != EXIT_OK
+        assert "'ks' is not available for a categorical column" in capsys.readouterr().err
+        assert main(["drift", "ref.csv", "cur.csv", "--test", "zz=ks"]) == EXIT_USAGE
+        assert "--test: 'zz' is not a column of ref.csv" in capsys.readouterr().err
+        assert main(["drift", "ref.csv", "cur.csv", "--test", "x"]) == EXIT_USAGE
+        assert "--test: expected COLUMN=TEST, got 'x'" in capsys.readouterr().err
+    finally: _forget(tmp_path)
