@@ -197,7 +197,7 @@ def _unverifiable(reg, name, versions)->dict:
 
 def cmd_registry(args)->int:
     "List, promote, roll back, rotate the key"
-    from ctml_nb.pipeline.config import load_config, pipeline_registry
+    from ctml_nb.pipeline import load_config, pipeline_registry   # the package: config and builders (imported with it anyway)
     from ctml_nb.core import InputError
     from ctml_nb.pipeline.runner import recover
     cfg = load_config(args.config)
@@ -365,7 +365,7 @@ def cmd_backtest(args)->int:
     "Replay a history through exactly the configured pipeline's policy (in memory, no kernels)"
     import pandas as pd
     from ctml_nb.core import to_jsonable
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline import load_config, validate_config   # the package: config and builders (imported with it anyway)
     from ctml_nb.pipeline.policy_config import backtest_config
     from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
@@ -399,7 +399,7 @@ def _tune_args(args):
 def cmd_tune(args)->int:
     "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
     import yaml
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline import load_config, validate_config   # the package: config and builders (imported with it anyway)
     from ctml_nb.core import atomic_write, to_jsonable
     from ctml_nb.pipeline.preflight import check_history
     from ctml_nb.pipeline.tuning import tune_config

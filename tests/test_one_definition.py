@@ -123,21 +123,22 @@ def test_reports_read_the_record_module_not_the_runner():
 
 
 def test_one_component_resolver():
-    "Only `pipeline.config.component_class` turns a component's kind into a class; section defaults in DEFAULT_COMPONENTS"
+    "Only `pipeline.builders.component_class` turns a component's kind into a class; section defaults in DEFAULT_COMPONENTS"
     from ctml_nb.pipeline.config import DEFAULT_COMPONENTS
     defaults = {s.kind for s in DEFAULT_COMPONENTS.values()}
     table = lambda n: isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "COMPONENTS"
     bad = []
     for m, tree in _modules().items():
-        if m == "pipeline.config": continue
+        if m in ("pipeline.config", "pipeline.builders"): continue
         for n in ast.walk(tree):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and table(n.func.value):
-                bad.append(f"{m} line {n.lineno}: COMPONENTS[...].get(kind)")
+            if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("get", "resolve")
+                    and table(n.func.value)):
+                bad.append(f"{m} line {n.lineno}: COMPONENTS[...].{n.func.attr}(kind)")
             if isinstance(n, ast.Subscript) and table(n.value): bad.append(f"{m} line {n.lineno}: COMPONENTS[...][kind]")
             if (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "ComponentSpec" and n.args
                     and isinstance(n.args[0], ast.Constant) and n.args[0].value in defaults):
                 bad.append(f"{m} line {n.lineno}: a default ComponentSpec({n.args[0].value!r})")
-    assert not bad, f"components resolved outside ctml_nb.pipeline.config.component_class: {bad}"
+    assert not bad, f"components resolved outside ctml_nb.pipeline.builders.component_class: {bad}"
 
 
 def test_one_plugin_shape():

@@ -11,7 +11,8 @@ import pytest
 
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
 from ctml_nb.core import ConfigError
-from ctml_nb.pipeline.config import load_config, validate_config
+from ctml_nb.pipeline.builders import validate_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.pipeline.runner import run_cycle
 
 from pipelines import elec2_pipeline

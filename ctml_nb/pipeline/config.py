@@ -9,7 +9,6 @@ import dataclasses
 import difflib
 import importlib
 import importlib.resources
-import inspect
 import math
 import re
 import types
@@ -25,9 +24,8 @@ from ..data.labels import LabelFeedConfig, check_feed_config
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
            'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'pipeline_importable',
-           'import_plugins', 'check_call', 'parse_config', 'load_config', 'component_class', 'component_specs',
-           'check_drift', 'config_path', 'pipeline_registry', 'is_ref', 'validate_config', 'load_source',
-           'feature_columns']
+           'import_plugins', 'component_specs', 'check_names', 'parse_config', 'load_config', 'config_path', 'is_ref',
+           'load_source', 'feature_columns']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -222,19 +220,30 @@ def import_plugins(
         except Exception as e: raise ConfigError(f"plugins[{i}]: importing {m!r} failed: {type(e).__name__}: {e}") from None
     return out
 
-# %% ../../nbs/30_config.ipynb #7ccc7e32
-def check_call(
-    fn,           # Callable that will receive `params`
-    params:dict,  # Keyword arguments from the file
-    key:str,      # Dotted key of `params`
-    partial:bool=False, # Allow required arguments to be missing (the template supplies them)
-):
-    "Raise `ConfigError` naming `key` when `fn` does not accept `params`"
-    try: sig = inspect.signature(fn)
-    except (TypeError, ValueError): return
-    try: (sig.bind_partial if partial else sig.bind)(**params)
-    except TypeError as e:
-        raise ConfigError(f"{key}: {e} (accepted: {', '.join(sig.parameters)})") from None
+# %% ../../nbs/30_config.ipynb #539d9802
+DEFAULT_COMPONENTS = {"strategy": ComponentSpec("full"), "promotion": ComponentSpec("gate")}  # a config without the section runs these
+
+def component_specs(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->list:                 # [(key, section, spec, key of its parameters)]
+    "Every component `cfg` runs, in the order a pipeline wraps them, with `DEFAULT_COMPONENTS` for sections left out"
+    out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
+    out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
+    return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
+
+def check_names(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->PipelineConfig:
+    "Raise `ConfigError` when a component's `kind` or a drift test is neither a known name nor `module:Name` (nothing imported)"
+    from ctml_nb.drift.columns import DRIFT_TESTS
+    for key, section, spec, _ in component_specs(cfg):
+        if not COMPONENTS[section].known(spec.kind):
+            raise ConfigError(f"{key}.kind: expected one of {COMPONENTS[section].names()} or 'module:Name', got {spec.kind!r}")
+    tests = cfg.drift.get("tests") or {}
+    for col, t in (tests.items() if isinstance(tests, dict) else ()):
+        if not DRIFT_TESTS.known(t):
+            raise ConfigError(f"drift.tests.{col}: expected one of {DRIFT_TESTS.names()} or 'module:function', got {t!r}")
+    return cfg
 
 # %% ../../nbs/30_config.ipynb #35e342cb
 def parse_config(
@@ -257,7 +266,7 @@ def parse_config(
         raise ConfigError(f"timeout: expected a positive, finite number of seconds (e.g. 600), got {cfg.timeout}")
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", cfg.name):
         raise ConfigError(f"name: expected letters, digits, '.', '_' or '-', got {cfg.name!r}")
-    engine_spec(cfg)
+    engine_spec(cfg); check_names(cfg)
     for step, ps in cfg.parameters.items():
         if not isinstance(ps, dict):
             raise ConfigError(f"parameters.{step}: expected a mapping of template parameters, got {value_repr(ps)}")
@@ -290,39 +299,6 @@ def load_config(
     try: return parse_config(d, path.parent)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
-# %% ../../nbs/30_config.ipynb #539d9802
-DEFAULT_COMPONENTS = {"strategy": ComponentSpec("full"), "promotion": ComponentSpec("gate")}  # a config without the section runs these
-
-def component_class(
-    section:str,   # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
-    kind:str,      # A short name of `COMPONENTS[section]`, or `module:Name`
-    key:str,       # Config key, for the error message (`triggers[0]`)
-):
-    "The class a component's `kind` names, or a `ConfigError` naming `key.kind` and the choices"
-    return COMPONENTS[section].resolve(kind, f"{key}.kind")
-
-def component_specs(
-    cfg:PipelineConfig,  # Parsed pipeline
-)->list:                 # [(key, section, spec, key of its parameters)]
-    "Every component `cfg` runs, in the order a pipeline wraps them, with `DEFAULT_COMPONENTS` for sections left out"
-    out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
-    out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
-    return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
-
-# %% ../../nbs/30_config.ipynb #5ed1b283
-def check_drift(
-    cfg:PipelineConfig,  # Parsed pipeline
-)->dict:                 # Its `drift:` parameters
-    "Raise `ConfigError` unless `drift:` binds to `DriftDetector` and each of its `tests` names a drift test"
-    from ctml_nb.drift.columns import DRIFT_TESTS
-    from ctml_nb.drift.detector import DriftDetector
-    check_call(DriftDetector, cfg.drift, "drift")
-    tests = cfg.drift.get("tests") or {}
-    if not isinstance(tests, dict):
-        raise ConfigError(f"drift.tests: expected a mapping of column -> test name or 'module:function', got {value_repr(tests)}")
-    for col, t in tests.items(): DRIFT_TESTS.resolve(t, f"drift.tests.{col}")
-    return cfg.drift
-
 # %% ../../nbs/30_config.ipynb #a5ed0f35
 def _path(cfg:PipelineConfig, p:str)->Path:
     p = Path(p).expanduser()
@@ -342,37 +318,7 @@ def config_path(
         raise ConfigError(f"registry: a {cfg.registry.get('kind')!r} registry is not a folder: open it with `pipeline_registry(cfg)`")
     return _path(cfg, getattr(cfg, key))
 
-def pipeline_registry(
-    cfg:PipelineConfig,  # Parsed pipeline
-):                       # `ctml_nb.registry.api.Registry`
-    "The registry `cfg.registry` names (a folder: the file registry), opened with the config's `trust:` settings"
-    from ctml_nb.registry.backends import open_registry
-    return open_registry(cfg.registry, cfg.base_dir, config_path(cfg, "trust.key_file"), cfg.trust.trusted)
-
 def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")
-
-def validate_config(
-    cfg:PipelineConfig,  # Parsed pipeline
-)->PipelineConfig:
-    "Import every `module:function` of `cfg` and bind every parameter list; raise `ConfigError` naming the key"
-    src = cfg.data.source
-    if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
-    else:
-        from ctml_nb.data.source_kinds import open_source   # a file, a folder of batch files or a partitioned dataset
-        try: open_source(cfg.data, cfg.base_dir)
-        except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
-    if (fl := cfg.data.labels) is not None:
-        from ctml_nb.data.labels import open_feed
-        try: open_feed(fl.source, fl.label, cfg.base_dir, fl.params)
-        except InputError as e: raise ConfigError(f"data.labels.source: {e}") from None
-    check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
-    for key, section, spec, pkey in component_specs(cfg):
-        check_call(component_class(section, spec.kind, key), spec.params, pkey, partial=True)
-    check_drift(cfg)
-    if not isinstance(cfg.registry, str): pipeline_registry(cfg)   # a backend spec: its kind, extra and parameters checked
-    tdir = config_path(cfg, "templates")
-    if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
-    return cfg
 
 # %% ../../nbs/30_config.ipynb #83cf0a75
 def load_source(

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .batches import CycleData, count_upto, extend
-from .config import PipelineConfig, config_path, feature_columns, load_source, pipeline_registry
+from .builders import pipeline_registry
+from .config import PipelineConfig, config_path, feature_columns, load_source
 from ..core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .journal import begin_promotion, predictions_digest, update_promotion
 from ..policy.loop import Champion, label_window, model_state, reference_rows, retrain_model, training_end

@@ -10,7 +10,8 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig, component_class,
+from .builders import component_class
+from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig,
                                      feature_columns, resolve_ref)
 from ..core import ConfigError, InputError
 

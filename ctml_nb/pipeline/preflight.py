@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (PipelineConfig, component_class, component_specs, config_path, is_ref, pipeline_registry,
-                                     resolve_ref)
+from .builders import component_class, pipeline_registry
+from .config import PipelineConfig, component_specs, config_path, is_ref, resolve_ref
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
@@ -376,7 +376,7 @@ def check_alerts(
     "Raise `ConfigError` naming the key of the first mistake in the `alerts:` section"
     if cfg.alerts is None: return cfg
     from ctml_nb.pipeline.alerts import NOTIFIERS, parse_alerts
-    from ctml_nb.pipeline.config import check_call
+    from ctml_nb.pipeline.builders import check_call
     a = parse_alerts(cfg.alerts)
     for name, nc in a.notifiers.items():
         key = f"alerts.notifiers.{name}"
