@@ -1,5 +1,5 @@
 """One definition of each concept (issue 21): task inference, the metric table, the holdout default, the run record's
-field names and the component resolver each live in one module, and the others import it.
+field names, the component resolver and the shape of a plug-in table each live in one module, and the others import it.
 
 Each test reads the package's source with `ast`, so that a second definition (a new module, a template) fails here
 rather than drifting apart from the first one.

@@ -1,8 +1,10 @@
-"""Plug-ins (issue 21): a user's module beside `pipeline.yaml` registers a drift test and an engine by name; the config
-names the module in `plugins:` and uses both names; a `ctml run` cycle records them, in-process and, in a real Jupyter
-kernel, from the kernel's own process; `ctml drift --test` uses the same test (its module on the Python path)."""
+"""Plug-ins (issue 21), as the guide `nbs/52_guide_pipeline.ipynb` shows them: a user's module beside `pipeline.yaml`
+registers a drift test and an engine by name; the config names the module in `plugins:` and uses both names; a
+`ctml run` cycle records them, in-process and, in a real Jupyter kernel, from the kernel's own process; `ctml drift
+--test` uses the same test (its module on the Python path)."""
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,27 +20,21 @@ from ctml_nb.pipeline.runner import run_cycle
 from pipelines import elec2_pipeline
 from seeded import live_days
 
-MODULE = "ctml_test_mytests"   # a name no other test imports: each test starts with it unimported
-PLUGIN = '''
-import os
-import numpy as np
-from ctml_nb.drift.columns import drift_test
-from ctml_nb.drift.engine_table import register_engine
-from ctml_nb.drift.engines import LocalEngine
+GUIDE = Path(__file__).resolve().parents[1] / "nbs" / "52_guide_pipeline.ipynb"
+HEADING = "## Your own drift test, engine, trigger or notifier"
 
-@drift_test("median_shift", kinds=("numeric",), threshold=0.25)
-def median_shift(c):
-    "How far the median moved, in reference standard deviations"
-    return abs(float(c.cur.quantiles(np.array([0.5]))[0] - c.ref_quantiles(np.array([0.5]))[0])) / (c.ref.std or 1.0)
 
-class PidEngine(LocalEngine):
-    "The local engine, saying which process built the profile"
-    name = "pid"
-    def describe(self): return {"kind": "pid", "pid": os.getpid()}
+def _guide_blocks()->dict:
+    "{'python': code, 'yaml': text} of the guide's section on plug-ins: what this file runs is what the guide shows"
+    text = next("".join(c["source"]) for c in json.loads(GUIDE.read_text(encoding="utf-8"))["cells"]
+                if c["cell_type"] == "markdown" and "".join(c["source"]).startswith(HEADING))
+    return dict(re.findall(r"```(python|yaml)\n(.*?)```", text, re.S))
 
-register_engine("pid", PidEngine)
-'''
-EXTRA = f"plugins: [{MODULE}]\ndrift: {{tests: {{nswprice: median_shift, nswdemand: ks}}}}\nengine: {{kind: pid}}\n"
+
+MODULE = "ctml_test_mytests"   # the guide's mytests.py under a name no other test imports (each test imports it afresh)
+PLUGIN = _guide_blocks()["python"]
+EXTRA = _guide_blocks()["yaml"].replace("plugins: [mytests]", f"plugins: [{MODULE}]")
+assert EXTRA.startswith(f"plugins: [{MODULE}]")
 
 
 def _forget(folder:Path):

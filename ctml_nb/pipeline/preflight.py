@@ -253,6 +253,10 @@ def check_columns(
         for c in [watched] if isinstance(watched, str) else watched or []:
             if c not in feats: raise ConfigError(f"triggers[{i}].params.columns: {c!r} is not a feature column; "
                                                  f"the features are {', '.join(map(str, feats[:20]))}")
+    for k in ("tests", "thresholds", "column_weights"):   # the check step's `drift:` settings, by feature column
+        for c in cfg.drift.get(k) or {} if isinstance(cfg.drift.get(k), dict) else ():
+            if str(c) not in map(str, feats): raise ConfigError(f"drift.{k}.{c}: {c!r} is not a feature column; "
+                                                              f"the features are {', '.join(map(str, feats[:20]))}")
     return {str(c): str(d) for c, d in head.dtypes.items()}
 
 # %% ../../nbs/30b_preflight.ipynb #cd557018
