@@ -120,3 +120,26 @@ def test_ctml_drift_uses_the_users_test(tmp_path, monkeypatch, capsys):
         assert main(["drift", "ref.csv", "cur.csv", "--test", "x"]) == EXIT_USAGE
         assert "--test: expected COLUMN=TEST, got 'x'" in capsys.readouterr().err
     finally: _forget(tmp_path)
+
+
+def test_the_users_test_on_tables_it_was_not_written_for(tmp_path, monkeypatch):
+    "The guide's median_shift on public tables: it flags Seattle's seasons and leaves a stationary table (bananas) alone"
+    import importlib
+    from ctml_nb.data.datasets import public_table
+    from ctml_nb.drift.detector import DriftDetector
+    (tmp_path / f"{MODULE}.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        importlib.import_module(MODULE)
+        w = public_table("seattle_weather").frame
+        month, cols = pd.to_datetime(w["date"]).dt.month, ["temp_max", "wind", "weather"]
+        summer, winter = w.loc[month.isin([6, 7, 8]), cols], w.loc[month.isin([12, 1, 2]), cols]
+        rows = DriftDetector(tests={"temp_max": "median_shift", "wind": f"{MODULE}:median_shift"}).fit(summer).test(winter)
+        rows = rows.to_frame().set_index("column")
+        assert rows.loc["temp_max", "test"] == "median_shift" and rows.loc["temp_max", "drift"]
+        assert rows.loc["temp_max", "statistic"] > 1 and rows.loc["temp_max", "threshold"] == 0.25
+        assert rows.loc["wind", "test"] == f"{MODULE}:median_shift" and rows.loc["weather", "test"] == "jensen_shannon"
+        b = public_table("bananas").frame[["x1", "x2"]]
+        rep = DriftDetector(tests={"x1": "median_shift", "x2": "median_shift"}).fit(b.iloc[::2]).test(b.iloc[1::2])
+        assert rep.drifted == [] and (rep.to_frame()["statistic"] < 0.1).all()
+    finally: _forget(tmp_path)
