@@ -147,10 +147,11 @@ def test_one_plugin_shape():
     from ctml_nb.data.source_kinds import SOURCES
     from ctml_nb.drift.columns import DRIFT_TESTS
     from ctml_nb.drift.engine_table import ENGINES
+    from ctml_nb.drift.streaming import DETECTORS
     from ctml_nb.pipeline.alerts import NOTIFIERS
     from ctml_nb.pipeline.config import COMPONENTS
     from ctml_nb.registry.backends import REGISTRIES
-    tables = {"SOURCES": SOURCES, "DRIFT_TESTS": DRIFT_TESTS, "ENGINES": ENGINES, "NOTIFIERS": NOTIFIERS,
+    tables = {"SOURCES": SOURCES, "DRIFT_TESTS": DRIFT_TESTS, "ENGINES": ENGINES, "DETECTORS": DETECTORS, "NOTIFIERS": NOTIFIERS,
               "REGISTRIES": REGISTRIES, **{f"COMPONENTS[{k!r}]": v for k, v in COMPONENTS.items()}}
     assert not [n for n, t in tables.items() if not isinstance(t, PluginTable)], "plug-in tables of another shape"
     # a dict literal mapping names to "ctml_nb.x:Name" texts is a plug-in table too: it must be a PluginTable's entries

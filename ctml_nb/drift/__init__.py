@@ -41,7 +41,7 @@ from .dask_engine import (
     LEAN_WORKERS, read_parquet, aligned, tree_merge, DaskEngine,
 )
 from .streaming import (
-    DETECTOR_NAMES, is_stream_detector, supports_warning, is_binary_detector, MissingExtraError, import_river,
+    DETECTORS, DETECTOR_NAMES, is_stream_detector, supports_warning, is_binary_detector, MissingExtraError, import_river,
     make_detector, DetectorRun, run_detector, ThresholdDetector,
 )
 from .estimate import (
