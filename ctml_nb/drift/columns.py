@@ -6,16 +6,14 @@
 from __future__ import annotations
 
 import math
-
-import numpy as np
-import pandas as pd
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+import pandas as pd
 from scipy import stats as sps
 
 from ..core import InputError, PluginTable
-
 from .profile import value_hashes, ColumnProfile, infer_kind
 from .quantiles import quantile_cdf
 from .stats import (chi_square_from_counts, hellinger_from_counts, jensen_shannon_from_counts, psi_from_counts,

@@ -60,14 +60,16 @@ class ComponentSpec:
 
 # %% ../../nbs/30_config.ipynb #a4e096a6
 COMPONENTS = {   # section -> its table of plug-ins (`PluginTable`): `COMPONENTS["triggers"].register("seasonal", Seasonal)`
-    "triggers": PluginTable("trigger", {"interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
-                 "on_demand": "ctml_nb.policy.triggers:OnDemandTrigger",
-                 "performance": "ctml_nb.policy.drift_triggers:PerformanceTrigger",
-                 "drift": "ctml_nb.policy.drift_triggers:DataDriftTrigger",
-                 "decay": "ctml_nb.policy.policies:DecayTrigger",
-                 "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"}),
-    "strategy": PluginTable("strategy", {"full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
-                 "fine_tune": "ctml_nb.policy.strategies:FineTune"}),
+    "triggers": PluginTable("trigger", {
+        "interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
+        "on_demand": "ctml_nb.policy.triggers:OnDemandTrigger",
+        "performance": "ctml_nb.policy.drift_triggers:PerformanceTrigger",
+        "drift": "ctml_nb.policy.drift_triggers:DataDriftTrigger",
+        "decay": "ctml_nb.policy.policies:DecayTrigger",
+        "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"}),
+    "strategy": PluginTable("strategy", {
+        "full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
+        "fine_tune": "ctml_nb.policy.strategies:FineTune"}),
     "promotion": PluginTable("promotion policy", {"gate": "ctml_nb.gate.promotion:PromotionPolicy"}),
     "cooldown": PluginTable("cooldown", {"cooldown": "ctml_nb.policy.vetoes:Cooldown"}),
     "budget": PluginTable("budget", {"budget": "ctml_nb.policy.vetoes:Budget"}),
