@@ -91,7 +91,8 @@ def soak(cycles:int, seed:int, work:Path, kill_p:float=0.2)->dict:
         if rng.random() < 0.2:   # an operator acts
             time.sleep(rng.uniform(0, 8))
             act = rng.choice(["promote", "rollback"])
-            from ctml_nb.pipeline.config import load_config, pipeline_registry
+            from ctml_nb.pipeline.builders import pipeline_registry
+            from ctml_nb.pipeline.config import load_config
             reg = pipeline_registry(load_config(cfg))
             vs = reg.version_numbers("elec2") if reg.names() else []
             args = (["promote", str(rng.choice(vs))] if act == "promote" and vs else ["rollback"])
@@ -115,7 +116,8 @@ def soak(cycles:int, seed:int, work:Path, kill_p:float=0.2)->dict:
 
 def check(cfg:Path, requests:list)->dict:
     "The invariants, each a list of violations (empty: holds)"
-    from ctml_nb.pipeline.config import load_config, pipeline_registry
+    from ctml_nb.pipeline.builders import pipeline_registry
+    from ctml_nb.pipeline.config import load_config
     from ctml_nb.pipeline.journal import queue_dir
     from ctml_nb.pipeline.runner import read_index
     from ctml_nb.pipeline.steps import read_records

@@ -197,7 +197,7 @@ def _unverifiable(reg, name, versions)->dict:
 
 def cmd_registry(args)->int:
     "List, promote, roll back, rotate the key"
-    from ctml_nb.pipeline.config import load_config, pipeline_registry
+    from ctml_nb.pipeline import load_config, pipeline_registry   # the package: config and builders (imported with it anyway)
     from ctml_nb.core import InputError
     from ctml_nb.pipeline.runner import recover
     cfg = load_config(args.config)
@@ -241,11 +241,12 @@ def drift_report(
     exclude:list|None=None,   # Columns left out (the target, IDs)
     reference_source:str|None=None, # Where `reference` comes from (a file), named in the report
     current_source:str|None=None,   # Where `current` comes from
+    tests:dict|None=None,     # Column -> drift test (`DriftDetector(tests=...)`)
 ):
     "Fit a `DriftDetector` on `reference`, test `current`, optionally save the HTML report"
     from ctml_nb.drift.detector import DriftDetector
     if columns: reference, current = reference[columns], current[columns]
-    report = DriftDetector(exclude=exclude).fit(reference).test(current)
+    report = DriftDetector(exclude=exclude, tests=tests).fit(reference).test(current)
     report.describe(reference={"source": reference_source}, current={"source": current_source})
     if html: report.save_html(html)
     return report
@@ -261,26 +262,25 @@ def _column_list(text:str|None)->list|None:
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 def _unknown_columns(args)->str|None:
-    "A usage error naming the --columns/--exclude names that are not columns of both files, or None"
+    "A usage error naming the --columns/--exclude/--test names that are not columns of both files, or None"
     from ctml_nb.core import read_table
     for path in (args.reference, args.current):
         have = [str(c) for c in read_table(path, nrows=0).columns]
-        for opt, names in (("--columns", _column_list(args.columns)), ("--exclude", _column_list(args.exclude))):
+        for opt, names in (("--columns", _column_list(args.columns)), ("--exclude", _column_list(args.exclude)),
+                           ("--test", [t.split("=", 1)[0] for t in args.test or []])):
             bad = [c for c in names or [] if c not in have]
             if bad: return (f"{opt}: {', '.join(map(repr, bad))} {'is not a column' if len(bad) == 1 else 'are not columns'} "
                             f"of {path} (it has {', '.join(have[:20])}{' ...' if len(have) > 20 else ''})")
-    return None
 
 def cmd_drift(args)->int:
     "Drift report between two files"
     from ctml_nb.core import read_table
-    columns, exclude = _column_list(args.columns), _column_list(args.exclude)
-    if args.columns is not None and not columns:
-        print("ctml drift: --columns: give at least one column name", file=sys.stderr); return EXIT_USAGE
-    bad = _unknown_columns(args)
+    columns, exclude, tests = _column_list(args.columns), _column_list(args.exclude), dict(t.split("=", 1) for t in args.test or [] if "=" in t)
+    bad = ("--columns: give at least one column name" if args.columns is not None and not columns else
+           next((f"--test: expected COLUMN=TEST, got {t!r}" for t in args.test or [] if "=" not in t), None) or _unknown_columns(args))
     if bad: print(f"ctml drift: {bad}", file=sys.stderr); return EXIT_USAGE
     ref, cur = read_table(args.reference, columns), read_table(args.current, columns)
-    report = drift_report(ref, cur, args.html, columns, exclude, str(args.reference), str(args.current))
+    report = drift_report(ref, cur, args.html, columns, exclude, str(args.reference), str(args.current), tests)
     _print_drift(report, None if args.sort == "none" else args.sort)
     if args.html: print(f"HTML report: {args.html}")
     return EXIT_FAILED if args.fail_on_drift and report.dataset_drift else EXIT_OK
@@ -334,7 +334,7 @@ def cmd_backtest(args)->int:
     from ctml_nb.data.history import load_history
     import pandas as pd
     from ctml_nb.core import to_jsonable
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline import load_config, validate_config   # the package: config and builders (imported with it anyway)
     from ctml_nb.pipeline.policy_config import backtest_config
     from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
@@ -368,7 +368,7 @@ def _tune_args(args):
 def cmd_tune(args)->int:
     "Tune the pipeline's policy on its history at a retrain cost; optionally write the tuned config"
     import yaml
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline import load_config, validate_config   # the package: config and builders (imported with it anyway)
     from ctml_nb.core import atomic_write, to_jsonable
     from ctml_nb.data.history import load_history
     from ctml_nb.pipeline.preflight import check_history
@@ -506,8 +506,8 @@ def build_parser()->argparse.ArgumentParser:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_tune)
 
-    sp = add("drift", "drift report between two CSV/parquet files")
-    sp.add_argument("reference"); sp.add_argument("current")
+    sp = add("drift", "drift report between two CSV/parquet files (--test COLUMN=TEST: a column's test, ks, psi ... or module:function)")
+    sp.add_argument("reference"); sp.add_argument("current"); sp.add_argument("--test", action="append", metavar="COLUMN=TEST")
     sp.add_argument("--html", help="also save the report as HTML here")
     sp.add_argument("--columns", help="comma-separated columns to test (default: all), e.g. --columns temp,humidity")
     sp.add_argument("--exclude", help="comma-separated columns to leave out (the target, IDs), e.g. --exclude target,id")

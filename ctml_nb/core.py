@@ -18,7 +18,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['TABLE_FORMATS', 'REF_PATTERN', 'CtmlError', 'InputError', 'NotFittedError', 'IntegrityError', 'RegistryError',
            'ConfigError', 'PipelineError', 'check_is_fitted', 'to_jsonable', 'atomic_write', 'write_json', 'read_json',
-           'filter_frame', 'read_table', 'parse_times', 'resolve_ref', 'md_escape']
+           'filter_frame', 'read_table', 'parse_times', 'resolve_ref', 'PluginTable', 'md_escape']
 
 # %% ../nbs/00_core.ipynb #7af12345
 class CtmlError(Exception):
@@ -242,6 +242,60 @@ def resolve_ref(
         obj = getattr(obj, part)
     if not callable(obj): raise ConfigError(f"{key}: {ref!r} is not callable")
     return obj
+
+# %% ../nbs/00_core.ipynb #1d22d56d
+class PluginTable(dict):
+    "A plug-in table: short name -> object (or `module:Name` text imported when first resolved)"
+    def __init__(self,
+        what:str,                # What the entries are, for messages ("engine", "drift test")
+        entries:dict|None=None,  # name -> object or `module:Name` text
+        extras:dict|None=None,   # name -> the ctml-nb pip extra its import needs
+        ref:str="Name",          # Word shown in `module:Name` in messages (`Class`, `function`)
+    ):
+        super().__init__(entries or {})
+        self.what, self.extras, self.ref = what, dict(extras or {}), ref
+
+    def register(self, name:str, obj=None, extra:str|None=None):
+        "Add `obj` as `name` (without `obj`: a decorator); `extra` is the pip extra its import needs"
+        if not isinstance(name, str) or not name: raise InputError(f"A {self.what} name must be non-empty text, got {name!r}.")
+        def add(o):
+            self[name] = o
+            if extra: self.extras[name] = extra
+            return o
+        return add if obj is None else add(obj)
+
+    def names(self)->str: return ", ".join(self)
+    def __repr__(self): return f"PluginTable({self.what!r}: {self.names()})"
+
+    def known(self, kind)->bool:
+        "True when `kind` is a registered name or `module:Name` text"
+        return isinstance(kind, str) and (kind in self or bool(REF_PATTERN.match(kind)))
+
+    def resolve(self,
+        kind,            # A registered name, or `module:Name` text
+        key:str="kind",  # Config key, for the error message
+    ):
+        "The object `kind` names, imported now; a `ConfigError` naming `key` and the known names, or the extra to install"
+        if not self.known(kind):
+            raise ConfigError(f"{key}: expected one of {self.names()} or 'module:{self.ref}', got {kind!r}")
+        entry = self.get(kind, kind)
+        if not isinstance(entry, str): return entry
+        if kind in self.extras:
+            try: importlib.import_module(entry.split(":")[0])
+            except ImportError as e:
+                x = self.extras[kind]
+                raise ConfigError(f"{key}: The {kind!r} {self.what} needs the `{x}` extra ({e.name or e} is missing): "
+                                  f"pip install 'ctml-nb[{x}]'.") from None
+        return resolve_ref(entry, key)
+
+    def name_of(self, obj)->str:
+        "The name `obj` (an entry, or an instance of a class entry) is registered as, else its `module:Name`"
+        for o in (obj, type(obj)):
+            ref = f"{getattr(o, '__module__', '')}:{getattr(o, '__qualname__', '')}"
+            hit = next((k for k, v in self.items() if v is o or v == ref), None)
+            if hit is not None: return hit
+        o = obj if hasattr(obj, "__qualname__") else type(obj)
+        return f"{o.__module__}:{o.__qualname__}"
 
 # %% ../nbs/00_core.ipynb #80024b68
 _MD_CHARS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",

@@ -38,6 +38,9 @@ class Metric:
     loss_name:str|None=None  # What `row_loss` measures, for reports ("0/1 error")
     gate:bool=False          # The evaluation gate can resample it (paired bootstrap)
     limits:tuple=(0.0, 1.0)  # Smallest and largest value the metric can take (floors and ceilings must lie in it)
+    expected:Callable|None=None  # Without labels (CBPE): its expected value when each row's class is drawn from calibrated probabilities, expected(P, pred_idx, raw)
+    expected_binary:bool=False   # `expected` needs two classes
+    loss_model:bool=False        # Without labels (DLE): a model of `row_loss` estimates it, through `of_mean`
     def __repr__(self): return f"Metric({self.name!r}, {self.task}, {'higher' if self.greater_is_better else 'lower'} is better)"
 
     @property
@@ -119,27 +122,65 @@ def _w_r2(W, y, out, K=None):
     sse, sst = W @ (y - out) ** 2, W @ yc**2 - (W @ yc) ** 2 / tot
     return np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse > 0, 0.0, 1.0))
 
+# %% ../nbs/02a_metrics.ipynb #dbfd8c7f
+def _expected_confusion(P:np.ndarray, pred_idx:np.ndarray)->np.ndarray:
+    "C[j, l]: expected number of rows of true class j predicted as class l"
+    return np.stack([P[pred_idx == l].sum(axis=0) for l in range(P.shape[1])], axis=1)
+
+def _ratio(a, b): return float(a / b) if b > 0 else 0.0
+
+def _expected_auc(score:np.ndarray, p1:np.ndarray)->float:
+    "Expected ROC AUC: the ROC curve with each row counted as positive with weight p1 and negative with 1 - p1"
+    o = np.argsort(-score, kind="stable")
+    s, w = score[o], p1[o]
+    last = np.r_[s[1:] != s[:-1], True]            # one point per distinct score
+    tp, fp = np.cumsum(w)[last], np.cumsum(1 - w)[last]
+    if tp[-1] <= 0 or fp[-1] <= 0: return math.nan
+    tpr, fpr = np.r_[0, tp / tp[-1]], np.r_[0, fp / fp[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+def _e_accuracy(P, idx, raw): return float(P[np.arange(len(P)), idx].mean())
+def _e_error(P, idx, raw): return 1 - _e_accuracy(P, idx, raw)
+def _e_log_loss(P, idx, raw): return float(-(P * np.log(np.clip(raw, 1e-15, 1))).sum(axis=1).mean())
+def _e_auc(P, idx, raw): return _expected_auc(raw[:, 1], P[:, 1])
+
+def _e_counted(score:str, macro:bool):
+    "Expected precision, recall or F1 from the expected confusion matrix: of the positive class, or macro-averaged"
+    def f(P, idx, raw):
+        C = _expected_confusion(P, idx); k = C.shape[0]
+        rec = [_ratio(C[j, j], C[j].sum()) for j in range(k)]
+        prec = [_ratio(C[j, j], C[:, j].sum()) for j in range(k)]
+        v = {"recall": rec, "precision": prec, "f1": [_ratio(2 * p * r, p + r) for p, r in zip(prec, rec)]}[score]
+        return float(np.mean(v)) if macro else float(v[1])
+    return f
+
 # %% ../nbs/02a_metrics.ipynb #cd1f245f
 _INF = (0.0, math.inf)
 METRICS = {m.name: m for m in [
-    Metric("accuracy", "classification", "label", True, _acc, _zero_one, _one_minus, _w_accuracy, True, "0/1 error", gate=True),
+    Metric("accuracy", "classification", "label", True, _acc, _zero_one, _one_minus, _w_accuracy, True, "0/1 error", gate=True,
+           expected=_e_accuracy),
     Metric("balanced_accuracy", "classification", "label", True, skm.balanced_accuracy_score, _balanced_err, _one_minus,
-           _w_balanced, loss_name="class-weighted 0/1 error", gate=True),
-    Metric("error_rate", "classification", "label", False, lambda y, p: 1.0 - _acc(y, p), _zero_one, None, None, True, "0/1 error"),
-    Metric("f1", "classification", "label", True, lambda y, p: skm.f1_score(y, p, zero_division=0), by_weights=_w_f1, gate=True),
-    Metric("f1_macro", "classification", "label", True, _macro(skm.f1_score)),
-    Metric("precision", "classification", "label", True, lambda y, p: skm.precision_score(y, p, zero_division=0)),
-    Metric("precision_macro", "classification", "label", True, _macro(skm.precision_score)),
-    Metric("recall", "classification", "label", True, lambda y, p: skm.recall_score(y, p, zero_division=0)),
-    Metric("recall_macro", "classification", "label", True, _macro(skm.recall_score)),
-    Metric("roc_auc", "classification", "proba", True, skm.roc_auc_score, by_weights=_w_auc, gate=True),
-    Metric("log_loss", "classification", "proba", False, skm.log_loss, _log_err, gate=True, limits=_INF),
+           _w_balanced, loss_name="class-weighted 0/1 error", gate=True, expected=_e_counted("recall", True)),
+    Metric("error_rate", "classification", "label", False, lambda y, p: 1.0 - _acc(y, p), _zero_one, None, None, True, "0/1 error",
+           expected=_e_error),
+    Metric("f1", "classification", "label", True, lambda y, p: skm.f1_score(y, p, zero_division=0), by_weights=_w_f1, gate=True,
+           expected=_e_counted("f1", False), expected_binary=True),
+    Metric("f1_macro", "classification", "label", True, _macro(skm.f1_score), expected=_e_counted("f1", True)),
+    Metric("precision", "classification", "label", True, lambda y, p: skm.precision_score(y, p, zero_division=0),
+           expected=_e_counted("precision", False), expected_binary=True),
+    Metric("precision_macro", "classification", "label", True, _macro(skm.precision_score), expected=_e_counted("precision", True)),
+    Metric("recall", "classification", "label", True, lambda y, p: skm.recall_score(y, p, zero_division=0),
+           expected=_e_counted("recall", False), expected_binary=True),
+    Metric("recall_macro", "classification", "label", True, _macro(skm.recall_score), expected=_e_counted("recall", True)),
+    Metric("roc_auc", "classification", "proba", True, skm.roc_auc_score, by_weights=_w_auc, gate=True, expected=_e_auc,
+           expected_binary=True),
+    Metric("log_loss", "classification", "proba", False, skm.log_loss, _log_err, gate=True, limits=_INF, expected=_e_log_loss),
     Metric("mae", "regression", "value", False, lambda y, p: float(np.mean(np.abs(_diff(y, p)))), _abs_err, None, None, True,
-           gate=True, limits=_INF),
+           gate=True, limits=_INF, loss_model=True),
     Metric("mse", "regression", "value", False, lambda y, p: float(np.mean(_diff(y, p) ** 2)), _sq_err, None, None, True,
-           "squared error", limits=_INF),
+           "squared error", limits=_INF, loss_model=True),
     Metric("rmse", "regression", "value", False, lambda y, p: float(np.sqrt(np.mean(_diff(y, p) ** 2))), _sq_err, np.sqrt,
-           loss_name="squared error", gate=True, limits=_INF),
+           loss_name="squared error", gate=True, limits=_INF, loss_model=True),
     Metric("mape", "regression", "value", False, skm.mean_absolute_percentage_error, _pct_err, None, None, True, limits=_INF),
     Metric("r2", "regression", "value", True, skm.r2_score, by_weights=_w_r2, gate=True, limits=(-math.inf, 1.0))]}
 

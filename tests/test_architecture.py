@@ -102,7 +102,7 @@ def test_the_graph_is_read():
     g = _graph()
     assert len(g) > 40 and "core" in g and "cli" in g and "drift.profile" in g and "drift" in g
     assert any(t == "pipeline.runner" and "find_run" in n for t, n, _ in g["cli"])   # a module-level relative import
-    assert any(t == "registry.backends" for t, _, _ in g["pipeline.config"])        # a function-level import
+    assert any(t == "registry.backends" for t, _, _ in g["pipeline.builders"])      # a function-level import
     assert any(t == "policy.triggers" for t, _, _ in g["pipeline.config"])          # a "module:Class" name table
     assert any(t == "drift.profile" for t, _, _ in g["drift"])                      # a package's __init__
     assert not [t for t, _, _ in g["core"]], "core imports no other ctml_nb module"

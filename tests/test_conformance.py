@@ -77,7 +77,8 @@ def _no_import_leak():
 
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_preflight(shape, tmp_path):
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline.builders import validate_config
+    from ctml_nb.pipeline.config import load_config
     from ctml_nb.core import ConfigError
     from ctml_nb.pipeline.preflight import preflight
     cfg = _project(shape, tmp_path)

@@ -99,7 +99,8 @@ def test_the_mixed_features_recipe_encodes_what_a_plain_model_refuses(tmp_path):
     and a text column, and passes with the recipe, whose fitted model takes unseen and missing categories, missing
     numbers and text, and is loaded back (joblib) from a fresh process through the pipeline folder alone"""
     import numpy as np
-    from ctml_nb.pipeline.config import load_config, validate_config
+    from ctml_nb.pipeline.builders import validate_config
+    from ctml_nb.pipeline.config import load_config
     from ctml_nb.core import ConfigError
     from ctml_nb.pipeline.preflight import preflight
     rng = np.random.default_rng(0)

@@ -12,7 +12,8 @@ import pytest
 pytest.importorskip("mlflow")
 
 from ctml_nb.demo import demo_data
-from ctml_nb.pipeline.config import load_config, pipeline_registry
+from ctml_nb.pipeline.builders import pipeline_registry
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.pipeline.runner import run_cycle
 from ctml_nb.pipeline.steps import REGISTRY_LOG
 

@@ -1,5 +1,5 @@
 """One definition of each concept (issue 21): task inference, the metric table, the holdout default, the run record's
-field names and the component resolver each live in one module, and the others import it.
+field names, the component resolver and the shape of a plug-in table each live in one module, and the others import it.
 
 Each test reads the package's source with `ast`, so that a second definition (a new module, a template) fails here
 rather than drifting apart from the first one.
@@ -47,11 +47,7 @@ def _str_consts(nodes)->list:
 
 
 # Modules that still table per-metric knowledge of their own, each with the reason; this list only shrinks.
-KNOWN_METRIC_TABLES = {
-    # CBPE's expected value of each metric from probabilities (issue 24, merged after the metric table): belongs in
-    # `metrics.Metric` as a field (`expected`), which the estimator and its trigger would then read
-    "drift.estimate", "policy.estimated_trigger",
-}
+KNOWN_METRIC_TABLES = set()   # none today: CBPE's expected values are `Metric.expected`, DLE's losses `Metric.row_loss`
 
 
 def test_one_metric_table():
@@ -127,21 +123,22 @@ def test_reports_read_the_record_module_not_the_runner():
 
 
 def test_one_component_resolver():
-    "Only `pipeline.config.component_class` turns a component's kind into a class; section defaults in DEFAULT_COMPONENTS"
+    "Only `pipeline.builders.component_class` turns a component's kind into a class; section defaults in DEFAULT_COMPONENTS"
     from ctml_nb.pipeline.config import DEFAULT_COMPONENTS
     defaults = {s.kind for s in DEFAULT_COMPONENTS.values()}
     table = lambda n: isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "COMPONENTS"
     bad = []
     for m, tree in _modules().items():
-        if m == "pipeline.config": continue
+        if m in ("pipeline.config", "pipeline.builders"): continue
         for n in ast.walk(tree):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and table(n.func.value):
-                bad.append(f"{m} line {n.lineno}: COMPONENTS[...].get(kind)")
+            if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("get", "resolve")
+                    and table(n.func.value)):
+                bad.append(f"{m} line {n.lineno}: COMPONENTS[...].{n.func.attr}(kind)")
             if isinstance(n, ast.Subscript) and table(n.value): bad.append(f"{m} line {n.lineno}: COMPONENTS[...][kind]")
             if (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "ComponentSpec" and n.args
                     and isinstance(n.args[0], ast.Constant) and n.args[0].value in defaults):
                 bad.append(f"{m} line {n.lineno}: a default ComponentSpec({n.args[0].value!r})")
-    assert not bad, f"components resolved outside ctml_nb.pipeline.config.component_class: {bad}"
+    assert not bad, f"components resolved outside ctml_nb.pipeline.builders.component_class: {bad}"
 
 
 def test_one_history_loader():
@@ -162,3 +159,29 @@ def test_one_history_loader():
     from ctml_nb.data.history import load_history, read_history
     from ctml_nb.pipeline import load_source
     assert "read_history" in ast.unparse(ast.parse(__import__("inspect").getsource(load_source)))
+
+
+def test_one_plugin_shape():
+    "Every table of plug-ins is a `core.PluginTable` (names, `register`, `resolve` of a name or `module:Name`)"
+    from ctml_nb.core import PluginTable
+    from ctml_nb.data.source_kinds import SOURCES
+    from ctml_nb.drift.columns import DRIFT_TESTS
+    from ctml_nb.drift.engine_table import ENGINES
+    from ctml_nb.drift.streaming import DETECTORS
+    from ctml_nb.pipeline.alerts import NOTIFIERS
+    from ctml_nb.pipeline.config import COMPONENTS
+    from ctml_nb.registry.backends import REGISTRIES
+    tables = {"SOURCES": SOURCES, "DRIFT_TESTS": DRIFT_TESTS, "ENGINES": ENGINES, "DETECTORS": DETECTORS, "NOTIFIERS": NOTIFIERS,
+              "REGISTRIES": REGISTRIES, **{f"COMPONENTS[{k!r}]": v for k, v in COMPONENTS.items()}}
+    assert not [n for n, t in tables.items() if not isinstance(t, PluginTable)], "plug-in tables of another shape"
+    # a dict literal mapping names to "ctml_nb.x:Name" texts is a plug-in table too: it must be a PluginTable's entries
+    ref = re.compile(r"^ctml_nb\.[\w.]+:[\w.]+$")
+    bad = []
+    for m, tree in _modules().items():
+        inside = {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "PluginTable"
+                  for a in n.args}
+        for n in ast.walk(tree):
+            if (isinstance(n, ast.Dict) and id(n) not in inside and
+                    any(isinstance(v, ast.Constant) and isinstance(v.value, str) and ref.match(v.value) for v in n.values)):
+                bad.append(f"{m} line {n.lineno}")
+    assert not bad, f"name tables of 'module:Name' texts that are not a PluginTable: {bad}"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ctml_nb.cli import EXIT_OK, EXIT_USAGE, main
-from ctml_nb.pipeline.config import load_config, validate_config
+from ctml_nb.pipeline.builders import validate_config
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.demo import demo_data
 from ctml_nb.pipeline.preflight import preflight
 from ctml_nb.pipeline.runner import RunRecord

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from ctml_nb.cli import EXIT_ERROR, EXIT_OK, main
-from ctml_nb.pipeline.config import load_config, pipeline_registry
+from ctml_nb.pipeline.builders import pipeline_registry
+from ctml_nb.pipeline.config import load_config
 from ctml_nb.demo import demo_data
 from ctml_nb.pipeline.runner import request_retrain, run_cycle
 from registry_backends import BACKENDS, mlflow_template_db, spec

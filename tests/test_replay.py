@@ -216,7 +216,7 @@ def test_replay_sequential_gate_pending_challengers(tmp_path, capsys):
     for status, r in zip(idx["pending_status"], page):   # the gate column follows the pending challenger
         if isinstance(status, str): assert r["gate"] == {"promoted": "promote", "pending": "pending"}.get(status, "drop"), r
     assert "pending" in {r["gate"] for r in page} and any("v2 pending: " in r["reason"] for r in page)
-    from ctml_nb.pipeline.config import pipeline_registry
+    from ctml_nb.pipeline.builders import pipeline_registry
     reg = pipeline_registry(load_config(tmp_path / "pipeline.yaml"))
     assert reg.get_version("flip", 2).status == "rejected" and reg.get_version("flip", 3).status == "accepted"
     assert reg.resolve("flip", "champion") == 3

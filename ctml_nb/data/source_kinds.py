@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core import TABLE_FORMATS, ConfigError, InputError, filter_frame, read_table
+from ..core import TABLE_FORMATS, ConfigError, InputError, PluginTable, filter_frame, read_table
 from .sources import Source, decode_position
 from .source_files import FilesSource
 
@@ -108,7 +108,7 @@ class CallableSource(FilesSource):
         return [(self.path, df, e["rows"])]
 
 # %% ../../nbs/23ca_source_kinds.ipynb #064a0086
-SOURCES = {"file": FileSource, "folder": FolderSource, "dataset": DatasetSource, "callable": CallableSource}
+SOURCES = PluginTable("source", {"file": FileSource, "folder": FolderSource, "dataset": DatasetSource, "callable": CallableSource})
 
 def _looks_like_ref(s:str)->bool:
     return ":" in s and Path(s).suffix.lower() not in TABLE_FORMATS and not Path(s).exists() and "/" not in s.split(":")[0]

@@ -6,26 +6,94 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ..core import InputError, PluginTable
 from .profile import value_hashes, ColumnProfile, infer_kind
 from .quantiles import quantile_cdf
 from .stats import (chi_square_from_counts, hellinger_from_counts, jensen_shannon_from_counts, psi_from_counts,
                            total_variation_from_counts, wasserstein_from_quantiles)
 
 # %% auto #0
-__all__ = ['NUMERIC_TESTS', 'CATEGORICAL_TESTS', 'MAX_DISCRETE', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE',
-           'Sample', 'Summary', 'numeric_stats', 'categorical_stats', 'distinct_values', 'unseen_share', 'align_column']
+__all__ = ['DRIFT_TESTS', 'MAX_DISCRETE', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'DriftTest',
+           'drift_test', 'ColumnPair', 'get_drift_test', 'run_drift_test', 'wasserstein_test', 'Sample', 'Summary',
+           'numeric_stats', 'categorical_stats', 'distinct_values', 'unseen_share', 'align_column']
 
 # %% ../../nbs/03a_drift_columns.ipynb #1f45f216
-NUMERIC_TESTS = {"wasserstein": 0.1, "psi": 0.1, "ks": None, "jensen_shannon": 0.1, "hellinger": 0.1,
-                 "total_variation": 0.1}
-CATEGORICAL_TESTS = {"jensen_shannon": 0.1, "psi": 0.1, "hellinger": 0.1, "total_variation": 0.1, "chi_square": None}
-_FROM_COUNTS = {"psi": psi_from_counts, "jensen_shannon": jensen_shannon_from_counts,
-                "hellinger": hellinger_from_counts, "total_variation": total_variation_from_counts}
+@dataclass
+class DriftTest:
+    "A drift test: an effect measure of one column, the column kinds it applies to, and its default threshold"
+    fn: Callable                 # fn(pair:ColumnPair) -> the effect (a number >= 0), or {"effect": ..., "note": ...}
+    kinds: tuple = ("numeric", "categorical")  # Column kinds it can test
+    threshold: float|None = 0.1  # Effect at which a column drifts (None: its corrected p-value decides alone)
+
+DRIFT_TESTS = PluginTable("drift test", ref="function")   # name -> DriftTest (`module:function` text names one too)
+
+def drift_test(
+    name:str,                                # Name used in `DriftDetector(tests=...)` and the config's `drift.tests`
+    kinds:tuple=("numeric", "categorical"),  # Column kinds it applies to
+    threshold:float|None=0.1,                # Default effect threshold (None: the corrected p-value alone)
+):
+    "Register the decorated function as drift test `name`"
+    def add(fn): DRIFT_TESTS.register(name, DriftTest(fn, tuple(kinds), threshold)); return fn
+    return add
+
+@dataclass
+class ColumnPair:
+    "One column as a drift test sees it: the reference profile, the current data, and their counts on shared bins"
+    kind: str               # "numeric", or "categorical" (booleans too)
+    ref: ColumnProfile      # The reference column's profile (quantiles, std, min, max; or category counts)
+    ref_counts: np.ndarray  # Reference counts: in `n_bins` reference-quantile bins, or per category
+    cur_counts: np.ndarray  # Current counts in the same bins or categories
+    test_statistic: float   # The significance test's statistic: KS distance (numeric), chi-square (categorical)
+    cur: object = None      # Numeric: the current values, `Sample` or `Summary` (`cdf(x)`, `quantiles(u)`)
+    categories: list|None = None  # Categorical: the names of the counts
+
+    def ref_quantiles(self, u): m = len(self.ref.quantiles) - 1; return np.interp(u, np.arange(m + 1) / m, self.ref.quantiles)
+
+# %% ../../nbs/03a_drift_columns.ipynb #3ec42abf
+def get_drift_test(
+    name,              # A name of `DRIFT_TESTS`, or `module:function`
+    kind:str,          # Kind of the column it will test
+    key:str="tests",   # Where `name` was given, for the error message
+)->DriftTest:
+    "The `DriftTest` `name` names for a `kind` column, or an `InputError` naming `key` and the choices"
+    t, kind = DRIFT_TESTS.resolve(name, key), "numeric" if kind == "numeric" else "categorical"  # booleans: as categories
+    if not isinstance(t, DriftTest):   # a function: as registered, else a test of any column at the default threshold
+        t = next((v for v in DRIFT_TESTS.values() if isinstance(v, DriftTest) and v.fn is t), None) or DriftTest(t)
+    if kind not in t.kinds:
+        ok = sorted(k for k, v in DRIFT_TESTS.items() if isinstance(v, DriftTest) and kind in v.kinds)
+        raise InputError(f"{key} = {name!r} is not available for a {kind} column: use one of {ok}.")
+    return t
+
+def run_drift_test(name, pair:ColumnPair, key:str="tests")->dict:
+    "`{test, effect[, note]}`: drift test `name` on `pair`, its effect checked"
+    out = get_drift_test(name, pair.kind, key).fn(pair)
+    res = dict(out) if isinstance(out, dict) else {"effect": out}
+    try: eff = float(res["effect"])
+    except (KeyError, TypeError, ValueError): eff = math.nan
+    if not eff >= 0: raise InputError(f"{key}: drift test {name!r} returned {out!r}: return the effect, a number >= 0.")
+    return {**res, "test": name, "effect": eff}
+
+# %% ../../nbs/03a_drift_columns.ipynb #4ed64006
+_U = (np.arange(1000) + 0.5) / 1000   # probability levels of the Wasserstein integral
+
+@drift_test("wasserstein", kinds=("numeric",))
+def wasserstein_test(c:ColumnPair)->float:
+    "Wasserstein distance over the reference standard deviation (its range if the variance underflowed)"
+    scale = c.ref.std if c.ref.std > 0 else c.ref.max - c.ref.min
+    return wasserstein_from_quantiles(c.ref_quantiles(_U), c.cur.quantiles(_U), scale=scale).statistic
+
+for _name, _fn in (("psi", psi_from_counts), ("jensen_shannon", jensen_shannon_from_counts),
+                   ("hellinger", hellinger_from_counts), ("total_variation", total_variation_from_counts)):
+    drift_test(_name)(lambda c, f=_fn: f(c.ref_counts, c.cur_counts).statistic)
+drift_test("ks", kinds=("numeric",), threshold=None)(lambda c: c.test_statistic)
+drift_test("chi_square", kinds=("categorical",), threshold=None)(lambda c: c.test_statistic)
 
 # %% ../../nbs/03a_drift_columns.ipynb #f4a16b3e
 class Sample:
@@ -44,7 +112,6 @@ class Summary:
     def mass_at(self, v): return float(quantile_cdf(self.q, v) - quantile_cdf(self.q, v, left=True))
     def quantiles(self, u): return np.interp(u, self.r, self.q)
 
-_U = (np.arange(1000) + 0.5) / 1000   # probability levels of the Wasserstein integral
 _LEVELS = np.linspace(0, 1, 101)       # quantiles kept in the report for plots
 MAX_DISCRETE = 20                      # a numeric column with at most this many distinct values is also kept as value shares
 
@@ -64,7 +131,7 @@ def _ks_pvalue(d:float, n:int, m:int)->float:
     p = sps.kstwobign.sf(d * math.sqrt(en)) if en > 10_000 else sps.kstwo.sf(d, max(round(en), 1))
     return float(np.clip(p, 0, 1))
 
-def numeric_stats(ref:ColumnProfile, cur, test:str, n_bins:int)->dict:
+def numeric_stats(ref:ColumnProfile, cur, test:str, n_bins:int, key:str="tests")->dict:
     "Effect size, test statistic and p-value of one numeric column"
     q = np.asarray(ref.quantiles); m = q.size - 1
     fr, fc = quantile_cdf(q, q), cur.cdf(q)
@@ -79,14 +146,10 @@ def numeric_stats(ref:ColumnProfile, cur, test:str, n_bins:int)->dict:
                 "note": f"reference is constant ({ref.min:g}): compared the share of values equal to it"}
     d = float(np.abs(fr - fc).max())   # = `stats.ks_from_counts` on the knot bins
     res = {**out, "p_test": "ks", "test_statistic": d, "p_value": _ks_pvalue(d - ref.knot_error - cur.error, ref.count, cur.n)}
-    if test == "ks": return {**res, "test": "ks", "effect": d}
-    if test == "wasserstein":
-        scale = ref.std if ref.std > 0 else ref.max - ref.min   # the range, if the variance underflowed
-        w = wasserstein_from_quantiles(np.interp(_U, np.arange(m + 1) / m, q), cur.quantiles(_U), scale=scale)
-        return {**res, "test": test, "effect": w.statistic}
     edges = q[np.round(np.arange(1, n_bins) * m / n_bins).astype(int)]
     cum_r, cum_c = np.r_[0.0, quantile_cdf(q, edges), 1.0], np.r_[0.0, cur.cdf(edges), 1.0]
-    return {**res, "test": test, "effect": _FROM_COUNTS[test](np.diff(cum_r) * ref.count, np.diff(cum_c) * cur.n).statistic}
+    pair = ColumnPair("numeric", ref, np.diff(cum_r) * ref.count, np.diff(cum_c) * cur.n, d, cur)
+    return {**res, **run_drift_test(test, pair, key)}
 
 # %% ../../nbs/03a_drift_columns.ipynb #a0f8db8e
 OTHER, NEW_OTHER = "(other)", "(other new)"
@@ -116,14 +179,13 @@ def _pool_sparse(r:np.ndarray, c:np.ndarray, min_expected:float=5.0)->tuple:
         j = np.argmin((r2 + c2)[:-1]); r2[j] += r2[-1]; c2[j] += c2[-1]; r2, c2 = r2[:-1], c2[:-1]
     return r2, c2
 
-def categorical_stats(ref:ColumnProfile, cur_counts:dict, cur_other:int, test:str)->dict:
+def categorical_stats(ref:ColumnProfile, cur_counts:dict, cur_other:int, test:str, key:str="tests")->dict:
     "Effect size, chi-square statistic and p-value of one categorical column"
     keys, r, c, new = _category_table(ref, cur_counts, cur_other)
     chi = chi_square_from_counts(*_pool_sparse(r, c))
     res = {"p_test": "chi_square", "test_statistic": chi.statistic, "p_value": chi.p_value, "new": new,
            "details": {"categories": keys, "ref_counts": r, "cur_counts": c}}
-    if test == "chi_square": return {**res, "test": test, "effect": chi.statistic}
-    return {**res, "test": test, "effect": _FROM_COUNTS[test](r, c).statistic}
+    return {**res, **run_drift_test(test, ColumnPair("categorical", ref, r, c, chi.statistic, categories=keys), key)}
 
 # %% ../../nbs/03a_drift_columns.ipynb #44c6f491
 UNSEEN_DRIFT_SHARE = 0.5  # A categorical column drifts when at least this share of current rows hold values the reference never had

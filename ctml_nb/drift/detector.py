@@ -15,22 +15,22 @@ import pandas as pd
 
 from ..core import InputError, check_is_fitted
 from .current import CurrentProfile, check_frame, current_from_reference, excluded_columns, profile_chunk
-from .columns import (CATEGORICAL_TESTS, IDENTIFIER_SHARE, NEW_OTHER, NUMERIC_TESTS, OTHER, UNSEEN_DRIFT_SHARE,
-                                   Sample, Summary, align_column, categorical_stats, distinct_values, numeric_stats,
-                                   unseen_share)
+from .columns import (DRIFT_TESTS, IDENTIFIER_SHARE, NEW_OTHER, OTHER, UNSEEN_DRIFT_SHARE, Sample, Summary,
+                                   align_column, categorical_stats, distinct_values, drift_test, get_drift_test,
+                                   numeric_stats, unseen_share)
 from .report import DriftReport, data_summary
 from .engine_table import engine_for, get_engine
 from .profile import ColumnProfile, ReferenceProfile, category_counts, infer_kind
 from .stats import adjust_pvalues, chi_square_from_counts
 
 # re-exported: `from ctml_nb.drift.detector import *` gives the whole drift API
-_all_ = ["DriftReport", "ReferenceProfile", "NUMERIC_TESTS", "CATEGORICAL_TESTS", "OTHER", "NEW_OTHER", "UNSEEN_DRIFT_SHARE",
+_all_ = ["DriftReport", "ReferenceProfile", "DRIFT_TESTS", "drift_test", "OTHER", "NEW_OTHER", "UNSEEN_DRIFT_SHARE",
          "IDENTIFIER_SHARE", "distinct_values", "CurrentProfile", "profile_chunk"]
 
 # %% auto #0
-__all__ = ['DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile', 'NUMERIC_TESTS',
-           'CATEGORICAL_TESTS', 'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'distinct_values',
-           'CurrentProfile', 'profile_chunk']
+__all__ = ['DriftDetector', 'redecide', 'read_parquet_batches', 'DriftReport', 'ReferenceProfile', 'DRIFT_TESTS', 'drift_test',
+           'OTHER', 'NEW_OTHER', 'UNSEEN_DRIFT_SHARE', 'IDENTIFIER_SHARE', 'distinct_values', 'CurrentProfile',
+           'profile_chunk']
 
 # %% ../../nbs/04_drift.ipynb #6d0cb079
 class DriftDetector:
@@ -40,7 +40,7 @@ class DriftDetector:
         correction:str="bh",               # Multiple-testing correction across columns: "bh", "bonferroni" or "none"
         dataset_drift_share:float=0.5,     # Dataset drift when the (weighted) share of drifted columns reaches this
         column_weights:dict|None=None,     # Column -> weight (e.g. feature importance) for the dataset share; every tested column needs one
-        tests:dict|None=None,              # Column -> effect measure or test (see `NUMERIC_TESTS`, `CATEGORICAL_TESTS`)
+        tests:dict|None=None,              # Column -> drift test: a name of `DRIFT_TESTS` or `module:function`
         thresholds:dict|None=None,         # Column -> effect threshold (`None`: significance only)
         columns:list|None=None,            # Columns to profile and test (default: all of the reference)
         exclude:list|None=None,            # Columns never profiled nor tested (the target, IDs, timestamps)
@@ -131,6 +131,7 @@ def _check_params(det:DriftDetector):
     for c, w in (det.column_weights or {}).items():
         if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) or not (math.isfinite(w) and w >= 0):
             raise InputError(f"DriftDetector: `column_weights[{c!r}]` must be a finite number >= 0, got {w!r}.")
+    for c, t in (det.tests or {}).items(): DRIFT_TESTS.resolve(t, f"DriftDetector: `tests[{c!r}]`")   # a typo fails at fit
     for c, t in (det.thresholds or {}).items():
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not (math.isfinite(t) and t >= 0)):
             raise InputError(f"DriftDetector: `thresholds[{c!r}]` must be a number >= 0 or None, got {t!r}.")
@@ -267,23 +268,21 @@ def _test_column(self, name, ref:ColumnProfile, s=None, prof=None, notes=())->di
         if k < self.min_rows:
             return {**row, "reason": f"only {k} non-missing values in the {side_name}; the test needs at least "
                                      f"{self.min_rows} (`min_rows`): use more data or lower `min_rows`"}
-    allowed = NUMERIC_TESTS if ref.kind == "numeric" else CATEGORICAL_TESTS
     test = _by_name(self.tests).get(name, "wasserstein" if ref.kind == "numeric" else "jensen_shannon")
-    if test not in allowed:
-        raise InputError(f"DriftDetector: `tests[{name!r}]` = {test!r} is not available for a {ref.kind} column: "
-                         f"use one of {sorted(allowed)}.")
+    key = f"DriftDetector: `tests[{name!r}]`"
+    spec = get_drift_test(test, ref.kind, key)
     if ref.kind == "numeric":
-        res = numeric_stats(ref, side, test, self.n_bins)
+        res = numeric_stats(ref, side, test, self.n_bins, key)
         res["details"].update(rank_error_ref=ref.rank_error, rank_error_cur=side.error)
     else:
-        res = categorical_stats(ref, *side, test)
+        res = categorical_stats(ref, *side, test, key)
         res["details"]["unseen_share"] = _unseen_findings(row, ref, *side, None if prof is None else prof.sketch)
         new = res.pop("new")
         if new:
             shown = ", ".join(f"{k!r} ({v / row['n_cur']:.1%})" for k, v in new[:5])
             row["findings"].append(f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'}: {shown}" + (" ..." if len(new) > 5 else ""))
     if "note" in res: row["findings"].append(res.pop("note"))
-    thr = _by_name(self.thresholds).get(name, allowed.get(res["test"], NUMERIC_TESTS.get(res["test"])))
+    thr = _by_name(self.thresholds).get(name, (spec if res["test"] == test else get_drift_test(res["test"], ref.kind)).threshold)
     row.update(test=res["test"], statistic=res["effect"], threshold=thr, p_test=res["p_test"],
                test_statistic=res["test_statistic"], p_value=res["p_value"], details=res["details"])
     return row

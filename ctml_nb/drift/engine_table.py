@@ -5,46 +5,31 @@
 # %% ../../nbs/03d_engine_table.ipynb #71942d7a
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pandas as pd
 
-from ..core import InputError
+from ..core import InputError, PluginTable
 from .engines import Engine, LocalEngine
 
 # %% auto #0
 __all__ = ['ENGINES', 'EXTRAS', 'register_engine', 'get_engine', 'engine_for']
 
 # %% ../../nbs/03d_engine_table.ipynb #6c083a78
-ENGINES = {"local": LocalEngine, "dask": "ctml_nb.drift.dask_engine:DaskEngine"}   # name -> Engine class or "module:Class"
-EXTRAS = {"dask": "dask"}                                                   # name -> the ctml-nb extra it needs
+ENGINES = PluginTable("engine", {"local": LocalEngine, "dask": "ctml_nb.drift.dask_engine:DaskEngine"},
+                   extras={"dask": "dask"}, ref="Class")   # name -> Engine class, or "module:Class" imported when used
+EXTRAS = ENGINES.extras                                    # name -> the ctml-nb extra it needs (the table's own)
 
 def register_engine(
     name:str,            # Name used in configs (`engine: {kind: name}`)
     factory,             # An `Engine` subclass (or callable returning one), or "module:Class" text
     extra:str|None=None, # The pip extra it needs, named in the error when its import fails
 ):
-    "Add an engine to the table"
-    if not isinstance(name, str) or not name: raise InputError(f"An engine name must be non-empty text, got {name!r}.")
-    ENGINES[name] = factory
-    if extra: EXTRAS[name] = extra
-
-def _factory(name:str):
-    if name not in ENGINES:
-        raise InputError(f"Unknown engine {name!r}: use one of {sorted(ENGINES)} (or `register_engine` your own).")
-    f = ENGINES[name]
-    if isinstance(f, str):
-        mod, _, attr = f.partition(":")
-        try: f = getattr(importlib.import_module(mod), attr)
-        except ImportError as e:
-            extra = EXTRAS.get(name, name)
-            raise InputError(f"The {name!r} engine needs the `{extra}` extra ({e.name or e} is missing): "
-                             f"pip install 'ctml-nb[{extra}]'.") from None
-    return f
+    "Add an engine to `ENGINES` (a pipeline's step kernels see it when the module doing this is in the config's `plugins:`)"
+    ENGINES.register(name, factory, extra)
 
 def get_engine(
-    spec=None,   # An `Engine`, a name ("local", "dask"), or a dict `{"kind": name, **options}`; `None`: "local"
+    spec=None,   # An `Engine`, a name ("local", "dask", "module:Class"), or a dict `{"kind": name, **options}`; `None`: "local"
 )->Engine:
     "The engine a spec names, with its options"
     if isinstance(spec, Engine): return spec
@@ -53,7 +38,7 @@ def get_engine(
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
         raise InputError(f"An engine is a name or a mapping with a `kind` (e.g. {{'kind': 'dask', 'workers': 2}}), got {spec!r}.")
     opts = {k: v for k, v in spec.items() if k != "kind"}
-    f = _factory(spec["kind"])
+    f = ENGINES.resolve(spec["kind"], "engine.kind")
     try: return f(**opts)
     except TypeError as e: raise InputError(f"Engine {spec['kind']!r}: bad options {sorted(opts)} ({e}).") from None
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import InputError, md_escape, to_jsonable
-from ..metrics import get_metric, task_of
+from ..metrics import METRICS, get_metric, task_of
 
 # %% auto #0
 __all__ = ['CBPE_METRICS', 'expected_calibration_error', 'calibration_check', 'fit_calibrator', 'expected_metric',
@@ -92,25 +92,7 @@ def _separable(y, P, classes, above:float=0.999)->bool:
     return bool(cols) and float(np.mean([roc_auc_score(Y[:, j], P[:, j]) for j in cols])) > above
 
 # %% ../../nbs/04c_estimate.ipynb #1bda306e
-def _expected_confusion(P:np.ndarray, pred_idx:np.ndarray)->np.ndarray:
-    "C[j, l]: expected number of rows of true class j predicted as class l"
-    k = P.shape[1]
-    return np.stack([P[pred_idx == l].sum(axis=0) for l in range(k)], axis=1)
-
-def _ratio(a, b): return float(a / b) if b > 0 else 0.0
-
-def _expected_auc(score:np.ndarray, p1:np.ndarray)->float:
-    "Expected ROC AUC: the ROC curve with each row counted as positive with weight p1 and negative with 1 - p1"
-    o = np.argsort(-score, kind="stable")
-    s, w = score[o], p1[o]
-    last = np.r_[s[1:] != s[:-1], True]            # one point per distinct score
-    tp, fp = np.cumsum(w)[last], np.cumsum(1 - w)[last]
-    if tp[-1] <= 0 or fp[-1] <= 0: return math.nan
-    tpr, fpr = np.r_[0, tp / tp[-1]], np.r_[0, fp / fp[-1]]
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
-
-CBPE_METRICS = ("accuracy", "error_rate", "balanced_accuracy", "f1", "precision", "recall", "f1_macro",
-                "precision_macro", "recall_macro", "roc_auc", "log_loss")  # Metrics CBPE estimates
+CBPE_METRICS = tuple(k for k, m in METRICS.items() if m.expected is not None)   # Metrics CBPE estimates (`Metric.expected`)
 
 # %% ../../nbs/04c_estimate.ipynb #f157be3b
 def expected_metric(
@@ -120,27 +102,13 @@ def expected_metric(
     raw:np.ndarray|None=None,  # The model's own probabilities (roc_auc ranks by them, log_loss scores them)
 )->float:
     "The metric's expected value when each row's true class is drawn from `P` (confidence-based estimation)"
+    m = METRICS.get(metric) if isinstance(metric, str) else None
+    if m is None or m.expected is None: raise InputError(f"CBPE cannot estimate {metric!r}: choose one of {', '.join(CBPE_METRICS)}")
     P, pred_idx = np.asarray(P, float), np.asarray(pred_idx)
-    raw = P if raw is None else np.asarray(raw, float)
-    k = P.shape[1]
-    if metric in ("accuracy", "error_rate"):
-        acc = float(P[np.arange(len(P)), pred_idx].mean())
-        return acc if metric == "accuracy" else 1 - acc
-    if metric == "log_loss": return float(-(P * np.log(np.clip(raw, 1e-15, 1))).sum(axis=1).mean())
-    if metric == "roc_auc":
-        if k != 2: raise InputError("roc_auc is estimated for binary classifiers only")
-        return _expected_auc(raw[:, 1], P[:, 1])
-    C = _expected_confusion(P, pred_idx)
-    rec = [_ratio(C[j, j], C[j].sum()) for j in range(k)]
-    prec = [_ratio(C[j, j], C[:, j].sum()) for j in range(k)]
-    f1 = [_ratio(2 * pr * re, pr + re) for pr, re in zip(prec, rec)]
-    if metric == "balanced_accuracy": return float(np.mean(rec))
-    base, _, avg = metric.partition("_")
-    vals = {"f1": f1, "precision": prec, "recall": rec}.get(base)
-    if vals is None or metric not in CBPE_METRICS: raise InputError(f"CBPE cannot estimate {metric!r}: choose one of {', '.join(CBPE_METRICS)}")
-    if avg == "macro": return float(np.mean(vals))
-    if k != 2: raise InputError(f"{metric!r} is for binary classifiers; use {metric}_macro for {k} classes")
-    return float(vals[1])
+    if m.expected_binary and P.shape[1] != 2:
+        macro = f"; use {metric}_macro for {P.shape[1]} classes" if f"{metric}_macro" in METRICS else ""
+        raise InputError(f"{metric!r} is estimated for binary classifiers only{macro}")
+    return m.expected(P, pred_idx, P if raw is None else np.asarray(raw, float))
 
 # %% ../../nbs/04c_estimate.ipynb #625a2148
 @dataclass
@@ -205,7 +173,7 @@ class _Fit:
             self.reason_ = f"{self.metric!r} cannot be estimated from probabilities (CBPE covers {', '.join(CBPE_METRICS)})"; return
         self.classes_ = np.asarray(model.classes_)
         P, y = np.asarray(model.predict_proba(X), float), np.asarray(y)
-        if self.metric in ("roc_auc", "f1", "precision", "recall") and len(self.classes_) != 2:
+        if METRICS[self.metric].expected_binary and len(self.classes_) != 2:
             self.reason_ = f"{self.metric!r} is for binary classifiers; this one has {len(self.classes_)} classes"; return
         self.calibration_ = calibration_check(y, P, self.classes_, self.n_bins, self.threshold)
         use = self.calibrate is True
@@ -219,14 +187,14 @@ class _Fit:
         self.method_ = "cbpe"
 
     def _fit_dle(self, model, X, y):
-        if self.metric not in ("mae", "mse", "rmse"):
-            self.reason_ = f"{self.metric!r} is not estimated without labels (direct loss estimation covers mae, mse, rmse)"; return
+        if not getattr(METRICS.get(self.metric), "loss_model", False):
+            self.reason_ = (f"{self.metric!r} is not estimated without labels (direct loss estimation covers "
+                            f"{', '.join(k for k, m in METRICS.items() if m.loss_model)})"); return
         from sklearn.ensemble import HistGradientBoostingRegressor
         self.categories_ = {c: pd.unique(X[c].dropna()) for c in X.columns
                             if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])}
         pred = np.asarray(model.predict(X), float)
-        err = np.asarray(y, float) - pred
-        loss = np.abs(err) if self.metric == "mae" else err ** 2
+        loss = METRICS[self.metric].row_loss(y, pred)   # the metric's own per-row loss (absolute or squared error)
         self.loss_model_ = HistGradientBoostingRegressor(max_iter=100, random_state=self.random_state).fit(
             _dle_frame(X, pred, self.categories_), loss)
         self.method_ = "dle"
@@ -269,13 +237,14 @@ class PerformanceEstimator(_EstimatorParams, _Fit):
         pred = self.model_.predict(X)
         if self.method_ == "dle":
             loss = np.clip(self.loss_model_.predict(_dle_frame(X, pred, self.categories_)), 0, None).mean()
-            value = float(np.sqrt(loss) if self.metric == "rmse" else loss)
+            of_mean = METRICS[self.metric].of_mean   # rmse: the root of the mean squared error
+            value = float(loss if of_mean is None else of_mean(loss))
             return PerformanceEstimate(self.metric, value, "dle", len(X), reference=self.reference_)
         raw = np.asarray(self.model_.predict_proba(X), float)
         P = self.calibrator_(raw) if self.calibrator_ is not None else raw
         idx = pd.Index(self.classes_).get_indexer(np.asarray(pred))
         value, ci = expected_metric(self.metric, P, idx, raw), None
-        if self.metric in ("accuracy", "error_rate"):
+        if METRICS[self.metric].row_mean:   # a mean of per-row 0/1 values (accuracy, error rate): a sum of Bernoulli variances
             q = P[np.arange(len(P)), idx]
             half = 1.96 * math.sqrt(float((q * (1 - q)).sum())) / len(q)
             ci = (max(0.0, value - half), min(1.0, value + half))

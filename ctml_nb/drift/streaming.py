@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core import CtmlError, InputError, md_escape, to_jsonable
+from ..core import REF_PATTERN, CtmlError, InputError, PluginTable, md_escape, to_jsonable
 
 # %% auto #0
-__all__ = ['DETECTOR_NAMES', 'is_stream_detector', 'supports_warning', 'is_binary_detector', 'MissingExtraError', 'import_river',
-           'make_detector', 'DetectorRun', 'run_detector', 'ThresholdDetector']
+__all__ = ['DETECTORS', 'DETECTOR_NAMES', 'is_stream_detector', 'supports_warning', 'is_binary_detector', 'MissingExtraError',
+           'import_river', 'make_detector', 'DetectorRun', 'run_detector', 'ThresholdDetector']
 
 # %% ../../nbs/10_detectors.ipynb #1a54600a
 def is_stream_detector(obj)->bool:
@@ -36,11 +36,12 @@ def is_binary_detector(obj)->bool:
 class MissingExtraError(CtmlError, ImportError):
     "An optional dependency is not installed: the message names the extra to install"
 
-_RIVER = {"adwin": ("river.drift", "ADWIN"), "page_hinkley": ("river.drift", "PageHinkley"),
-          "kswin": ("river.drift", "KSWIN"), "ddm": ("river.drift.binary", "DDM"),
-          "eddm": ("river.drift.binary", "EDDM"), "hddm_a": ("river.drift.binary", "HDDMA"),
-          "hddm_w": ("river.drift.binary", "HDDMW"), "fhddm": ("river.drift.binary", "FHDDM")}
-DETECTOR_NAMES = tuple(_RIVER) + ("threshold",)
+DETECTORS = PluginTable("streaming detector", {   # name -> class, or "module:Class" imported when first used
+    "adwin": "river.drift:ADWIN", "page_hinkley": "river.drift:PageHinkley", "kswin": "river.drift:KSWIN",
+    "ddm": "river.drift.binary:DDM", "eddm": "river.drift.binary:EDDM", "hddm_a": "river.drift.binary:HDDMA",
+    "hddm_w": "river.drift.binary:HDDMW", "fhddm": "river.drift.binary:FHDDM",
+    "threshold": "ctml_nb.drift.streaming:ThresholdDetector"}, ref="Class")
+DETECTOR_NAMES = tuple(DETECTORS)   # the built-in names (`DETECTORS.register` adds your own)
 
 def import_river(what:str="this feature"):
     "Import river lazily, or raise `MissingExtraError` naming the extra to install"
@@ -51,31 +52,33 @@ def import_river(what:str="this feature"):
     return river
 
 def make_detector(
-    name:str,  # One of `DETECTOR_NAMES` (case, '-' and spaces ignored: "Page-Hinkley" works)
-    **params,  # Keyword arguments of the river class (e.g. `delta=0.002` for ADWIN)
+    name:str,  # A name of `DETECTORS` (case, '-' and spaces ignored: "Page-Hinkley" works), or `module:Class`
+    **params,  # Keyword arguments of the class (e.g. `delta=0.002` for river's ADWIN)
 ):
-    "Build one of river's drift detectors (or a `ThresholdDetector`) by name; river is imported only here"
+    "Build a streaming drift detector by name: river's (imported only here), a `ThresholdDetector`, or your own"
     if not isinstance(name, str):
-        raise InputError(f"`name` must be a detector name, one of {', '.join(DETECTOR_NAMES)}; got {name!r}")
+        raise InputError(f"`name` must be a detector name, one of {DETECTORS.names()}; got {name!r}")
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = {"pagehinkley": "page_hinkley", "ph": "page_hinkley", "hddma": "hddm_a", "hddmw": "hddm_w"}.get(key, key)
-    if key not in DETECTOR_NAMES:
-        raise InputError(f"Unknown detector {name!r}: use one of {', '.join(DETECTOR_NAMES)}, "
+    if key not in DETECTORS and not REF_PATTERN.match(name):
+        raise InputError(f"Unknown detector {name!r}: use one of {DETECTORS.names()}, a 'module:Class', "
                          "or pass any object with river's protocol (update(x), drift_detected)")
-    if key == "threshold":
-        try: return ThresholdDetector(**params)
-        except TypeError as e: raise InputError(f"make_detector({name!r}): {e}") from None
-    river = import_river(f"make_detector({name!r})")
-    mod, cls_name = _RIVER[key]
-    m = river.drift if mod == "river.drift" else river.drift.binary
-    cls = getattr(m, cls_name, None) or getattr(m, cls_name.replace("HDDM", "HDDM_"))  # river < 0.25: HDDM_A, HDDM_W
-    accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
+    entry = DETECTORS.get(key, name)
+    if isinstance(entry, str) and entry.startswith("river."):
+        river = import_river(f"make_detector({name!r})")
+        mod, cls_name = entry.split(":")
+        m = river.drift if mod == "river.drift" else river.drift.binary
+        cls = getattr(m, cls_name, None) or getattr(m, cls_name.replace("HDDM", "HDDM_"))  # river < 0.25: HDDM_A, HDDM_W
+    else: cls = DETECTORS.resolve(key if key in DETECTORS else name, f"make_detector({name!r})")
+    try: accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
+    except (TypeError, ValueError): accepted = list(params)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InputError(f"make_detector({name!r}): unknown parameter(s) {', '.join(unknown)}; "
-                         f"{cls_name} accepts {', '.join(accepted)}")
+                         f"{getattr(cls, '__name__', cls)} accepts {', '.join(accepted)}")
     if key == "kswin": params.setdefault("seed", 0)
     try: return cls(**params)
+    except InputError: raise
     except (TypeError, ValueError) as e:
         raise InputError(f"make_detector({name!r}, {', '.join(f'{k}={v!r}' for k, v in params.items())}): {e}") from None
 

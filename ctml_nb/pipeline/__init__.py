@@ -1,4 +1,4 @@
-"""The retraining pipeline: config, component builders, preflight, journal, alerts, steps, runner, batches
+"""The retraining pipeline: config schema, builders, preflight, journal, alerts, steps, runner, batches
 
 Users import from here (`from ctml_nb.pipeline import ...`); the modules below import each other
 by module, never through this file.
@@ -6,9 +6,11 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
     COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig,
-    EngineConfig, engine_spec, value_repr, check_type, from_dict, ImportScope, pipeline_importable, check_call, parse_config,
-    load_config, component_class, component_specs, config_path, pipeline_registry, is_ref, validate_config,
-    load_source, feature_columns,
+    EngineConfig, engine_spec, value_repr, check_type, from_dict, ImportScope, pipeline_importable, import_plugins, component_specs,
+    check_names, parse_config, load_config, config_path, is_ref, load_source, feature_columns,
+)
+from .builders import (
+    check_call, component_class, check_drift, pipeline_registry, validate_config,
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,

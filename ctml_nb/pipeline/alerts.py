@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, urlsplit
 
-from .config import PipelineConfig, config_path, from_dict, resolve_ref
-from ..core import ConfigError, REF_PATTERN, md_escape, read_json, to_jsonable, write_json
+from .config import PipelineConfig, config_path, from_dict
+from ..core import ConfigError, PluginTable, md_escape, read_json, to_jsonable, write_json
 from .run_record import Values
 
 # %% auto #0
@@ -90,8 +90,8 @@ def parse_alerts(
     a.notifiers = {str(n): v if isinstance(v, NotifierConfig) else from_dict(NotifierConfig, v, f"{key}.notifiers.{n}")
                    for n, v in a.notifiers.items()}
     for n, nc in a.notifiers.items():
-        if nc.kind not in NOTIFIERS and not REF_PATTERN.match(nc.kind):
-            raise ConfigError(f"{key}.notifiers.{n}.kind: expected one of {', '.join(NOTIFIERS)} or 'module:Name', got {nc.kind!r}")
+        if not NOTIFIERS.known(nc.kind):
+            raise ConfigError(f"{key}.notifiers.{n}.kind: expected one of {NOTIFIERS.names()} or 'module:Name', got {nc.kind!r}")
         if not nc.url_env or not nc.url_env.replace("_", "").isalnum():
             raise ConfigError(f"{key}.notifiers.{n}.url_env: expected the name of an environment variable holding the "
                               f"URL (e.g. SLACK_WEBHOOK_URL), got {nc.url_env!r}: never write the URL itself in the file")
@@ -249,15 +249,16 @@ class AppriseNotifier:
         if not ok: raise RuntimeError("apprise could not deliver: " + (" ".join(log.getvalue().split())[:300] or "no detail"))
     def __repr__(self): return f"AppriseNotifier(timeout={self.timeout})"
 
-NOTIFIERS = {"webhook": WebhookNotifier, "slack": SlackNotifier, "teams": TeamsNotifier, "apprise": AppriseNotifier}
+NOTIFIERS = PluginTable("notifier", {"webhook": WebhookNotifier, "slack": SlackNotifier, "teams": TeamsNotifier,
+                                  "apprise": AppriseNotifier})
 
 def register_notifier(
     name:str,  # Short name used as `kind:` in the file
     cls,       # Class built as `cls(url, timeout=..., **params)`, with `send(message)`
 ):
-    "Add a notifier kind to `NOTIFIERS`"
+    "Add a notifier kind to `NOTIFIERS` (the step kernels see it when the module doing this is in the config's `plugins:`)"
     if not callable(getattr(cls, "send", None)): raise TypeError(f"{cls!r} has no send(message) method")
-    NOTIFIERS[name] = cls
+    NOTIFIERS.register(name, cls)
 
 # %% ../../nbs/30e_alerts.ipynb #06bba4e0
 def _redact(text:str, secrets:dict)->str:
@@ -276,7 +277,7 @@ def make_notifier(
     "Build a notifier, reading its URL from the environment"
     url = os.environ.get(nc.url_env)
     if not url: raise KeyError(f"environment variable {nc.url_env} is not set: it must hold the notifier's URL")
-    cls = NOTIFIERS.get(nc.kind) or resolve_ref(nc.kind, "alerts notifier kind")
+    cls = NOTIFIERS.resolve(nc.kind, "alerts notifier kind")
     secrets = {nc.url_env: url} | {e: os.environ.get(e, "") for e in _d(nc.params.get("headers_env")).values()}
     return cls(url, timeout=timeout, **nc.params), secrets
 

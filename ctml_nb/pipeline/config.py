@@ -9,7 +9,6 @@ import dataclasses
 import difflib
 import importlib
 import importlib.resources
-import inspect
 import math
 import re
 import types
@@ -19,14 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core import REF_PATTERN, ConfigError, InputError, parse_times, resolve_ref  # resolve_ref: re-exported
+from ..core import REF_PATTERN, ConfigError, InputError, PluginTable, parse_times, resolve_ref  # resolve_ref: re-exported
 from ..data.labels import LabelFeedConfig, check_feed_config
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'DEFAULT_COMPONENTS', 'DataConfig', 'ModelConfig', 'TrustConfig', 'ComponentSpec', 'PipelineConfig',
            'EngineConfig', 'engine_spec', 'value_repr', 'check_type', 'from_dict', 'ImportScope', 'pipeline_importable',
-           'check_call', 'parse_config', 'load_config', 'component_class', 'component_specs', 'config_path',
-           'pipeline_registry', 'is_ref', 'validate_config', 'load_source', 'feature_columns']
+           'import_plugins', 'component_specs', 'check_names', 'parse_config', 'load_config', 'config_path', 'is_ref',
+           'load_source', 'feature_columns']
 
 # %% ../../nbs/30_config.ipynb #11b2f912
 @dataclass
@@ -60,18 +59,20 @@ class ComponentSpec:
     params: dict = field(default_factory=dict)  # Keyword arguments passed to it
 
 # %% ../../nbs/30_config.ipynb #a4e096a6
-COMPONENTS = {
-    "triggers": {"interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
-                 "on_demand": "ctml_nb.policy.triggers:OnDemandTrigger",
-                 "performance": "ctml_nb.policy.drift_triggers:PerformanceTrigger",
-                 "drift": "ctml_nb.policy.drift_triggers:DataDriftTrigger",
-                 "decay": "ctml_nb.policy.policies:DecayTrigger",
-                 "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"},
-    "strategy": {"full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
-                 "fine_tune": "ctml_nb.policy.strategies:FineTune"},
-    "promotion": {"gate": "ctml_nb.gate.promotion:PromotionPolicy"},
-    "cooldown": {"cooldown": "ctml_nb.policy.vetoes:Cooldown"},
-    "budget": {"budget": "ctml_nb.policy.vetoes:Budget"},
+COMPONENTS = {   # section -> its table of plug-ins (`PluginTable`): `COMPONENTS["triggers"].register("seasonal", Seasonal)`
+    "triggers": PluginTable("trigger", {
+        "interval": "ctml_nb.policy.triggers:IntervalTrigger", "volume": "ctml_nb.policy.triggers:DataVolumeTrigger",
+        "on_demand": "ctml_nb.policy.triggers:OnDemandTrigger",
+        "performance": "ctml_nb.policy.drift_triggers:PerformanceTrigger",
+        "drift": "ctml_nb.policy.drift_triggers:DataDriftTrigger",
+        "decay": "ctml_nb.policy.policies:DecayTrigger",
+        "estimated_performance": "ctml_nb.policy.estimated_trigger:EstimatedPerformanceTrigger"}),
+    "strategy": PluginTable("strategy", {
+        "full": "ctml_nb.policy.strategies:FullRetrain", "incremental": "ctml_nb.policy.strategies:Incremental",
+        "fine_tune": "ctml_nb.policy.strategies:FineTune"}),
+    "promotion": PluginTable("promotion policy", {"gate": "ctml_nb.gate.promotion:PromotionPolicy"}),
+    "cooldown": PluginTable("cooldown", {"cooldown": "ctml_nb.policy.vetoes:Cooldown"}),
+    "budget": PluginTable("budget", {"budget": "ctml_nb.policy.vetoes:Budget"}),
 }
 
 # %% ../../nbs/30_config.ipynb #deb36f45
@@ -95,6 +96,8 @@ class PipelineConfig:
     templates: str|None = None           # Folder of `NN_step.ipynb` templates (None: the packaged ones)
     parameters: dict = field(default_factory=dict)  # Per-step template parameters: {step: {name: value}}
     engine: EngineConfig = field(default_factory=lambda: EngineConfig())  # Where the check step profiles and tests new data
+    drift: dict = field(default_factory=dict)  # `DriftDetector` parameters of the check step: {tests: {column: name or module:function}, alpha: 0.01}
+    plugins: list[str] = field(default_factory=list)  # Modules imported first, here and in every step kernel: they register your drift tests, engines, triggers, notifiers
     base_dir: str = "."                  # Folder relative paths are resolved against (the config file's folder)
 
 # %% ../../nbs/30_config.ipynb #b7c646f1
@@ -112,7 +115,7 @@ def engine_spec(cfg:PipelineConfig)->dict:
     "The pipeline's engine as `{kind, **options}`, checked; raise `ConfigError` naming the `engine.` key"
     from ctml_nb.drift.engine_table import ENGINES
     e = cfg.engine
-    if e.kind not in ENGINES: raise ConfigError(f"engine.kind: expected one of {', '.join(sorted(ENGINES))}, got {e.kind!r}")
+    if not ENGINES.known(e.kind): raise ConfigError(f"engine.kind: expected one of {ENGINES.names()} or 'module:Class', got {e.kind!r}")
     opts = {k: v for k, v in (("address", e.address), ("workers", e.workers)) if v is not None}
     if e.kind == "local" and opts: raise ConfigError(f"engine: {', '.join(opts)} apply to a cluster engine, not kind local: set kind: dask")
     if len(opts) > 1: raise ConfigError("engine: give `address` (an existing cluster) or `workers` (a local cluster started for the step), not both")
@@ -228,19 +231,44 @@ def pipeline_importable(
     if str(p) not in sys.path: sys.path.append(str(p))
     return scope
 
-# %% ../../nbs/30_config.ipynb #7ccc7e32
-def check_call(
-    fn,           # Callable that will receive `params`
-    params:dict,  # Keyword arguments from the file
-    key:str,      # Dotted key of `params`
-    partial:bool=False, # Allow required arguments to be missing (the template supplies them)
-):
-    "Raise `ConfigError` naming `key` when `fn` does not accept `params`"
-    try: sig = inspect.signature(fn)
-    except (TypeError, ValueError): return
-    try: (sig.bind_partial if partial else sig.bind)(**params)
-    except TypeError as e:
-        raise ConfigError(f"{key}: {e} (accepted: {', '.join(sig.parameters)})") from None
+# %% ../../nbs/30_config.ipynb #14d66514
+def import_plugins(
+    cfg:PipelineConfig,  # Parsed pipeline (its folder is importable)
+)->list:                 # The modules, imported
+    "Import the modules `plugins:` names, so their registrations are known; a `ConfigError` naming `plugins[i]` otherwise"
+    out = []
+    for i, m in enumerate(cfg.plugins):
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", m):
+            raise ConfigError(f"plugins[{i}]: expected a module name such as mytests (mytests.py beside the pipeline file), got {m!r}")
+        try: out.append(importlib.import_module(m))
+        except ImportError as e: raise ConfigError(f"plugins[{i}]: cannot import module {m!r} ({e})") from None
+        except Exception as e: raise ConfigError(f"plugins[{i}]: importing {m!r} failed: {type(e).__name__}: {e}") from None
+    return out
+
+# %% ../../nbs/30_config.ipynb #539d9802
+DEFAULT_COMPONENTS = {"strategy": ComponentSpec("full"), "promotion": ComponentSpec("gate")}  # a config without the section runs these
+
+def component_specs(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->list:                 # [(key, section, spec, key of its parameters)]
+    "Every component `cfg` runs, in the order a pipeline wraps them, with `DEFAULT_COMPONENTS` for sections left out"
+    out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
+    out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
+    return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
+
+def check_names(
+    cfg:PipelineConfig,  # Parsed pipeline
+)->PipelineConfig:
+    "Raise `ConfigError` when a component's `kind` or a drift test is neither a known name nor `module:Name` (nothing imported)"
+    from ctml_nb.drift.columns import DRIFT_TESTS
+    for key, section, spec, _ in component_specs(cfg):
+        if not COMPONENTS[section].known(spec.kind):
+            raise ConfigError(f"{key}.kind: expected one of {COMPONENTS[section].names()} or 'module:Name', got {spec.kind!r}")
+    tests = cfg.drift.get("tests") or {}
+    for col, t in (tests.items() if isinstance(tests, dict) else ()):
+        if not DRIFT_TESTS.known(t):
+            raise ConfigError(f"drift.tests.{col}: expected one of {DRIFT_TESTS.names()} or 'module:function', got {t!r}")
+    return cfg
 
 # %% ../../nbs/30_config.ipynb #35e342cb
 def parse_config(
@@ -253,6 +281,7 @@ def parse_config(
     cfg = from_dict(PipelineConfig, d)
     cfg.base_dir = str(Path(base_dir).resolve())
     pipeline_importable(cfg.base_dir)   # `factory: mymodels:make` with mymodels.py beside the config, in every step
+    import_plugins(cfg)                 # their names (drift tests, engines, triggers ...) known before any is checked
     if cfg.data.late_rows not in ("reject", "include"):
         raise ConfigError(f"data.late_rows: expected 'reject' or 'include', got {cfg.data.late_rows!r}")
     if cfg.data.labels is not None: check_feed_config(cfg.data.labels, cfg.data)
@@ -262,7 +291,7 @@ def parse_config(
         raise ConfigError(f"timeout: expected a positive, finite number of seconds (e.g. 600), got {cfg.timeout}")
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", cfg.name):
         raise ConfigError(f"name: expected letters, digits, '.', '_' or '-', got {cfg.name!r}")
-    engine_spec(cfg)
+    engine_spec(cfg); check_names(cfg)
     for step, ps in cfg.parameters.items():
         if not isinstance(ps, dict):
             raise ConfigError(f"parameters.{step}: expected a mapping of template parameters, got {value_repr(ps)}")
@@ -295,28 +324,6 @@ def load_config(
     try: return parse_config(d, path.parent)
     except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
-# %% ../../nbs/30_config.ipynb #539d9802
-DEFAULT_COMPONENTS = {"strategy": ComponentSpec("full"), "promotion": ComponentSpec("gate")}  # a config without the section runs these
-
-def component_class(
-    section:str,   # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
-    kind:str,      # A short name of `COMPONENTS[section]`, or `module:Name`
-    key:str,       # Config key, for the error message (`triggers[0]`)
-):
-    "The class a component's `kind` names, or a `ConfigError` naming `key.kind` and the choices"
-    known = COMPONENTS[section]
-    if kind not in known and not (isinstance(kind, str) and _REF.match(kind)):
-        raise ConfigError(f"{key}.kind: expected one of {', '.join(known)} or 'module:Name', got {kind!r}")
-    return resolve_ref(known.get(kind, kind), f"{key}.kind")
-
-def component_specs(
-    cfg:PipelineConfig,  # Parsed pipeline
-)->list:                 # [(key, section, spec, key of its parameters)]
-    "Every component `cfg` runs, in the order a pipeline wraps them, with `DEFAULT_COMPONENTS` for sections left out"
-    out = [(f"triggers[{i}]", "triggers", s, f"triggers[{i}].params") for i, s in enumerate(cfg.triggers)]
-    out += [(k, k, ComponentSpec(k, getattr(cfg, k)), k) for k in ("cooldown", "budget") if getattr(cfg, k) is not None]
-    return out + [(k, k, getattr(cfg, k) or DEFAULT_COMPONENTS[k], f"{k}.params") for k in ("strategy", "promotion")]
-
 # %% ../../nbs/30_config.ipynb #a5ed0f35
 def _path(cfg:PipelineConfig, p:str)->Path:
     p = Path(p).expanduser()
@@ -336,36 +343,7 @@ def config_path(
         raise ConfigError(f"registry: a {cfg.registry.get('kind')!r} registry is not a folder: open it with `pipeline_registry(cfg)`")
     return _path(cfg, getattr(cfg, key))
 
-def pipeline_registry(
-    cfg:PipelineConfig,  # Parsed pipeline
-):                       # `ctml_nb.registry.api.Registry`
-    "The registry `cfg.registry` names (a folder: the file registry), opened with the config's `trust:` settings"
-    from ctml_nb.registry.backends import open_registry
-    return open_registry(cfg.registry, cfg.base_dir, config_path(cfg, "trust.key_file"), cfg.trust.trusted)
-
 def is_ref(s:str)->bool: return bool(_REF.match(s)) and not Path(s).suffix.lower() in (".csv", ".parquet", ".pq")
-
-def validate_config(
-    cfg:PipelineConfig,  # Parsed pipeline
-)->PipelineConfig:
-    "Import every `module:function` of `cfg` and bind every parameter list; raise `ConfigError` naming the key"
-    src = cfg.data.source
-    if is_ref(src): check_call(resolve_ref(src, "data.source"), cfg.data.params, "data.params")
-    else:
-        from ctml_nb.data.source_kinds import open_source   # a file, a folder of batch files or a partitioned dataset
-        try: open_source(cfg.data, cfg.base_dir)
-        except InputError as e: raise ConfigError(str(e) if str(e).startswith("data.") else f"data.source: {e}") from None
-    if (fl := cfg.data.labels) is not None:
-        from ctml_nb.data.labels import open_feed
-        try: open_feed(fl.source, fl.label, cfg.base_dir, fl.params)
-        except InputError as e: raise ConfigError(f"data.labels.source: {e}") from None
-    check_call(resolve_ref(cfg.model.factory, "model.factory"), cfg.model.params, "model.params")
-    for key, section, spec, pkey in component_specs(cfg):
-        check_call(component_class(section, spec.kind, key), spec.params, pkey, partial=True)
-    if not isinstance(cfg.registry, str): pipeline_registry(cfg)   # a backend spec: its kind, extra and parameters checked
-    tdir = config_path(cfg, "templates")
-    if not tdir.is_dir(): raise ConfigError(f"templates: folder not found: {tdir}")
-    return cfg
 
 # %% ../../nbs/30_config.ipynb #83cf0a75
 def load_source(

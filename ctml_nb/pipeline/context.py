@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .batches import CycleData, count_upto, extend
-from .config import PipelineConfig, config_path, feature_columns, load_source, pipeline_registry
+from .builders import pipeline_registry
+from .config import PipelineConfig, config_path, feature_columns, load_source
 from ..core import InputError, IntegrityError, PipelineError, RegistryError, read_json, to_jsonable
 from .journal import begin_promotion, predictions_digest, update_promotion
 from ..policy.loop import Champion, label_window, model_state, reference_rows, retrain_model, training_end
@@ -219,11 +220,11 @@ DRIFT_PROFILE = "drift_profile"  # Registry artifact: the drift reference profil
 def fit_reference(
     cfg:PipelineConfig,   # Parsed pipeline
     train:pd.DataFrame,   # Rows the model was trained on
-    **params,             # `DriftDetector` parameters
+    **params,             # `DriftDetector` parameters (over the config's `drift:` ones)
 ):                        # Fitted `DriftDetector`
     "A `DriftDetector` fitted on a model's training rows (the pipeline's feature columns)"
     from ctml_nb.drift.detector import DriftDetector
-    return DriftDetector(**params).fit(train[feature_columns(cfg, train)])
+    return DriftDetector(**{**cfg.drift, **params}).fit(train[feature_columns(cfg, train)])
 
 def _stored_reference(ctx:Context, mv, params:dict)->tuple:
     "(detector on the drift profile stored with `mv`, None), or (None, why that profile cannot serve)"
@@ -249,11 +250,11 @@ def reference_detector(
     ctx:Context,           # Step context
     mv,                    # Champion's `ModelVersion` (None: no detector)
     notes:list|None=None,  # Gets a sentence when the training snapshot had to be refitted, and why
-    **params,              # `DriftDetector` parameters
+    **params,              # `DriftDetector` parameters (over the config's `drift:` ones)
 ):
     "A `DriftDetector` for the champion: the drift profile stored with it, else refitted on its training snapshot; or None"
     if mv is None: return None
-    det, why = _stored_reference(ctx, mv, params)
+    det, why = _stored_reference(ctx, mv, {**ctx.cfg.drift, **params})
     if det is not None: return det
     if "train" not in mv.data_snapshots: return None
     if notes is not None: notes.append(f"drift reference refitted on the training snapshot: {why}")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PipelineConfig, config_path, feature_columns, pipeline_registry
+from .builders import pipeline_registry
+from .config import PipelineConfig, config_path, feature_columns
 from ..core import InputError, PipelineError, read_json, to_jsonable, write_json
 
 # %% auto #0

@@ -10,7 +10,8 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig, component_class,
+from .builders import component_class
+from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig,
                                      feature_columns, resolve_ref)
 from ..core import ConfigError, InputError
 
@@ -84,14 +85,13 @@ def policy_from_config(
     "The `Policy` a pipeline config describes"
     from ctml_nb.policy.backtest import Policy
     from ctml_nb.drift.detector import DriftDetector
-    trigger, _ = build_trigger(cfg, detector=DriftDetector())
+    trigger, _ = build_trigger(cfg, detector=DriftDetector(**cfg.drift))
     return Policy(name or cfg.name, trigger, build_strategy(cfg), build_gate(cfg), build_holdout(cfg)).validate()
 
 # %% ../../nbs/30c_policy_config.ipynb #ad5e2da2
 def _kind(obj, section:str)->str:
     "Short name of `obj`'s class in `COMPONENTS[section]`, else 'module:Class'"
-    ref = f"{type(obj).__module__}:{type(obj).__qualname__}"
-    return next((k for k, v in COMPONENTS[section].items() if v == ref), ref)
+    return COMPONENTS[section].name_of(obj)
 
 def _plain(v, where:str):
     "A YAML-safe value for a component parameter"

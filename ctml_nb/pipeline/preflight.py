@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (PipelineConfig, component_class, component_specs, config_path, is_ref, pipeline_registry,
-                                     resolve_ref)
+from .builders import component_class, pipeline_registry
+from .config import PipelineConfig, component_specs, config_path, is_ref, resolve_ref
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 
 # %% auto #0
@@ -175,7 +175,7 @@ def build_components(
         cls = component_class(section, spec.kind, key)
         names = _names(cls, spec.params)
         if section == "triggers":
-            given = {"detector": DriftDetector()} if spec.kind == "drift" else {}
+            given = {"detector": DriftDetector(**cfg.drift)} if spec.kind == "drift" else {}
             t = built[key] = _checked(base, names, cls, **given, **spec.params)
             if callable(getattr(t, "validate", None)): _checked(base, names, t.validate)
             if spec.kind == "performance" and isinstance(t.detector, str):
@@ -253,6 +253,10 @@ def check_columns(
         for c in [watched] if isinstance(watched, str) else watched or []:
             if c not in feats: raise ConfigError(f"triggers[{i}].params.columns: {c!r} is not a feature column; "
                                                  f"the features are {', '.join(map(str, feats[:20]))}")
+    for k in ("tests", "thresholds", "column_weights"):   # the check step's `drift:` settings, by feature column
+        for c in cfg.drift.get(k) or {} if isinstance(cfg.drift.get(k), dict) else ():
+            if str(c) not in map(str, feats): raise ConfigError(f"drift.{k}.{c}: {c!r} is not a feature column; "
+                                                              f"the features are {', '.join(map(str, feats[:20]))}")
     return {str(c): str(d) for c, d in head.dtypes.items()}
 
 # %% ../../nbs/30b_preflight.ipynb #cd557018
@@ -387,11 +391,11 @@ def check_alerts(
     "Raise `ConfigError` naming the key of the first mistake in the `alerts:` section"
     if cfg.alerts is None: return cfg
     from ctml_nb.pipeline.alerts import NOTIFIERS, parse_alerts
-    from ctml_nb.pipeline.config import check_call
+    from ctml_nb.pipeline.builders import check_call
     a = parse_alerts(cfg.alerts)
     for name, nc in a.notifiers.items():
         key = f"alerts.notifiers.{name}"
-        cls = NOTIFIERS.get(nc.kind) or resolve_ref(nc.kind, f"{key}.kind")
+        cls = NOTIFIERS.resolve(nc.kind, f"{key}.kind")
         if not callable(getattr(cls, "send", None)): raise ConfigError(f"{key}.kind: {nc.kind!r} has no send(message) method")
         check_call(cls, {"url": "", "timeout": a.timeout, **nc.params}, f"{key}.params")
     return cfg

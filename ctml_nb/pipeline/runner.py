@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import PipelineConfig, config_path, load_config, pipeline_registry, validate_config
+from .builders import pipeline_registry, validate_config
+from .config import PipelineConfig, config_path, load_config
 from .parameters import check_parameters
 from .preflight import preflight
 from .journal import consume_requests, journal_path, migrate_requests, queued_requests, recover_promotion

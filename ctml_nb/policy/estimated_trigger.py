@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import InputError
-from ..metrics import check_metric_value, get_metric
+from ..metrics import METRICS, check_metric_value, get_metric
 from ..drift.estimate import CBPE_METRICS, PerformanceEstimator
 from .triggers import Trigger, check_count, check_thresholds
 
@@ -28,9 +28,9 @@ class _EstimatedParams:
 
     def validate(self):
         m = get_metric(self.metric, "metric")
-        if m.task == "classification" and m.name not in CBPE_METRICS or m.name in ("r2", "mape"):
-            raise InputError(f"`metric` {m.name!r} cannot be estimated without labels: use one of "
-                             f"{', '.join(CBPE_METRICS)} (classifiers) or mae, mse, rmse (regressors)")
+        if m.expected is None and not m.loss_model:   # CBPE (`Metric.expected`) or DLE (`Metric.loss_model`) estimates it
+            raise InputError(f"`metric` {m.name!r} cannot be estimated without labels: use one of {', '.join(CBPE_METRICS)} "
+                             f"(classifiers) or {', '.join(k for k, x in METRICS.items() if x.loss_model)} (regressors)")
         if self.floor is None and self.max_drop is None:
             raise InputError("EstimatedPerformanceTrigger needs `floor` or `max_drop` (or both)")
         check_thresholds(self.floor, self.max_drop)

@@ -10,26 +10,24 @@ import importlib.util
 import inspect
 from pathlib import Path
 
-from ..core import REF_PATTERN, ConfigError, resolve_ref
+from ..core import ConfigError, PluginTable
 from .api import Registry
 
 # %% auto #0
 __all__ = ['REGISTRIES', 'registry_class', 'open_registry']
 
 # %% ../../nbs/22f_registry_backends.ipynb #e1309e8e
-REGISTRIES = {"file": "ctml_nb.registry.files:ModelRegistry", "mlflow": "ctml_nb.registry.mlflow_backend:MlflowRegistry"}
-_EXTRAS = {"mlflow": "mlflow"}
+REGISTRIES = PluginTable("registry", {"file": "ctml_nb.registry.files:ModelRegistry",
+                                   "mlflow": "ctml_nb.registry.mlflow_backend:MlflowRegistry"}, extras={"mlflow": "mlflow"}, ref="Class")
 
 def registry_class(
     kind:str,               # A key of `REGISTRIES`, or `module:Class`
     key:str="registry.kind",# Config key, for the error message
 )->type:
     "The `Registry` subclass `kind` names, imported now (a missing optional library names its extra)"
-    if kind not in REGISTRIES and not REF_PATTERN.match(str(kind)):
-        raise ConfigError(f"{key}: expected one of {', '.join(REGISTRIES)} or 'module:Class', got {kind!r}")
-    if kind in _EXTRAS and importlib.util.find_spec(_EXTRAS[kind]) is None:
-        raise ConfigError(f"{key}: a {kind!r} registry needs {_EXTRAS[kind]}: pip install \"ctml-nb[{_EXTRAS[kind]}]\"")
-    cls = resolve_ref(REGISTRIES.get(kind, kind), key)
+    x = REGISTRIES.extras.get(kind) if REGISTRIES.known(kind) else None   # the backend module imports its library lazily
+    if x and importlib.util.find_spec(x) is None: raise ConfigError(f"{key}: a {kind!r} registry needs {x}: pip install \"ctml-nb[{x}]\"")
+    cls = REGISTRIES.resolve(kind, key)
     if not (isinstance(cls, type) and any(c.__name__ == "Registry" for c in cls.__mro__)):   # by name: notebooks redefine it
         raise ConfigError(f"{key}: {kind!r} is not a subclass of ctml_nb.registry.api.Registry")
     return cls
