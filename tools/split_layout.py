@@ -307,6 +307,14 @@ STEPS = {
               "dataset, a `module:function`), their table `SOURCES`, and `open_source`, which picks one from `data.source`",
               "the kinds and their table sit above the file machinery they share"),
     ],
+    # 4b: preflight grew past 450 lines when the gate's probability check and the drift-test columns met in it
+    "model_check": [
+        Split("30b_preflight", "30ba_model_check", "pipeline.model_check",
+              ["_column_kind", "_check_proba", "_fit", "_unfit_columns", "_column_fixes", "check_model_fit"],
+              "model_check", "The configured model fitted on a sample of the real rows before any kernel: a column it cannot take "
+              "(dates, text, categories without an encoder) named with its fixes, and the probabilities the gate needs",
+              "the model's check on real rows apart from the config's checks"),
+    ],
     # 5: exported cells over 80 lines: methods move, as they are, into a mixin in the cell before the class
     "cells": [
         Mixin("03_profile", "ReferenceProfile", ["to_dict", "from_dict", "save", "load"], "_ProfileFile",

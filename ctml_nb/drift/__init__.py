@@ -19,8 +19,9 @@ from .profile import (
     ReferenceProfile,
 )
 from .columns import (
-    DriftTest, DRIFT_TESTS, drift_test, ColumnPair, get_drift_test, run_drift_test, wasserstein_test, MAX_DISCRETE,
-    OTHER, NEW_OTHER, UNSEEN_DRIFT_SHARE, IDENTIFIER_SHARE, Sample, Summary, numeric_stats, categorical_stats, distinct_values, unseen_share, align_column,
+    DRIFT_TESTS, MAX_DISCRETE, OTHER, NEW_OTHER, UNSEEN_DRIFT_SHARE, IDENTIFIER_SHARE, DriftTest, drift_test,
+    ColumnPair, get_drift_test, run_drift_test, wasserstein_test, Sample, Summary, numeric_stats,
+    categorical_stats, distinct_values, unseen_share, align_column,
 )
 from .current import (
     check_frame, CurrentProfile, excluded_columns, profile_chunk, current_from_reference,
@@ -41,8 +42,8 @@ from .dask_engine import (
     LEAN_WORKERS, read_parquet, aligned, tree_merge, DaskEngine,
 )
 from .streaming import (
-    DETECTORS, DETECTOR_NAMES, is_stream_detector, supports_warning, is_binary_detector, MissingExtraError, import_river,
-    make_detector, DetectorRun, run_detector, ThresholdDetector,
+    DETECTORS, DETECTOR_NAMES, is_stream_detector, supports_warning, is_binary_detector, MissingExtraError,
+    import_river, make_detector, DetectorRun, run_detector, ThresholdDetector,
 )
 from .estimate import (
     CBPE_METRICS, expected_calibration_error, calibration_check, fit_calibrator, expected_metric,

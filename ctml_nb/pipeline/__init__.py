@@ -6,21 +6,24 @@ by module, never through this file.
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .config import (
     COMPONENTS, DEFAULT_COMPONENTS, DataConfig, ModelConfig, TrustConfig, ComponentSpec, PipelineConfig,
-    EngineConfig, engine_spec, value_repr, check_type, from_dict, ImportScope, pipeline_importable, import_plugins, component_specs,
-    check_names, parse_config, load_config, config_path, is_ref, load_source, feature_columns,
+    EngineConfig, engine_spec, value_repr, check_type, from_dict, ImportScope, pipeline_importable, import_plugins,
+    component_specs, check_names, parse_config, load_config, config_path, is_ref, load_source, feature_columns,
 )
 from .builders import (
     check_call, component_class, check_drift, pipeline_registry, validate_config,
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
-    check_columns, check_model_fit, check_folder, check_registry, check_trust, check_engine, check_alerts,
-    PreflightReport, preflight, check_history,
+    check_columns, check_folder, check_registry, check_trust, check_engine, check_alerts, PreflightReport,
+    preflight, check_history,
+)
+from .model_check import (
+    check_model_fit,
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
-    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, feed_label_times, feed_delays,
-    first_cycle_rows, first_batch_rows,
+    policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
+    first_batch_rows, feed_label_times, feed_delays,
 )
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
@@ -59,7 +62,8 @@ from .pending import (
     PENDING_TAG, pending_text, register_pending, pending_challenger, settle_pending,
 )
 from .label_feed import (
-    LEDGER_FILE, ledger_path, attach_labels, check_label_feed, SERVED_DIR, COMPACT_PARTS, served_index, ingest_labels,
+    LEDGER_FILE, SERVED_DIR, COMPACT_PARTS, ledger_path, attach_labels, check_label_feed, served_index,
+    ingest_labels,
 )
 from .estimate_error import (
     batch_span, settled_entry, realised_on, settle_estimates, settled_of, error_summary, recent_settled,

@@ -22,11 +22,12 @@ import pandas as pd
 from .builders import component_class, pipeline_registry
 from .config import PipelineConfig, component_specs, config_path, is_ref, resolve_ref
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
+from .model_check import check_model_fit
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_model_fit', 'check_folder', 'check_registry', 'check_trust', 'check_engine',
-           'check_alerts', 'PreflightReport', 'preflight', 'check_history']
+           'check_columns', 'check_folder', 'check_registry', 'check_trust', 'check_engine', 'check_alerts',
+           'PreflightReport', 'preflight', 'check_history']
 
 # %% ../../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -258,79 +259,6 @@ def check_columns(
             if str(c) not in map(str, feats): raise ConfigError(f"drift.{k}.{c}: {c!r} is not a feature column; "
                                                               f"the features are {', '.join(map(str, feats[:20]))}")
     return {str(c): str(d) for c, d in head.dtypes.items()}
-
-# %% ../../nbs/30b_preflight.ipynb #cd557018
-def _column_kind(s:pd.Series)->str|None:
-    "What a feature column holds that a plain estimator cannot take: 'dates', 'text', 'categories', or None"
-    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype): return "dates"
-    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s): return None
-    v = s.dropna()
-    if isinstance(s.dtype, pd.CategoricalDtype) or not len(v): return "categories"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if pd.to_numeric(v, errors="coerce").notna().all(): return None
-        if pd.to_datetime(v.astype(str), errors="coerce", format="mixed").notna().mean() > 0.9: return "dates"
-    return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
-
-def _check_proba(cfg:PipelineConfig, model)->PipelineConfig:
-    "Raise `ConfigError` naming the gate's key when its metric or `sequential_score` needs probabilities `model` does not give"
-    from ctml_nb.pipeline.policy_config import build_gate
-    keys = [f"promotion.params.{k}" for k in getattr(build_gate(cfg), "proba_params", list)()]
-    if keys and not hasattr(model, "predict_proba"):
-        raise ConfigError(f"{' and '.join(keys)} need(s) predicted probabilities, but model.factory {cfg.model.factory!r} "
-                          "has no predict_proba: choose a model that has one (e.g. SVC(probability=True)), or a label "
-                          "metric such as accuracy and no sequential_score")
-    return cfg
-
-def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
-    "A fresh model of `cfg` fitted on `X`, `y` (its warnings silenced)"
-    from ctml_nb.pipeline.policy_config import new_model
-    with warnings.catch_warnings(): warnings.simplefilter("ignore"); return new_model(cfg).fit(X, y)
-
-def _unfit_columns(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series)->dict:
-    "{column: kind} of the non-numeric features to blame: none when the model fails without them too"
-    bad = {c: k for c in X.columns if (k := _column_kind(X[c])) is not None}
-    if not bad or len(bad) == X.shape[1]: return bad
-    try: _fit(cfg, X[[c for c in X.columns if c not in bad]], y); return bad
-    except Exception: return {}
-
-# %% ../../nbs/30b_preflight.ipynb #f0e1d2c3
-def _column_fixes(cfg:PipelineConfig, X:pd.DataFrame, bad:dict)->tuple:
-    "(the columns a model cannot take, with an example value each; the fixes)"
-    cols = ", ".join(f"{c!r} ({k}, e.g. {X[c].dropna().iloc[0]!r})" if X[c].notna().any() else f"{c!r} ({k})"
-                     for c, k in bad.items())
-    dates, keep = [c for c, k in bad.items() if k == "dates"], [c for c in X.columns if c not in bad]
-    fixes = [f"set data.time_column: {dates[0]} if that column orders the rows"] if dates and not cfg.data.time_column else []
-    fixes += [f"list the features the model can take in data.features (e.g. [{', '.join(map(str, keep[:6]))}])" if keep
-              else "list the features the model can take in data.features",
-              "or use a model.factory that encodes them (a scikit-learn ColumnTransformer with a OneHotEncoder or a "
-              "TfidfVectorizer: see recipes/mixed_features.py)"]
-    return f"column(s) {cols} are not numbers", "Fix: " + "; ".join(fixes)
-
-def check_model_fit(
-    cfg:PipelineConfig,   # Parsed pipeline
-    head:pd.DataFrame,    # `source_head(cfg)`: the rows the model is fitted on
-)->PipelineConfig:
-    "Fit the configured model on `head`'s labelled rows; raise `ConfigError` naming the columns it cannot take and the fixes"
-    from ctml_nb.pipeline.config import feature_columns
-    rows = head[head[cfg.data.target].notna()].drop(columns=[cfg.data.time_column] if cfg.data.time_column else [])
-    X, y = rows[feature_columns(cfg, rows)], rows[cfg.data.target]
-    if len(rows) < 2: return cfg
-    try: model = _fit(cfg, X, y)
-    except Exception as e: err = " ".join(f"{type(e).__name__}: {e}".split())[:300]
-    else: return _check_proba(cfg, model)
-    where = f"model.factory {cfg.model.factory!r} cannot be fitted on the first {len(rows)} labelled rows of data.source"
-    bad = _unfit_columns(cfg, X, y)
-    if bad:
-        what, fix = _column_fixes(cfg, X, bad)
-        raise ConfigError(f"{where}: {what} ({err}). {fix}")
-    nan = [c for c in X.columns if _column_kind(X[c]) is None and X[c].isna().any()]
-    if nan:
-        raise ConfigError(f"{where}: column(s) {', '.join(map(repr, nan))} have missing values ({err}). Fix: use a "
-                          "model.factory that imputes them (a scikit-learn Pipeline with a SimpleImputer) or that takes "
-                          "missing values (e.g. sklearn.ensemble:HistGradientBoostingClassifier), or leave them out "
-                          "with data.features")
-    return cfg   # e.g. one class in the first rows: not something a sample can settle, so the cycle reports it
 
 # %% ../../nbs/30b_preflight.ipynb #70f03006
 def check_folder(

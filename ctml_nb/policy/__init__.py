@@ -5,8 +5,8 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .triggers import (
-    ModelState, parse_span, check_count, check_thresholds, fmt_span, span_text, TriggerDecision, Trigger, as_time, elapsed_since,
-    IntervalTrigger, DataVolumeTrigger, RetrainRequest, OnDemandTrigger, AnyOf, AllOf,
+    ModelState, parse_span, check_count, fmt_span, span_text, check_thresholds, TriggerDecision, Trigger, as_time,
+    elapsed_since, IntervalTrigger, DataVolumeTrigger, RetrainRequest, OnDemandTrigger, AnyOf, AllOf,
 )
 from .vetoes import (
     Cooldown, Budget,
@@ -39,7 +39,8 @@ from .hindsight import (
     HindsightOptimum, hindsight_optimum,
 )
 from .tune_space import (
-    RULES, EVIDENCE, default_space, estimated_space, labels_late, refine_space, grid_space, pool_blocks, choose, nested_gap,
+    RULES, EVIDENCE, default_space, labels_late, estimated_space, refine_space, grid_space, pool_blocks, choose,
+    nested_gap,
 )
 from .tune import (
     TuneResult, tuning_parts, tune_policy,
