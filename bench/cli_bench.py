@@ -58,7 +58,7 @@ def main():
         for name, args in CASES:
             w, c = run_once(args); walls[name].append(w); cpus[name].append(c)
     base = statistics.median(walls["python -c pass"])
-    print(f"cli_bench: code {code_version(ROOT, ['ctml_nb/cli.py'])}; Python {sys.version.split()[0]}; "
+    print(f"cli_bench: code {code_version(ROOT, ['ctml_nb/cli'])}; Python {sys.version.split()[0]}; "
           f"{os.cpu_count()} CPUs; load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
           f"{a.repeats} runs per case")
     print(f"{'case':<24}{'median s':>10}{'min s':>9}{'CPU s':>8}{'minus python':>14}  target")

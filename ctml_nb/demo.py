@@ -16,7 +16,7 @@ from .pipeline.run_record import RunRecord, read_index
 from .pipeline.runner import request_retrain, run_cycle
 
 # %% auto #0
-__all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs', 'print_drift']
+__all__ = ['DEMO_CONFIG', 'FEATURES', 'STORY', 'demo_data', 'write_live', 'run_demo', 'print_runs', 'print_drift', 'demo_drift']
 
 # %% ../nbs/34_demo.ipynb #4fdaedfb
 DEMO_CONFIG = """\
@@ -123,3 +123,22 @@ def print_drift(runs:str|Path):
     print("Elec2 is a market: prices and demand move from one week to the next, so a week is never a sample of the four\n"
           "weeks before and most columns drift every week, by several times the threshold. The ranking tells which\n"
           "columns moved most; the performance trigger decides whether that matters to the model.")
+
+# %% ../nbs/34_demo.ipynb #75786144
+def demo_drift(
+    out:str|Path,  # Folder of the demo's outputs
+):
+    "Drift report on the bundled Elec2 data: June 1997 against June 1998 (same season, one year apart)"
+    from ctml_nb.data.datasets import load_elec2
+    from ctml_nb.drift.tables import drift_report
+    from ctml_nb.reports.text import print_drift
+    df = load_elec2()
+    feats = ["period", "nswprice", "nswdemand", "vicprice", "vicdemand", "transfer"]
+    month = df["timestamp"].dt.to_period("M")  # the Victorian columns are constant before May 1997
+    ref, cur = df.loc[month == "1997-06", feats], df.loc[month == "1998-06", feats]
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    print(f"Elec2 drift: reference June 1997 ({len(ref)} rows) against current June 1998 ({len(cur)} rows)\n")
+    report = drift_report(ref, cur, out/"elec2_drift.html")
+    print_drift(report)
+    print(f"\nHTML report: {out/'elec2_drift.html'}")
+    return report

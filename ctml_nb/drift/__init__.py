@@ -49,3 +49,6 @@ from .estimate import (
     CBPE_METRICS, expected_calibration_error, calibration_check, fit_calibrator, expected_metric,
     PerformanceEstimate, PerformanceEstimator,
 )
+from .tables import (
+    drift_report,
+)

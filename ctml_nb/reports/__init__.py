@@ -5,7 +5,8 @@ by module, never through this file.
 """
 # Written by the restructure script from each module's `__all__`; edit the notebooks, then re-run it
 from .text import (
-    version_text, number_text, when_text, runs_table, labels_text, estimate_error_lines, record_text,
+    version_text, number_text, when_text, runs_table, labels_text, estimate_error_lines, record_text, print_drift,
+    backtest_rows,
 )
 from .plots import (
     COLORS, OUTCOMES, run_outcome, load_run, run_history, plot_metric_history, plot_history, drift_history,

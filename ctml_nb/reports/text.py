@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'labels_text', 'estimate_error_lines', 'record_text']
+__all__ = ['version_text', 'number_text', 'when_text', 'runs_table', 'labels_text', 'estimate_error_lines', 'record_text',
+           'print_drift', 'backtest_rows']
 
 # %% ../../nbs/31b_run_views.ipynb #e10b21b0
 def _missing(v)->bool:
@@ -225,3 +226,22 @@ def record_text(
             for a in d.get("alerts") or [] if a.get("status") != "sent"]   # deliveries that did not go out
     if d.get("run_dir"): out.append(f"record: {Path(d['run_dir']) / 'run.json'}")
     return "\n".join(out)
+
+# %% ../../nbs/31b_run_views.ipynb #d5ad7ca8
+def print_drift(report, sort:str|None="severity"):
+    "Print a `DriftReport`'s table, in `sort` order, and its verdict (`ctml drift`, the demo)"
+    import pandas as pd
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
+        print(report.to_frame(sort=sort).to_string(index=False))
+    print(f"\ndrifted columns: {report.drifted} (share {report.share:.2f}); dataset drift: {report.dataset_drift}")
+
+# %% ../../nbs/31b_run_views.ipynb #6e2ebc28
+def backtest_rows(result)->list:
+    "Per-batch rows of a backtest for `ctml backtest --json`: batch, metric, retrained, reasons, gate outcome, pending challengers"
+    f = result.to_frame()
+    pend = [v if isinstance(v, str) else "" for v in (f["pending"] if "pending" in f else [None] * len(f))]
+    gate = ["promoted" if p else "" if not r else "pending" if t.rsplit("; ", 1)[-1].split(": ")[0].endswith(" pending")
+            else "rejected" for r, p, t in zip(f["retrained"], f["promoted"], pend)]
+    cols = [c for c in ("batch", "start", "end", "rows", "time", "metric", "model_version", "retrained", "fired",
+                        "reasons", "vetoed_by", "pending") if c in f]
+    return f[cols].assign(gate=gate, **({"pending": [t or None for t in pend]} if "pending" in f else {})).to_dict(orient="records")
