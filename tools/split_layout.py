@@ -247,7 +247,7 @@ FIXUPS = {
         ("nbs/32_cli.ipynb", "> The `ctml` command: run and schedule cycles, list and show runs, HTML reports, the registry, drift reports and the demo",
          "> What every `ctml` command shares: its exit codes, and how it prints progress and run records"),
         # helpers that several command groups use become public names of `cli.common`
-        ("nbs/32*_cli*.ipynb", "_say(", "say("), ("nbs/32*_cli*.ipynb", "say=_say", "say=say"),
+        ("nbs/32*_cli*.ipynb", "_say(", "say("), ("nbs/32*_cli*.ipynb", "say=_say", "say=say"), ("nbs/32*_cli*.ipynb", "progress=_say", "progress=say"),
         ("nbs/32*_cli*.ipynb", "_print_record(", "print_record("),
         ("nbs/3[1-4]*.ipynb", "_print_drift(", "print_drift("),
         ("nbs/3[1-4]*.ipynb", 'def print_drift(report, sort:str|None="severity"):\n    import pandas as pd\n',

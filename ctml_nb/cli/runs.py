@@ -56,7 +56,7 @@ def cmd_report(args)->int:
         if not (runs / "index.jsonl").exists():
             return _usage(f"ctml report --index: {runs} holds no runs yet: run `ctml run --config FILE` first (or pass "
                           "the pipeline's --config, or its runs folder with --runs)")
-        print(write_runs_page(runs, reports=args.build_missing, no_input=args.no_input, progress=_say))
+        print(write_runs_page(runs, reports=args.build_missing, no_input=args.no_input, progress=say))
         todo = missing_reports(runs)
         if todo:
             cfg = f" --config {args.config}" if args.config else f" --runs {runs}"
@@ -71,7 +71,7 @@ def cmd_report(args)->int:
     from ctml_nb.reports.html import write_run_report
     t0 = time.perf_counter()
     say(f"writing the HTML report of run {run_dir.name} (each executed notebook becomes a page)")
-    print(write_run_report(run_dir, args.out, args.no_input, progress=_say))
+    print(write_run_report(run_dir, args.out, args.no_input, progress=say))
     say(f"done in {time.perf_counter() - t0:.0f} s")
     return EXIT_OK
 
@@ -79,7 +79,7 @@ def cmd_ui(args)->int:
     "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
     from ctml_nb.reports.runs_page import runs_server, write_runs_page
     runs = _runs_dir(args)
-    write_runs_page(runs, reports=args.build_missing, progress=_say)   # a missing report is written when opened
+    write_runs_page(runs, reports=args.build_missing, progress=say)   # a missing report is written when opened
     try: srv = runs_server(runs, port=args.port)
     except OSError as e: return _usage(f"ctml ui: port {args.port}: {e.strerror}: choose another --port, or --port 0 for a free one")
     print(f"runs page: http://127.0.0.1:{srv.server_address[1]}/ (Ctrl-C stops)", flush=True)
