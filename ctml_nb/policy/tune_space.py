@@ -220,6 +220,12 @@ def _least_regret(U:pd.DataFrame, pooled:pd.Series, names:list)->str:
     regret = (U.loc[names].max() - U.loc[names]).max(axis=1)
     return min(names, key=lambda k: (round(regret[k], 12), -pooled[k]))
 
+def _first_model_only(pick:str, names:list, blocks:list)->str:
+    "The base-strategy twin of `pick` when `pick` has another strategy (a window) and retrained in no block: its lead was its first model's"
+    twin = pick.split(" | ")[0]
+    fired = any(b.results[pick].totals["retrains"] for b in blocks)
+    return twin if " | " in pick and twin in names and not fired else pick
+
 def choose(
     search:PolicyComparison,  # Candidates backtested on the tuning part (all blocks pooled)
     cost:float,               # Retrain cost
@@ -239,6 +245,7 @@ def choose(
             return max(names, key=lambda k: (score[k], pooled[k]))
         pick = _least_regret(U, pooled, names)
         if rule == "recent":   # the latest block has a veto: regimes change, and a pick that trails never there is not worth its retrains
+            pick = _first_model_only(pick, names, blocks)
             return "never" if "never" in names and U.loc[pick].iloc[-1] < U.loc["never"].iloc[-1] else pick
         anchors = [k for k in (anchors or []) if k in search.results]
         if rule == "regret" or not anchors: return pick
