@@ -41,7 +41,7 @@ from .steps import (
     logged_kernels, readable_parameters, execute_step,
 )
 from .run_record import (
-    LIFTED, REQUIRED_VALUES, Values, load_values, load_run_config, RunRecord, now_iso, append_index, read_index,
+    LIFTED, REQUIRED_VALUES, Values, load_values, load_run_config, RunRecord, now_iso, append_index, read_index, run_records,
     find_run,
 )
 from .runner import (

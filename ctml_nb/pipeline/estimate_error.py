@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import InputError, read_json
 from ..metrics import get_metric
 from .batches import CycleData, extend
 from .config import config_path
-from .run_record import Values
+from .run_record import Values, run_records
 
 # %% auto #0
 __all__ = ['batch_span', 'settled_entry', 'realised_on', 'settle_estimates', 'settled_of', 'error_summary', 'recent_settled',
@@ -70,15 +69,13 @@ def realised_on(
 # %% ../../nbs/33d_estimate_error.ipynb #aa7e38d9
 def _checks(runs_dir:Path, pipeline:str, lo:int):
     "(run id, run folder, check values) of the runs that handed a cursor on, newest first, down to the label mark `lo`"
-    for p in sorted(Path(runs_dir).glob("*/run.json"), reverse=True):   # run ids sort by start time
-        try: d = read_json(p)
-        except InputError: continue
-        if not isinstance(d, dict) or d.get("pipeline") != pipeline or d.get("status") not in ("succeeded", "skipped"): continue
+    for run, d in run_records(runs_dir, pipeline, newest_first=True):
+        if d.get("status") not in ("succeeded", "skipped"): continue
         chk = (d.get("values") or {}).get("check") or {}
         span = batch_span(chk)
         if span is None: continue
         if span[1] <= lo: return   # settled before: so are all older ones
-        yield p.parent.name, p.parent, chk
+        yield run.name, run, chk
 
 def _moved(chk:dict, data:CycleData)->bool:
     "Were late rows inserted into the history after this check (its positions moved)?"
@@ -136,11 +133,9 @@ def recent_settled(
 )->list:                # `settled_entry` dicts, oldest first
     "The newest settled estimates recorded by a pipeline's runs"
     out = []
-    for i, p in enumerate(sorted(Path(runs_dir).glob("*/run.json"), reverse=True)):
+    for i, (_, d) in enumerate(run_records(runs_dir, pipeline, newest_first=True)):
         if i >= max_runs or len(out) >= last: break
-        try: d = read_json(p)
-        except InputError: continue
-        if isinstance(d, dict) and d.get("pipeline") == pipeline: out = settled_of(d) + out
+        out = settled_of(d) + out
     return out[-last:]
 
 def estimate_error_value(

@@ -17,6 +17,7 @@ import numpy as np
 
 from .builders import pipeline_registry
 from .config import PipelineConfig, config_path, feature_columns
+from .run_record import run_records
 from ..core import InputError, PipelineError, read_json, to_jsonable, write_json
 
 # %% auto #0
@@ -306,15 +307,13 @@ def last_cursor(
 )->tuple:                # (cursor or None, {"run_id": run it came from, "passed_over": [[run, why]], "note": text or None})
     "Where the next cycle starts: the cursor of the newest finished run that handed one on and whose signature checks"
     passed = []
-    for p in sorted(Path(runs).glob("*/run.json"), reverse=True):   # run ids sort by start time
-        try: d = read_json(p)
-        except InputError: continue
-        if not isinstance(d, dict) or d.get("pipeline") != cfg.name or d.get("status") == "running": continue
+    for run, d in run_records(runs, cfg.name, newest_first=True):
+        if d.get("status") == "running": continue
         if d.get("cursor") is None and d.get("watermark") in (None, ""): continue   # a failed run hands nothing on
-        why = None if cfg.trust.trusted else _cursor_refusal(cfg, d, p.parent.name)
-        if why: passed.append([p.parent.name, why]); continue
+        why = None if cfg.trust.trusted else _cursor_refusal(cfg, d, run.name)
+        if why: passed.append([run.name, why]); continue
         if d.get("status") not in ("succeeded", "skipped"): continue
-        return d.get("cursor") or {"watermark": d["watermark"]}, _cursor_info(p.parent.name, passed)
+        return d.get("cursor") or {"watermark": d["watermark"]}, _cursor_info(run.name, passed)
     return None, _cursor_info(None, passed)
 
 def resign_cursors(
@@ -325,12 +324,10 @@ def resign_cursors(
     from ctml_nb.registry.model_files import sign
     if cfg.trust.trusted: return 0
     n = 0
-    for p in sorted(Path(config_path(cfg, "runs")).glob("*/run.json")):
-        try: d = read_json(p)
-        except InputError: continue
-        if not isinstance(d, dict) or d.get("pipeline") != cfg.name or not d.get("cursor_signature"): continue
-        if _cursor_refusal(cfg, d, p.parent.name) is None:   # never vouch for what did not check
-            write_json(p, {**d, "cursor_signature": sign(new_key, _cursor_body(cfg, d))}); n += 1
+    for run, d in run_records(config_path(cfg, "runs"), cfg.name):
+        if not d.get("cursor_signature"): continue
+        if _cursor_refusal(cfg, d, run.name) is None:   # never vouch for what did not check
+            write_json(run/"run.json", {**d, "cursor_signature": sign(new_key, _cursor_body(cfg, d))}); n += 1
     return n
 
 def _cursor_info(run, passed)->dict:

@@ -16,7 +16,7 @@ from .config import PipelineConfig, parse_config
 
 # %% auto #0
 __all__ = ['LIFTED', 'REQUIRED_VALUES', 'Values', 'load_values', 'load_run_config', 'RunRecord', 'now_iso', 'append_index',
-           'read_index', 'find_run']
+           'read_index', 'run_records', 'find_run']
 
 # %% ../../nbs/30f_run_record.ipynb #ca781c6b
 class Values:
@@ -184,6 +184,19 @@ def read_index(
         here = [Path(runs_dir).absolute()/str(r) for r in df["run_id"]]
         df["run_dir"] = [str(h) if (h/"run.json").exists() or not Path(str(d)).is_absolute() else d for h, d in zip(here, df["run_dir"])]
     return df
+
+# %% ../../nbs/30f_run_record.ipynb #3e57aa4c
+def run_records(
+    runs_dir:str|Path,       # Runs folder
+    pipeline:str|None=None,  # Keep one pipeline's runs only
+    newest_first:bool=False, # Run ids sort by start time
+):                           # Yields (run folder, record dict)
+    "Every readable `run.json` in a runs folder, as written (unreadable or non-record files passed over)"
+    for p in sorted(Path(runs_dir).glob("*/run.json"), reverse=newest_first):
+        try: d = read_json(p)
+        except InputError: continue
+        if isinstance(d, dict) and (pipeline is None or d.get("pipeline") == pipeline): yield p.parent, d
+
 
 # %% ../../nbs/30f_run_record.ipynb #c8fd3613
 def find_run(

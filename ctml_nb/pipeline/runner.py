@@ -24,7 +24,7 @@ from .journal import last_cursor, request_retrain, requeue_requests, sign_cursor
 from ..core import InputError, PipelineError, atomic_write, md_escape, read_json, to_jsonable, write_json
 from .steps import RECORD_MIME, REGISTRY_LOG, RunHeader, StepResult, execute_step, kernel_env, read_records, record, library_versions
 from .run_record import (LIFTED, REQUIRED_VALUES, RunRecord, Values, append_index, find_run, load_run_config,
-                                         load_values, now_iso, read_index)
+                                         load_values, now_iso, read_index, run_records)
 
 _all_ = ["request_retrain"]  # re-exported: `ctml retrain` and the templates ask for a retrain from here
 
@@ -192,19 +192,17 @@ def close_abandoned(
 )->list:            # Run ids closed
     "Record as failed the runs of `pipeline` left `running` by a runner that was killed; requeue their requests (call under the lock)"
     closed = []
-    for p in sorted(Path(runs).glob("*/run.json")):
-        try: d = read_json(p)
-        except InputError: continue
-        if d.get("pipeline") != pipeline or d.get("status") != "running": continue
+    for run, d in run_records(runs, pipeline):
+        if d.get("status") != "running": continue
         rec = RunRecord.from_dict(d)
-        back = requeue_requests(runs, pipeline, p.parent)
+        back = requeue_requests(runs, pipeline, run)
         rec.status, rec.request = "failed", None
         rec.reason = "the runner stopped before finishing this cycle (process killed or machine restarted)"
         if rec.recovery: rec.reason += f"; {rec.recovery['note']}"
         else: rec.model_after = champion
         if back: rec.reason += f"; its {len(back)} request(s) went back to the queue"
         rec.finished, rec.watermark, rec.cursor = now_iso(), None, None
-        write_json(p, rec.stored()); append_index(runs, rec.summary()); closed.append(rec.run_id)
+        write_json(run/"run.json", rec.stored()); append_index(runs, rec.summary()); closed.append(rec.run_id)
     return closed
 
 def _recover_locked(cfg, runs, champion)->dict:
