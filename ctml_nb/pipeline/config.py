@@ -216,10 +216,11 @@ class ImportScope:
         import sys
         added = {Path(p).resolve() for p in sys.path if p and p not in self.sys_path} | {self.path}
         sys.path[:] = self.sys_path
+        installed = _installed_roots()
         for name in set(sys.modules) - self.modules:
             f = getattr(sys.modules.get(name), "__file__", None)
             parents = set(Path(f).resolve().parents) if f else set()
-            if added & parents and not _installed_roots() & parents: sys.modules.pop(name, None)
+            if added & parents and not installed & parents: sys.modules.pop(name, None)
 
 def pipeline_importable(
     base_dir:str|Path,  # Folder of the pipeline file
