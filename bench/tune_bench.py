@@ -1,7 +1,7 @@
 """Policy-tuning benchmark: `tune_policy` on the earlier half of each stream, judged on the later half.
 
 Usage:  python bench/tune_bench.py [DATA_DIR] [--n-jobs 2] [--streams elec2,sea,...] [--held-out] [--costs 0.01,0.05,0.2]
-                                   [--rules recent,anchored,regret] [--cache bench/.cache/tune] [--json out.json]
+                                   [--rules recent,anchored,regret] [--cache bench/.cache/tune] [--json out.json] [--explain]
 
 For each stream and retrain cost: the tuned policy's utility on the later half (metric - cost x retrains/batches),
 the best baseline's utility on that half chosen in hindsight (`baseline_policies`, every 10 batches), the margin
@@ -18,7 +18,9 @@ scikit-learn's digits in file order, the Deutsche mark's daily direction 1980-87
 seeded generators with concept changes inside the stream (Agrawal, Hyperplane, STAGGER, LED, RandomRBF, Mixed, Sine).
 Every model is a depth-8 decision tree retrained from scratch on all labelled rows (the tuner may choose a window).
 Each stream's tuned result, with every backtest run, is pickled to `--cache`: a second run (another rule, another
-cost) re-scores it from there, and backtests only a choice not yet run on the later half.
+cost) re-scores it from there, and backtests only a choice not yet run on the later half. `--explain` prints, for each
+pair of the first rule that misses a target, what blocks it: the pick against the later half's best baseline and the
+baseline that dominates it, block by block on the tuning part, and the class of cause (`cause`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
@@ -128,7 +131,8 @@ def run(name:str, data_dir:Path, costs:list, n_jobs:int, rules=RULES, cache:Path
                      "optimum": s["hindsight"]["utility"] if s["hindsight"] else None,
                      "optimum_retrains": s["hindsight"]["retrains"] if s["hindsight"] else None,
                      "gap": (s["expected_gap"] or {}).get("mean"), "dominated": dominated(r),
-                     "batches": s["later"]["batches"], "pass": s["margin"] >= TARGET})
+                     "batches": s["later"]["batches"], "pass": s["margin"] >= TARGET,
+                     "explain": explain(r) if rule == rules[0] else []})
     save(first, name, cache)
     for r in rows: r["seconds"], r["cpu_seconds"], r["cached"] = time.perf_counter() - t0, time.process_time() - c0, cached
     return rows
@@ -141,6 +145,48 @@ def dominated(r)->bool:
     b = f.drop(index=f"tuned: {r.chosen}")
     better = b["metric"] > t["metric"] if hib else b["metric"] < t["metric"]
     return bool(((b["retrains"] <= t["retrains"]) & better).any())
+
+
+def _twin(r, baseline:str)->str|None:
+    "The tuning candidate that runs as `baseline` does (same trigger and strategy), or None"
+    key = lambda p: (repr(p.trigger), repr(p.strategy), id(p.gate), repr(p.holdout))
+    b = key(r.baselines[baseline])
+    return next((k for k, p in r.candidates.items() if key(p) == b), None)
+
+
+def cause(r, other:str)->dict:
+    """Why the tuned policy lost to baseline `other` on the later half, read from the tuning blocks: "schedule not shown"
+    (the baseline retrained in no tuning block, so a block could not tell it from never, and retrained later), "gain under
+    the noise" (the pick's mean per-batch utility gain over it on the tuning part is under one standard error), or "regime
+    change" (the pick led by more than the noise and lost later)"""
+    t, c, sign = r._tuning, r.cost, 1.0 if r.search._hib() else -1.0
+    twin, pick = _twin(r, other), r.chosen
+    out = {"baseline": other, "twin": twin, "later_retrains": (int(r.evaluation.results[f"tuned: {pick}"].totals["retrains"]),
+                                                               int(r.evaluation.results[other].totals["retrains"]))}
+    if twin is None: return out | {"cause": "baseline not among the candidates"}
+    u = [float(sign * (b.utility(c)[pick] - b.utility(c)[twin])) for b in t.by_block()]
+    a, b = (r.search.results[k].frame for k in (pick, twin))   # the same batches, blocks pooled
+    ok = (a["metric"].notna() & b["metric"].notna()).to_numpy()
+    w = a["rows"].to_numpy()[ok] / a["rows"].to_numpy()[ok].mean()   # as the utility: a batch's metric weighted by its rows
+    d = (sign * w * (a["metric"].to_numpy() - b["metric"].to_numpy())[ok]
+         - c * (a["retrained"].to_numpy().astype(float) - b["retrained"].to_numpy().astype(float))[ok])
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.inf
+    fired = [x.results[twin].totals["retrains"] for x in t.blocks]
+    kind = ("schedule not shown" if not any(fired) and out["later_retrains"][1] else
+            "gain under the noise" if d.mean() < se else "regime change")
+    return out | {"block_gain": [round(x, 4) for x in u], "batch_gain": round(float(d.mean()), 4), "se": round(float(se), 4),
+                  "tuning_retrains": ([int(x.results[pick].totals["retrains"]) for x in t.blocks], [int(x) for x in fired]), "cause": kind}
+
+
+def explain(r)->list:
+    "`cause` against the best baseline when the margin misses, and against each baseline that dominates the tuned policy"
+    s, f = r.summary(), r.evaluation.to_frame().set_index("policy")
+    me, hib = f.loc[f"tuned: {r.chosen}"], r.search._hib()
+    others = [s["best_baseline"]["policy"]] if s["margin"] < TARGET else []
+    for k in r.baselines:
+        better = f.loc[k, "metric"] > me["metric"] if hib else f.loc[k, "metric"] < me["metric"]
+        if f.loc[k, "retrains"] <= me["retrains"] and better and k not in others: others.append(k)
+    return [cause(r, k) for k in others]
 
 
 def main(argv=None)->int:
@@ -156,6 +202,7 @@ def main(argv=None)->int:
                    help="folder of each stream's tuned result with its backtests: reused, so a rule change is re-scored "
                         "without re-running them ('' for none; delete it after changing the tuner's backtests or space)")
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--explain", action="store_true", help="for each pair of the first rule that misses a target, what blocks it")
     a = p.parse_args(argv)
     pool = HELD_OUT if a.held_out else STREAMS
     names = a.streams.split(",") if a.streams else list(pool)
@@ -173,8 +220,10 @@ def main(argv=None)->int:
               f"{rows[-1]['seconds']:.0f} s wall, {rows[-1]['cpu_seconds']:.0f} s CPU in this process"
               f"{' from the cache' if rows[0]['cached'] else ''}, load {os.getloadavg()[0]:.2f})")
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(f.drop(columns=["stream", "seconds", "cpu_seconds", "cached", "batches", "candidates"]).to_string(
+            print(f.drop(columns=["stream", "seconds", "cpu_seconds", "cached", "batches", "candidates", "explain"]).to_string(
                 index=False, float_format=lambda v: f"{v:.4f}"))
+        for x in rows if a.explain else []:
+            for e in x["explain"]: print(f"  {n} at {x['cost']:g}: {x['chosen']!r} against {e.pop('baseline')!r}: {e}")
     f = pd.DataFrame(out)
     for rule, g in f.groupby("rule", sort=False):
         w = g["margin"].idxmin()
