@@ -208,6 +208,25 @@ def test_backtest_replays_the_feeds_delays(tmp_path, monkeypatch, capsys):
                  "--no-progress"]) == 0 and not seen    # --label-delay still replaces them
 
 
+def test_a_replay_reads_the_label_feed_once(tmp_path, monkeypatch, capsys):
+    "`ctml backtest` and `ctml tune` join the feed once: the history loader hands on the arrival times it computed"
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.to_csv(tmp_path / "labels" / "all.csv", index=False)
+    import ctml_nb.data.labels as labels
+    from ctml_nb.cli import main
+    calls, real = [], labels.join_history
+    monkeypatch.setattr(labels, "join_history", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--json", "--no-progress"]) == 0
+    assert len(calls) == 1
+    from ctml_nb.pipeline.policy_config import backtest_config
+    calls.clear(); backtest_config(cfg, batch_rows=DAY)   # the history read here: once too
+    assert len(calls) == 1
+    from ctml_nb.data.history import load_history
+    hist, times = load_history(cfg.data, cfg.base_dir, label_times=True)
+    assert (times == lab.set_index("id")["arrived_at"].reindex(hist["id"]).to_numpy()).all()   # each row's own label time
+
+
 WEATHER = """\
 name: weather
 data:
