@@ -7,8 +7,10 @@ one per cycle, holding the labels that arrived by the cycle's data time (delays 
 
 Prints per table: rows served, labels delivered, joined (summed over the records), waiting, the delays the records
 give against the delays drawn, whether every delivered label of a served row is joined exactly once (none lost), and
-the CPU seconds of a cycle early and late in the history (the join reads the new deliveries and the served-key index, never the served rows again: flat), with the
-load average. Reference: none lost, joined == delivered, on both tables.
+the CPU seconds of a cycle early, midway and late in the history, and the slope of a cycle's CPU against the rows served
+so far (the join reads the new deliveries and the served-key index, never the served rows again; `Source.labelled`
+reads only up to the first row still waiting, which the feed's index names, so labels that never arrive cost nothing
+later), with the load average. Reference: none lost, joined == delivered, on both tables.
 """
 from __future__ import annotations
 
@@ -80,7 +82,10 @@ def run(name, df, target, tcol, cycles:int, median_hours:float, never:float, see
                 "joined_in_records": sum(r["joined"] for r in recs), "waiting_now": last["waiting"],
                 "none_lost_exactly_once": bool(ok),
                 "delay_p50_drawn": str(drawn.median().round("s")), "delay_p50_last_record": (last["delay"] or {}).get("p50"),
-                "cpu_s_first_cycles": round(float(np.mean(cpu[1:4])), 3), "cpu_s_last_cycles": round(float(np.mean(cpu[-3:])), 3)}
+                "cpu_s_first_cycles": round(float(np.mean(cpu[1:4])), 3), "cpu_s_middle_cycles": round(float(np.mean(cpu[len(cpu) // 2 - 1:len(cpu) // 2 + 2])), 3),
+                "cpu_s_last_cycles": round(float(np.mean(cpu[-3:])), 3),
+                # what is left of the growth: least-squares CPU seconds per cycle against the rows served so far (cycle 2 on)
+                "cpu_ms_per_10k_rows_served": round(float(np.polyfit(cuts[1:], cpu[1:], 1)[0]) * 1e7, 2)}
 
 
 def main(argv=None):

@@ -98,3 +98,29 @@ def test_backtest_config_runs_the_estimated_trigger(tmp_path, capsys):
     fired = [r for r in out["batches"][1:] if r["fired"]]   # batch 0 trains the first model
     assert fired and all("estimated_performance" in r["fired"] for r in fired), out["batches"][:3]
     assert any("estimated accuracy" in r["reasons"] for r in fired)
+
+
+def test_pipeline_fits_the_estimator_once_per_champion_and_refuses_a_forged_one(tmp_path):
+    cfg = _project(tmp_path, floor=0.0)   # never fires: the champion stays, cycle after cycle
+    runs = tmp_path / "runs" / "estimators"
+    _live(tmp_path, 14)
+    assert run_cycle(cfg, progress=False).status == "succeeded"
+    _live(tmp_path, 15)
+    first = run_cycle(cfg, progress=False)
+    (kept,) = runs.glob("*.json")
+    assert (runs / f"{kept.name}.sig").exists()
+    assert any("fitted on" in n and "kept: none kept yet" in n for n in first.trigger["notes"]), first.trigger["notes"]
+    body = json.loads(kept.read_text())
+    assert body["estimator"]["params"]["metric"] == "accuracy" and "pickle" not in kept.read_text()
+    _live(tmp_path, 16)
+    second = run_cycle(cfg, progress=False)   # loaded: no fit, no note, the file as it was
+    assert not any("estimator" in n for n in second.trigger["notes"]), second.trigger["notes"]
+    assert json.loads(kept.read_text()) == body
+    ev = second.trigger["evidence"]["estimated_performance(accuracy, floor=0)"]
+    assert ev["reference_rows"] == body["estimator"]["fitted"]["reference_rows_"]
+    kept.write_text(kept.read_text().replace('"reference_": ', '"reference_": 1.0, "was": ', 1))   # a better-looking reference
+    _live(tmp_path, 17)
+    third = run_cycle(cfg, progress=False)   # forged: refused, refitted and kept again
+    assert third.status == "skipped"   # checked, nothing fired
+    assert any("not used" in n and "SHA-256" in n for n in third.trigger["notes"]), third.trigger["notes"]
+    assert json.loads(kept.read_text())["estimator"]["fitted"]["reference_"] != 1.0

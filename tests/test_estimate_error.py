@@ -129,3 +129,23 @@ def test_runs_page_and_show_escape_what_a_settled_estimate_says(tmp_path):
     assert cells["r0"] == f"0.900 / - ({bad})" and cells["r2"] == "0.900 / waiting for labels"
     report = run_summary_html(runs / "r1", history=False)
     assert bad not in report and "estimate of run r0: not settled (&lt;script&gt;" in report
+
+
+def test_a_cycle_reads_the_records_it_settles_and_the_newest_window_only(tmp_path, monkeypatch):
+    "One pass over run.json: the checks whose batches may settle now, and the newest record's window of settled errors"
+    import ctml_nb.pipeline.estimate_error as ee
+    from ctml_nb.core import write_json
+    entry = lambda i: ee.settled_entry(f"r{i:03d}", {"metric": "accuracy", "value": 0.9}, (10 * i, 10 * i + 10), 0.8)
+    for i in range(60):   # each check served 10 rows and settled the one before it
+        v = ee.estimate_error_value([entry(i - 1)] if i else [], ee.recent_settled(tmp_path, "p"))
+        write_json(tmp_path / f"r{i:03d}" / "run.json", {"pipeline": "p", "status": "succeeded", "values": {"check": {
+            "data": {"batch_rows": 10, "rows_seen": 10 * i + 10}, "estimate_error": v}}})
+    read, real = [], ee.run_records
+    def counted(*a, **k):
+        for run, d in real(*a, **k): read.append(run.name); yield run, d
+    monkeypatch.setattr(ee, "run_records", counted)
+    checks, earlier = ee._scan(tmp_path, "p", lo=580, last=10)   # label mark 580: the batches ending at 590 and 600 may settle
+    assert [c[0] for c in checks] == ["r059", "r058"] and read == ["r059", "r058", "r057"]   # r057 ends at 580: settled before
+    assert [e["run_id"] for e in earlier] == [f"r{i:03d}" for i in range(49, 59)]             # from r059's window alone
+    read.clear()
+    assert len(ee.recent_settled(tmp_path, "p", last=10)) == 10 and read == ["r059"]

@@ -208,6 +208,25 @@ def test_backtest_replays_the_feeds_delays(tmp_path, monkeypatch, capsys):
                  "--no-progress"]) == 0 and not seen    # --label-delay still replaces them
 
 
+def test_a_replay_reads_the_label_feed_once(tmp_path, monkeypatch, capsys):
+    "`ctml backtest` and `ctml tune` join the feed once: the history loader hands on the arrival times it computed"
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    data.to_csv(tmp_path / "live.csv", index=False)
+    lab.to_csv(tmp_path / "labels" / "all.csv", index=False)
+    import ctml_nb.data.labels as labels
+    from ctml_nb.cli import main
+    calls, real = [], labels.join_history
+    monkeypatch.setattr(labels, "join_history", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert main(["backtest", "--config", str(tmp_path / "pipeline.yaml"), "--batch-rows", str(DAY), "--json", "--no-progress"]) == 0
+    assert len(calls) == 1
+    from ctml_nb.pipeline.policy_config import backtest_config
+    calls.clear(); backtest_config(cfg, batch_rows=DAY)   # the history read here: once too
+    assert len(calls) == 1
+    from ctml_nb.data.history import load_history
+    hist, times = load_history(cfg.data, cfg.base_dir, label_times=True)
+    assert (times == lab.set_index("id")["arrived_at"].reindex(hist["id"]).to_numpy()).all()   # each row's own label time
+
+
 WEATHER = """\
 name: weather
 data:
@@ -340,3 +359,50 @@ def test_served_keys_indexed_as_served_and_a_lost_part_loses_nothing(tmp_path, m
     served = delivered[delivered["id"].isin(data["id"].iloc[:10 * DAY])]
     assert not led["key"].duplicated().any() and (led["status"] == "joined").sum() == len(served)
     assert rec.values["check"]["data"]["labels"]["waiting"] == 10 * DAY - len(served)
+
+
+def _feed_cycles(tmp_path, hint:bool, monkeypatch, max_wait=None):
+    "Six cycles of the check step's data part on a folder of daily parquet files; one early label never arrives"
+    import json
+    import ctml_nb.data.source_files as sf
+    from ctml_nb.core import to_jsonable
+    from ctml_nb.pipeline.batches import cycle_data
+    from ctml_nb.pipeline.config import parse_config
+    data, lab = _elec2()
+    lost = data["id"].iloc[30]
+    lab = lab[lab["id"] != lost]
+    (tmp_path / "data").mkdir(parents=True); (tmp_path / "labels").mkdir()
+    cfg = parse_config({"name": "p", "data": {"source": "data", "target": "target", "time_column": "timestamp",
+                        "labels": {"source": "labels", "key": "id", "label": "label", "time": "arrived_at"}},
+                        "model": {"factory": "sklearn.dummy:DummyClassifier"}}, tmp_path)
+    read, real_read, real_labelled = [], sf.FilesSource._read, sf.FilesSource.labelled
+    def labelled(self, cursor, unlabelled=None):
+        self._in_labelled, self.max_label_wait = True, max_wait   # what a source opened with `max_label_wait` gives up on
+        try: return real_labelled(self, cursor, unlabelled if hint else None)
+        finally: self._in_labelled = False
+    def _read(self, *a, **k):
+        out = real_read(self, *a, **k)
+        if getattr(self, "_in_labelled", False): read.append(len(out))
+        return out
+    monkeypatch.setattr(sf.FilesSource, "labelled", labelled); monkeypatch.setattr(sf.FilesSource, "_read", _read)
+    cursor, out, t = "", [], pd.to_datetime(data["timestamp"])
+    for k, days in enumerate(range(3, 9)):
+        data.iloc[(days - 1) * DAY if k else 0:days * DAY].to_parquet(tmp_path / "data" / f"{k:02d}.parquet")
+        since = t.iloc[(days - 1) * DAY - 1] if k else pd.Timestamp.min
+        lab[(lab["arrived_at"] <= t.iloc[days * DAY - 1]) & (lab["arrived_at"] > since)].to_parquet(tmp_path / "labels" / f"{k:02d}.parquet")
+        d = cycle_data(cfg, cursor)
+        cursor = json.dumps(to_jsonable(d.cursor))
+        out.append((d.label_mark, d.cursor["label_from"], d.labels["waiting"]))
+    monkeypatch.undo()
+    return out, read
+
+
+@pytest.mark.parametrize("max_wait", [None, "2D"])
+def test_a_label_that_never_arrives_does_not_make_every_cycle_read_back(tmp_path, monkeypatch, max_wait):
+    "The feed knows which served rows wait: `labelled` reads up to the first that blocks, with the same marks as a full read"
+    fast, read = _feed_cycles(tmp_path / "hint", True, monkeypatch, max_wait)
+    full, read_all = _feed_cycles(tmp_path / "full", False, monkeypatch, max_wait)
+    assert [f[:3] for f in fast] == [f[:3] for f in full]          # the same label marks, frontiers and waiting rows
+    if max_wait is None:
+        assert all(m == 30 for m, *_ in full[2:])                  # pinned at the row whose label never comes
+        assert read[3:] == [1, 1, 1] and read_all[-1] > 6 * DAY    # once pinned, the row itself only; a full read goes back to it each cycle

@@ -25,10 +25,11 @@ def cmd_backtest(args)->int:
     from ctml_nb.pipeline.policy_config import backtest_config
     from ctml_nb.pipeline.preflight import check_history
     cfg = load_config(args.config)
-    hist = load_history(cfg.data, cfg.base_dir, args.history, say=say)   # labelled rows; left-out ones said
+    hist, times = load_history(cfg.data, cfg.base_dir, args.history, say=say, label_times=True)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     cmp = backtest_config(cfg, hist, batch_rows=args.batch_rows, batch_every=args.batch_every,
-                          initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress)
+                          initial_rows=args.initial_rows, label_delay=args.label_delay, progress=not args.no_progress,
+                          label_times=times)
     (res,) = cmp.results.values()
     if args.json:
         print(json.dumps(to_jsonable({"summary": cmp.to_frame().to_dict(orient="records"), "batches": backtest_rows(res)}),
@@ -62,11 +63,11 @@ def cmd_tune(args)->int:
     from ctml_nb.pipeline.tuning import tune_config
     _tune_args(args)
     cfg = load_config(args.config)
-    hist = load_history(cfg.data, cfg.base_dir, args.history, say=say)   # labelled rows; left-out ones said
+    hist, times = load_history(cfg.data, cfg.base_dir, args.history, say=say, label_times=True)   # labelled rows; left-out ones said
     check_history(validate_config(cfg), hist)   # columns and the model on the first rows: exit 2 before any fit
     res = tune_config(cfg, args.retrain_cost, hist, split=args.split, n_jobs=args.n_jobs,
                       progress=not args.no_progress, batch_rows=args.batch_rows, batch_every=args.batch_every,
-                      initial_rows=args.initial_rows, label_delay=args.label_delay)
+                      initial_rows=args.initial_rows, label_delay=args.label_delay, label_times=times)
     tuned, s = res.to_config(), res.summary()
     if args.out and s["concerns"] and not args.force:   # the truth first: a worse choice is not written silently
         print(res.to_text())

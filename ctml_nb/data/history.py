@@ -16,10 +16,13 @@ from ..core import REF_PATTERN, TABLE_FORMATS, ConfigError, InputError, parse_ti
 __all__ = ['read_history', 'load_history']
 
 # %% ../../nbs/23e_history.ipynb #81dac5ee
+_ARRIVED = "\x00label_arrived"   # the rows' label arrival times while they are sorted (no data column has this name)
+
 def read_history(
     data,                   # A pipeline's `data:` (`ctml_nb.pipeline.config.DataConfig`): source, params, target, time_column, features, labels
     base_dir:str|Path=".",  # Folder a relative source path is resolved against (the config file's)
-)->pd.DataFrame:            # Every row, in time order, with target and time columns checked
+    label_times:bool=False, # Also return when each row's label arrived through `data.labels` (the join computes it)
+)->pd.DataFrame|tuple:      # Every row, in time order, with target and time columns checked; with `label_times`: (rows, times or None)
     "The whole history `data.source` holds"
     src = data.source
     if isinstance(src, str) and REF_PATTERN.match(src) and Path(src).suffix.lower() not in TABLE_FORMATS:
@@ -31,17 +34,19 @@ def read_history(
         df = open_source(data, base_dir).read().reset_index(drop=True)
     if (fl := getattr(data, "labels", None)) is not None:   # every label of the feed joined
         from ctml_nb.data.labels import join_history
-        df = join_history(df, fl.source, fl.keys, data.target, fl.label, fl.time, fl.policies, base_dir, fl.params)[0]
+        df, at = join_history(df, fl.source, fl.keys, data.target, fl.label, fl.time, fl.policies, base_dir, fl.params)[:2]
+        df = df.assign(**{_ARRIVED: at.to_numpy()})   # sorted with the rows, then taken out
     need = [data.target] + ([data.time_column] if data.time_column else []) + list(data.features or [])
     missing = [c for c in need if c not in df.columns]
-    if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {list(df.columns)}")
+    if missing: raise InputError(f"data.source {src!r} has no column(s) {missing}; it has {[c for c in df.columns if c != _ARRIVED]}")
     if data.time_column:
         t = data.time_column
         if df[t].dtype == object or pd.api.types.is_string_dtype(df[t]):
             try: df = df.assign(**{t: parse_times(df[t])})
             except (ValueError, TypeError): raise InputError(f"time column {t!r} cannot be read as dates") from None
         df = df.sort_values(t, kind="stable").reset_index(drop=True)
-    return df
+    times = df.pop(_ARRIVED) if _ARRIVED in df.columns else None
+    return (df, times) if label_times else df
 
 # %% ../../nbs/23e_history.ipynb #283e6997
 def load_history(
@@ -49,13 +54,14 @@ def load_history(
     base_dir:str|Path=".",    # Folder a relative source path is resolved against (the config file's)
     path:str|Path|None=None,  # A file read in place of `data.source` (`--history FILE`, relative to the working folder)
     say=None,                 # Called with one line when unlabelled rows are left out (e.g. `print`)
-)->pd.DataFrame:              # The labelled rows, in time order
+    label_times:bool=False,   # Also return when each row's label arrived through `data.labels` (the feed is read once)
+)->pd.DataFrame|tuple:        # The labelled rows, in time order; with `label_times`: (rows, arrival times as an array, or None)
     "The labelled history a replay scores: `path` or `data.source`, rows whose label has not arrived left out"
     if path is not None: data = dataclasses.replace(data, source=str(Path(path).resolve()), params={})
-    df, t = read_history(data, base_dir), data.target
+    (df, at), t = read_history(data, base_dir, label_times=True), data.target
     miss = df[t].isna()
     if miss.all(): raise ConfigError(f"data.target: column {t!r} of {data.source} holds no label yet: a replay needs labelled rows")
     if miss.any():
         if say: say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
-        df = df[~miss].reset_index(drop=True)
-    return df
+        df, at = df[~miss].reset_index(drop=True), None if at is None else at[~miss]
+    return (df, None if at is None else at.to_numpy()) if label_times else df

@@ -167,7 +167,9 @@ class LabelLedger:
         try: t = pq.read_table(path)
         except Exception as e: raise InputError(f"{path}: the label ledger cannot be read ({e}); restore it from a backup") from None
         meta = json.loads((t.schema.metadata or {}).get(b"ctml_labels", b"{}"))
-        return cls(t.to_pandas(), meta.get("cursor"), int(meta.get("seq", 0)))
+        f = t.to_pandas()
+        f["key"] = f["key"].astype(object)   # plain strings once: every lookup by key would convert arrow strings again
+        return cls(f, meta.get("cursor"), int(meta.get("seq", 0)))
 
     def save(self, path:str|Path)->Path:
         "Write the ledger atomically (the feed cursor in the same file: both change together or not at all)"
@@ -180,9 +182,12 @@ class LabelLedger:
         return atomic_write(path, buf.getvalue())
 
     def labels(self)->pd.Series:
-        "Joined labels indexed by key"
-        j = self.frame[self.frame["status"] == "joined"]
-        return pd.Series(j["label"].to_numpy(), index=pd.Index(j["key"].to_numpy(), name="key"), name="label")
+        "Joined labels indexed by key (built once per ledger frame: its key index is hashed once, then shared)"
+        c = self.__dict__.get("_labels")
+        if c is None or c[0] is not self.frame:
+            j = self.frame[self.frame["status"] == "joined"]
+            c = self.__dict__["_labels"] = (self.frame, pd.Series(j["label"].to_numpy(), index=pd.Index(j["key"].to_numpy(dtype=object), name="key"), name="label"))
+        return c[1]
 
     def __repr__(self):
         st = self.frame["status"].value_counts()
@@ -221,10 +226,12 @@ def join_delivery(
     cand = pd.concat([f[f["status"] == "waiting"][["key", "label", "arrived"]], new[new["key"].notna() & new["label"].notna()][["key", "label", "arrived"]]],
                      ignore_index=True)
     joined = ledger.labels()
-    old = cand["key"].isin(joined.index)
-    first = ~old & ~cand["key"].duplicated(keep="first")
-    ref = pd.concat([joined, cand[first].set_index("key")["label"]])
-    same = np.array([_same(a, b) for a, b in zip(cand["label"], ref.reindex(cand["key"]).to_numpy())], dtype=bool)
+    at = joined.index.get_indexer(cand["key"])   # the ledger's keys hashed once (`labels` is built once per ledger)
+    old = at >= 0
+    first = ~old & ~cand["key"].duplicated(keep="first").to_numpy()
+    ref = np.where(old, joined.to_numpy(dtype=object)[np.maximum(at, 0)] if len(joined) else None,   # a joined key: its label; else the first delivered
+                   cand[first].set_index("key")["label"].reindex(cand["key"]).to_numpy(dtype=object))
+    same = np.array([_same(a, b) for a, b in zip(cand["label"], ref)], dtype=bool)
     dup, conflict = ~first & same, ~first & ~same
     if conflict.any() and policies["on_conflict"] == "refuse":
         _refuse("conflicting", "on_conflict", cand["key"][conflict].unique().tolist(), where,

@@ -312,18 +312,24 @@ class _LabelMarks:
 
     def labelled(self,
         cursor:dict,  # Cursor of a `Batch` (its watermark bounds the rows considered)
+        unlabelled=None,  # Encoded positions of the rows served so far that have no label, when the caller knows them (a label feed's served-key index): rows from the first that blocks on are not read
     )->Labels:
         "Labelled rows not handed out before, in position order up to the oldest row still waiting for its label"
         if cursor is None: raise InputError("labelled: pass the cursor of a Batch (call next_batch first)")
         cur = self._check_cursor(cursor)
         kind, tz, wm = cur["position"], cur["tz"], cur["watermark"]
         if wm is None: return Labels(pd.DataFrame(columns=cur["columns"] or []), cur, 0, 0)
-        df = self._read(cur.get("label_from"), wm, None, cur, kind, tz)
+        wait = None if self.max_label_wait is None else pd.Timedelta(self.max_label_wait).value if kind == "datetime" else self.max_label_wait
+        u, lo = (None, None) if unlabelled is None or kind not in ("datetime", "row") else (np.asarray(unlabelled), cur.get("label_from"))
+        if u is not None and lo is not None: u = u[u >= lo]
+        stop = None if u is None or not len(b := u if wait is None else u[u > wm - wait]) else plain_position(b.min())
+        df = self._read(cur.get("label_from"), wm if stop is None else stop, None, cur, kind, tz)   # up to the first row that blocks
         pos, has = self._encoded(df, kind), df[self.target].notna().to_numpy()
-        blocking = ~has
-        if self.max_label_wait is not None:
-            wait = pd.Timedelta(self.max_label_wait).value if kind == "datetime" else self.max_label_wait
-            blocking &= pos > wm - wait
+        blocking = ~has if wait is None else ~has & (pos > wm - wait)
+        if stop is not None and not blocking.any(): return self.labelled(cursor)   # the caller's positions disagree: read them all
+        if stop is not None:
+            f = plain_position(pos[blocking].min())
+            return Labels(df[has & (pos < f)], {**cur, "label_from": f}, int((u >= f).sum()), int((~has & (pos < f)).sum()))
         if blocking.any():
             f = plain_position(pos[blocking].min())
             give, cur["label_from"] = has & (pos < f), f

@@ -114,5 +114,5 @@ class Source(ABC):
     def read(self, since=None, upto=None, columns:list|None=None, cursor:dict|None=None)->pd.DataFrame:
         "Rows with position in [`since`, `upto`], time-ordered, reading only what can hold them"
     @abstractmethod
-    def labelled(self, cursor:dict)->Labels:
-        "Rows whose labels arrived since the cursor's label mark, up to its watermark"
+    def labelled(self, cursor:dict, unlabelled=None)->Labels:
+        "Rows whose labels arrived since the cursor's label mark, up to its watermark (`unlabelled`: positions known to wait, not read)"

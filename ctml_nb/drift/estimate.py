@@ -57,13 +57,17 @@ def calibration_check(
 
 # %% ../../nbs/04c_estimate.ipynb #fa0a02ec
 class _Isotonic:
-    "One isotonic map per class column; rows renormalised to sum to one"
-    def __init__(self, maps:list): self.maps = maps
+    "One isotonic map per class column (its thresholds, interpolated and clipped as `IsotonicRegression` does); rows renormalised to sum to one"
+    def __init__(self, maps:list): self.maps = maps   # per class: (x thresholds, y thresholds), or None
     def __call__(self, P:np.ndarray)->np.ndarray:
-        Q = np.column_stack([m.predict(P[:, j]) if m is not None else P[:, j] for j, m in enumerate(self.maps)])
+        Q = np.column_stack([np.interp(P[:, j], *m) if m is not None else P[:, j] for j, m in enumerate(self.maps)])
         if Q.shape[1] == 2 and self.maps[0] is None: Q[:, 0] = 1 - Q[:, 1]
         s = Q.sum(axis=1, keepdims=True)
         return np.where(s > 0, Q / np.where(s > 0, s, 1), 1 / Q.shape[1])
+    def to_dict(self)->dict: return {"maps": [None if m is None else [m[0].tolist(), m[1].tolist()] for m in self.maps]}
+    @classmethod
+    def from_dict(cls, d:dict)->_Isotonic:
+        return cls([None if m is None else (np.asarray(m[0], float), np.asarray(m[1], float)) for m in d["maps"]])
 
 def fit_calibrator(
     y_true, proba:np.ndarray, classes,  # Reference labels, probabilities and classes
@@ -73,7 +77,9 @@ def fit_calibrator(
     P, Y = np.asarray(proba, float), _onehot(y_true, classes)
     cols = [1] if len(classes) == 2 else range(len(classes))
     maps = [None] * len(classes)
-    for j in cols: maps[j] = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(P[:, j], Y[:, j])
+    for j in cols:
+        iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(P[:, j], Y[:, j])
+        maps[j] = (iso.X_thresholds_, iso.y_thresholds_)   # what it predicts with: kept as plain arrays (`to_dict`)
     return _Isotonic(maps)
 
 def _out_of_fold(y, P, classes, folds:int=5, seed:int=0)->np.ndarray:
@@ -157,6 +163,81 @@ class _EstimatorParams:
     def _check_fitted(self):
         if not hasattr(self, "model_"): raise InputError("This PerformanceEstimator is not fitted: call fit(model, X, y) first")
 
+# %% ../../nbs/04c_estimate.ipynb #b7e3a0c1
+class _Trees:
+    "A fitted `HistGradientBoostingRegressor` as plain arrays (its trees' nodes, its baseline): predicts as it does, stored as JSON"
+    _NODE = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right", "is_leaf")
+    def __init__(self, columns:list, baseline:float, trees:list): self.columns, self.baseline, self.trees = columns, baseline, trees
+    @classmethod
+    def of(cls, hgb, columns)->_Trees:
+        "`hgb`'s trees (numeric splits only: `_dle_frame` codes the categories), fitted on `columns`"
+        trees = [{k: p.nodes[k].copy() for k in cls._NODE} for (p,) in hgb._predictors]
+        if any(p.nodes["is_categorical"].any() for (p,) in hgb._predictors): raise InputError("a loss model with categorical splits")
+        return cls(list(columns), float(np.ravel(hgb._baseline_prediction)[0]), trees)
+    def predict(self, X:pd.DataFrame)->np.ndarray:
+        A, out = X[self.columns].to_numpy(float), np.full(len(X), self.baseline)
+        for t in self.trees:
+            node = np.zeros(len(A), int)
+            while (inner := np.flatnonzero(~t["is_leaf"][node].astype(bool))).size:   # NaN: the side missing values went in training
+                n = node[inner]; x = A[inner, t["feature_idx"][n]]
+                left = np.where(np.isnan(x), t["missing_go_to_left"][n].astype(bool), x <= t["num_threshold"][n])
+                node[inner] = np.where(left, t["left"][n], t["right"][n])
+            out += t["value"][node]
+        return out
+    def to_dict(self)->dict:
+        return {"columns": self.columns, "baseline": self.baseline, "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees]}
+    @classmethod
+    def from_dict(cls, d:dict)->_Trees:
+        return cls(list(d["columns"]), float(d["baseline"]), [{k: np.asarray(t[k]) for k in cls._NODE} for t in d["trees"]])
+
+
+# %% ../../nbs/04c_estimate.ipynb #c4d2e9f5
+def _plain(v)->list:
+    "Values as JSON numbers, text or booleans; `InputError` for any other kind (dates, objects), which JSON would not give back"
+    out = [x.item() if isinstance(x, np.generic) else x for x in np.asarray(v, dtype=object).tolist()]
+    bad = [x for x in out if not isinstance(x, (str, bool, int, float)) or isinstance(x, float) and not math.isfinite(x)]
+    if bad: raise InputError(f"value {bad[0]!r} ({type(bad[0]).__name__}) cannot be stored as JSON")
+    return out
+
+_PARAMS = ("metric", "calibrate", "threshold", "n_bins", "min_reference", "random_state")
+_FITTED = {   # fitted attribute -> (to JSON, from JSON), or None when it is JSON already: a new attribute is one line
+    "task_": None, "reason_": None, "reference_rows_": None, "reference_": None, "method_": None, "calibration_": None,
+    "classes_": (_plain, lambda v: np.asarray(v, dtype=object)),
+    "calibrator_": (lambda c: c.to_dict(), _Isotonic.from_dict),
+    "categories_": (lambda d: {c: _plain(v) for c, v in d.items()}, lambda d: {c: np.asarray(v, dtype=object) for c, v in d.items()}),
+    "loss_model_": (lambda m: m.to_dict(), _Trees.from_dict),
+}
+
+class _Stored:
+    "`to_dict`/`from_dict`: a fitted estimator as plain JSON data, loaded without unpickling anything"
+    def to_dict(self)->dict:
+        "The fitted state and parameters as JSON-safe data (the model is not in it: `from_dict` is given it)"
+        self._check_fitted()
+        fitted = {a: v if (c := _FITTED[a]) is None or v is None else c[0](v) for a in _FITTED if (v := getattr(self, a, _FITTED)) is not _FITTED}
+        return to_jsonable({"params": {k: getattr(self, k) for k in _PARAMS}, "fitted": fitted, "model_class": type(self.model_).__name__})
+
+    @classmethod
+    def from_dict(cls,
+        d:dict,    # What `to_dict` wrote
+        model,     # The model it was fitted for
+    )->PerformanceEstimator:
+        "The estimator `to_dict` described, for `model`; `InputError` when `d` is not one, or is for another model"
+        try:
+            est, fitted = cls(**{k: d["params"][k] for k in _PARAMS}), dict(d["fitted"])
+            if not {"task_", "reason_", "reference_rows_"} <= fitted.keys() or not fitted.keys() <= _FITTED.keys():
+                raise ValueError(f"fitted attributes {sorted(fitted)}")
+            for a, v in fitted.items(): setattr(est, a, _FITTED[a][1](v) if _FITTED[a] and v is not None else v)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise InputError(f"not a stored PerformanceEstimator ({type(e).__name__}: {e})") from None
+        if d.get("model_class") != type(model).__name__ or est.task_ != task_of(model):
+            raise InputError(f"stored for a {d.get('model_class')} ({est.task_}), not this {type(model).__name__}")
+        if hasattr(est, "classes_"):
+            if _plain(model.classes_) != _plain(est.classes_): raise InputError(f"stored for classes {_plain(est.classes_)}, not {_plain(model.classes_)}")
+            est.classes_ = np.asarray(model.classes_)
+        est.model_ = model
+        return est
+
+
 # %% ../../nbs/04c_estimate.ipynb #15d15119
 def _dle_frame(X:pd.DataFrame, pred, cats:dict)->pd.DataFrame:
     "Features for the loss model: numeric columns as they are, other columns as category codes, and the prediction"
@@ -195,12 +276,12 @@ class _Fit:
                             if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])}
         pred = np.asarray(model.predict(X), float)
         loss = METRICS[self.metric].row_loss(y, pred)   # the metric's own per-row loss (absolute or squared error)
-        self.loss_model_ = HistGradientBoostingRegressor(max_iter=100, random_state=self.random_state).fit(
-            _dle_frame(X, pred, self.categories_), loss)
+        F = _dle_frame(X, pred, self.categories_)
+        self.loss_model_ = _Trees.of(HistGradientBoostingRegressor(max_iter=100, random_state=self.random_state).fit(F, loss), F.columns)
         self.method_ = "dle"
 
 # %% ../../nbs/04c_estimate.ipynb #63c5c151
-class PerformanceEstimator(_EstimatorParams, _Fit):
+class PerformanceEstimator(_EstimatorParams, _Fit, _Stored):
     "Estimate a model's metric on unlabelled rows: CBPE for classifiers with probabilities, DLE for regressors"
     def __init__(self,
         metric:str="accuracy",   # A name in `ctml_nb.metrics.METRICS`

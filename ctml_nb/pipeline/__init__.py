@@ -66,8 +66,11 @@ from .label_feed import (
     ingest_labels,
 )
 from .estimate_error import (
-    batch_span, settled_entry, realised_on, settle_estimates, settled_of, error_summary, recent_settled,
+    batch_span, settled_entry, realised_on, settle_estimates, settled_of, window_of, error_summary, recent_settled,
     estimate_error_value, cycle_estimate_error,
+)
+from .estimators import (
+    ESTIMATORS_DIR, estimator_file, champion_estimator, stored_estimators,
 )
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,

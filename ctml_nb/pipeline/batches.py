@@ -133,7 +133,7 @@ def cycle_data(
     if prev["source"] is None and prev["watermark"]: rows, late, prev = _adopt(cfg, b, prev)
     feed = _join_labels(cfg, src, b, prev, pd.concat([rows, late]) if cfg.data.late_rows == "include" and len(late) else rows)
     if feed is not None: rows, late = src.label_join(rows), src.label_join(late)   # read before this cycle's join
-    labels = src.labelled(b.cursor)
+    labels = src.labelled(b.cursor, feed.pop("unlabelled") if feed is not None else None)   # a feed knows which rows wait: not read
     inc = len(late) if cfg.data.late_rows == "include" else 0
     text = lambda v: "" if v is None else pd.Timestamp(v).isoformat() if cfg.data.time_column else str(int(v))
     wm, frontier = text(b.to_dict()["watermark"]), text(labels.to_dict()["label_from"])

@@ -132,7 +132,8 @@ def served_estimate(
     if n < est.min_reference:
         return PerformanceEstimate(m, None, rows=len(data.batch), reason=f"{n} reference rows (labelled, never trained "
                                    f"on) < {est.min_reference}: no estimate yet").to_dict()
-    est.fit(model, state.X_reference, state.y_reference)
+    if state.estimators is not None: est = state.estimators(m, est.calibrate, est.min_reference)   # the champion's, kept
+    else: est.fit(model, state.X_reference, state.y_reference)
     return est.estimate(data.batch[feature_columns(ctx.cfg, data.batch)]).to_dict()
 
 def served_scores(

@@ -17,8 +17,8 @@ from .config import config_path
 from .run_record import Values, run_records
 
 # %% auto #0
-__all__ = ['batch_span', 'settled_entry', 'realised_on', 'settle_estimates', 'settled_of', 'error_summary', 'recent_settled',
-           'estimate_error_value', 'cycle_estimate_error']
+__all__ = ['batch_span', 'settled_entry', 'realised_on', 'settle_estimates', 'settled_of', 'window_of', 'error_summary',
+           'recent_settled', 'estimate_error_value', 'cycle_estimate_error']
 
 # %% ../../nbs/33d_estimate_error.ipynb #90207a45
 def batch_span(
@@ -67,15 +67,13 @@ def realised_on(
     return float(get_metric(metric).fn(y.to_numpy(), served["prediction"].to_numpy())), None
 
 # %% ../../nbs/33d_estimate_error.ipynb #aa7e38d9
-def _checks(runs_dir:Path, pipeline:str, lo:int):
-    "(run id, run folder, check values) of the runs that handed a cursor on, newest first, down to the label mark `lo`"
-    for run, d in run_records(runs_dir, pipeline, newest_first=True):
-        if d.get("status") not in ("succeeded", "skipped"): continue
-        chk = (d.get("values") or {}).get("check") or {}
-        span = batch_span(chk)
-        if span is None: continue
-        if span[1] <= lo: return   # settled before: so are all older ones
-        yield run.name, run, chk
+def _to_settle(run:Path, d:dict, lo:int):
+    "(run id, run folder, check values) when the run handed a cursor on and its batch ends after label mark `lo`; None: passed over; False: it ends at or before `lo` (so do all older ones)"
+    if d.get("status") not in ("succeeded", "skipped"): return None
+    chk = (d.get("values") or {}).get("check") or {}
+    span = batch_span(chk)
+    if span is None: return None
+    return False if span[1] <= lo else (run.name, run, chk)
 
 def _moved(chk:dict, data:CycleData)->bool:
     "Were late rows inserted into the history after this check (its positions moved)?"
@@ -89,11 +87,12 @@ def settle_estimates(
     data:CycleData,      # This cycle's rows (`ctml_nb.pipeline.batches.cycle_data`): label marks and history
     target:str,          # Label column
     current:tuple|None=None,  # This cycle: (run id, run folder, its check values so far)
+    checks:list|None=None,    # The earlier checks to settle, newest first, when the caller's pass over the records found them (`_scan`)
 )->list:                 # `settled_entry` dicts, oldest first
     "The estimates of the batches whose labels all arrived this cycle, each beside the realised metric on its rows"
     lo, hi = data.prev_label_mark, data.label_mark
     if hi <= lo: return []
-    runs = ([current] if current else []) + list(_checks(Path(runs_dir), pipeline, lo))
+    runs = ([current] if current else []) + (checks if checks is not None else _scan(Path(runs_dir), pipeline, lo, 0)[0])
     out, seen = [], set()
     for run_id, run_dir, chk in runs:
         span = batch_span(chk)
@@ -114,6 +113,16 @@ def settled_of(rec:dict)->list:
     v = ((rec.get("values") or {}).get("check") or {}).get(Values.ESTIMATE_ERROR) if isinstance(rec, dict) else None
     return [e for e in ((v or {}).get("settled") or []) if isinstance(e, dict)] if isinstance(v, dict) else []
 
+def window_of(
+    rec:dict,   # A run record
+    last:int,   # Settled estimates wanted
+)->list|None:   # The newest `last` settled up to this run, oldest first; None when it keeps no window that long
+    "The window of settled estimates a run recorded with its error summary (`estimate_error_value`)"
+    v = ((rec.get("values") or {}).get("check") or {}).get(Values.ESTIMATE_ERROR) if isinstance(rec, dict) else None
+    w = v.get("window") if isinstance(v, dict) else None
+    if not isinstance(w, dict) or not isinstance(w.get("settled"), list) or not isinstance(w.get("last"), int) or w["last"] < last: return None
+    return [e for e in w["settled"] if isinstance(e, dict)][-last:] if last else []
+
 def error_summary(
     settled:list,     # `settled_entry` dicts, oldest first
     last:int=10,      # Newest settled estimates summarised
@@ -125,6 +134,25 @@ def error_summary(
             "max_abs": float(np.abs(err).max())}
 
 # %% ../../nbs/33d_estimate_error.ipynb #1774c4ea
+def _scan(
+    runs_dir:Path, pipeline:str,  # The pipeline's runs folder and name
+    lo:int|None,                  # Label mark before this cycle (None: nothing to settle)
+    last:int,                     # Settled estimates wanted from earlier runs
+    max_runs:int=200,             # Runs read at most for them (newest first)
+)->tuple:                         # (checks to settle, newest first; the newest `last` settled estimates, oldest first)
+    "One newest-first pass over the run records: the checks whose batches may settle now, and the window of settled estimates"
+    checks, earlier, settling, windowing = [], [], lo is not None, last > 0
+    for i, (run, d) in enumerate(run_records(runs_dir, pipeline, newest_first=True)):
+        if settling and (c := _to_settle(run, d, lo)) is not None:
+            if c is False: settling = False
+            else: checks.append(c)
+        if windowing:   # the newest record keeping a window ends it; older records kept none: their settled ones
+            w = window_of(d, last)
+            earlier = (settled_of(d) if w is None else w) + earlier
+            windowing = w is None and len(earlier) < last and i + 1 < max_runs
+        if not settling and not windowing: break
+    return checks, earlier[-last:] if last else []
+
 def recent_settled(
     runs_dir:str|Path,  # The pipeline's runs folder
     pipeline:str,       # Its name
@@ -132,19 +160,16 @@ def recent_settled(
     max_runs:int=200,   # Runs read at most (newest first)
 )->list:                # `settled_entry` dicts, oldest first
     "The newest settled estimates recorded by a pipeline's runs"
-    out = []
-    for i, (_, d) in enumerate(run_records(runs_dir, pipeline, newest_first=True)):
-        if i >= max_runs or len(out) >= last: break
-        out = settled_of(d) + out
-    return out[-last:]
+    return _scan(Path(runs_dir), pipeline, None, last, max_runs)[1]
 
 def estimate_error_value(
     settled:list,       # This cycle's settled estimates (`settle_estimates`)
     earlier:list,       # Settled by earlier runs (`recent_settled`)
     last:int=10,        # Window of the summary
 )->dict:                # The record's `Values.ESTIMATE_ERROR`
-    "What a check records: the estimates settled this cycle and the error of the newest `last` settled so far"
-    return {"settled": settled, "recent": error_summary(earlier + settled, last)}
+    "What a check records: the estimates settled this cycle, the error of the newest `last` settled so far, and those (the next cycle reads them here)"
+    window = (earlier + settled)[-last:]
+    return {"settled": settled, "recent": error_summary(window, last), "window": {"last": last, "settled": window}}
 
 # %% ../../nbs/33d_estimate_error.ipynb #c7e5a1b2
 def cycle_estimate_error(
@@ -158,6 +183,9 @@ def cycle_estimate_error(
     "What the check step records: the estimates whose labels all arrived this cycle (its own included), and the recent error"
     runs = config_path(cfg, "runs")
     chk = {Values.DATA: data.to_dict(), Values.ESTIMATED_PERFORMANCE: estimate, Values.CURSOR: data.cursor}
-    settled = settle_estimates(runs, cfg.name, data, cfg.data.target, (run_id, run_dir, chk))
+    lo = data.prev_label_mark if data.label_mark > data.prev_label_mark else None
+    if lo is None and (estimate or {}).get("value") is None: return None   # nothing to settle, nothing to track
+    checks, earlier = _scan(runs, cfg.name, lo, last)   # one pass: the records to settle, then the newest window
+    settled = settle_estimates(runs, cfg.name, data, cfg.data.target, (run_id, run_dir, chk), checks or [])
     if not settled and (estimate or {}).get("value") is None: return None
-    return estimate_error_value(settled, recent_settled(runs, cfg.name, last), last)
+    return estimate_error_value(settled, earlier, last)

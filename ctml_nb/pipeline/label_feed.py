@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..core import ConfigError, InputError
+from ..data.sources import encode_positions
 from .config import PipelineConfig, config_path
 from ..data.labels import (
     LabelFeedError, LabelJoin, LabelLedger, check_delivery, delay_summary, join_delivery, key_strings, label_kind, open_feed,
@@ -134,7 +136,7 @@ def ingest_labels(
     task:str|None=None,  # The model's task (`regression` requires numeric labels)
     new:pd.DataFrame|None=None, # The rows this cycle served, appended to the served-key index (None: read every served row)
     before:int|None=None,       # Rows served before them (the previous cursor's `rows`)
-)->dict:                 # Counts for the run record, and `seq`: the ledger's join number now
+)->dict:                 # Counts for the run record; `seq`: the ledger's join number now; `unlabelled`: positions of the served rows without a label (`Source.labelled`)
     "Join the feed's new deliveries to the served rows, save the ledger atomically, and attach the new labels to `src`"
     fl, path = cfg.data.labels, ledger_path(cfg)
     led = LabelLedger.load(path)
@@ -144,7 +146,7 @@ def ingest_labels(
     served, seen = served_index(cfg, src, cursor, new, before)
     known = led.labels()
     y = seen[cfg.data.target] if cfg.data.target in seen else pd.Series(dtype=object)
-    kind = label_kind(pd.concat([y, pd.Series(known.to_numpy())]).infer_objects() if len(known) else y, task)
+    kind = label_kind(pd.concat([y, pd.Series(known.to_numpy()[:1000])]).infer_objects() if len(known) else y, task)   # joined labels passed this check: a sample says their kind
     rows = check_delivery(b.rows, fl.keys, fl.label, fl.time, kind, where)
     keys = served["key"]
     out, counts = join_delivery(led, rows, set(keys.dropna()), fl.policies, now, where)
@@ -157,6 +159,7 @@ def ingest_labels(
         row_time = pd.Series(served["time"].to_numpy(), index=keys.to_numpy())
         rt = row_time[~row_time.index.duplicated()].reindex(f["key"].to_numpy())
         delay = delay_summary(pd.Series(f["arrived"].to_numpy() - rt.to_numpy()))
-    waiting = int((~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())).sum())
-    return {"joined": len(f), "delay": delay, "waiting": waiting, **{k: v for k, v in counts.items() if k != "joined"},
-            "files": [str(x) for x in b.files], "seq": out.seq}
+    wait = ~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())
+    at = encode_positions(served["time"][wait], "datetime") if cfg.data.time_column else np.flatnonzero(wait) + 1   # row numbers from 1
+    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), **{k: v for k, v in counts.items() if k != "joined"},
+            "files": [str(x) for x in b.files], "seq": out.seq, "unlabelled": at}

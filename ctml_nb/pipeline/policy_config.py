@@ -196,13 +196,14 @@ def backtest_config(
     cfg:PipelineConfig,          # Parsed pipeline
     history:pd.DataFrame|None=None,  # Labelled history (default: the config's data source)
     progress:bool=False,         # Progress bar per batch
+    label_times=None,            # When each row of `history` got its label (`load_history(..., label_times=True)`; None: from the feed)
     **options,                   # `replay_options`: batch_rows or batch_every, initial_rows, label_delay
 ):                               # `PolicyComparison` with the configured policy
     "Replay a history through the configured pipeline's policy, in memory"
     from ctml_nb.data.history import load_history
     from ctml_nb.policy.policies import compare_policies
     opts = replay_options(cfg, **options)
-    df = load_history(cfg.data, cfg.base_dir) if history is None else history
+    df, label_times = load_history(cfg.data, cfg.base_dir, label_times=True) if history is None else (history, label_times)
     keep = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     given, need = opts["initial_rows"], first_cycle_rows(cfg)
     if given is not None and given < need:
@@ -210,7 +211,7 @@ def backtest_config(
                           f"gate and trains the first model on the rest, so it needs at least {need} rows: pass "
                           f"--initial-rows {need} or more (or leave it out: {need} rows or one batch, the larger)")
     if given is None: opts["initial_rows"] = first_batch_rows(df, cfg, opts)
-    opts = feed_delays(cfg, df, opts)
+    opts = feed_delays(cfg, df, opts, label_times)
     if opts["initial_rows"] >= len(df):
         raise ConfigError(f"--history: {len(df)} labelled rows leave nothing to replay after the first cycle's "
                           f"{opts['initial_rows']} rows: give a longer history or a smaller --initial-rows (at least {need})")
@@ -237,12 +238,16 @@ def first_batch_rows(df, cfg, opts)->int:
 def feed_label_times(
     cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
     df:pd.DataFrame,     # The history replayed (with the key columns)
+    times=None,          # The arrival times `load_history(..., label_times=True)` computed with `df` (None: joined here)
 )->np.ndarray:           # When each row's label arrived (NaT: never)
     "The label feed's arrival time of each row's label: the delays a replay takes instead of `--label-delay`"
     fl = cfg.data.labels
     if fl.time is None or not cfg.data.time_column:
         raise ConfigError(f"data.labels: {'data.labels.time' if fl.time is None else 'data.time_column'} is not set, so a replay "
                           "cannot take the label delays from the feed: set it, or pass --label-delay N (batches)")
+    if times is not None:
+        if len(times) != len(df): raise InputError(f"{len(times)} label arrival times for a history of {len(df)} rows")
+        return np.asarray(times)
     from ctml_nb.data.labels import join_history
     return join_history(df, fl.source, fl.keys, cfg.data.target, fl.label, fl.time, fl.policies, cfg.base_dir, fl.params)[1].to_numpy()
 
@@ -250,7 +255,8 @@ def feed_delays(
     cfg:PipelineConfig,  # Parsed pipeline
     df:pd.DataFrame,     # The history replayed (with the key columns)
     opts:dict,           # `replay_options`
+    times=None,          # As for `feed_label_times`
 )->dict:                 # `opts`, with `label_times` when the feed's delays apply
     "The replay settings with the label feed's delays: with `data.labels` and no `--label-delay`, each row's label arrival time"
     if cfg.data.labels is None or opts["label_delay"]: return opts
-    return opts | {"label_times": feed_label_times(cfg, df)}
+    return opts | {"label_times": feed_label_times(cfg, df, times)}

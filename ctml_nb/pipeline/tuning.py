@@ -42,12 +42,13 @@ def tune_config(
     n_jobs:int=1,              # Candidates in parallel
     progress:bool=True,        # Progress bars
     space=None,                # As for `tune_policy`
+    label_times=None,          # When each row of `history` got its label (`load_history(..., label_times=True)`; None: from the feed)
     **options,                 # `replay_options`: batch_rows or batch_every, initial_rows, label_delay (default: a label feed's own delays)
 )->PipelineTuneResult:
     "Tune the pipeline's policy on its own history, replayed as the pipeline runs (its model, strategy, gate, holdout and label delays)"
     opts = replay_options(cfg, **options)
-    df = load_history(cfg.data, cfg.base_dir) if history is None else history
-    opts = feed_delays(cfg, df, opts)
+    df, label_times = load_history(cfg.data, cfg.base_dir, label_times=True) if history is None else (history, label_times)
+    opts = feed_delays(cfg, df, opts, label_times)
     cols = feature_columns(cfg, df) + [cfg.data.target] + ([cfg.data.time_column] if cfg.data.time_column else [])
     try: tuning_parts(df[cols], cfg.data.target, split, dict(opts))
     except InputError as e: raise ConfigError(f"{e} (--split, --batch-rows/--batch-every, --initial-rows)") from None

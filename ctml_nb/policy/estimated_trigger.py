@@ -43,7 +43,7 @@ class _EstimatedParams:
 
 # %% ../../nbs/11c_estimated_trigger.ipynb #b12e5f16
 class _Reference:
-    "The estimator: fitted on the deployed model's reference rows, refitted when the model changes or they doubled"
+    "The estimator: the one the state keeps for the deployed model, else fitted on its reference rows, refitted when the model changes or they doubled"
     def _estimator(self, state, notes):
         model = self._need(state, "model", "the deployed model, to estimate its performance")
         X, y = state.X_reference, state.y_reference
@@ -51,6 +51,7 @@ class _Reference:
         if n < self.min_reference:
             notes.append(f"{n} reference rows (labelled, never trained on) < min_reference {self.min_reference}: "
                          "no estimate yet"); return None
+        if state.estimators is not None: return state.estimators(self.metric, self.calibrate, self.min_reference, notes)
         marker = (id(model), None if state.last_trained_at is None else pd.Timestamp(state.last_trained_at),
                   state.last_trained_rows)
         fit = getattr(self, "fitted_", None)

@@ -42,6 +42,7 @@ class ModelState:
     model: object = None                        # The deployed model (estimated performance scores `X_recent` with it)
     X_reference: pd.DataFrame|None = None       # Labelled rows the deployed model never trained on, oldest first ...
     y_reference: np.ndarray|None = None         # ... and their labels (estimated performance calibrates on them)
+    estimators: object = None                   # (metric, calibrate, min_reference, notes) -> the deployed model's `PerformanceEstimator` kept between checks (a pipeline's), or None
 
 # %% ../../nbs/11_triggers.ipynb #e404e030
 def parse_span(
