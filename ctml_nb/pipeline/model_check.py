@@ -29,13 +29,17 @@ def _column_kind(s:pd.Series)->str|None:
     return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
 
 def _check_proba(cfg:PipelineConfig, model)->PipelineConfig:
-    "Raise `ConfigError` naming the gate's key when its metric or `sequential_score` needs probabilities `model` does not give"
+    "Raise `ConfigError` naming the key (the gate's metric or `sequential_score`, an estimated-performance trigger on a classifier) that needs probabilities `model` does not give"
+    from ctml_nb.metrics import task_of
     from ctml_nb.pipeline.policy_config import build_gate
+    if hasattr(model, "predict_proba"): return cfg
     keys = [f"promotion.params.{k}" for k in getattr(build_gate(cfg), "proba_params", list)()]
-    if keys and not hasattr(model, "predict_proba"):
+    if task_of(model) == "classification":   # a classifier's performance is estimated from its confidence (CBPE)
+        keys += [f"triggers[{i}] (estimated_performance)" for i, t in enumerate(cfg.triggers) if t.kind == "estimated_performance"]
+    if keys:
         raise ConfigError(f"{' and '.join(keys)} need(s) predicted probabilities, but model.factory {cfg.model.factory!r} "
                           "has no predict_proba: choose a model that has one (e.g. SVC(probability=True)), or a label "
-                          "metric such as accuracy and no sequential_score")
+                          "metric such as accuracy, no sequential_score and a performance trigger")
     return cfg
 
 def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
