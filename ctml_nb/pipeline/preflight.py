@@ -270,11 +270,13 @@ def check_rows(
     from ctml_nb.pipeline.batches import label_mark
     t, y = cfg.data.time_column, cfg.data.target
     if t is not None and getattr(open_source(cfg.data, cfg.base_dir), "ordered", False):
-        with warnings.catch_warnings(): warnings.simplefilter("ignore"); ts = parse_times(head[t])
-        back = np.flatnonzero(np.diff(ts.to_numpy()) < np.timedelta64(0))
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); ts = pd.DatetimeIndex(parse_times(head[t]))
+        at = np.flatnonzero(~ts.isna())                    # compared as UTC instants (tz-aware), missing times aside
+        back = at[np.flatnonzero(np.diff(ts[at].as_unit("ns").asi8) < 0)]
         if len(back):
+            nxt = at[np.searchsorted(at, back[0]) + 1]
             raise ConfigError(f"data.time_column: times in {t!r} decrease after row {back[0] + 1} of {cfg.data.source!r} "
-                              f"({head[t].iloc[back[0]]!r}, then {head[t].iloc[back[0] + 1]!r}): a growing file must be in "
+                              f"({head[t].iloc[back[0]]!r}, then {head[t].iloc[nxt]!r}): a growing file must be in "
                               f"time order. Sort it by {t!r} (e.g. df.sort_values({t!r}, kind='stable')) before the first cycle")
     gap, labelled = label_mark(head[y]), int(head[y].notna().sum())
     if cfg.data.labels is None and labelled > gap:
