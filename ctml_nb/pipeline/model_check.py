@@ -13,7 +13,7 @@ from .config import PipelineConfig
 from ..core import ConfigError
 
 # %% auto #0
-__all__ = ['check_model_fit']
+__all__ = ['check_model_fit', 'missing_tolerated']
 
 # %% ../../nbs/30ba_model_check.ipynb #cd557018
 def _column_kind(s:pd.Series)->str|None:
@@ -29,13 +29,17 @@ def _column_kind(s:pd.Series)->str|None:
     return "text" if v.astype(str).str.contains(r"\s").mean() > 0.5 or v.nunique() > 0.5 * len(v) else "categories"
 
 def _check_proba(cfg:PipelineConfig, model)->PipelineConfig:
-    "Raise `ConfigError` naming the gate's key when its metric or `sequential_score` needs probabilities `model` does not give"
+    "Raise `ConfigError` naming the key (the gate's metric or `sequential_score`, an estimated-performance trigger on a classifier) that needs probabilities `model` does not give"
+    from ctml_nb.metrics import task_of
     from ctml_nb.pipeline.policy_config import build_gate
+    if hasattr(model, "predict_proba"): return cfg
     keys = [f"promotion.params.{k}" for k in getattr(build_gate(cfg), "proba_params", list)()]
-    if keys and not hasattr(model, "predict_proba"):
+    if task_of(model) == "classification":   # a classifier's performance is estimated from its confidence (CBPE)
+        keys += [f"triggers[{i}] (estimated_performance)" for i, t in enumerate(cfg.triggers) if t.kind == "estimated_performance"]
+    if keys:
         raise ConfigError(f"{' and '.join(keys)} need(s) predicted probabilities, but model.factory {cfg.model.factory!r} "
                           "has no predict_proba: choose a model that has one (e.g. SVC(probability=True)), or a label "
-                          "metric such as accuracy and no sequential_score")
+                          "metric such as accuracy, no sequential_score and a performance trigger")
     return cfg
 
 def _fit(cfg:PipelineConfig, X:pd.DataFrame, y:pd.Series):
@@ -87,3 +91,23 @@ def check_model_fit(
                           "missing values (e.g. sklearn.ensemble:HistGradientBoostingClassifier), or leave them out "
                           "with data.features")
     return cfg   # e.g. one class in the first rows: not something a sample can settle, so the cycle reports it
+
+# %% ../../nbs/30ba_model_check.ipynb #d7f0a3b8
+def missing_tolerated(
+    schema,                # `ctml_nb.data.validation.DataSchema` inferred on the training rows
+    model,                 # The fitted model
+    X:pd.DataFrame,        # Its training features (their dtypes)
+):                         # A copy of `schema` (or `schema` itself when the model cannot take missing values)
+    "`schema` with missing values a warning in every column, when the fitted `model` predicts rows with every feature missing"
+    import numpy as np
+    from ctml_nb.data.validation import DataSchema
+    if not len(X): return schema
+    probe = pd.DataFrame({c: pd.Series([np.nan] * 2, dtype=float if pd.api.types.is_numeric_dtype(X[c]) else X[c].dtype)
+                          for c in X.columns})
+    try:
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); model.predict(probe)
+    except Exception: return schema
+    out = DataSchema.from_dict(schema.to_dict())
+    for c in out.columns.values():
+        if not c.nullable: c.severity.setdefault("nullable", "warning")
+    return out

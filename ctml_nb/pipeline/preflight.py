@@ -26,8 +26,8 @@ from .model_check import check_model_fit
 
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
-           'check_columns', 'check_folder', 'check_registry', 'check_trust', 'check_engine', 'check_alerts',
-           'PreflightReport', 'preflight', 'check_history']
+           'check_columns', 'check_rows', 'check_folder', 'check_registry', 'check_trust', 'check_engine',
+           'check_alerts', 'PreflightReport', 'preflight', 'check_history']
 
 # %% ../../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -260,6 +260,32 @@ def check_columns(
                                                               f"the features are {', '.join(map(str, feats[:20]))}")
     return {str(c): str(d) for c, d in head.dtypes.items()}
 
+# %% ../../nbs/30b_preflight.ipynb #b8d2f1e3
+def check_rows(
+    cfg:PipelineConfig,   # Parsed pipeline
+    head:pd.DataFrame,    # `source_head(cfg)`: the oldest rows
+)->PipelineConfig:
+    "Raise `ConfigError` when the oldest rows of a single file decrease in time, or their labels have a gap before labelled rows"
+    from ctml_nb.data.source_kinds import open_source
+    from ctml_nb.pipeline.batches import label_mark
+    t, y = cfg.data.time_column, cfg.data.target
+    if t is not None and getattr(open_source(cfg.data, cfg.base_dir), "ordered", False):
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); ts = pd.DatetimeIndex(parse_times(head[t]))
+        at = np.flatnonzero(~ts.isna())                    # compared as UTC instants (tz-aware), missing times aside
+        back = at[np.flatnonzero(np.diff(ts[at].as_unit("ns").asi8) < 0)]
+        if len(back):
+            nxt = at[np.searchsorted(at, back[0]) + 1]
+            raise ConfigError(f"data.time_column: times in {t!r} decrease after row {back[0] + 1} of {cfg.data.source!r} "
+                              f"({head[t].iloc[back[0]]!r}, then {head[t].iloc[nxt]!r}): a growing file must be in "
+                              f"time order. Sort it by {t!r} (e.g. df.sort_values({t!r}, kind='stable')) before the first cycle")
+    gap, labelled = label_mark(head[y]), int(head[y].notna().sum())
+    if cfg.data.labels is None and labelled > gap:
+        raise ConfigError(f"data.target: {y!r} is empty in row {gap + 1} of {cfg.data.source!r}, yet {labelled - gap} later "
+                          f"row(s) of the first {len(head)} are labelled: a cycle takes labels in row order and stops at the "
+                          f"first missing one, so no later row would be trained on. Drop the rows whose label will never "
+                          f"come (e.g. df.dropna(subset=[{y!r}])); labels that arrive later belong in data.labels")
+    return cfg
+
 # %% ../../nbs/30b_preflight.ipynb #70f03006
 def check_folder(
     cfg:PipelineConfig,  # Parsed pipeline
@@ -361,7 +387,7 @@ def preflight(
         from ctml_nb.pipeline.label_feed import check_label_feed
         head = check_label_feed(cfg, head, task)
     cols = check_columns(cfg, head)
-    check_model_fit(cfg, head)
+    check_rows(cfg, head); check_model_fit(cfg, head)
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
 
 # %% ../../nbs/30b_preflight.ipynb #281e7457

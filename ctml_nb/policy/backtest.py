@@ -312,15 +312,24 @@ def _record(rec:dict, d):
                vetoed_by="" if none else "; ".join(d.vetoed_by), fit_seconds=0.0, train_rows=0)
     return rec
 
-def _initial_cycle(r, n0, times, reqs):
-    "The first cycle as the pipeline runs it: a first model trained on request, judged on held-out rows"
+def _first_model(r, b, s, e, mark, times, reqs):
+    "A cycle with no champion, as the pipeline runs it: nothing served, a first model trained on request, judged on held-out rows"
     from ctml_nb.policy.triggers import OnDemandTrigger
-    req = reqs.pop(0, []) + [{"reason": "no champion yet: train the first model", "by": "ctml-nb backtest"}]
-    d = OnDemandTrigger().check(model_state(None, rows_seen=n0, mark=n0, now=r.at(n0), requests=req))
-    rec = _record({"batch": 0, "start": 0, "end": n0, "rows": n0, "metric": np.nan, "no_change": np.nan,
-                   "model_version": None} | ({"time": times[n0 - 1]} if times is not None else {}), d)
-    r.retrain(n0, n0, n0, rec, d)
+    req = reqs.pop(b, []) + [{"reason": "no champion yet: train the first model", "by": "ctml-nb backtest"}]
+    d = OnDemandTrigger().check(model_state(None, rows_seen=e, mark=mark, now=r.at(e), requests=req))
+    rec = _record({"batch": b, "start": s, "end": e, "rows": e - s, "metric": np.nan, "no_change": np.nan,
+                   "model_version": None} | ({"time": times[e - 1]} if times is not None else {}), d)
+    r.retrain(e, mark, mark, rec, d)
     return rec
+
+def _no_model(r, batches:int):
+    "The error when no model served any row of the replay: every first model rejected, or the first went live after the last batch"
+    from ctml_nb.core import ConfigError
+    last = r.events[-1] if r.events else {}
+    why = ("the first model went live only after the last batch" if last.get("promoted") else
+           f"the gate rejected every first model ({(last.get('gate') or {}).get('reason', 'no model trained')})")
+    return ConfigError(f"no model served any row in {batches} batch(es): {why}. Give the replay more rows (more history, "
+                       "--initial-rows, smaller batches) or relax the gate (promotion.params)")
 
 def _totals(policy, frame, f, mname, y, pred, n0, n, clf, r, init_seconds, t0):
     scored = slice(n0, n)
@@ -389,23 +398,25 @@ def backtest(
     clf = r.task == "classification"
     pred = np.empty(n, dtype=y.dtype if clf else float)
     t0 = time.perf_counter()
-    records = [_initial_cycle(r, n0, times, reqs)] if cycle else []
+    records = [_first_model(r, 0, 0, n0, n0, times, reqs)] if cycle else []
     if not cycle:
         r.origin = n0
         first = retrain_model(r.strategy, None, model, X.iloc[:n0], y[:n0], times=None if times is None else times[:n0])
         r.go_live(first.model, 0, n0, n0, first)   # the strategy's own rule (its window), as every later retrain and the pipeline
     init_seconds = time.perf_counter() - t0
-    cache_lo, cache, mark = n0, np.empty(0, dtype=pred.dtype), n0
+    cache_lo, cache, mark, served = n0, np.empty(0, dtype=pred.dtype), n0, n0   # rows before `served`: no model yet
     from tqdm.auto import tqdm
     for k, (s, e) in enumerate(tqdm(list(zip(starts, ends)), desc=policy.name, disable=not progress, leave=False)):
         b = len(records)
+        prev, mark = mark, marks[k] if marks is not None else ends[k - label_delay] if k >= label_delay else n0
+        if r.live is None:   # every first model so far rejected: as the pipeline, nothing is served and the next cycle trains
+            records.append(_first_model(r, b, s, e, mark, times, reqs)); served = e; continue
         if e > cache_lo + len(cache):
             cache_lo = s; cache = r.live.predict(X.iloc[s:min(n, s + max(predict_chunk, batch_size))])
         pred[s:e] = cache[s - cache_lo:e - cache_lo]
         rec = {"batch": b, "start": s, "end": e, "rows": e - s} | ({"time": times[e - 1]} if times is not None else {})
         rec.update(metric=float(f(y[s:e], pred[s:e])), no_change=float(f(y[s:e], y[s - 1:e - 1])) if s > 0 else np.nan,
                    model_version=r.champ.version)
-        prev, mark = mark, marks[k] if marks is not None else ends[k - label_delay] if k >= label_delay else n0
         d = r.trigger.check(r.state(s, e, mark, prev, pred, reqs.get(b, []))) if r.trigger is not None else None
         _record(rec, d)
         went = r.pending is not None and r.look(e, mark, prev, rec)   # a pending challenger gets this batch's labels
@@ -417,5 +428,6 @@ def backtest(
                     and r.retrain(e, mark, mark - prev, rec, d)):
             cache = np.empty(0, dtype=pred.dtype)
         records.append(rec)
+    if served >= n: raise _no_model(r, len(records))
     frame = pd.DataFrame(records)
-    return BacktestResult(policy.name, frame, r.events, _totals(policy, frame, f, mname, y, pred, n0, n, clf, r, init_seconds, t0))
+    return BacktestResult(policy.name, frame, r.events, _totals(policy, frame, f, mname, y, pred, served, n, clf, r, init_seconds, t0))
