@@ -13,6 +13,8 @@ them. Every variant uses the sequential gate with Brier evidence and a trigger t
                 `max_looks` (20) / `max_rows` (1000)
   score         "not ahead" needs the Brier evidence to be behind too (mean Brier improvement <= 0), moved past unchanged
   ahead         "not ahead" only (no moved-past rule)
+  familywise    the moved-past test at alpha / max_looks (a false "moved past" at most alpha over all looks)
+  patient       "not ahead" only from 200 paired rows (`rows_for`, where the sequence is tightest), moved past unchanged
   holdout150    the fixed gate judged once on the newest 150 labelled rows (`Holdout(rows=150)`; 5 batches, all out of
                 sample for both models), the challenger trained without them
   refit150      the same, and a promoted challenger refitted on every labelled row before it goes live (the refit is
@@ -33,6 +35,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +71,21 @@ def ahead_only(gate, verdict, requested):
     ev, t = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
     return (ev.n >= t.min_rows and ev.mean <= t.min_delta), "not ahead"
 
-SUPERSEDE = {"rule": RULE, "request": only_request, "score": score_aware, "ahead": ahead_only}
+def patient(gate, verdict, requested):
+    "The library's rule, but 'not ahead' only from `rows_for` (200) paired rows, where the sequence is tightest"
+    if requested: return True, "an on-demand request asked for a retrain"
+    ev, t = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
+    if ev.n >= max(t.min_rows, t.rows_for) and ev.mean <= t.min_delta: return True, "not ahead"
+    return t.moved_past(ev)
+
+def familywise(gate, verdict, requested):
+    "The library's rule with the moved-past test at alpha / max_looks (Bonferroni: at most alpha over all looks)"
+    if requested: return True, "an on-demand request asked for a retrain"
+    ev, t = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
+    if ev.n >= t.min_rows and ev.mean <= t.min_delta: return True, "not ahead"
+    return replace(t, alpha=t.alpha / t.max_looks).moved_past(ev)
+
+SUPERSEDE = {"familywise": familywise, "rule": RULE, "request": only_request, "score": score_aware, "ahead": ahead_only, "patient": patient}
 
 
 def with_refit(replay_cls):
