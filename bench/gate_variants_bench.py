@@ -8,12 +8,12 @@ the backtest module's `pending_retrain`, and, for `refit`, wraps its replay's re
 them. Every variant uses the sequential gate with Brier evidence and a trigger that fires every batch, as
 `gate_bench.py`'s `brier` gate does, except the holdout variants:
 
-  rule          the library's rule (the baseline)
+  rule          the library's rule (the baseline; its moved-past test at alpha / max_looks)
   request       only an on-demand request supersedes: a pending challenger stays until its sequence decides, or
                 `max_looks` (20) / `max_rows` (1000)
   score         "not ahead" needs the Brier evidence to be behind too (mean Brier improvement <= 0), moved past unchanged
   ahead         "not ahead" only (no moved-past rule)
-  familywise    the moved-past test at alpha / max_looks (a false "moved past" at most alpha over all looks)
+  perlook       the rule before issue 25's fix: the moved-past test at alpha at every look (no control over the looks)
   patient       "not ahead" only from 200 paired rows (`rows_for`, where the sequence is tightest), moved past unchanged
   holdout150    the fixed gate judged once on the newest 150 labelled rows (`Holdout(rows=150)`; 5 batches, all out of
                 sample for both models), the challenger trained without them
@@ -26,16 +26,16 @@ Printed per table, model and window, for each variant: accuracy, retrains, promo
 (`gate_bench.ended`: promoted, dropped, not_ahead, moved_past, open; each as its number of looks), CPU seconds, and the
 load average. Totals over the tables close the output.
 
-Usage:  python bench/gate_variants_bench.py [--variants rule,request,score,ahead,holdout150,refit150]
+Usage:  python bench/gate_variants_bench.py [--variants perlook,rule,request,score,ahead,patient,holdout150,refit150]
                                             [--tables seattle-weather,phishing,bananas] [--models logistic,forest]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +78,19 @@ def patient(gate, verdict, requested):
     if ev.n >= max(t.min_rows, t.rows_for) and ev.mean <= t.min_delta: return True, "not ahead"
     return t.moved_past(ev)
 
-def familywise(gate, verdict, requested):
-    "The library's rule with the moved-past test at alpha / max_looks (Bonferroni: at most alpha over all looks)"
+def per_look(gate, verdict, requested):
+    "The rule before issue 25's fix: the moved-past z-test at alpha at every look, each part with its own standard deviation"
     if requested: return True, "an on-demand request asked for a retrain"
     ev, t = Evidence.from_dict(verdict.get("evidence")), gate.sequential_test()
     if ev.n >= t.min_rows and ev.mean <= t.min_delta: return True, "not ahead"
-    return replace(t, alpha=t.alpha / t.max_looks).moved_past(ev)
+    (n1, m1, s1), (n0, m0, s0) = ev.diffs(True), ev.diffs(False)
+    if ev.looks < 2 or n1 < 2 or n0 < 2: return False, "one look only"
+    from scipy.stats import norm
+    se = math.sqrt(s0 ** 2 / n0 + s1 ** 2 / n1)
+    z = (m0 - m1) / se if se > 0 else (math.inf if m0 > m1 else 0.0)
+    return bool(z > norm.ppf(1 - t.alpha) and m1 <= t.min_delta), "moved past"
 
-SUPERSEDE = {"familywise": familywise, "rule": RULE, "request": only_request, "score": score_aware, "ahead": ahead_only, "patient": patient}
+SUPERSEDE = {"perlook": per_look, "rule": RULE, "request": only_request, "score": score_aware, "ahead": ahead_only, "patient": patient}
 
 
 def with_refit(replay_cls):
@@ -153,7 +158,7 @@ def totals(frame:pd.DataFrame)->pd.DataFrame:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--variants", default="rule,request,score,ahead,holdout150,refit150")
+    ap.add_argument("--variants", default="perlook,rule,request,score,ahead,patient,holdout150,refit150")
     ap.add_argument("--tables", default="seattle-weather,phishing,bananas")
     ap.add_argument("--models", default="logistic,forest")
     ap.add_argument("--later", type=int, default=365)
