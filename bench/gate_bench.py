@@ -21,10 +21,13 @@ rows is itself noise, so challengers are counted by later-gain bin: below 0 (wor
 at least `--margin` (default 0.02: truly better) and at least 0.05 (much better), each as "promoted/challengers".
 Printed per table, model and window: accuracy, retrains, promotions, pending and dropped challengers, the bins, the
 mean later gain of the promoted ones, and CPU seconds, with the load average. `--detail` prints every challenger:
-its looks (rows, accuracy and score difference per look), its later gain and its outcome.
+its looks (rows, accuracy and score difference per look), its later gain and its outcome. `--why` adds, for the truly
+better challengers, how each ended, as its number of looks: promoted, dropped by the gate, superseded while pending
+because it was not ahead after `min_test_rows` paired rows (`not_ahead`) or its edge was gone on the newest rows
+(`moved_past`; `ctml_nb.policy.loop.pending_retrain`), or still pending when the stream ended (`open`).
 
 Usage:  python bench/gate_bench.py [--later 365] [--margin 0.02] [--max-looks 20] [--tables seattle-weather,phishing,bananas]
-                                   [--gates fixed,sequential,sequential50,brier,logloss,point,none] [--detail]
+                                   [--gates fixed,sequential,sequential50,brier,logloss,point,none] [--detail] [--why]
 """
 from __future__ import annotations
 
@@ -61,18 +64,28 @@ class RecordingGate(PromotionPolicy):
             seen = self.judged_.setdefault(id(challenger), [champion, challenger, int(X.index[-1]) + 1, False, []])
             seen[3] = seen[3] or bool(d.promote)
             v = d.sequential or {}
-            seen[4].append((len(y), d.delta, v.get("mean"), v.get("radius"), d.status))
+            seen[4].append((len(y), d.delta, v.get("mean"), v.get("radius"), d.status, v))
         return d
 
 
 BINS = ("worse", "equal", "better", "much_better")
+WHY = ("promoted", "dropped", "not_ahead", "moved_past", "open")   # how a challenger ended (`--why`)
+
+def ended(event, looks, gate)->str:
+    "How a challenger ended: promoted; dropped by the gate (its sequence, or the fixed test); superseded while pending, as not ahead or as moved past; or still pending when the stream ended"
+    o = event.get("outcome")
+    if o in ("promoted", "pending"): return "promoted" if o == "promoted" else "open"
+    if o != "superseded": return "dropped"
+    from ctml_nb.policy.sequential import Evidence
+    ev, t = Evidence.from_dict(looks[-1][5].get("evidence")), gate.sequential_test()
+    return "not_ahead" if ev.n >= t.min_rows and ev.mean <= t.min_delta else "moved_past"
 def gain_bin(g, margin): return "worse" if g < 0 else "equal" if g < margin else "better" if g < 0.05 else "much_better"
 
 
 SCORE = {"brier": "brier", "logloss": "log_loss"}
 
 def run(df, feats, target, gate_kind, batch, later, window, model, initial, time_column=None, max_looks=20, margin=0.02,
-        detail=False):
+        detail=False, why=False):
     gate, holdout = None, None
     if gate_kind != "none":
         seq = gate_kind.startswith("sequential") or gate_kind in SCORE
@@ -91,19 +104,23 @@ def run(df, feats, target, gate_kind, batch, later, window, model, initial, time
            "accuracy": round(s["metric"], 4), "retrains": s["retrains"] - 1, "promoted": int(fr["promoted"].iloc[1:].sum()),
            "pending": outcomes.count("pending"), "dropped": outcomes.count("rejected") + outcomes.count("superseded"),
            "cpu_s": round(cpu, 1)}
-    bins, gains = {b: [0, 0] for b in BINS}, []
-    for champ, chal, mark, promoted, looks in (gate.judged_.values() if gate is not None else []):
+    bins, gains, ends = {b: [0, 0] for b in BINS}, [], {}
+    judged = list(gate.judged_.values()) if gate is not None else []
+    for (champ, chal, mark, promoted, looks), event in zip(judged, res.events[len(res.events) - len(judged):]):
         rows = df.iloc[mark:mark + later]   # labelled after the challenger's first look: seen by neither model
         if len(rows) < later // 2: continue
         X, y = rows[feats], rows[target].to_numpy()
         g = float(np.mean(chal.predict(X) == y) - np.mean(champ.predict(X) == y))
         b = bins[gain_bin(g, margin)]; b[0] += promoted; b[1] += 1
         if promoted: gains.append(g)
+        if g >= margin: ends.setdefault(ended(event, looks, gate), []).append(len(looks))
         if detail:
-            trail = " ".join(f"{n}:{d:+.2f}" + ("" if m is None else f"/{m:+.3f}±{r:.3f}") for n, d, m, r, _ in looks)
+            trail = " ".join(f"{n}:{d:+.2f}" + ("" if m is None else f"/{m:+.3f}±{r:.3f}") for n, d, m, r, _, _ in looks)
             print(f"  row {mark:5d} later {g:+.3f} {'PROMOTED' if promoted else looks[-1][4]:9s} {trail}")
     if gate is not None: out.update({k: f"{p}/{n}" for k, (p, n) in bins.items()})
     out.update(promoted_later_gain=None if not gains else round(float(np.mean(gains)), 4))
+    if why and gate is not None:   # the truly better challengers (later gain >= margin): how they ended, with their looks
+        out.update({f"better_{k}": "/".join(map(str, ends.get(k, []))) or "-" for k in WHY})
     return out
 
 
@@ -130,6 +147,8 @@ def main():
     ap.add_argument("--later", type=int, default=365)
     ap.add_argument("--margin", type=float, default=0.02, help="later gain at which a challenger counts as truly better")
     ap.add_argument("--detail", action="store_true", help="print every challenger's looks, later gain and outcome")
+    ap.add_argument("--why", action="store_true", help="for the truly better challengers: how each ended (promoted, dropped, "
+                    "superseded as not ahead or moved past, open at the end), each as its number of looks")
     ap.add_argument("--models", default="logistic,forest")
     ap.add_argument("--max-looks", type=int, default=20, help="the sequential gate's max_looks")
     ap.add_argument("--tables", default="seattle-weather,phishing,bananas")
@@ -145,7 +164,7 @@ def main():
             for w in windows:
                 for g in gates:
                     rows.append({"table": name, **run(df, feats, target, g, batch, a.later, w, make(), initial, tcol, a.max_looks,
-                                                      a.margin, a.detail)})
+                                                      a.margin, a.detail, a.why)})
                     print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -196,12 +196,12 @@ class SequentialTest:
                        sc, sm, sr)
 
     def moved_past(self, ev:Evidence)->tuple:
-        "(True, why) when the challenger's edge on the latest look is gone: at most `min_delta`, significantly below its edge before"
+        "(True, why) when the challenger's edge on the latest look is gone: at most `min_delta`, significantly below its edge before (at alpha / max_looks)"
         (n1, m1, s1), (n0, m0, s0) = ev.diffs(True), ev.diffs(False)
         if ev.looks < 2 or n1 < 2 or n0 < 2: return False, "the challenger has been scored beside the champion on one look only"
         from scipy.stats import norm
-        se = math.sqrt(s0 ** 2 / n0 + s1 ** 2 / n1)
-        z, crit = (m0 - m1) / se if se > 0 else (math.inf if m0 > m1 else 0.0), float(norm.ppf(1 - self.alpha))
+        se = max(s0, s1, ev.sd) * math.sqrt(1 / n0 + 1 / n1)   # one sd under "unchanged"; a look's own can be 0 by chance
+        z, crit = (m0 - m1) / se if se > 0 else (math.inf if m0 > m1 else 0.0), float(norm.ppf(1 - self.alpha / self.max_looks))
         gone = z > crit and m1 <= self.min_delta
         why = (f"the challenger's edge over the champion on the newest {n1} rows is {m1:+.4g} against {m0:+.4g} on the {n0} "
                f"rows before (drop z = {z:.2f}, {'above' if z > crit else 'not above'} {crit:.2f}"
