@@ -46,7 +46,7 @@ from .streaming import (
     import_river, make_detector, DetectorRun, run_detector, ThresholdDetector,
 )
 from .estimate import (
-    CBPE_METRICS, expected_calibration_error, calibration_check, fit_calibrator, expected_metric,
+    CBPE_METRICS, expected_calibration_error, calibration_check, calibration_p_value, fit_calibrator, expected_metric,
     PerformanceEstimate, PerformanceEstimator,
 )
 from .tables import (

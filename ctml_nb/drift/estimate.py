@@ -15,8 +15,8 @@ from ..core import InputError, md_escape, to_jsonable
 from ..metrics import METRICS, get_metric, task_of
 
 # %% auto #0
-__all__ = ['CBPE_METRICS', 'expected_calibration_error', 'calibration_check', 'fit_calibrator', 'expected_metric',
-           'PerformanceEstimate', 'PerformanceEstimator']
+__all__ = ['CBPE_METRICS', 'expected_calibration_error', 'calibration_check', 'calibration_p_value', 'fit_calibrator',
+           'expected_metric', 'PerformanceEstimate', 'PerformanceEstimator']
 
 # %% ../../nbs/04c_estimate.ipynb #7d3d21a5
 def expected_calibration_error(
@@ -54,6 +54,32 @@ def calibration_check(
     per = {str(classes[j]): expected_calibration_error(Y[:, j], P[:, j], n_bins) for j in cols}
     ece = float(np.mean(list(per.values())))
     return {"ece": ece, "per_class": per, "rows": len(Y), "threshold": threshold, "calibrated": bool(ece <= threshold)}
+
+# %% ../../nbs/04c_estimate.ipynb #c46cec99
+def calibration_p_value(
+    y_true, proba:np.ndarray, classes,  # Reference labels, probabilities (one column per class) and classes
+    n_bins:int=10,     # Equal-mass bins per class, as in `calibration_check`
+    draws:int=500,     # Label sets drawn from the probabilities
+    seed:int=0,        # Seed of the draws
+)->float:              # Bonferroni p-value of two statistics: the per-class error and the top-label bias
+    "How often probabilities that are calibrated by construction show this much miscalibration on these rows"
+    P, Y = np.asarray(proba, float), _onehot(y_true, classes)
+    n, cols, top = len(P), ([1] if len(classes) == 2 else list(range(len(classes)))), P.argmax(axis=1)
+    q = P[np.arange(n), top]
+    ece_obs = calibration_check(y_true, P, classes, n_bins)["ece"]
+    bias_obs = abs(Y[np.arange(n), top].mean() - q.mean())   # confidence against accuracy: what moves the estimate
+    orders = [np.argsort(P[:, j], kind="stable") for j in cols]
+    sizes = [np.array([len(b) for b in np.array_split(o, min(n_bins, n))]) for o in orders]
+    starts = [np.r_[0, np.cumsum(z)[:-1]] for z in sizes]
+    means = [np.add.reduceat(P[o, j], s) / z for j, o, s, z in zip(cols, orders, starts, sizes)]
+    C, r, ece, bias, chunk = P.cumsum(axis=1), np.random.default_rng(seed), [], [], max(1, 2_000_000 // (n * len(classes)))
+    for k in range(0, draws, chunk):   # chunks of draws bound the memory
+        lab = (r.uniform(size=(min(chunk, draws - k), n, 1)) > C[None, :, :-1]).sum(axis=2)   # a class per row, drawn from P
+        ece.append(sum(np.abs(np.add.reduceat((lab[:, o] == j).astype(float), s, axis=1) / z - mu) @ z / n
+                       for j, o, s, z, mu in zip(cols, orders, starts, sizes, means)) / len(cols))
+        bias.append(np.abs((lab == top).mean(axis=1) - q.mean()))
+    p = [(1 + (np.concatenate(v) >= obs - 1e-12).sum()) / (1 + draws) for v, obs in ((ece, ece_obs), (bias, bias_obs))]
+    return float(min(1.0, 2 * min(p)))
 
 # %% ../../nbs/04c_estimate.ipynb #fa0a02ec
 class _Isotonic:
@@ -260,10 +286,12 @@ class _Fit:
         use = self.calibrate is True
         if self.calibrate == "auto" and _separable(y, P, self.classes_):   # isotonic maps would be steps to 0 and 1
             self.calibration_["separable"] = True
-        elif self.calibrate == "auto":   # even under the threshold: a rare class's small error still moves the estimate
-            oof = calibration_check(y, _out_of_fold(y, P, self.classes_, seed=self.random_state), self.classes_, self.n_bins)
-            use = oof["ece"] < self.calibration_["ece"]
-            self.calibration_["ece_recalibrated"] = oof["ece"]
+        elif self.calibrate == "auto":   # an error beyond chance (even under the threshold) that a map lowers out of fold
+            self.calibration_["p_value"] = calibration_p_value(y, P, self.classes_, self.n_bins, seed=self.random_state)
+            if self.calibration_["p_value"] < 0.05:
+                oof = calibration_check(y, _out_of_fold(y, P, self.classes_, seed=self.random_state), self.classes_, self.n_bins)
+                use = oof["ece"] < self.calibration_["ece"]
+                self.calibration_["ece_recalibrated"] = oof["ece"]
         self.calibrator_ = fit_calibrator(y, P, self.classes_) if use else None
         self.method_ = "cbpe"
 
@@ -285,7 +313,7 @@ class PerformanceEstimator(_EstimatorParams, _Fit, _Stored):
     "Estimate a model's metric on unlabelled rows: CBPE for classifiers with probabilities, DLE for regressors"
     def __init__(self,
         metric:str="accuracy",   # A name in `ctml_nb.metrics.METRICS`
-        calibrate="auto",        # "auto": when it lowers the out-of-fold calibration error (not on a perfectly ranked reference); True; False
+        calibrate="auto",        # "auto": when the error is beyond chance and a map lowers it out of fold (not on a perfectly ranked reference); True; False
         threshold:float=0.02,    # Expected calibration error up to which the probabilities count as calibrated
         n_bins:int=10,           # Equal-mass bins of the calibration check
         min_reference:int=100,   # Reference rows needed to fit
