@@ -132,6 +132,7 @@ def check_delivery(
     for what, c in [("key", k) for k in key] + [("label", label)] + ([("time", time)] if time else []):
         if c not in cols: raise LabelFeedError(f"{where}: no {what} column {c!r}; its columns are {cols[:20]}. Fix data.labels.{what} or the file.")
     y = df[label]
+    if kind == "number" and pd.api.types.is_bool_dtype(y): y = y.astype("Int64")   # True/False for a 0/1 target: its classes
     if kind == "number" and not pd.api.types.is_numeric_dtype(y):
         num = pd.to_numeric(y, errors="coerce")
         bad = y[num.isna() & y.notna()]
@@ -193,6 +194,7 @@ def _label_dtype(s:pd.Series):
     v = s.dropna()
     if not len(v): return object
     kind = pd.api.types.infer_dtype(v, skipna=True)   # one pass in C: the ledger grows with every label
+    if kind == "boolean": return "boolean"   # True/False stay booleans (as text they would be other classes than the next delivery's)
     return "int64" if kind == "integer" else "float64" if kind in ("floating", "mixed-integer-float") else str
 
 # %% ../../nbs/23d_labels.ipynb #0c8dc206

@@ -1,0 +1,29 @@
+"""The label feed on shapes its own tests did not use (found by trying it as a stranger would, on public tables with a
+separate labels table): each test names the class of fault it locks."""
+import pandas as pd
+
+from ctml_nb.data.labels import LabelLedger, check_delivery, check_policies, join_delivery
+
+
+def _ledger_roundtrip(tmp_path, labels, kind=None):
+    "Deliver `labels` for keys a, b, c, save the ledger and read it back: the joined labels"
+    df = pd.DataFrame({"id": ["a", "b", "c"][:len(labels)], "y": labels})
+    new = check_delivery(df, ["id"], "y", kind=kind)
+    led, _ = join_delivery(LabelLedger(), new, {"a", "b", "c"}, check_policies({}))
+    led.save(tmp_path / "ledger.parquet")
+    return LabelLedger.load(tmp_path / "ledger.parquet").labels()
+
+
+def test_boolean_labels_stay_booleans_in_the_ledger(tmp_path):
+    "Class: True/False labels were stored as the text 'True'/'False', so the next delivery of booleans was refused as numbers for text classes"
+    got = _ledger_roundtrip(tmp_path, [True, False, True])
+    assert [type(v) for v in got.tolist()] == [bool] * 3 and got.tolist() == [True, False, True]
+    from ctml_nb.data.labels import label_kind
+    assert label_kind(got) is None                                    # so the next boolean delivery is accepted
+    check_delivery(pd.DataFrame({"id": ["d"], "y": [False]}), ["id"], "y", kind=label_kind(got))
+
+
+def test_boolean_labels_for_a_0_1_target_join_as_its_classes(tmp_path):
+    "Class: True/False delivered for a 0/1 target joined as other classes (and as text once saved)"
+    got = _ledger_roundtrip(tmp_path, [True, False, True], kind="number")
+    assert got.tolist() == [1, 0, 1] and pd.api.types.is_integer_dtype(got)
