@@ -27,3 +27,19 @@ def test_boolean_labels_for_a_0_1_target_join_as_its_classes(tmp_path):
     "Class: True/False delivered for a 0/1 target joined as other classes (and as text once saved)"
     got = _ledger_roundtrip(tmp_path, [True, False, True], kind="number")
     assert got.tolist() == [1, 0, 1] and pd.api.types.is_integer_dtype(got)
+
+
+def test_a_label_that_never_arrives_is_named_with_what_it_holds_back(tmp_path):
+    "Class: one served row whose label never came held every later labelled row back (no scoring, no retrain) with nothing saying why"
+    from test_label_feed import _cycle, _elec2, _project
+    from ctml_nb.reports.text import labels_text
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    lost = data["id"].iloc[3]
+    lab = lab[lab["id"] != lost]
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8))]
+    f = recs[-1].values["check"]["data"]["labels"]
+    o = f["oldest_waiting"]
+    assert (o["row"], o["key"]) == (4, str(lost))
+    assert o["labelled_behind"] == 8 * 48 - f["waiting"] - 3 and o["labelled_behind"] > 250   # all labelled rows after it
+    assert recs[-1].values["check"]["data"]["label_mark"] == 3                  # the mark stops there, as the message says
+    assert f"row 4 (key '{lost}'" in labels_text(recs[-1].to_dict())

@@ -157,6 +157,9 @@ def ingest_labels(
         row_time = pd.Series(served["time"].to_numpy(), index=keys.to_numpy())
         rt = row_time[~row_time.index.duplicated()].reindex(f["key"].to_numpy())
         delay = delay_summary(pd.Series(f["arrived"].to_numpy() - rt.to_numpy()))
-    waiting = int((~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())).sum())
-    return {"joined": len(f), "delay": delay, "waiting": waiting, **{k: v for k, v in counts.items() if k != "joined"},
+    wait = ~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())
+    i = int(wait.argmax()) if wait.any() else None   # the oldest row waiting holds back the labelled rows after it
+    oldest = None if i is None else {"row": i + 1, "key": str(keys.iloc[i]).replace("\x1f", ", "), "labelled_behind": int((~wait[i:]).sum()),
+                                     **({"time": str(served["time"].iloc[i])} if cfg.data.time_column else {})}
+    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), "oldest_waiting": oldest, **{k: v for k, v in counts.items() if k != "joined"},
             "files": [str(x) for x in b.files], "seq": out.seq}
