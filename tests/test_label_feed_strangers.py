@@ -43,3 +43,17 @@ def test_a_label_that_never_arrives_is_named_with_what_it_holds_back(tmp_path):
     assert o["labelled_behind"] == 8 * 48 - f["waiting"] - 3 and o["labelled_behind"] > 250   # all labelled rows after it
     assert recs[-1].values["check"]["data"]["label_mark"] == 3                  # the mark stops there, as the message says
     assert f"row 4 (key '{lost}'" in labels_text(recs[-1].to_dict())
+
+
+def test_labels_held_for_rows_not_served_are_counted_unknown_once():
+    "Class: a label held (`on_unknown: wait`) was counted again as an unknown delivery in every later cycle"
+    pol = check_policies({})
+    d1 = check_delivery(pd.DataFrame({"id": ["a", "x", "later"], "y": [1, 0, 1]}), ["id"], "y")
+    led, c1 = join_delivery(LabelLedger(), d1, {"a"}, pol)
+    d2 = check_delivery(pd.DataFrame({"id": ["b"], "y": [0]}), ["id"], "y")
+    led, c2 = join_delivery(led, d2, {"a", "b"}, pol)
+    d3 = check_delivery(pd.DataFrame({"id": ["c"], "y": [0]}), ["id"], "y")
+    led, c3 = join_delivery(led, d3, {"a", "b", "c", "later"}, pol)
+    assert [c["unknown"] for c in (c1, c2, c3)] == [2, 0, 0]                   # delivered once, counted once
+    assert [c["labels_waiting"] for c in (c1, c2, c3)] == [2, 2, 1]            # still held until its row comes
+    assert [c["joined"] for c in (c1, c2, c3)] == [1, 1, 2] and led.labels().to_dict() == {"a": 1, "b": 0, "c": 0, "later": 1}

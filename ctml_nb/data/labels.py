@@ -251,7 +251,8 @@ def join_delivery(
     if policies["on_unknown"] == "report": take = take[known]
     keep = f[f["status"] == "joined"]
     out = pd.concat([keep, take], ignore_index=True) if len(take) else keep.reset_index(drop=True)
-    counts.update(joined=int(known.sum()), unknown=int((~known).sum()), duplicate=int(dup.sum()),
+    held = take.index < int((f["status"] == "waiting").sum())   # labels held from earlier deliveries come first in `cand`
+    counts.update(joined=int(known.sum()), unknown=int((~known & ~held).sum()), duplicate=int(dup.sum()),
                   conflict=int(conflict.sum()), labels_waiting=int((out["status"] == "waiting").sum()))
     return LabelLedger(out.astype({"seq": "int64"}), ledger.cursor, seq), counts
 
@@ -269,7 +270,9 @@ class LabelJoin:
         if not len(df): return df if self.target in df.columns or not len(df.columns) else df.assign(**{self.target: pd.Series(dtype=object)})
         v = pd.Series(self.labels.reindex(key_strings(df, self.key).to_numpy()).to_numpy(), index=df.index).infer_objects()
         out = df.copy()
-        out[self.target] = out[self.target].where(out[self.target].notna(), v) if self.target in df.columns else v
+        y = out[self.target].where(out[self.target].notna(), v) if self.target in df.columns else v
+        if y.dtype == object and pd.api.types.infer_dtype(y, skipna=True) == "boolean": y = y.astype("boolean")   # True/False with rows waiting: classes, not objects
+        out[self.target] = y
         return out
     def read(self, load, columns=None, filters=None)->pd.DataFrame:
         "`load(columns, filters)` (one file of a source) with the key columns read too and the target joined"
