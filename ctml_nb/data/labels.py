@@ -243,6 +243,7 @@ def join_delivery(
         f.loc[re, "label"] = last.reindex(f.loc[re, "key"]).to_numpy()
         counts["relabelled"] = int(re.sum())
     known = take["key"].isin(served)
+    held = take.index < int((f["status"] == "waiting").sum())   # labels held from earlier deliveries come first in `cand`
     unknown = take[~known]
     if len(unknown) and policies["on_unknown"] == "refuse":
         _refuse("unknown", "on_unknown", unknown["key"].tolist(), where,
@@ -251,7 +252,6 @@ def join_delivery(
     if policies["on_unknown"] == "report": take = take[known]
     keep = f[f["status"] == "joined"]
     out = pd.concat([keep, take], ignore_index=True) if len(take) else keep.reset_index(drop=True)
-    held = take.index < int((f["status"] == "waiting").sum())   # labels held from earlier deliveries come first in `cand`
     counts.update(joined=int(known.sum()), unknown=int((~known & ~held).sum()), duplicate=int(dup.sum()),
                   conflict=int(conflict.sum()), labels_waiting=int((out["status"] == "waiting").sum()))
     return LabelLedger(out.astype({"seq": "int64"}), ledger.cursor, seq), counts
