@@ -1,6 +1,7 @@
 """The label feed on shapes its own tests did not use (found by trying it as a stranger would, on public tables with a
 separate labels table): each test names the class of fault it locks."""
 import pandas as pd
+import pytest
 
 from ctml_nb.data.labels import LabelLedger, check_delivery, check_policies, join_delivery
 
@@ -57,3 +58,30 @@ def test_labels_held_for_rows_not_served_are_counted_unknown_once():
     assert [c["unknown"] for c in (c1, c2, c3)] == [2, 0, 0]                   # delivered once, counted once
     assert [c["labels_waiting"] for c in (c1, c2, c3)] == [2, 2, 1]            # still held until its row comes
     assert [c["joined"] for c in (c1, c2, c3)] == [1, 1, 2] and led.labels().to_dict() == {"a": 1, "b": 0, "c": 0, "later": 1}
+
+
+def test_a_feed_file_rewritten_with_rows_before_its_end_is_refused_not_half_read(tmp_path):
+    "Class: a labels file (or `module:function` output) re-exported sorted by key, not appended to: the rows past the count read before were taken as new, labels inserted before them were lost silently and old ones counted as duplicates"
+    from ctml_nb.core import InputError
+    from ctml_nb.data.labels import open_feed
+    lab = pd.DataFrame({"sku": range(10), "y": range(10), "at": [0, 5, 1, 6, 2, 7, 3, 8, 4, 9]})
+    lab[lab["at"] <= 4].to_csv(tmp_path / "l.csv", index=False)
+    feed = open_feed(str(tmp_path / "l.csv"), "y")
+    b = feed.next_batch(None, late="include")
+    assert b.rows["sku"].tolist() == [0, 2, 4, 6, 8]
+    lab.to_csv(tmp_path / "l.csv", index=False)                              # sorted by key: 1, 3, 5 ... inserted
+    with pytest.raises(InputError, match=r"l.csv: row 5, the last read before, changed.*append new rows"):
+        feed.next_batch(b.cursor, late="include")
+    pd.concat([lab[lab["at"] <= 4], lab[lab["at"] > 4]]).to_csv(tmp_path / "l.csv", index=False)   # appended: fine
+    assert sorted(feed.next_batch(b.cursor, late="include").rows["sku"]) == [1, 3, 5, 7, 9]
+    lab[lab["at"] <= 4].assign(y=lambda d: d["y"].where(d["sku"] != 8)).to_csv(tmp_path / "l.csv", index=False)
+    b = feed.next_batch(None, late="include")                                # a label blanked, then filled in place: fine
+    lab[lab["at"] <= 4].assign(y=lambda d: d["y"].astype(float)).to_csv(tmp_path / "l.csv", index=False)
+    assert len(feed.next_batch(b.cursor, late="include").rows) == 0
+
+
+def test_unknown_counted_once_when_reported_too():
+    "The count of unknown labels under `on_unknown: report` (dropped, not held), alongside held ones"
+    d1 = check_delivery(pd.DataFrame({"id": ["a", "x", "y"], "y": [1, 0, 1]}), ["id"], "y")
+    led, c1 = join_delivery(LabelLedger(), d1, {"a"}, check_policies({"on_unknown": "report"}))
+    assert (c1["unknown"], c1["labels_waiting"], c1["joined"]) == (2, 0, 1)
