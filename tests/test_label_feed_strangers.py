@@ -85,3 +85,14 @@ def test_unknown_counted_once_when_reported_too():
     d1 = check_delivery(pd.DataFrame({"id": ["a", "x", "y"], "y": [1, 0, 1]}), ["id"], "y")
     led, c1 = join_delivery(LabelLedger(), d1, {"a"}, check_policies({"on_unknown": "report"}))
     assert (c1["unknown"], c1["labels_waiting"], c1["joined"]) == (2, 0, 1)
+
+
+def test_a_label_mark_that_did_not_move_reads_an_empty_window():
+    "Class: a cycle where no row was newly labelled (the oldest row still waiting) asked for rows [mark, mark) before the window it read, and failed ('rows from 180 were not read')"
+    from ctml_nb.core import InputError
+    from ctml_nb.pipeline.batches import CycleData
+    h = pd.DataFrame({"x": range(60)})
+    d = CycleData(h, 200, h, h.iloc[:0], "reject", {"label_mark": 180}, {"rows": 260, "label_mark": 180})
+    assert len(d.rows(180, 180)) == 0 and list(d.rows(180, 180).columns) == ["x"]
+    assert d.rows(210, 212)["x"].tolist() == [10, 11]
+    with pytest.raises(InputError, match="rows from 180 were not read"): d.rows(180, 190)
