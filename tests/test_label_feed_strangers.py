@@ -96,3 +96,15 @@ def test_a_label_mark_that_did_not_move_reads_an_empty_window():
     assert len(d.rows(180, 180)) == 0 and list(d.rows(180, 180).columns) == ["x"]
     assert d.rows(210, 212)["x"].tolist() == [10, 11]
     with pytest.raises(InputError, match="rows from 180 were not read"): d.rows(180, 190)
+
+
+def test_boolean_labels_with_rows_waiting_make_a_boolean_target():
+    "Class: True/False joined into a target column with rows still waiting became Python objects, which scikit-learn refuses ('Unknown label type')"
+    from sklearn.utils.multiclass import type_of_target
+    from ctml_nb.data.labels import LabelJoin
+    labels = pd.Series([True, False], index=["a", "b"])
+    df = pd.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3], "y": [float("nan")] * 3})   # target column present, empty
+    for frame in (df, df.drop(columns="y")):                                   # or absent from the data
+        y = LabelJoin(["id"], "y", labels, "y" in frame)(frame)["y"]
+        assert str(y.dtype) == "boolean" and y.isna().tolist() == [False, False, True]
+        assert type_of_target(y.iloc[:2]) == "binary"
