@@ -132,6 +132,7 @@ def check_delivery(
     for what, c in [("key", k) for k in key] + [("label", label)] + ([("time", time)] if time else []):
         if c not in cols: raise LabelFeedError(f"{where}: no {what} column {c!r}; its columns are {cols[:20]}. Fix data.labels.{what} or the file.")
     y = df[label]
+    if kind == "number" and pd.api.types.is_bool_dtype(y): y = y.astype("Int64")   # True/False for a 0/1 target: its classes
     if kind == "number" and not pd.api.types.is_numeric_dtype(y):
         num = pd.to_numeric(y, errors="coerce")
         bad = y[num.isna() & y.notna()]
@@ -198,6 +199,7 @@ def _label_dtype(s:pd.Series):
     v = s.dropna()
     if not len(v): return object
     kind = pd.api.types.infer_dtype(v, skipna=True)   # one pass in C: the ledger grows with every label
+    if kind == "boolean": return "boolean"   # True/False stay booleans (as text they would be other classes than the next delivery's)
     return "int64" if kind == "integer" else "float64" if kind in ("floating", "mixed-integer-float") else str
 
 # %% ../../nbs/23d_labels.ipynb #0c8dc206
@@ -248,6 +250,7 @@ def join_delivery(
         f.loc[re, "label"] = last.reindex(f.loc[re, "key"]).to_numpy()
         counts["relabelled"] = int(re.sum())
     known = take["key"].isin(served)
+    held = take.index < int((f["status"] == "waiting").sum())   # labels held from earlier deliveries come first in `cand`
     unknown = take[~known]
     if len(unknown) and policies["on_unknown"] == "refuse":
         _refuse("unknown", "on_unknown", unknown["key"].tolist(), where,
@@ -256,7 +259,7 @@ def join_delivery(
     if policies["on_unknown"] == "report": take = take[known]
     keep = f[f["status"] == "joined"]
     out = pd.concat([keep, take], ignore_index=True) if len(take) else keep.reset_index(drop=True)
-    counts.update(joined=int(known.sum()), unknown=int((~known).sum()), duplicate=int(dup.sum()),
+    counts.update(joined=int(known.sum()), unknown=int((~known & ~held).sum()), duplicate=int(dup.sum()),
                   conflict=int(conflict.sum()), labels_waiting=int((out["status"] == "waiting").sum()))
     return LabelLedger(out.astype({"seq": "int64"}), ledger.cursor, seq), counts
 
@@ -274,7 +277,9 @@ class LabelJoin:
         if not len(df): return df if self.target in df.columns or not len(df.columns) else df.assign(**{self.target: pd.Series(dtype=object)})
         v = pd.Series(self.labels.reindex(key_strings(df, self.key).to_numpy()).to_numpy(), index=df.index).infer_objects()
         out = df.copy()
-        out[self.target] = out[self.target].where(out[self.target].notna(), v) if self.target in df.columns else v
+        y = out[self.target].where(out[self.target].notna(), v) if self.target in df.columns else v
+        if y.dtype == object and pd.api.types.infer_dtype(y, skipna=True) == "boolean": y = y.astype("boolean")   # True/False with rows waiting: classes, not objects
+        out[self.target] = y
         return out
     def read(self, load, columns=None, filters=None)->pd.DataFrame:
         "`load(columns, filters)` (one file of a source) with the key columns read too and the target joined"

@@ -120,6 +120,14 @@ class _FileCursor:
         return Path(recorded).parts[-len(rel.parts):] == rel.parts   # the folder moved: same file under it
 
 # %% ../../nbs/23c_source_files.ipynb #ad9fafb1
+def _row_text(df:pd.DataFrame, i:int, skip:str|None)->str:
+    "Row `i` of `df` as text, column `skip` (the target) left out; numbers canonical, so a column read as int then as float compares equal"
+    def one(v):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)): return "" if v is None or v is pd.NaT else str(v)
+        f = float(v)
+        return "nan" if f != f else str(int(f)) if f.is_integer() else repr(f)
+    return "\x1f".join(one(df[c].iloc[i]) for c in df.columns if c != skip)
+
 class _FileArrivals:
     "The rows that arrived since the cursor: new files and rows added at the end of files already read"
     def _arrivals(self, cur:dict)->list:
@@ -139,12 +147,17 @@ class _FileArrivals:
             if len(df) < n_old:
                 raise InputError(f"{name}: has {len(df)} rows but {n_old} were read before; files may only gain rows "
                                  "at the end or have labels filled in. Pass cursor=None to start over.")
+            if old and old.get("last") is not None and n_old and _row_text(df, n_old - 1, self.target) != old["last"]:
+                raise InputError(f"{name}: row {n_old}, the last read before, changed (rows inserted, removed or reordered "
+                                 "before the end); files may only gain rows at the end or have labels filled in: append new rows, "
+                                 "or write them to a new file of a folder. Pass cursor=None to start over.")
             if n_old and len(df) > n_old and not self.can_grow:
                 raise InputError(f"{name}: gained rows after it was read; without a time column, files in a folder "
                                  "must not grow (write new rows to a new file)")
             seen[name] = {"size": size, "mtime_ns": mtime, "rows": len(df),
                           "first": old["first"] if old else nxt,
-                          "min": old["min"] if old else None, "max": old["max"] if old else None}
+                          "min": old["min"] if old else None, "max": old["max"] if old else None,
+                          "last": _row_text(df, len(df) - 1, self.target) if len(df) else None}
             nxt += len(df) - n_old
             out.append((name, df.iloc[n_old:].reset_index(drop=True), n_old))  # no new rows: relabelled only
         return out

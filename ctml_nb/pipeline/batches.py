@@ -55,6 +55,7 @@ class CycleData:
     def prev_label_mark(self)->int: return self.cursor.get("label_mark_before", self.prev["label_mark"])
     def rows(self, lo:int, hi:int)->pd.DataFrame:
         "History rows [lo, hi) by position in the whole history (they must be in `history`: see `extend`)"
+        if lo >= hi: return self.history.iloc[:0]   # nothing newly labelled: an empty window, wherever the read started
         if lo < self.offset: raise InputError(f"rows from {lo} were not read (the window starts at row {self.offset})")
         return self.history.iloc[lo - self.offset:hi - self.offset]
     def to_dict(self)->dict:

@@ -273,7 +273,8 @@ def training_split(
     held = holdout.size(data.label_mark - data.prev_label_mark)
     if data.label_mark - held <= 0:
         raise InputError(f"only {data.label_mark} labelled rows: cannot hold out {held} test rows and still train; "
-                         "wait for more data or lower parameters.retrain.min_test_rows")
+                         "wait for more data or lower parameters.retrain.min_test_rows (rows count as labelled in order: a row "
+                         "still waiting for its label holds back those after it; a label feed names it in `ctml show`)")
     end = training_end(data.label_mark, champ.trained_to if champ else 0, held)
     if end is None: return None
     data = _read_training_window(ctx, data, end, champ)

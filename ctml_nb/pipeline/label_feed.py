@@ -161,5 +161,8 @@ def ingest_labels(
         delay = delay_summary(pd.Series(f["arrived"].to_numpy() - rt.to_numpy()))
     wait = ~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())
     at = encode_positions(served["time"][wait], "datetime") if cfg.data.time_column else np.flatnonzero(wait) + 1   # row numbers from 1
-    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), **{k: v for k, v in counts.items() if k != "joined"},
+    i = int(wait.argmax()) if wait.any() else None   # the oldest row waiting holds back the labelled rows after it
+    oldest = None if i is None else {"row": i + 1, "key": str(keys.iloc[i]).replace("\x1f", ", "), "labelled_behind": int((~wait[i:]).sum()),
+                                     **({"time": str(served["time"].iloc[i])} if cfg.data.time_column else {})}
+    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), "oldest_waiting": oldest, **{k: v for k, v in counts.items() if k != "joined"},
             "files": [str(x) for x in b.files], "seq": out.seq, "unlabelled": at}

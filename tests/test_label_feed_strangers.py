@@ -1,0 +1,110 @@
+"""The label feed on shapes its own tests did not use (found by trying it as a stranger would, on public tables with a
+separate labels table): each test names the class of fault it locks."""
+import pandas as pd
+import pytest
+
+from ctml_nb.data.labels import LabelLedger, check_delivery, check_policies, join_delivery
+
+
+def _ledger_roundtrip(tmp_path, labels, kind=None):
+    "Deliver `labels` for keys a, b, c, save the ledger and read it back: the joined labels"
+    df = pd.DataFrame({"id": ["a", "b", "c"][:len(labels)], "y": labels})
+    new = check_delivery(df, ["id"], "y", kind=kind)
+    led, _ = join_delivery(LabelLedger(), new, {"a", "b", "c"}, check_policies({}))
+    led.save(tmp_path / "ledger.parquet")
+    return LabelLedger.load(tmp_path / "ledger.parquet").labels()
+
+
+def test_boolean_labels_stay_booleans_in_the_ledger(tmp_path):
+    "Class: True/False labels were stored as the text 'True'/'False', so the next delivery of booleans was refused as numbers for text classes"
+    got = _ledger_roundtrip(tmp_path, [True, False, True])
+    assert [type(v) for v in got.tolist()] == [bool] * 3 and got.tolist() == [True, False, True]
+    from ctml_nb.data.labels import label_kind
+    assert label_kind(got) is None                                    # so the next boolean delivery is accepted
+    check_delivery(pd.DataFrame({"id": ["d"], "y": [False]}), ["id"], "y", kind=label_kind(got))
+
+
+def test_boolean_labels_for_a_0_1_target_join_as_its_classes(tmp_path):
+    "Class: True/False delivered for a 0/1 target joined as other classes (and as text once saved)"
+    got = _ledger_roundtrip(tmp_path, [True, False, True], kind="number")
+    assert got.tolist() == [1, 0, 1] and pd.api.types.is_integer_dtype(got)
+
+
+def test_a_label_that_never_arrives_is_named_with_what_it_holds_back(tmp_path):
+    "Class: one served row whose label never came held every later labelled row back (no scoring, no retrain) with nothing saying why"
+    from test_label_feed import _cycle, _elec2, _project
+    from ctml_nb.reports.text import labels_text
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    lost = data["id"].iloc[3]
+    lab = lab[lab["id"] != lost]
+    recs = [_cycle(tmp_path, cfg, data, lab, days, k) for k, days in enumerate((7, 8))]
+    f = recs[-1].values["check"]["data"]["labels"]
+    o = f["oldest_waiting"]
+    assert (o["row"], o["key"]) == (4, str(lost))
+    assert o["labelled_behind"] == 8 * 48 - f["waiting"] - 3 and o["labelled_behind"] > 250   # all labelled rows after it
+    assert recs[-1].values["check"]["data"]["label_mark"] == 3                  # the mark stops there, as the message says
+    assert f"row 4 (key '{lost}'" in labels_text(recs[-1].to_dict())
+
+
+def test_labels_held_for_rows_not_served_are_counted_unknown_once():
+    "Class: a label held (`on_unknown: wait`) was counted again as an unknown delivery in every later cycle"
+    pol = check_policies({})
+    d1 = check_delivery(pd.DataFrame({"id": ["a", "x", "later"], "y": [1, 0, 1]}), ["id"], "y")
+    led, c1 = join_delivery(LabelLedger(), d1, {"a"}, pol)
+    d2 = check_delivery(pd.DataFrame({"id": ["b"], "y": [0]}), ["id"], "y")
+    led, c2 = join_delivery(led, d2, {"a", "b"}, pol)
+    d3 = check_delivery(pd.DataFrame({"id": ["c"], "y": [0]}), ["id"], "y")
+    led, c3 = join_delivery(led, d3, {"a", "b", "c", "later"}, pol)
+    assert [c["unknown"] for c in (c1, c2, c3)] == [2, 0, 0]                   # delivered once, counted once
+    assert [c["labels_waiting"] for c in (c1, c2, c3)] == [2, 2, 1]            # still held until its row comes
+    assert [c["joined"] for c in (c1, c2, c3)] == [1, 1, 2] and led.labels().to_dict() == {"a": 1, "b": 0, "c": 0, "later": 1}
+
+
+def test_a_feed_file_rewritten_with_rows_before_its_end_is_refused_not_half_read(tmp_path):
+    "Class: a labels file (or `module:function` output) re-exported sorted by key, not appended to: the rows past the count read before were taken as new, labels inserted before them were lost silently and old ones counted as duplicates"
+    from ctml_nb.core import InputError
+    from ctml_nb.data.labels import open_feed
+    lab = pd.DataFrame({"sku": range(10), "y": range(10), "at": [0, 5, 1, 6, 2, 7, 3, 8, 4, 9]})
+    lab[lab["at"] <= 4].to_csv(tmp_path / "l.csv", index=False)
+    feed = open_feed(str(tmp_path / "l.csv"), "y")
+    b = feed.next_batch(None, late="include")
+    assert b.rows["sku"].tolist() == [0, 2, 4, 6, 8]
+    lab.to_csv(tmp_path / "l.csv", index=False)                              # sorted by key: 1, 3, 5 ... inserted
+    with pytest.raises(InputError, match=r"l.csv: row 5, the last read before, changed.*append new rows"):
+        feed.next_batch(b.cursor, late="include")
+    pd.concat([lab[lab["at"] <= 4], lab[lab["at"] > 4]]).to_csv(tmp_path / "l.csv", index=False)   # appended: fine
+    assert sorted(feed.next_batch(b.cursor, late="include").rows["sku"]) == [1, 3, 5, 7, 9]
+    lab[lab["at"] <= 4].assign(y=lambda d: d["y"].where(d["sku"] != 8)).to_csv(tmp_path / "l.csv", index=False)
+    b = feed.next_batch(None, late="include")                                # a label blanked, then filled in place: fine
+    lab[lab["at"] <= 4].assign(y=lambda d: d["y"].astype(float)).to_csv(tmp_path / "l.csv", index=False)
+    assert len(feed.next_batch(b.cursor, late="include").rows) == 0
+
+
+def test_unknown_counted_once_when_reported_too():
+    "The count of unknown labels under `on_unknown: report` (dropped, not held), alongside held ones"
+    d1 = check_delivery(pd.DataFrame({"id": ["a", "x", "y"], "y": [1, 0, 1]}), ["id"], "y")
+    led, c1 = join_delivery(LabelLedger(), d1, {"a"}, check_policies({"on_unknown": "report"}))
+    assert (c1["unknown"], c1["labels_waiting"], c1["joined"]) == (2, 0, 1)
+
+
+def test_a_label_mark_that_did_not_move_reads_an_empty_window():
+    "Class: a cycle where no row was newly labelled (the oldest row still waiting) asked for rows [mark, mark) before the window it read, and failed ('rows from 180 were not read')"
+    from ctml_nb.core import InputError
+    from ctml_nb.pipeline.batches import CycleData
+    h = pd.DataFrame({"x": range(60)})
+    d = CycleData(h, 200, h, h.iloc[:0], "reject", {"label_mark": 180}, {"rows": 260, "label_mark": 180})
+    assert len(d.rows(180, 180)) == 0 and list(d.rows(180, 180).columns) == ["x"]
+    assert d.rows(210, 212)["x"].tolist() == [10, 11]
+    with pytest.raises(InputError, match="rows from 180 were not read"): d.rows(180, 190)
+
+
+def test_boolean_labels_with_rows_waiting_make_a_boolean_target():
+    "Class: True/False joined into a target column with rows still waiting became Python objects, which scikit-learn refuses ('Unknown label type')"
+    from sklearn.utils.multiclass import type_of_target
+    from ctml_nb.data.labels import LabelJoin
+    labels = pd.Series([True, False], index=["a", "b"])
+    df = pd.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3], "y": [float("nan")] * 3})   # target column present, empty
+    for frame in (df, df.drop(columns="y")):                                   # or absent from the data
+        y = LabelJoin(["id"], "y", labels, "y" in frame)(frame)["y"]
+        assert str(y.dtype) == "boolean" and y.isna().tolist() == [False, False, True]
+        assert type_of_target(y.iloc[:2]) == "binary"
