@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .builders import component_class, pipeline_registry
+from .builders import component_class, pipeline_registry, task_defaults
 from .config import PipelineConfig, component_specs, config_path, is_ref, resolve_ref
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 from .model_check import check_model_fit
@@ -177,7 +177,7 @@ def build_components(
         names = _names(cls, spec.params)
         if section == "triggers":
             given = {"detector": DriftDetector(**cfg.drift)} if spec.kind == "drift" else {}
-            t = built[key] = _checked(base, names, cls, **given, **spec.params)
+            t = built[key] = _checked(base, names, cls, **given, **task_defaults(cls, spec.params, task), **spec.params)
             if callable(getattr(t, "validate", None)): _checked(base, names, t.validate)
             if spec.kind == "performance" and isinstance(t.detector, str):
                 _checked(f"{base}.detector_params", (), make_detector, t.detector, **(t.detector_params or {}))
@@ -188,7 +188,7 @@ def build_components(
             built[key] = _checked(base, names, cls, **spec.params)
             _checked(base, names, _check_strategy, built[key])
         else:
-            g = built[key] = _checked(base, names, cls, **spec.params)
+            g = built[key] = _checked(base, names, cls, **task_defaults(cls, spec.params, task), **spec.params)
             if isinstance(g, PromotionPolicy):
                 _checked(base, names, lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
     from ctml_nb.pipeline.policy_config import build_holdout
