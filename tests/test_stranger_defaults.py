@@ -7,6 +7,8 @@ import contextlib
 import io
 import json
 
+import pandas as pd
+
 from sklearn.datasets import load_diabetes
 
 
@@ -63,3 +65,45 @@ def test_the_estimate_line_uses_the_estimated_triggers_settings(tmp_path):
         ests.append(RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1]).values["check"].get("estimated_performance"))
     est = ests[-1]   # the first champion kept 36 rows back (between 30 and the estimator's default of 100)
     assert est is not None and est["value"] is not None and est["reason"] is None, est
+
+
+def _iris(folder, rows):
+    "iris shuffled, with an id column; a decision tree and no other setting"
+    from sklearn.datasets import load_iris
+    df = load_iris(as_frame=True).frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    df.insert(0, "id", range(1000, 1000 + len(df)))
+    df.iloc[:rows].to_csv(folder / "data.csv", index=False)
+    return df
+
+
+def test_a_first_cycle_too_small_to_train_is_refused_before_any_kernel(tmp_path):
+    "50 labelled rows, no champion: exit 2 naming the minimum and the key, and no run folder"
+    _iris(tmp_path, 50)
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text("name: iris\ndata: {source: data.csv, target: target}\nmodel: {factory: 'sklearn.tree:DecisionTreeClassifier'}\n")
+    rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+    assert rc == 2, out + err
+    assert "waiting for 100 labelled rows to train the first model (have 50)" in err and "min_test_rows" in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))
+
+
+def test_a_cycle_without_champion_waits_for_labels(tmp_path):
+    "Labels arrive late (a label feed): the first cycle with 20 labelled rows is a recorded wait, the next one trains"
+    from ctml_nb.pipeline.runner import RunRecord, read_index
+    df = _iris(tmp_path, 120)
+    tgt = df.pop("target")
+    df.iloc[:120].to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame({"id": df.id[:20], "label": tgt[:20]}).to_csv(tmp_path / "labels" / "d0.csv", index=False)
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text("name: iris\ndata: {source: data.csv, target: target, labels: {source: labels, key: id, label: label}}\n"
+                   "model: {factory: 'sklearn.tree:DecisionTreeClassifier', params: {random_state: 0}}\n"
+                   "promotion: {kind: gate, params: {n_boot: 50, latency_repeats: 1}}\n")
+    rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+    rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+    assert rc == 0 and rec.status == "skipped" and rec.model_after is None, out + err
+    assert rec.reason.startswith("waiting for 100 labelled rows to train the first model (have 20)"), rec.reason
+    pd.DataFrame({"id": df.id[20:120], "label": tgt[20:120]}).to_csv(tmp_path / "labels" / "d1.csv", index=False)
+    rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
+    rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
+    assert rc == 0 and rec.model_after == 1, out + err + str(rec.reason)

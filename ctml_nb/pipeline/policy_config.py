@@ -18,7 +18,7 @@ from ..core import ConfigError, InputError
 # %% auto #0
 __all__ = ['FIRST_MODEL', 'build_component', 'config_task', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout',
            'new_model', 'policy_from_config', 'component_spec', 'policy_to_config', 'replay_options', 'backtest_config',
-           'first_cycle_rows', 'first_batch_rows', 'feed_label_times', 'feed_delays']
+           'first_cycle_rows', 'first_batch_rows', 'feed_label_times', 'feed_delays', 'first_model_wait']
 
 # %% ../../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
@@ -268,3 +268,16 @@ def feed_delays(
     "The replay settings with the label feed's delays: with `data.labels` and no `--label-delay`, each row's label arrival time"
     if cfg.data.labels is None or opts["label_delay"]: return opts
     return opts | {"label_times": feed_label_times(cfg, df, times)}
+
+# %% ../../nbs/30c_policy_config.ipynb #caf23650
+def first_model_wait(
+    cfg:PipelineConfig,  # Parsed pipeline
+    labelled:int,        # Rows labelled so far (the cycle's label mark)
+    has_champion:bool,   # Whether a champion serves already
+)->str|None:             # Why the first model cannot be trained yet, or None
+    "What a cycle without a champion waits for before it can train the first model (None: it can, or a champion serves)"
+    need = first_cycle_rows(cfg)
+    if has_champion or labelled >= need: return None
+    return (f"waiting for {need} labelled rows to train the first model (have {labelled}): the first cycle holds out "
+            f"{build_holdout(cfg).size(need)} of them for the gate and trains on the rest (parameters.retrain.min_test_rows "
+            "and test_fraction set how many)")
