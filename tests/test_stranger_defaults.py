@@ -83,7 +83,7 @@ def test_a_first_cycle_too_small_to_train_is_refused_before_any_kernel(tmp_path)
     cfg.write_text("name: iris\ndata: {source: data.csv, target: target}\nmodel: {factory: 'sklearn.tree:DecisionTreeClassifier'}\n")
     rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
     assert rc == 2, out + err
-    assert "waiting for 100 labelled rows to train the first model (have 50)" in err and "min_test_rows" in err, err
+    assert "waiting for 51 labelled rows to train the first model (have 50)" in err and "min_test_rows" in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))
 
 
@@ -102,7 +102,7 @@ def test_a_cycle_without_champion_waits_for_labels(tmp_path):
     rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
     rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])
     assert rc == 0 and rec.status == "skipped" and rec.model_after is None, out + err
-    assert rec.reason.startswith("waiting for 100 labelled rows to train the first model (have 20)"), rec.reason
+    assert rec.reason.startswith("waiting for 51 labelled rows to train the first model (have 20)"), rec.reason
     pd.DataFrame({"id": df.id[20:120], "label": tgt[20:120]}).to_csv(tmp_path / "labels" / "d1.csv", index=False)
     rc, out, err = _ctml("run", "--config", cfg, "--no-progress")
     rec = RunRecord.load(read_index(tmp_path / "runs")["run_dir"].iloc[-1])

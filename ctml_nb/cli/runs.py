@@ -27,7 +27,7 @@ def _no_runs(args, command:str)->int|None:
     "Exit 2 saying what to run first when the runs folder is missing or holds no run; None when it holds some"
     runs = _runs_dir(args)
     if runs.is_dir() and any(runs.glob("*/run.json")): return None
-    print(f"ctml {command}: {runs} {'holds no runs yet' if runs.is_dir() else 'does not exist'}: run `ctml run --config "
+    print(f"ctml {command}: {runs} {'holds no runs yet' if runs.is_dir() else 'does not exist (no runs yet)'}: run `ctml run --config "
           "FILE` first (or pass the pipeline's --config, or its runs folder with --runs)", file=sys.stderr)
     return EXIT_USAGE
 

@@ -276,8 +276,9 @@ def first_model_wait(
     has_champion:bool,   # Whether a champion serves already
 )->str|None:             # Why the first model cannot be trained yet, or None
     "What a cycle without a champion waits for before it can train the first model (None: it can, or a champion serves)"
-    need = first_cycle_rows(cfg)
+    h, need = build_holdout(cfg), 1
+    while need - h.size(need) < 1: need += 1   # the retrain step's condition: a row to train on beside the holdout
     if has_champion or labelled >= need: return None
     return (f"waiting for {need} labelled rows to train the first model (have {labelled}): the first cycle holds out "
-            f"{build_holdout(cfg).size(need)} of them for the gate and trains on the rest (parameters.retrain.min_test_rows "
+            f"{h.size(need)} of them for the gate and trains on the rest (parameters.retrain.min_test_rows "
             "and test_fraction set how many)")
