@@ -16,7 +16,7 @@ from scipy import sparse
 from .core import InputError
 
 # %% auto #0
-__all__ = ['METRICS', 'Metric', 'get_metric', 'check_metric_value', 'resolve_metric', 'row_errors', 'task_of']
+__all__ = ['METRICS', 'Metric', 'get_metric', 'check_metric_value', 'resolve_metric', 'row_errors', 'task_of', 'default_metric']
 
 # %% ../nbs/02a_metrics.ipynb #44eff56f
 def _acc(y, p): return float(np.mean(np.asarray(y) == np.asarray(p)))
@@ -257,3 +257,10 @@ def task_of(
     if y is None: return default
     y = np.asarray(y)
     return "regression" if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0) else "classification"
+
+# %% ../nbs/02a_metrics.ipynb #5ae78dab
+def default_metric(
+    task:str|None,   # "classification", "regression", or None (unknown: the classification default)
+)->str:             # A name in `METRICS`
+    "The one default metric of a task, wherever no metric is named: `accuracy` for classification, `mae` for regression"
+    return "mae" if task == "regression" else "accuracy"

@@ -195,3 +195,17 @@ def test_a_flipped_byte_in_registry_metadata_is_an_integrity_error(tmp_path):
     with pytest.raises(InputError, match="is not valid JSON: byte 0x"): read_json(meta)
     with pytest.raises(IntegrityError, match=str(meta.name)):
         ModelRegistry(tmp_path / "registry").get_version("m", 1)
+
+
+@pytest.mark.parametrize("argv", [["show", "last"], ["report", "last"], ["report", "--index"], ["runs"], ["runs", "--json"],
+                                  ["ui", "--port", "0"], ["registry", "list"], ["registry", "rollback"],
+                                  ["registry", "promote", "1"]])
+@pytest.mark.parametrize("made", [False, True])
+def test_no_runs_yet_is_the_users_input(tmp_path, capsys, argv, made):
+    "A pipeline that never ran (no runs folder, or an empty one): every command that reads runs exits 2 saying what to run"
+    cfg = _project(tmp_path)
+    if made: (tmp_path / "runs").mkdir()
+    assert main(argv + ["--config", str(cfg)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "run `ctml run --config FILE` first" in err and "Traceback" not in err, err
+    assert ("holds no runs yet" if made else "does not exist") in err or argv[0] == "registry", err

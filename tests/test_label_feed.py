@@ -126,9 +126,12 @@ def test_duplicate_labels_reported_or_refused(tmp_path):
 
 def test_conflicting_labels_refused_by_default_or_kept(tmp_path):
     flip = lambda lab, new: lab.iloc[:2].assign(label=1 - lab["label"].iloc[:2])   # already joined, other value
-    cfg, rec = _two_cycles(tmp_path / "refuse", flip)
-    assert rec.status == "failed" and "2 conflicting label(s)" in rec.reason and "keep_first" in rec.reason
+    from ctml_nb.core import ConfigError
+    with pytest.raises(ConfigError, match=r"data.labels.on_conflict: .*\(file\(s\) d01.csv\): 2 conflicting label\(s\).*keep_first"):
+        _two_cycles(tmp_path / "refuse", flip)                          # refused by the preflight, before any kernel
+    cfg = load_config(tmp_path / "refuse" / "pipeline.yaml")
     assert LabelLedger.load(ledger_path(cfg)).seq == 1                  # nothing of the refused delivery joined
+    assert len(list((tmp_path / "refuse" / "runs").glob("*/run.json"))) == 1   # and no second run began
     cfg, rec = _two_cycles(tmp_path / "first", flip, ", on_conflict: keep_first")
     f = rec.values["check"]["data"]["labels"]
     assert rec.status == "succeeded" and f["conflict"] == 2
@@ -406,3 +409,17 @@ def test_a_label_that_never_arrives_does_not_make_every_cycle_read_back(tmp_path
     if max_wait is None:
         assert all(m == 30 for m, *_ in full[2:])                  # pinned at the row whose label never comes
         assert read[3:] == [1, 1, 1] and read_all[-1] > 6 * DAY    # once pinned, the row itself only; a full read goes back to it each cycle
+
+
+@pytest.mark.parametrize("argv", [["run"], ["backtest", "--batch-rows", "96", "--initial-rows", "200"],
+                                  ["tune", "--retrain-cost", "0.01", "--batch-rows", "96", "--initial-rows", "200"]])
+def test_a_conflicting_delivery_is_exit_2_in_every_command(tmp_path, capsys, argv):
+    "The default `on_conflict: refuse`: `ctml run`, `backtest --config` and `tune --config` exit 2 naming the key and the options"
+    from ctml_nb.cli import EXIT_USAGE, main
+    flip = lambda lab, new: lab.iloc[:2].assign(label=1 - lab["label"].iloc[:2])
+    from ctml_nb.core import ConfigError
+    with pytest.raises(ConfigError): _two_cycles(tmp_path, flip)   # the first cycle ran; the second delivery conflicts
+    capsys.readouterr()
+    assert main(argv + ["--config", str(tmp_path / "pipeline.yaml"), "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "2 conflicting label(s)" in err and "on_conflict" in err and "keep_first" in err and "Traceback" not in err, err

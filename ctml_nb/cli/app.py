@@ -54,6 +54,8 @@ def _error_exit(e:Exception)->tuple:
     from ctml_nb.core import ConfigError, CtmlError   # imported here: `ctml --help` stays fast
     from ctml_nb.pipeline.runner import CycleLocked
     if isinstance(e, ConfigError): return EXIT_USAGE, f"config error: {e}"
+    from ctml_nb.data.labels import LabelFeedError   # a delivery the feed's policy refuses: the user's data, named with the fix
+    if isinstance(e, LabelFeedError): return EXIT_USAGE, str(e)
     if isinstance(e, CycleLocked): return EXIT_LOCKED, str(e)
     if isinstance(e, (CtmlError, ImportError)): return EXIT_ERROR, str(e)
     if isinstance(e, OSError): return EXIT_ERROR, os_error_message(e)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import EXIT_OK
+from .common import EXIT_OK, EXIT_USAGE
 
 # %% auto #0
 __all__ = ['cmd_registry', 'add_registry_commands']
@@ -32,6 +32,11 @@ def cmd_registry(args)->int:
     if done.get("promotion"): print(f"{cfg.name}: run {done['promotion']['run_id']}: {done['promotion']['note']}", file=sys.stderr)
     if done.get("closed"): print(f"{cfg.name}: run(s) {done['closed']} recorded as failed: their runner had stopped", file=sys.stderr)
     reg, name = pipeline_registry(cfg), args.name or cfg.model.name or cfg.name
+    if args.action != "rotate-key" and name not in (names := reg.names()):   # nothing registered yet: the user's input
+        print(f"ctml registry {args.action}: no model {name!r} in {reg.location} yet" + (f" (registered: {', '.join(names)}; "
+              "choose one with --name)" if names else "") + ": run `ctml run --config FILE` first (a cycle registers the "
+              "first model)", file=sys.stderr)
+        return EXIT_USAGE
     if args.action == "list":
         import pandas as pd
         df = reg.versions(name).drop(columns=["sha256", "tags"], errors="ignore").astype(object)

@@ -23,11 +23,20 @@ def _runs_dir(args)->Path:
         return config_path(load_config(args.config), "runs")
     return Path(getattr(args, "runs", None) or "runs")
 
+def _no_runs(args, command:str)->int|None:
+    "Exit 2 saying what to run first when the runs folder is missing or holds no run; None when it holds some"
+    runs = _runs_dir(args)
+    if runs.is_dir() and any(runs.glob("*/run.json")): return None
+    print(f"ctml {command}: {runs} {'holds no runs yet' if runs.is_dir() else 'does not exist (no runs yet)'}: run `ctml run --config "
+          "FILE` first (or pass the pipeline's --config, or its runs folder with --runs)", file=sys.stderr)
+    return EXIT_USAGE
+
 # %% ../../nbs/32b_cli_runs.ipynb #68e78974
 def cmd_runs(args)->int:
     "Table of recent runs"
     from ctml_nb.reports.text import runs_table
     from ctml_nb.pipeline.runner import read_index
+    if (rc := _no_runs(args, "runs")) is not None: return rc
     df = read_index(_runs_dir(args), getattr(args, "pipeline", None))
     if args.json:
         print(df.tail(args.last).to_json(orient="records", indent=1)); return EXIT_OK
@@ -38,6 +47,7 @@ def cmd_runs(args)->int:
 def cmd_show(args)->int:
     "One run's record"
     from ctml_nb.pipeline.runner import RunRecord, find_run
+    if not (Path(args.run)/"run.json").exists() and (rc := _no_runs(args, "show")) is not None: return rc
     rec = RunRecord.load(find_run(_runs_dir(args), args.run))
     if args.json: print(json.dumps(rec.to_dict(), indent=1)); return EXIT_OK
     print_record(rec, details=True)
@@ -53,6 +63,7 @@ def cmd_report(args)->int:
     if args.index:
         from ctml_nb.reports.runs_page import missing_reports, write_runs_page
         runs = _runs_dir(args)
+        if (rc := _no_runs(args, "report --index")) is not None: return rc
         if not (runs / "index.jsonl").exists():
             return _usage(f"ctml report --index: {runs} holds no runs yet: run `ctml run --config FILE` first (or pass "
                           "the pipeline's --config, or its runs folder with --runs)")
@@ -65,6 +76,7 @@ def cmd_report(args)->int:
                  f"and `ctml ui{cfg}` writes each when its link is opened")
         return EXIT_OK
     if not args.run: return _usage("ctml report: name a RUN (its id, a unique prefix or `last`), or give --index")
+    if not (Path(args.run)/"run.json").exists() and (rc := _no_runs(args, "report")) is not None: return rc
     run_dir = find_run(_runs_dir(args), args.run)
     if not args.html:
         print_record(RunRecord.load(run_dir)); print("HTML: add --html"); return EXIT_OK
@@ -79,6 +91,7 @@ def cmd_ui(args)->int:
     "Write the page of every run, then serve it and the run reports on 127.0.0.1 until Ctrl-C"
     from ctml_nb.reports.runs_page import runs_server, write_runs_page
     runs = _runs_dir(args)
+    if (rc := _no_runs(args, "ui")) is not None: return rc
     write_runs_page(runs, reports=args.build_missing, progress=say)   # a missing report is written when opened
     try: srv = runs_server(runs, port=args.port)
     except OSError as e: return _usage(f"ctml ui: port {args.port}: {e.strerror}: choose another --port, or --port 0 for a free one")

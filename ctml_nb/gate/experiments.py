@@ -15,6 +15,7 @@ from scipy import stats
 
 from ..core import InputError, md_escape, to_jsonable
 from .evaluation import METRICS, get_metric, mcnemar_test, paired_bootstrap, wilcoxon_test
+from ..metrics import default_metric
 
 # %% auto #0
 __all__ = ['PeekingWarning', 'ABTestResult', 'ab_test', 'ab_test_frame', 'SampleSize', 'power_at', 'sample_size', 'ShadowReport',
@@ -312,7 +313,7 @@ def shadow_analysis(
     if task is None:
         num = L.dtype.kind == "f" and S.dtype.kind == "f"
         task = "regression" if num and not (np.all(np.mod(L, 1) == 0) and np.all(np.mod(S, 1) == 0)) else "classification"
-    m = get_metric(metric or ("accuracy" if task == "classification" else "mae"))
+    m = get_metric(metric or default_metric(task))
     if m.task != task or m.needs == "proba":
         raise InputError(f"`metric` {m.name!r} does not fit a log of {task} predictions: choose one of "
                          f"{', '.join(k for k, v in METRICS.items() if v.task == task and v.needs != 'proba')}.")

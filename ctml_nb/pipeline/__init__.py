@@ -10,20 +10,20 @@ from .config import (
     component_specs, check_names, parse_config, load_config, config_path, is_ref, load_source, feature_columns,
 )
 from .builders import (
-    check_call, component_class, check_drift, pipeline_registry, validate_config,
+    check_call, component_class, task_defaults, check_drift, pipeline_registry, validate_config,
 )
 from .preflight import (
     source_head, check_values, time_spans, check_time_spans, model_task, build_components, check_metrics,
     check_columns, check_rows, check_folder, check_registry, check_trust, check_engine, check_alerts, PreflightReport,
-    preflight, check_history,
+    preflight, check_history, check_first_cycle,
 )
 from .model_check import (
     check_model_fit, missing_tolerated,
 )
 from .policy_config import (
-    FIRST_MODEL, build_component, build_trigger, build_strategy, build_gate, build_holdout, new_model,
+    FIRST_MODEL, build_component, config_task, build_trigger, build_strategy, build_gate, build_holdout, new_model,
     policy_from_config, component_spec, policy_to_config, replay_options, backtest_config, first_cycle_rows,
-    first_batch_rows, feed_label_times, feed_delays,
+    first_model_wait, first_batch_rows, feed_label_times, feed_delays,
 )
 from .journal import (
     REQUEST_ID, queue_dir, request_retrain, queued_requests, consume_requests, requeue_requests,
@@ -70,7 +70,7 @@ from .estimate_error import (
     estimate_error_value, cycle_estimate_error,
 )
 from .estimators import (
-    ESTIMATORS_DIR, estimator_file, champion_estimator, stored_estimators,
+    ESTIMATORS_DIR, estimator_file, champion_estimator, stored_estimators, estimate_settings,
 )
 from .tuning import (
     expressible, PipelineTuneResult, tune_config,

@@ -11,7 +11,7 @@ from ..core import ConfigError, InputError, resolve_ref
 from .config import (COMPONENTS, PipelineConfig, component_specs, config_path, is_ref, value_repr)
 
 # %% auto #0
-__all__ = ['check_call', 'component_class', 'check_drift', 'pipeline_registry', 'validate_config']
+__all__ = ['check_call', 'component_class', 'task_defaults', 'check_drift', 'pipeline_registry', 'validate_config']
 
 # %% ../../nbs/30a_builders.ipynb #7ccc7e32
 def check_call(
@@ -35,6 +35,20 @@ def component_class(
 ):
     "The class a component's `kind` names, or a `ConfigError` naming `key.kind` and the choices"
     return COMPONENTS[section].resolve(kind, f"{key}.kind")
+
+# %% ../../nbs/30a_builders.ipynb #81d2a73d
+def task_defaults(
+    cls,            # A component class (gate, trigger, ...)
+    params:dict,    # Its parameters from the config
+    task:str|None,  # The model's task (`metrics.task_of`); None when unknown
+)->dict:            # {"metric": default_metric(task)} when `cls`'s own default metric is for another task, else {}
+    "The parameters a config leaves out whose library default does not fit the model's task: `metric`"
+    from ctml_nb.metrics import METRICS, default_metric
+    if task is None or "metric" in params: return {}
+    try: d = getattr(inspect.signature(cls).parameters.get("metric"), "default", None)
+    except (TypeError, ValueError): return {}
+    if not isinstance(d, str) or d not in METRICS or METRICS[d].task == task: return {}
+    return {"metric": default_metric(task)}
 
 # %% ../../nbs/30a_builders.ipynb #5ed1b283
 def check_drift(

@@ -124,11 +124,10 @@ def served_estimate(
 )->dict|None:           # The record's `estimated_performance`; None without a champion or a batch
     "The champion's metric estimated on the new batch without its labels (`ctml_nb.drift.estimate`), or why not"
     if model is None or not len(data.batch): return None
-    from ctml_nb.drift.estimate import CBPE_METRICS, PerformanceEstimate, PerformanceEstimator
-    m = build_gate(ctx.cfg).metric
-    if task_of(model) == "classification" and m not in CBPE_METRICS: m = "accuracy"
-    n = 0 if state.X_reference is None else len(state.X_reference)
-    est = PerformanceEstimator(m, min_reference=100)
+    from ctml_nb.drift.estimate import PerformanceEstimate
+    from ctml_nb.pipeline.estimators import estimate_settings   # the estimated trigger's settings, if one is configured
+    n, est = 0 if state.X_reference is None else len(state.X_reference), estimate_settings(ctx.cfg, task_of(model))
+    m = est.metric
     if n < est.min_reference:
         return PerformanceEstimate(m, None, rows=len(data.batch), reason=f"{n} reference rows (labelled, never trained "
                                    f"on) < {est.min_reference}: no estimate yet").to_dict()

@@ -15,7 +15,7 @@ from ..registry.model_files import read_signed, signing_key, write_signed
 from .config import config_path
 
 # %% auto #0
-__all__ = ['ESTIMATORS_DIR', 'estimator_file', 'champion_estimator', 'stored_estimators']
+__all__ = ['ESTIMATORS_DIR', 'estimator_file', 'champion_estimator', 'stored_estimators', 'estimate_settings']
 
 # %% ../../nbs/33e_estimators.ipynb #f5e6d7c8
 ESTIMATORS_DIR = "estimators"   # Under the runs folder: the champions' fitted `PerformanceEstimator`s, signed JSON
@@ -85,3 +85,21 @@ def stored_estimators(
         if notes is not None: notes.extend(memo[k][1])
         return memo[k][0]
     return estimator
+
+# %% ../../nbs/33e_estimators.ipynb #a9656bbc
+def estimate_settings(
+    cfg,                  # Parsed pipeline (`ctml_nb.pipeline.config.PipelineConfig`)
+    task:str|None,        # The champion's task (`ctml_nb.metrics.task_of`)
+)->PerformanceEstimator:  # Unfitted: its metric, calibrate and min_reference
+    "The estimate line's settings: the configured estimated-performance trigger's, else the gate's metric with the estimator's defaults"
+    from ctml_nb.drift.estimate import CBPE_METRICS
+    from ctml_nb.policy.estimated_trigger import EstimatedPerformanceTrigger
+    from ctml_nb.pipeline.builders import component_class
+    from ctml_nb.pipeline.policy_config import build_component, build_gate
+    for i, spec in enumerate(cfg.triggers):
+        cls = component_class("triggers", spec.kind, f"triggers[{i}]")
+        if isinstance(cls, type) and issubclass(cls, EstimatedPerformanceTrigger):
+            t = build_component(spec, "triggers", task=task)
+            return PerformanceEstimator(t.metric, calibrate=t.calibrate, min_reference=t.min_reference)
+    m = build_gate(cfg).metric
+    return PerformanceEstimator("accuracy" if task == "classification" and m not in CBPE_METRICS else m)

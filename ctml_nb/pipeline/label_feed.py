@@ -43,6 +43,21 @@ def attach_labels(
 def _missing(key:str, col:str, where:str, cols:list)->ConfigError:
     return ConfigError(f"{key}: column {col!r} is not in {where}; its columns are {', '.join(map(str, cols[:20]))}")
 
+def _delivery_kind(y:pd.Series|None, known:pd.Series, task:str|None)->str|None:
+    "The label kind a delivery must have: the source's labels and a sample of those joined so far (they passed this check) say"
+    y = pd.Series(dtype=object) if y is None else y
+    return label_kind(pd.concat([y, pd.Series(known.to_numpy()[:1000])]).infer_objects() if len(known) else y, task)
+
+def _check_conflicts(cfg:PipelineConfig, led:LabelLedger, kind:str|None):
+    "Raise `ConfigError` when the deliveries the next cycle joins hold conflicting labels `on_conflict: refuse` refuses"
+    fl = cfg.data.labels
+    b = open_feed(fl.source, fl.label, cfg.base_dir, fl.params).next_batch(led.cursor, late="include")
+    where = f"data.labels.source {fl.source!r}" + (f" (file(s) {', '.join(map(str, b.files[:3]))})" if b.files else "")
+    try: rows = check_delivery(b.rows, fl.keys, fl.label, fl.time, kind, where)
+    except LabelFeedError: return   # a column or type fault in a later file: the check step names it
+    try: join_delivery(led, rows, set(), {**fl.policies, "on_duplicate": "report", "on_unknown": "wait"}, where=where)
+    except LabelFeedError as e: raise ConfigError(f"data.labels.on_conflict: {e}") from None
+
 def check_label_feed(
     cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
     head:pd.DataFrame,   # First rows of the data source (`ctml_nb.pipeline.preflight.source_head`)
@@ -61,7 +76,9 @@ def check_label_feed(
     try: new = check_delivery(fh, fl.keys, fl.label, fl.time, label_kind(y, task), where)
     except LabelFeedError as e:
         raise ConfigError(f"data.labels.label: {e}" + (f" (model.factory does {task})" if task else "")) from None
-    known = LabelLedger.load(ledger_path(cfg)).labels()
+    led = LabelLedger.load(ledger_path(cfg))
+    if fl.policies["on_conflict"] == "refuse": _check_conflicts(cfg, led, _delivery_kind(y, led.labels(), task))
+    known = led.labels()
     first = new.dropna(subset=["key", "label"]).drop_duplicates("key").set_index("key")["label"]
     labels = pd.concat([known, first[~first.index.isin(known.index)]])
     return LabelJoin(fl.keys, cfg.data.target, labels, y is not None)(head)
@@ -146,7 +163,7 @@ def ingest_labels(
     served, seen = served_index(cfg, src, cursor, new, before)
     known = led.labels()
     y = seen[cfg.data.target] if cfg.data.target in seen else pd.Series(dtype=object)
-    kind = label_kind(pd.concat([y, pd.Series(known.to_numpy()[:1000])]).infer_objects() if len(known) else y, task)   # joined labels passed this check: a sample says their kind
+    kind = _delivery_kind(y, known, task)
     rows = check_delivery(b.rows, fl.keys, fl.label, fl.time, kind, where)
     keys = served["key"]
     out, counts = join_delivery(led, rows, set(keys.dropna()), fl.policies, now, where)

@@ -10,24 +10,32 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from .builders import component_class
+from .builders import component_class, task_defaults
 from .config import (COMPONENTS, DEFAULT_COMPONENTS, ComponentSpec, PipelineConfig,
                                      feature_columns, resolve_ref)
 from ..core import ConfigError, InputError
 
 # %% auto #0
-__all__ = ['FIRST_MODEL', 'build_component', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout', 'new_model',
-           'policy_from_config', 'component_spec', 'policy_to_config', 'replay_options', 'backtest_config',
-           'first_cycle_rows', 'first_batch_rows', 'feed_label_times', 'feed_delays']
+__all__ = ['FIRST_MODEL', 'build_component', 'config_task', 'build_trigger', 'build_strategy', 'build_gate', 'build_holdout',
+           'new_model', 'policy_from_config', 'component_spec', 'policy_to_config', 'replay_options', 'backtest_config',
+           'first_cycle_rows', 'first_batch_rows', 'feed_label_times', 'feed_delays', 'first_model_wait']
 
 # %% ../../nbs/30c_policy_config.ipynb #e782f941
 def build_component(
     spec:ComponentSpec,  # Kind and parameters from the config
     section:str,         # `triggers`, `strategy`, `promotion`, `cooldown` or `budget`
-    *args, **supplied,   # Arguments the caller supplies (a detector, a wrapped trigger)
+    *args,               # Arguments the caller supplies (a wrapped trigger)
+    task:str|None=None,  # The model's task (`config_task`): a `metric` left out gets the task's default
+    **supplied,          # Keyword arguments the caller supplies (a detector)
 ):
     "Instantiate a component named in the config (`component_class` resolves its kind)"
-    return component_class(section, spec.kind, section)(*args, **supplied, **spec.params)
+    cls = component_class(section, spec.kind, section)
+    return cls(*args, **supplied, **task_defaults(cls, spec.params, task), **spec.params)
+
+def config_task(cfg:PipelineConfig)->str|None:
+    "The task of the config's model (`metrics.task_of` of a fresh, unfitted estimator; None when it does not say)"
+    from ctml_nb.metrics import task_of
+    return task_of(new_model(cfg), default=None)
 
 FIRST_MODEL = "first_model"   # The trigger label of the cycle that trains the first model (no champion yet)
 
@@ -40,12 +48,12 @@ def build_trigger(
     from ctml_nb.policy.triggers import AllOf, AnyOf, OnDemandTrigger
     if not has_champion:
         return OnDemandTrigger(name=FIRST_MODEL), ["no champion yet: the configured triggers need one, so the first model is trained now"]
-    members, notes = [], []
+    members, notes, task = [], [], config_task(cfg) if cfg.triggers else None
     for spec in cfg.triggers:
         if spec.kind == "drift":
             if detector is None: notes.append("drift trigger left out: no reference data to compare with"); continue
-            members.append(build_component(spec, "triggers", detector=detector))
-        else: members.append(build_component(spec, "triggers"))
+            members.append(build_component(spec, "triggers", detector=detector, task=task))
+        else: members.append(build_component(spec, "triggers", task=task))
     if not members: return OnDemandTrigger(), notes
     core = members[0] if len(members) == 1 else (AnyOf if cfg.trigger_combine == "any" else AllOf)(*members)
     if cfg.cooldown: core = build_component(ComponentSpec("cooldown", cfg.cooldown), "cooldown", core)
@@ -58,8 +66,8 @@ def build_strategy(cfg:PipelineConfig):
     return build_component(cfg.strategy or DEFAULT_COMPONENTS["strategy"], "strategy")
 
 def build_gate(cfg:PipelineConfig):
-    "The config's promotion gate (default: `DEFAULT_COMPONENTS`, a `PromotionPolicy()`)"
-    return build_component(cfg.promotion or DEFAULT_COMPONENTS["promotion"], "promotion")
+    "The config's promotion gate (default: `DEFAULT_COMPONENTS`, a `PromotionPolicy()`; its metric the task's default)"
+    return build_component(cfg.promotion or DEFAULT_COMPONENTS["promotion"], "promotion", task=config_task(cfg))
 
 def build_holdout(
     cfg:PipelineConfig,     # Parsed pipeline
@@ -260,3 +268,17 @@ def feed_delays(
     "The replay settings with the label feed's delays: with `data.labels` and no `--label-delay`, each row's label arrival time"
     if cfg.data.labels is None or opts["label_delay"]: return opts
     return opts | {"label_times": feed_label_times(cfg, df, times)}
+
+# %% ../../nbs/30c_policy_config.ipynb #caf23650
+def first_model_wait(
+    cfg:PipelineConfig,  # Parsed pipeline
+    labelled:int,        # Rows labelled so far (the cycle's label mark)
+    has_champion:bool,   # Whether a champion serves already
+)->str|None:             # Why the first model cannot be trained yet, or None
+    "What a cycle without a champion waits for before it can train the first model (None: it can, or a champion serves)"
+    h, need = build_holdout(cfg), 1
+    while need - h.size(need) < 1: need += 1   # the retrain step's condition: a row to train on beside the holdout
+    if has_champion or labelled >= need: return None
+    return (f"waiting for {need} labelled rows to train the first model (have {labelled}): the first cycle holds out "
+            f"{h.size(need)} of them for the gate and trains on the rest (parameters.retrain.min_test_rows "
+            "and test_fraction set how many)")

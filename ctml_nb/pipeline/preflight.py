@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .builders import component_class, pipeline_registry
+from .builders import component_class, pipeline_registry, task_defaults
 from .config import PipelineConfig, component_specs, config_path, is_ref, resolve_ref
 from ..core import ConfigError, InputError, md_escape, parse_times, to_jsonable
 from .model_check import check_model_fit
@@ -27,7 +27,7 @@ from .model_check import check_model_fit
 # %% auto #0
 __all__ = ['source_head', 'check_values', 'time_spans', 'check_time_spans', 'model_task', 'build_components', 'check_metrics',
            'check_columns', 'check_rows', 'check_folder', 'check_registry', 'check_trust', 'check_engine',
-           'check_alerts', 'PreflightReport', 'preflight', 'check_history']
+           'check_alerts', 'PreflightReport', 'check_first_cycle', 'preflight', 'check_history']
 
 # %% ../../nbs/30b_preflight.ipynb #789cad86
 def source_head(
@@ -177,7 +177,7 @@ def build_components(
         names = _names(cls, spec.params)
         if section == "triggers":
             given = {"detector": DriftDetector(**cfg.drift)} if spec.kind == "drift" else {}
-            t = built[key] = _checked(base, names, cls, **given, **spec.params)
+            t = built[key] = _checked(base, names, cls, **given, **task_defaults(cls, spec.params, task), **spec.params)
             if callable(getattr(t, "validate", None)): _checked(base, names, t.validate)
             if spec.kind == "performance" and isinstance(t.detector, str):
                 _checked(f"{base}.detector_params", (), make_detector, t.detector, **(t.detector_params or {}))
@@ -188,7 +188,7 @@ def build_components(
             built[key] = _checked(base, names, cls, **spec.params)
             _checked(base, names, _check_strategy, built[key])
         else:
-            g = built[key] = _checked(base, names, cls, **spec.params)
+            g = built[key] = _checked(base, names, cls, **task_defaults(cls, spec.params, task), **spec.params)
             if isinstance(g, PromotionPolicy):
                 _checked(base, names, lambda: validate_policy(g, g.task or task or get_metric(g.metric).task))
     from ctml_nb.pipeline.policy_config import build_holdout
@@ -369,6 +369,26 @@ class PreflightReport:
         return (f"**Preflight of {md_escape(self.pipeline, code=True)}: passed** ({md_escape(self.task or 'task unknown')}; "
                 f"{len(self.columns)} columns)\n\n" + "\n".join(f"- {md_escape(k, code=True)} built and validated" for k in self.components))
 
+# %% ../../nbs/30b_preflight.ipynb #44e9ec65
+def check_first_cycle(
+    cfg:PipelineConfig,   # Parsed pipeline
+    head:pd.DataFrame,    # `source_head(cfg, nrows)`
+    nrows:int,            # Rows `head` was read with (fewer rows: it is the whole source)
+)->PipelineConfig:
+    "Raise `ConfigError` when the first cycle (no run, no champion) has too few labelled rows to train the first model"
+    from ctml_nb.core import RegistryError
+    from ctml_nb.pipeline.batches import label_mark
+    from ctml_nb.pipeline.policy_config import first_model_wait
+    whole = len(head) < nrows and (is_ref(cfg.data.source) or config_path(cfg, "data.source").is_file())
+    runs = config_path(cfg, "runs")
+    if cfg.data.labels is not None or not whole or cfg.data.target not in head or any(runs.glob("*/run.json")): return cfg
+    why = first_model_wait(cfg, label_mark(head[cfg.data.target]), False)
+    if why is None: return cfg
+    try: pipeline_registry(cfg).get_version(cfg.model.name or cfg.name, "champion"); return cfg   # a champion serves already
+    except RegistryError: pass
+    raise ConfigError(f"data.source: {cfg.data.source!r} holds {len(head)} rows, too few for the first cycle: {why}. "
+                      "Add rows to the source first, or lower parameters.retrain.min_test_rows")
+
 # %% ../../nbs/30b_preflight.ipynb #d35dd900
 def preflight(
     cfg:PipelineConfig,  # Parsed pipeline, after `validate_config`
@@ -387,7 +407,7 @@ def preflight(
         from ctml_nb.pipeline.label_feed import check_label_feed
         head = check_label_feed(cfg, head, task)
     cols = check_columns(cfg, head)
-    check_rows(cfg, head); check_model_fit(cfg, head)
+    check_rows(cfg, head); check_model_fit(cfg, head); check_first_cycle(cfg, head, nrows)
     return PreflightReport(cfg.name, task, list(built), cols, round(time.perf_counter() - t0, 3))
 
 # %% ../../nbs/30b_preflight.ipynb #281e7457

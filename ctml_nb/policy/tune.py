@@ -281,15 +281,16 @@ def tune_policy(
     **backtest_kwargs,     # `backtest` settings (batch_size, initial_rows, time_column, metric, ...) and engine options
 )->TuneResult:
     "Choose a retraining policy at a retrain cost on the earlier part of `data`; judge it on the later part against the baselines"
-    from ctml_nb.metrics import METRICS, task_of
+    from ctml_nb.metrics import METRICS, default_metric, task_of
     retrain_utility(0.0, 0, 1, cost)
     if rule not in RULES: raise InputError(f"`rule` must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
     if current is not None and not isinstance(current, Policy): raise InputError(f"`current` must be a Policy, got {type(current).__name__}")
     kw, strategy, task = dict(backtest_kwargs), strategy or FullRetrain(), task_of(model)
+    kw.setdefault("metric", default_metric(task))   # a regressor is judged by mae, not accuracy
     cut, bounds, b, span, _ = tuning_parts(data, target, split, kw, warmup, blocks)   # sets kw["initial_rows"] from `warmup` when missing
     tuning = _TuningPart(data, target, model, kw, n_jobs, progress, bounds, batch_rows=b, keep=keep)
     nb = min(k for _, _, k in bounds)   # batches in the shortest block
-    metric = getattr(kw.get("metric", "accuracy"), "name", kw.get("metric", "accuracy"))
+    metric = getattr(kw["metric"], "name", kw["metric"])
     if space is None:
         if metric not in METRICS: raise InputError(f"the default search space needs a metric from METRICS, got {metric!r}: pass `space=`")
         cands = default_space(b, nb, strategy, metric, task, gate=gate, holdout=holdout, span=span, keep=keep)
