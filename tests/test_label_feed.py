@@ -407,3 +407,25 @@ def test_a_label_that_never_arrives_does_not_make_every_cycle_read_back(tmp_path
     if max_wait is None:
         assert all(m == 30 for m, *_ in full[2:])                  # pinned at the row whose label never comes
         assert read[3:] == [1, 1, 1] and read_all[-1] > 6 * DAY    # once pinned, the row itself only; a full read goes back to it each cycle
+
+
+def test_failed_cycles_claim_their_joins_once(tmp_path, monkeypatch):
+    "Cycles failing after the join (in the check step, in the retrain step, before any record): the records' `joined` add up to the ledger's"
+    import ctml_nb.pipeline.context as context
+    import ctml_nb.data.source_files as sf
+    cfg, (data, lab) = _project(tmp_path), _elec2()
+    def dies(*a, **k): raise RuntimeError("a step failed after the join")
+    fails = {1: (context, "served_scores"), 2: (context, "retrain_candidate"), 4: (sf.FilesSource, "labelled")}  # the last: no record of the join
+    recs = []
+    for k, days in enumerate((7, 8, 9, 9, 10, 10, 11)):
+        with monkeypatch.context() as m:
+            if k in fails: m.setattr(*fails[k], dies)
+            recs.append(_cycle(tmp_path, cfg, data, lab, days, k))
+    assert [r.status for r in recs] == ["succeeded", "failed", "failed", "succeeded", "failed", "succeeded", "succeeded"], \
+        [r.reason for r in recs]
+    feeds = [(r.values.get("check") or {}).get("data", {}).get("labels") for r in recs]
+    assert feeds[1]["joined"] > 0 and feeds[4] is None            # a failed check that recorded its join; one that died first
+    led = LabelLedger.load(ledger_path(cfg)).frame
+    joined = int((led["status"] == "joined").sum())
+    assert sum(f["joined"] for f in feeds if f) == joined, [f and f["joined"] for f in feeds]
+    assert feeds[3]["joined"] == 0 and feeds[5]["joined"] == int((led["seq"] == 5).sum()) > 0   # no join claimed twice; an unclaimed one once
