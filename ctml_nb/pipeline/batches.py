@@ -139,7 +139,7 @@ def cycle_data(
     text = lambda v: "" if v is None else pd.Timestamp(v).isoformat() if cfg.data.time_column else str(int(v))
     wm, frontier = text(b.to_dict()["watermark"]), text(labels.to_dict()["label_from"])
     cur = {"source": labels.cursor, "rows": prev["rows"] + len(rows) + inc, "watermark": wm, "label_from": frontier,
-           "inserted": prev["inserted"] + inc, "label_seq": feed.pop("seq") if feed is not None else prev["label_seq"]}
+           "inserted": prev["inserted"] + inc, "label_seq": feed["seq"] if feed is not None else prev["label_seq"]}
     data = CycleData(pd.DataFrame(), cur["rows"], rows, late, cfg.data.late_rows, prev, cur,
                      pd.Timestamp(wm) if cfg.data.time_column and wm else None, src, feed)
     starts = [_pos(cfg, f).min() for f in (labels.rows, rows) if len(f)]

@@ -306,15 +306,26 @@ def last_cursor(
     runs:Path,           # Its runs folder
 )->tuple:                # (cursor or None, {"run_id": run it came from, "passed_over": [[run, why]], "note": text or None})
     "Where the next cycle starts: the cursor of the newest finished run that handed one on and whose signature checks"
-    passed = []
+    passed, seq = [], None
     for run, d in run_records(runs, cfg.name, newest_first=True):
         if d.get("status") == "running": continue
+        if seq is None: seq = _claimed_seq(d)   # a failed run's label joins were committed and claimed by its record
         if d.get("cursor") is None and d.get("watermark") in (None, ""): continue   # a failed run hands nothing on
         why = None if cfg.trust.trusted else _cursor_refusal(cfg, d, run.name)
         if why: passed.append([run.name, why]); continue
         if d.get("status") not in ("succeeded", "skipped"): continue
-        return d.get("cursor") or {"watermark": d["watermark"]}, _cursor_info(run.name, passed)
-    return None, _cursor_info(None, passed)
+        return _with_seq(d.get("cursor") or {"watermark": d["watermark"]}, seq), _cursor_info(run.name, passed)
+    return _with_seq(None, seq), _cursor_info(None, passed)
+
+def _claimed_seq(d:dict)->int|None:
+    "The label ledger's join number a run's record says its check step reached (None: it recorded no label join)"
+    lab = (((d.get("values") or {}).get("check") or {}).get("data") or {}).get("labels")
+    return int(lab["seq"]) if isinstance(lab, dict) and lab.get("seq") is not None else None
+
+def _with_seq(cursor:dict|None, seq:int|None)->dict|None:
+    "`cursor` with the label joins claimed since: the next cycle counts as joined only what no record claimed"
+    if seq is None or seq <= int((cursor or {}).get("label_seq") or 0): return cursor
+    return {**(cursor or {}), "label_seq": seq}
 
 def resign_cursors(
     cfg:PipelineConfig,  # Pipeline (call under its cycle lock)

@@ -18,45 +18,51 @@ __all__ = ['HindsightOptimum', 'hindsight_optimum']
 # %% ../../nbs/13b_hindsight.ipynb #7b000011
 class HindsightOptimum:
     "Per-batch scores of a model trained after each batch; `at(cost)` is the best retrain schedule knowing the future"
-    def __init__(self, scores:np.ndarray, rows:int, extra:int, metric_name:str, greater_is_better:bool, allowed:np.ndarray):
-        self.scores, self.rows, self.extra, self.metric_name, self.hib, self.allowed = \
-            scores, rows, extra, metric_name, greater_is_better, allowed
+    def __init__(self, scores:np.ndarray, rows:int, extra:int, metric_name:str, greater_is_better:bool, allowed:np.ndarray,
+                 late:bool=False):  # `late`: a model may go live batches after it was trained (a sequential gate's pending challenger)
+        self.scores, self.rows, self.extra, self.metric_name, self.hib, self.allowed, self.late = \
+            scores, rows, extra, metric_name, greater_is_better, allowed, late
 
     def at(self, cost:float)->dict:
-        "The best schedule at `cost`: metric, retrains, batches, utility and the batches after which it retrains"
+        "The best schedule at `cost`: metric, retrains, batches, utility, the batches after which a new model goes live and those it was trained after"
         retrain_utility(0.0, 0, 1, cost)                               # checks `cost`
         B, sign = len(self.scores), 1.0 if self.hib else -1.0
-        C = np.concatenate([np.zeros((B, 1)), np.cumsum(self.scores, axis=1)], axis=1)   # C[j, k]: batches j..k-1 by model j
-        charge = cost / (B + self.extra)
-        V, nxt = np.zeros(B + 1), np.full(B + 1, B)
+        C = np.concatenate([np.zeros((B, 1)), np.cumsum(self.scores, axis=1)], axis=1)   # C[t, k]: batches t..k-1 by model t
+        charge, fits = cost / (B + self.extra), np.flatnonzero(self.allowed[1:]) + 1   # the models retrains trained
+        can = np.cumsum(np.r_[False, self.allowed[1:]]) > 0 if self.late else self.allowed   # a switch before batch k: a model trained by then
+        V, nxt, use = np.zeros(B + 1), np.full(B + 1, B), np.zeros(B + 1, int)
         for j in range(B - 1, -1, -1):
-            ks = np.arange(j + 1, B + 1)
-            val = sign * (C[j, ks] - C[j, j]) / self.rows + np.where(ks < B, V[ks] - charge, 0.0)
-            val[(ks < B) & ~self.allowed[np.minimum(ks, B - 1)]] = -np.inf
-            i = int(np.argmax(val)); V[j], nxt[j] = val[i], ks[i]
-        sched, j, total = [], 0, 0.0
+            ks, ts = np.arange(j + 1, B + 1), np.array([0]) if j == 0 else fits[fits <= j] if self.late else np.array([j])
+            if not len(ts): V[j] = -np.inf; continue                    # no model trained yet: no switch lands here
+            seg = sign * (C[np.ix_(ts, ks)] - C[ts, j][:, None]) / self.rows   # model t live on batches j..k-1
+            bt = seg.argmax(axis=0)
+            val = seg[bt, np.arange(len(ks))] + np.where(ks < B, V[ks] - charge, 0.0)
+            val[(ks < B) & ~can[np.minimum(ks, B - 1)]] = -np.inf
+            i = int(np.argmax(val)); V[j], nxt[j], use[j] = val[i], ks[i], ts[bt[i]]
+        sched, trained, j, total = [], [], 0, 0.0
         while j < B:
-            k = nxt[j]; total += C[j, k] - C[j, j]
+            k, t = nxt[j], use[j]; total += C[t, k] - C[t, j]
+            if j > 0: trained.append(int(t) - 1)
             if k < B: sched.append(int(k) - 1)
             j = k
         metric, r = total / self.rows, len(sched) + self.extra
         return {"metric": float(metric), "retrains": r, "batches": B + self.extra,
-                "utility": retrain_utility(metric, r, B + self.extra, cost, self.hib), "retrain_after_batches": sched}
+                "utility": retrain_utility(metric, r, B + self.extra, cost, self.hib), "retrain_after_batches": sched,
+                "trained_after_batches": trained}
 
     def to_frame(self, costs)->pd.DataFrame:
         "One row per cost: metric, retrains, batches, utility of the best schedule"
-        return pd.DataFrame([{"cost": c, **{k: v for k, v in self.at(c).items() if k != "retrain_after_batches"}} for c in costs])
+        return pd.DataFrame([{"cost": c, **{k: v for k, v in self.at(c).items() if not k.endswith("_after_batches")}} for c in costs])
 
     def __repr__(self): return f"HindsightOptimum({len(self.scores)} batches, {self.metric_name})"
 
 # %% ../../nbs/13b_hindsight.ipynb #a54e542a
-def _training_ends(n0, ends, label_delay, initial, gate, holdout, recent, gate_rows, batch_size)->list:
-    "Last training row (exclusive) of the model live from each batch, as `backtest` trains it (labels, gate holdout)"
+def _training_ends(n0, marks, initial, gate, holdout, recent, gate_rows, batch_size)->list:
+    "Last training row (exclusive) of the model trained after each batch (label mark `marks[j]` after batch j-1), as `backtest` trains it"
     from ctml_nb.policy.loop import Holdout
     H = holdout or Holdout(rows=gate_rows or (recent if recent != "new" else batch_size))
-    marks = [n0] + [ends[k - label_delay] if k >= label_delay else n0 for k in range(len(ends))]   # label mark after batch k
     out = [n0 - (H.size(n0) if initial == "cycle" and gate is not None and holdout is not None else 0)]
-    for j in range(1, len(ends)):
+    for j in range(1, len(marks)):
         out.append(marks[j] - (H.size(marks[j] - marks[j - 1]) if gate is not None else 0))
     return out
 
@@ -68,7 +74,7 @@ def hindsight_optimum(
     strategy=None,             # How a retrain fits (a `FullRetrain`: each model must not depend on the one before)
     metric:str="accuracy",     # A metric that is a mean over rows (`Metric.row_mean`): accuracy, mae...
     batch_size:int=100, batch_every:str|None=None, initial_fraction:float=0.1, initial_rows:int|None=None,
-    time_column:str|None=None, label_delay:int=0, initial:str="fit",   # As for `backtest`
+    time_column:str|None=None, label_delay:int=0, label_times=None, initial:str="fit",   # As for `backtest`
     gate=None, holdout=None,   # The policies' evaluation gate and holdout: a gated retrain trains without the held-out rows
     recent_rows=None, gate_rows=None,   # As for `backtest` (they size the default holdout)
     max_batches:int=500,       # Refuse longer histories (one fit per batch, each predicting every later row)
@@ -77,7 +83,7 @@ def hindsight_optimum(
 )->HindsightOptimum:
     "Fit a model after every batch and score it on every later batch, for the best retrain schedule in hindsight"
     from tqdm.auto import tqdm
-    from ctml_nb.policy.backtest import batch_bounds
+    from ctml_nb.policy.backtest import batch_bounds, label_marks
     from ctml_nb.policy.loop import retrain_model
     from ctml_nb.metrics import METRICS, get_metric
     strategy = strategy or FullRetrain()
@@ -93,12 +99,16 @@ def hindsight_optimum(
     if B > max_batches: raise InputError(f"{B} batches > max_batches={max_batches}: the hindsight optimum would fit {B} models")
     X, y = data.drop(columns=[target] + ([time_column] if time_column else [])), data[target].to_numpy()
     times = pd.DatetimeIndex(pd.to_datetime(data[time_column])) if time_column else None
-    scores, allowed = np.zeros((B, B)), np.array([j == 0 or j - 1 >= label_delay for j in range(B)])
-    tends = _training_ends(n0, ends, label_delay, initial, gate, holdout, recent_rows or max(batch_size, 30), gate_rows, batch_size)
+    marks = ([ends[k - label_delay] if k >= label_delay else n0 for k in range(B)] if label_times is None
+             else list(label_marks(label_times, times, ends, n0)))   # label mark after each batch, as `backtest` replays it
+    tends = _training_ends(n0, [n0] + marks[:-1], initial, gate, holdout, recent_rows or max(batch_size, 30), gate_rows, batch_size)
+    # a retrain trains only on rows past its champion's, which never start before the first model's
+    scores, allowed = np.zeros((B, B)), np.array([j == 0 or tends[j] > tends[0] for j in range(B)])
     for j in tqdm(range(B), desc="hindsight fits", disable=not progress, leave=False):
         if not allowed[j]: continue
         end = tends[j]
         fit = retrain_model(strategy, None, model, X.iloc[:end], y[:end], times=None if times is None else times[:end]).model
         v = m.row_values(y[starts[j]:], fit.predict(X.iloc[starts[j]:]))
         scores[j, j:] = np.add.reduceat(v, np.asarray(starts[j:]) - starts[j])
-    return HindsightOptimum(scores, n - n0, int(initial == "cycle"), m.name, m.greater_is_better, allowed)
+    return HindsightOptimum(scores, n - n0, int(initial == "cycle"), m.name, m.greater_is_better, allowed,
+                            late=bool(getattr(gate, "sequential", False)))   # a pending challenger goes live at a later look

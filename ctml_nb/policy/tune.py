@@ -35,10 +35,8 @@ class _LaterPart:
         return PolicyComparison({p.name: self.results[p.name] for p in policies})
 
     def optimum(self, policy):
-        "`HindsightOptimum` for `policy`'s strategy, gate and holdout, or the reason there is none"
+        "`HindsightOptimum` for `policy`'s strategy, gate and holdout, replayed as the policies are (label delays or times), or the reason there is none"
         key = (repr(policy.strategy or FullRetrain()), id(policy.gate), repr(policy.holdout))
-        if key not in self.optima and self.kwargs.get("label_times") is not None:
-            self.optima[key] = "the hindsight optimum replays a fixed label delay, not a label feed's arrival times"
         if key not in self.optima:
             try: self.optima[key] = hindsight_optimum(self.data, self.target, self.model, policy.strategy, progress=self.progress,
                                                       gate=policy.gate, holdout=policy.holdout, **self.kwargs)
