@@ -382,6 +382,7 @@ def check_first_cycle(
     whole = len(head) < nrows and (is_ref(cfg.data.source) or config_path(cfg, "data.source").is_file())
     runs = config_path(cfg, "runs")
     if cfg.data.labels is not None or not whole or cfg.data.target not in head or any(runs.glob("*/run.json")): return cfg
+    if cfg.templates is not None and not any(config_path(cfg, "templates").glob("*retrain*.ipynb")): return cfg   # own steps, no retrain step: not ours to judge
     why = first_model_wait(cfg, label_mark(head[cfg.data.target]), False)
     if why is None: return cfg
     try: pipeline_registry(cfg).get_version(cfg.model.name or cfg.name, "champion"); return cfg   # a champion serves already
