@@ -290,7 +290,7 @@ def _read_training_window(ctx:Context, data:CycleData, end:int, champ)->CycleDat
     if not isinstance(s, FullRetrain) or s.window is None: return extend(data)
     if isinstance(s.window, (int, np.integer)): return extend(data, end - int(s.window))
     data = extend(data, end - 1)
-    t_end = pd.Timestamp(data.rows(end - 1, end)[ctx.cfg.data.time_column].iloc[0])
+    t_end = pd.Timestamp(data.history[ctx.cfg.data.time_column].iloc[end - 1 - data.offset])   # the row itself, labelled or given up
     return extend(data, since=t_end - parse_span(s.window, "strategy.params.window"))
 
 def retrain_candidate(
