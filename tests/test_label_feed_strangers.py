@@ -197,3 +197,29 @@ def test_max_wait_is_checked_naming_the_key(tmp_path):
     for bad in ("30", "soon", "-2D"):
         with pytest.raises(ConfigError, match="data.labels.max_wait: expected a positive duration"):
             _lost(tmp_path / "x", max_wait=bad)
+
+
+def test_without_a_time_column_max_wait_counts_rows_served_after(tmp_path):
+    "Class: the same lost labels with rows in arrival order (no time column): a label is given up once `max_wait` rows were served after its row"
+    from test_label_feed import CONFIG, DAY, _elec2
+    from ctml_nb.pipeline.config import load_config
+    from ctml_nb.pipeline.runner import run_cycle
+    data, lab = _elec2()
+    data = data.drop(columns="timestamp")
+    lost = set(data["id"].iloc[[20, 150, 170, 300]])
+    (tmp_path / "labels").mkdir(parents=True)
+    cfg = CONFIG.format(policies="").replace("  time_column: timestamp\n", "").replace(", time: arrived_at}", ", max_wait: 60}")
+    (tmp_path / "pipeline.yaml").write_text(cfg)
+    cfg = load_config(tmp_path / "pipeline.yaml")
+    marks, given, sent = [], 0, set()
+    for k, n in enumerate((200, 260, 400)):
+        data.iloc[:n].to_csv(tmp_path / "live.csv", index=False)
+        new = lab[lab["id"].isin(data["id"].iloc[:n]) & ~lab["id"].isin(lost | sent)].drop(columns="arrived_at")
+        new.to_csv(tmp_path / "labels" / f"d{k}.csv", index=False)   # every label of the rows served, as they come
+        sent |= set(new["id"])
+        r = run_cycle(cfg, progress=False)
+        assert r.status == "succeeded", r.reason
+        v = r.values["check"]["data"]
+        marks.append(v["label_mark"]); given += v["labels"]["given_up"]
+    assert marks == [150, 260, 400]     # row 151 holds the mark until 60 rows were served after it; rows 171, 301 the same
+    assert given == 4

@@ -333,6 +333,8 @@ class _LabelMarks:
         kind, tz, wm = cur["position"], cur["tz"], cur["watermark"]
         if wm is None: return Labels(pd.DataFrame(columns=cur["columns"] or []), cur, 0, 0)
         wait = None if self.max_label_wait is None else pd.Timedelta(self.max_label_wait).value if kind == "datetime" else self.max_label_wait
+        if isinstance(wait, str): raise InputError(f"max_label_wait (data.labels.max_wait) {wait!r} is a duration, but time column "
+                                                   f"{self.time_column!r} holds {kind}s, not dates: leave max_wait out, or order the rows by a date column")
         u, lo = (None, None) if unlabelled is None or kind not in ("datetime", "row") else (np.asarray(unlabelled), cur.get("label_from"))
         if u is not None and lo is not None: u = u[u >= lo]
         stop = None if u is None or not len(b := u if wait is None else u[u > wm - wait]) else plain_position(b.min())

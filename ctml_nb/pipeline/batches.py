@@ -53,13 +53,13 @@ class CycleData:
     def label_mark(self)->int: return self.cursor["label_mark"]
     @property
     def prev_label_mark(self)->int: return self.cursor.get("label_mark_before", self.prev["label_mark"])
-    def rows(self, lo:int, hi:int)->pd.DataFrame:
+    def rows(self, lo:int, hi:int, given_up:bool=False)->pd.DataFrame:
         "Labelled history rows [lo, hi) by position in the whole history (they must be in `history`: see `extend`); rows given up on (`data.labels.max_wait`) are left out"
         if lo >= hi: return self.history.iloc[:0]   # nothing newly labelled: an empty window, wherever the read started
         if lo < self.offset: raise InputError(f"rows from {lo} were not read (the window starts at row {self.offset})")
         out = self.history.iloc[lo - self.offset:hi - self.offset]
         y = getattr(self.source, "target", None)
-        return out[out[y].notna()] if y in out.columns and out[y].isna().any() else out
+        return out[out[y].notna()] if not given_up and y in out.columns and out[y].isna().any() else out   # `given_up`: kept
     def to_dict(self)->dict:
         "Counts for the run record"
         return to_jsonable({"rows_seen": self.rows_seen, "batch_rows": len(self.batch), "late_rows": len(self.late),
