@@ -105,7 +105,7 @@ def cycle_state(
     return model_state(champ, rows_seen=data.rows_seen, mark=data.label_mark, now=data.now,
                        X_recent=data.batch[feats] if len(data.batch.columns) else None,
                        y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
-                       new_from=new_lo - lo, task=task_of(model) if model is not None else "classification",
+                       new_from=len(data.rows(lo, new_lo)), task=task_of(model) if model is not None else "classification",
                        requests=requests, history=retrain_history(ctx), model=model,
                        reference=cycle_reference(ctx, data, champ, feats))
 
