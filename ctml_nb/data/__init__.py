@@ -17,7 +17,7 @@ from .validation import (
     infer_schema, Violation, ValidationReport, to_pandera, validate, accept_classes,
 )
 from .sources import (
-    LATE_POLICIES, encode_positions, plain_position, decode_position, encode_position, next_position, row_ranges,
+    LATE_POLICIES, encode_positions, plain_position, decode_position, encode_position, next_position, give_up_at, row_ranges,
     in_row_ranges, Batch, Labels, Source,
 )
 from .source_files import (

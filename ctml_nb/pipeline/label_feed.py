@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import ConfigError, InputError
-from ..data.sources import encode_positions
+from ..data.sources import encode_positions, give_up_at
 from .config import PipelineConfig, config_path
 from ..data.labels import (
     LabelFeedError, LabelJoin, LabelLedger, check_delivery, delay_summary, join_delivery, key_strings, label_kind, open_feed,
@@ -133,9 +133,8 @@ def given_up_rows(
     cursor:dict,         # The source cursor after this cycle's batch (its watermark)
 )->np.ndarray:           # Whether each row is older than `data.labels.max_wait` behind the watermark: its label is given up on
     "The rows `data.labels.max_wait` gives up on: the rule `Source.labelled` applies, here to count them"
-    w, wm = cfg.data.labels.max_wait, cursor.get("watermark")
-    if w is None or wm is None: return np.zeros(len(pos), bool)
-    return np.asarray(pos) <= wm - (pd.Timedelta(w).value if cfg.data.time_column else int(w))
+    cut = give_up_at(cursor.get("watermark"), cfg.data.labels.max_wait, "datetime" if cfg.data.time_column else "row")
+    return np.zeros(len(pos), bool) if cut is None else np.asarray(pos) <= cut
 
 def ingest_labels(
     cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
