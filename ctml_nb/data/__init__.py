@@ -17,7 +17,7 @@ from .validation import (
     infer_schema, Violation, ValidationReport, to_pandera, validate, accept_classes,
 )
 from .sources import (
-    LATE_POLICIES, encode_positions, plain_position, decode_position, encode_position, next_position, row_ranges,
+    LATE_POLICIES, encode_positions, plain_position, decode_position, encode_position, next_position, give_up_at, row_ranges,
     in_row_ranges, Batch, Labels, Source,
 )
 from .source_files import (
@@ -27,10 +27,10 @@ from .source_kinds import (
     SOURCES, FileSource, FolderSource, DatasetSource, CallableSource, open_source,
 )
 from .labels import (
-    LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, key_strings, open_feed,
+    LABEL_POLICIES, LabelFeedError, check_policies, LabelFeedConfig, check_feed_config, check_max_wait, key_strings, open_feed,
     feed_head, check_delivery, LabelLedger, join_delivery, LabelJoin, with_label_join, delay_summary, label_kind,
     join_history,
 )
 from .history import (
-    read_history, load_history,
+    read_history, load_history, mark_times,
 )

@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..core import REF_PATTERN, TABLE_FORMATS, ConfigError, InputError, parse_times, resolve_ref
 
 # %% auto #0
-__all__ = ['read_history', 'load_history']
+__all__ = ['read_history', 'mark_times', 'load_history']
 
 # %% ../../nbs/23e_history.ipynb #81dac5ee
 _ARRIVED = "\x00label_arrived"   # the rows' label arrival times while they are sorted (no data column has this name)
@@ -49,6 +50,21 @@ def read_history(
     return (df, times) if label_times else df
 
 # %% ../../nbs/23e_history.ipynb #283e6997
+def mark_times(
+    times:pd.Series,   # Every row's time, in time order
+    arrived:pd.Series, # When each row's label arrived (NaT: never)
+    labelled:pd.Series,  # Whether each row has a label (rows without are left out of a replay)
+    max_wait:str,      # `data.labels.max_wait`: a row's label is given up on this long after the row
+)->pd.Series:          # When each row stops holding back the label mark
+    "Arrival times a replay's label mark takes with `data.labels.max_wait`, as `ctml run` moves it: a row holds the mark back until its label arrives or it is given up on; a left-out row until it is given up on, so it holds back the next row"
+    t = pd.to_datetime(times).reset_index(drop=True)
+    t = t.dt.tz_convert(None) if getattr(t.dt, "tz", None) is not None else t
+    a = pd.to_datetime(pd.Series(arrived).reset_index(drop=True), utc=True).dt.tz_convert(None)
+    gone = t + pd.Timedelta(max_wait)
+    ready = a.where(a < gone, gone).where(pd.Series(labelled).to_numpy(), gone)   # given up: no later than `gone`
+    held = ready.where(~pd.Series(labelled).to_numpy()).ffill()   # the latest left-out row before each row holds it back too
+    return pd.Series(np.maximum(ready.to_numpy(), held.fillna(ready).to_numpy()), index=pd.Series(arrived).index)
+
 def load_history(
     data,                     # A pipeline's `data:` (`ctml_nb.pipeline.config.DataConfig`)
     base_dir:str|Path=".",    # Folder a relative source path is resolved against (the config file's)
@@ -63,5 +79,7 @@ def load_history(
     if miss.all(): raise ConfigError(f"data.target: column {t!r} of {data.source} holds no label yet: a replay needs labelled rows")
     if miss.any():
         if say: say(f"left out {int(miss.sum())} of {len(df)} rows whose {t!r} is empty (labels not arrived): a replay scores labelled rows")
+        if at is not None and data.time_column and getattr(data.labels, "max_wait", None) is not None:   # the pipeline's rule
+            at = mark_times(df[data.time_column], at, ~miss, data.labels.max_wait)
         df, at = df[~miss].reset_index(drop=True), None if at is None else at[~miss]
     return (df, None if at is None else at.to_numpy()) if label_times else df

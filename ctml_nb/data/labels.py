@@ -16,9 +16,9 @@ import pandas as pd
 from ..core import ConfigError, InputError, atomic_write, to_jsonable
 
 # %% auto #0
-__all__ = ['LABEL_POLICIES', 'LabelFeedError', 'check_policies', 'LabelFeedConfig', 'check_feed_config', 'key_strings',
-           'open_feed', 'feed_head', 'check_delivery', 'LabelLedger', 'join_delivery', 'LabelJoin', 'with_label_join',
-           'delay_summary', 'label_kind', 'join_history']
+__all__ = ['LABEL_POLICIES', 'LabelFeedError', 'check_policies', 'LabelFeedConfig', 'check_max_wait', 'check_feed_config',
+           'key_strings', 'open_feed', 'feed_head', 'check_delivery', 'LabelLedger', 'join_delivery', 'LabelJoin',
+           'with_label_join', 'delay_summary', 'label_kind', 'join_history']
 
 # %% ../../nbs/23d_labels.ipynb #d2f87e46
 LABEL_POLICIES = {   # setting -> (allowed values, the first is the default)
@@ -55,10 +55,28 @@ class LabelFeedConfig:
     on_unknown: str = "wait"             # Label of no served row: `wait` for the row, `report` (dropped, counted) or `refuse`
     on_duplicate: str = "report"         # The same label again: `report` (ignored, counted) or `refuse`
     on_conflict: str = "refuse"          # Another label for a joined key: `refuse`, `keep_first` or `keep_last` (counted)
+    max_wait: str|int|None = None        # Give up on a row's label this long after it: a duration (`'30D'`) with `data.time_column`, else rows served after it; None: wait for ever
     @property
     def keys(self)->list: return [self.key] if isinstance(self.key, str) else list(self.key)
     @property
     def policies(self)->dict: return {k: getattr(self, k) for k in LABEL_POLICIES}
+
+def check_max_wait(
+    v,                   # `data.labels.max_wait` as written
+    time_column,         # `data.time_column` (None: rows in arrival order)
+)->str|int|None:         # A duration text with a time column, a number of rows without
+    "Raise `ConfigError` naming `data.labels.max_wait` unless it is a positive duration (a time column) or a positive row count"
+    if v is None: return None
+    if time_column:
+        try: ok = not isinstance(v, (bool, int, float)) and pd.Timedelta(str(v)) > pd.Timedelta(0)
+        except (ValueError, TypeError): ok = False
+        if not ok: raise ConfigError(f"data.labels.max_wait: expected a positive duration such as '30D' or '12h' (the data has "
+                                     f"time column {time_column!r}), got {v!r}")
+        return str(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ConfigError(f"data.labels.max_wait: expected a positive number of rows (data.time_column is not set: a row's label "
+                          f"is given up once this many rows were served after it), got {v!r}")
+    return int(v)
 
 def check_feed_config(
     fl:LabelFeedConfig,  # `data.labels`
@@ -70,6 +88,7 @@ def check_feed_config(
     if not fl.keys or not all(isinstance(k, str) and k for k in fl.keys):
         raise ConfigError(f"data.labels.key: expected a column name or a list of them, got {fl.key!r}")
     if fl.label is None: fl.label = data.target
+    fl.max_wait = check_max_wait(fl.max_wait, data.time_column)
     clash = [k for k in fl.keys if k in (data.target, data.time_column) or k in (data.features or [])]
     if clash: raise ConfigError(f"data.labels.key: {clash[0]!r} is the target, the time column or a feature; a key names a "
                                 "row and is never a feature")

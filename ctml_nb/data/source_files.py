@@ -14,7 +14,7 @@ import pandas as pd
 from ..core import InputError, parse_times, read_table
 from .sources import (
     LATE_POLICIES, Batch, Labels, Source, decode_position, encode_position, encode_positions, in_row_ranges,
-    next_position, plain_position, row_ranges)
+    next_position, plain_position, row_ranges, give_up_at)
 from .validation import dtype_kind
 
 # %% auto #0
@@ -332,13 +332,13 @@ class _LabelMarks:
         cur = self._check_cursor(cursor)
         kind, tz, wm = cur["position"], cur["tz"], cur["watermark"]
         if wm is None: return Labels(pd.DataFrame(columns=cur["columns"] or []), cur, 0, 0)
-        wait = None if self.max_label_wait is None else pd.Timedelta(self.max_label_wait).value if kind == "datetime" else self.max_label_wait
+        cut = give_up_at(wm, self.max_label_wait, kind)   # unlabelled rows at or before it are given up on
         u, lo = (None, None) if unlabelled is None or kind not in ("datetime", "row") else (np.asarray(unlabelled), cur.get("label_from"))
         if u is not None and lo is not None: u = u[u >= lo]
-        stop = None if u is None or not len(b := u if wait is None else u[u > wm - wait]) else plain_position(b.min())
+        stop = None if u is None or not len(b := u if cut is None else u[u > cut]) else plain_position(b.min())
         df = self._read(cur.get("label_from"), wm if stop is None else stop, None, cur, kind, tz)   # up to the first row that blocks
         pos, has = self._encoded(df, kind), df[self.target].notna().to_numpy()
-        blocking = ~has if wait is None else ~has & (pos > wm - wait)
+        blocking = ~has if cut is None else ~has & (pos > cut)
         if stop is not None and not blocking.any(): return self.labelled(cursor)   # the caller's positions disagree: read them all
         if stop is not None:
             f = plain_position(pos[blocking].min())

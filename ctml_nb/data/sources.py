@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core import to_jsonable
+from ..core import InputError, to_jsonable
 
 # %% auto #0
 __all__ = ['LATE_POLICIES', 'encode_positions', 'plain_position', 'decode_position', 'encode_position', 'next_position',
-           'row_ranges', 'in_row_ranges', 'Batch', 'Labels', 'Source']
+           'give_up_at', 'row_ranges', 'in_row_ranges', 'Batch', 'Labels', 'Source']
 
 # %% ../../nbs/23b_sources.ipynb #5801c55a
 LATE_POLICIES = ("reject", "include")
@@ -44,6 +44,19 @@ def encode_position(v, kind:str, tz:str|None=None):
 def next_position(v, kind:str):
     "The smallest position after `v`"
     return float(np.nextafter(v, np.inf)) if kind == "number" and isinstance(v, float) else v + 1
+
+def give_up_at(
+    watermark,        # Encoded watermark (`encode_position`)
+    max_label_wait,   # A duration (`'30D'`) for dates, a number of positions (rows) otherwise; None: never give up
+    kind:str,         # Position kind: datetime, number or row
+):                    # Encoded position: a row at or before it still without a label is given up on; None: none is
+    "Where `max_label_wait` (`data.labels.max_wait`) gives up on missing labels: the one rule for sources and the label feed"
+    if max_label_wait is None or watermark is None: return None
+    if kind == "datetime": return watermark - pd.Timedelta(max_label_wait).value
+    if isinstance(max_label_wait, str):
+        raise InputError(f"max_label_wait (data.labels.max_wait) {max_label_wait!r} is a duration, but the positions are {kind}s, "
+                         "not dates: leave max_wait out, or order the rows by a date column")
+    return watermark - max_label_wait
 
 # %% ../../nbs/23b_sources.ipynb #565b424d
 def row_ranges(idx:np.ndarray)->list:

@@ -63,7 +63,7 @@ from .pending import (
 )
 from .label_feed import (
     LEDGER_FILE, SERVED_DIR, COMPACT_PARTS, ledger_path, attach_labels, check_label_feed, served_index,
-    ingest_labels,
+    ingest_labels, given_up_rows,
 )
 from .estimate_error import (
     batch_span, settled_entry, realised_on, settle_estimates, settled_of, window_of, error_summary, recent_settled,

@@ -53,11 +53,13 @@ class CycleData:
     def label_mark(self)->int: return self.cursor["label_mark"]
     @property
     def prev_label_mark(self)->int: return self.cursor.get("label_mark_before", self.prev["label_mark"])
-    def rows(self, lo:int, hi:int)->pd.DataFrame:
-        "History rows [lo, hi) by position in the whole history (they must be in `history`: see `extend`)"
+    def rows(self, lo:int, hi:int, given_up:bool=False)->pd.DataFrame:
+        "Labelled history rows [lo, hi) by position in the whole history (they must be in `history`: see `extend`); rows given up on (`data.labels.max_wait`) are left out"
         if lo >= hi: return self.history.iloc[:0]   # nothing newly labelled: an empty window, wherever the read started
         if lo < self.offset: raise InputError(f"rows from {lo} were not read (the window starts at row {self.offset})")
-        return self.history.iloc[lo - self.offset:hi - self.offset]
+        out = self.history.iloc[lo - self.offset:hi - self.offset]
+        y = getattr(self.source, "target", None)
+        return out[out[y].notna()] if not given_up and y in out.columns and out[y].isna().any() else out   # `given_up`: kept
     def to_dict(self)->dict:
         "Counts for the run record"
         return to_jsonable({"rows_seen": self.rows_seen, "batch_rows": len(self.batch), "late_rows": len(self.late),
@@ -75,7 +77,7 @@ def open_pipeline_source(cfg:PipelineConfig):
     "The pipeline's `ctml_nb.data.sources.Source`"
     from ctml_nb.data.source_kinds import open_source
     from ctml_nb.pipeline.label_feed import attach_labels
-    src = open_source(cfg.data, cfg.base_dir)
+    src = open_source(cfg.data, cfg.base_dir, max_label_wait=cfg.data.labels.max_wait if cfg.data.labels is not None else None)
     attach_labels(cfg, src)   # a label feed: every read fills the target with the labels joined so far
     return src
 
@@ -149,7 +151,8 @@ def cycle_data(
     if cur["inserted"]:   # late rows were inserted into the past: count the label marks in the history as it is now
         before = count_upto(data, _as_pos(cfg, prev["label_from"]), inclusive=False) if prev["label_from"] else 0
         mark = count_upto(data, _as_pos(cfg, frontier), inclusive=False) if frontier else cur["rows"]
-    else: before = prev["label_mark"] if prev["source"] is not None else 0; mark = before + len(labels.rows)
+    else: before = prev["label_mark"] if prev["source"] is not None else 0; mark = before + len(labels.rows) + labels.given_up   # rows given up on pass the mark
+    if feed is not None: feed["given_up"] = labels.given_up
     cur.update(label_mark=mark, label_mark_before=before)
     return data
 

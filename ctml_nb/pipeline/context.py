@@ -105,7 +105,7 @@ def cycle_state(
     return model_state(champ, rows_seen=data.rows_seen, mark=data.label_mark, now=data.now,
                        X_recent=data.batch[feats] if len(data.batch.columns) else None,
                        y_true=scored[cfg.data.target].to_numpy(), y_pred=pred,
-                       new_from=new_lo - lo, task=task_of(model) if model is not None else "classification",
+                       new_from=len(data.rows(lo, new_lo)), task=task_of(model) if model is not None else "classification",
                        requests=requests, history=retrain_history(ctx), model=model,
                        reference=cycle_reference(ctx, data, champ, feats))
 
@@ -289,7 +289,7 @@ def _read_training_window(ctx:Context, data:CycleData, end:int, champ)->CycleDat
     if not isinstance(s, FullRetrain) or s.window is None: return extend(data)
     if isinstance(s.window, (int, np.integer)): return extend(data, end - int(s.window))
     data = extend(data, end - 1)
-    t_end = pd.Timestamp(data.rows(end - 1, end)[ctx.cfg.data.time_column].iloc[0])
+    t_end = pd.Timestamp(data.history[ctx.cfg.data.time_column].iloc[end - 1 - data.offset])   # the row itself, labelled or given up
     return extend(data, since=t_end - parse_span(s.window, "strategy.params.window"))
 
 def retrain_candidate(

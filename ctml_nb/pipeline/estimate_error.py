@@ -54,6 +54,7 @@ def realised_on(
     target:str,           # Label column
     metric:str,           # Name in `ctml_nb.metrics.METRICS`
     time_column:str|None=None,  # Matched against the served positions when given
+    given_up:bool=False,  # Rows without a label were given up on (`data.labels.max_wait`): scored without them
 )->tuple:                 # (realised value or None, reason or None)
     "The metric of the predictions served in `run_dir` on `rows`, or why it cannot be computed"
     p = Path(run_dir) / "predictions.parquet"
@@ -62,9 +63,9 @@ def realised_on(
     if len(served) != len(rows): return None, f"{len(served)} rows were served but the batch holds {len(rows)} now"
     if time_column and not _same_times(served["position"], rows[time_column]):
         return None, "the batch's rows moved in the history (late rows were inserted before them)"
-    y = rows[target]
-    if y.isna().any(): return None, f"{int(y.isna().sum())} row(s) have no label yet"
-    return float(get_metric(metric).fn(y.to_numpy(), served["prediction"].to_numpy())), None
+    y, keep = rows[target], rows[target].notna().to_numpy()
+    if not keep.all() and not (given_up and keep.any()): return None, f"{int((~keep).sum())} row(s) have no label" + ("" if given_up else " yet")
+    return float(get_metric(metric).fn(y.to_numpy()[keep], served["prediction"].to_numpy()[keep])), None
 
 # %% ../../nbs/33d_estimate_error.ipynb #aa7e38d9
 def _to_settle(run:Path, d:dict, lo:int):
@@ -102,8 +103,8 @@ def settle_estimates(
         if not isinstance(est, dict) or est.get("value") is None: continue
         if _moved(chk, data): real, why = None, "late rows were inserted before its rows since: positions moved"
         else:
-            rows = extend(data, start=span[0]).rows(*span)
-            real, why = realised_on(run_dir, rows, target, est["metric"], data.source.time_column if data.source else None)
+            rows = extend(data, start=span[0]).rows(*span, given_up=True)   # every row served, to line up with its prediction
+            real, why = realised_on(run_dir, rows, target, est["metric"], data.source.time_column if data.source else None, given_up=True)
         out.append(settled_entry(run_id, est, span, real, why))
     return out[::-1]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import ConfigError, InputError
-from ..data.sources import encode_positions
+from ..data.sources import encode_positions, give_up_at
 from .config import PipelineConfig, config_path
 from ..data.labels import (
     LabelFeedError, LabelJoin, LabelLedger, check_delivery, delay_summary, join_delivery, key_strings, label_kind, open_feed,
@@ -19,7 +19,7 @@ from ..data.labels import (
 
 # %% auto #0
 __all__ = ['LEDGER_FILE', 'SERVED_DIR', 'COMPACT_PARTS', 'ledger_path', 'attach_labels', 'check_label_feed', 'served_index',
-           'ingest_labels']
+           'given_up_rows', 'ingest_labels']
 
 # %% ../../nbs/33c_label_feed.ipynb #a4650eca
 LEDGER_FILE = "labels/ledger.parquet"   # Under the runs folder
@@ -144,6 +144,15 @@ def served_index(
     return out.assign(key=out["key"].astype(object)), new   # plain objects: `isin` on arrow strings is slow
 
 # %% ../../nbs/33c_label_feed.ipynb #0a208ac1
+def given_up_rows(
+    cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
+    pos:np.ndarray,      # Encoded positions of the served rows (times, or row numbers from 1)
+    cursor:dict,         # The source cursor after this cycle's batch (its watermark)
+)->np.ndarray:           # Whether each row is older than `data.labels.max_wait` behind the watermark: its label is given up on
+    "The rows `data.labels.max_wait` gives up on: the rule `Source.labelled` applies, here to count them"
+    cut = give_up_at(cursor.get("watermark"), cfg.data.labels.max_wait, "datetime" if cfg.data.time_column else "row")
+    return np.zeros(len(pos), bool) if cut is None else np.asarray(pos) <= cut
+
 def ingest_labels(
     cfg:PipelineConfig,  # Parsed pipeline with `data.labels`
     src,                 # Its data `Source`, its label join attached (`attach_labels`)
@@ -176,10 +185,15 @@ def ingest_labels(
         row_time = pd.Series(served["time"].to_numpy(), index=keys.to_numpy())
         rt = row_time[~row_time.index.duplicated()].reindex(f["key"].to_numpy())
         delay = delay_summary(pd.Series(f["arrived"].to_numpy() - rt.to_numpy()))
-    wait = ~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())
-    at = encode_positions(served["time"][wait], "datetime") if cfg.data.time_column else np.flatnonzero(wait) + 1   # row numbers from 1
+    unl = ~(served["labelled"].to_numpy() | keys.isin(out.labels().index).to_numpy())
+    pos = encode_positions(served["time"], "datetime") if cfg.data.time_column else np.arange(1, len(served) + 1)   # row numbers from 1
+    gone, late = given_up_rows(cfg, pos, cursor), 0
+    if cursor.get("label_from") is not None and len(f):   # labels joined now for rows the label mark passed unlabelled: given up on before
+        first = pd.Series(pos, index=keys.to_numpy())[:before or 0]   # rows served before this cycle (late rows inserted now are new)
+        late = int((first[~first.index.duplicated()].reindex(f["key"].to_numpy()).to_numpy() < cursor["label_from"]).sum())
+    wait = unl & ~gone
     i = int(wait.argmax()) if wait.any() else None   # the oldest row waiting holds back the labelled rows after it
-    oldest = None if i is None else {"row": i + 1, "key": str(keys.iloc[i]).replace("\x1f", ", "), "labelled_behind": int((~wait[i:]).sum()),
+    oldest = None if i is None else {"row": i + 1, "key": str(keys.iloc[i]).replace("\x1f", ", "), "labelled_behind": int((~unl[i:]).sum()),
                                      **({"time": str(served["time"].iloc[i])} if cfg.data.time_column else {})}
-    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), "oldest_waiting": oldest, **{k: v for k, v in counts.items() if k != "joined"},
-            "files": [str(x) for x in b.files], "seq": out.seq, "unlabelled": at}
+    return {"joined": len(f), "delay": delay, "waiting": int(wait.sum()), "oldest_waiting": oldest, "late_after_giving_up": late,
+            **{k: v for k, v in counts.items() if k != "joined"}, "files": [str(x) for x in b.files], "seq": out.seq, "unlabelled": pos[unl]}

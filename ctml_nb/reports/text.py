@@ -168,11 +168,12 @@ def labels_text(
     if not isinstance(f, dict): return ""
     d = f.get("delay") or {}
     delay = f" (delay p50 {d['p50']}, p90 {d['p90']}, max {d['max']})" if d else ""
-    bad = [f"{f[k]} {k.replace('_', ' ')}" for k in ("unknown", "duplicate", "conflict", "missing_key", "missing_label") if f.get(k)]
+    bad = [f"{f[k]} {k.replace('_', ' ')}" for k in ("given_up", "late_after_giving_up", "unknown", "duplicate", "conflict", "missing_key", "missing_label") if f.get(k)]
     held = f"; {f['labels_waiting']} label(s) held for rows not served yet" if f.get("labels_waiting") else ""
     o = f.get("oldest_waiting") or {}
     stuck = (f"; row {o['row']} (key {o['key']!r}{', ' + o['time'] if o.get('time') else ''}) still waits for its label: the "
-             f"{o['labelled_behind']} labelled row(s) after it are not scored or trained on until it arrives") if o.get("labelled_behind") else ""
+             f"{o['labelled_behind']} labelled row(s) after it are not scored or trained on until it arrives or data.labels.max_wait "
+             "gives up on it") if o.get("labelled_behind") else ""
     return f"{f.get('joined', 0)} joined{delay}, {f.get('waiting', 0)} rows waiting" + (f"; {', '.join(bad)}" if bad else "") + held + stuck
 
 # %% ../../nbs/31b_run_views.ipynb #5aabe201
